@@ -1,0 +1,30 @@
+//! Compiles `proto/**/*.proto` with protox (a pure-Rust protoc, so no system
+//! protobuf compiler is needed) and generates prost types and the tonic
+//! service. The descriptor set is kept for the JSON mapping (`json.rs`).
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+const FILES: &[&str] = &[
+    "mesos/v1/mesos.proto",
+    "mesos/v1/scheduler/scheduler.proto",
+    "mesos/v1/executor/executor.proto",
+    "meseta/cluster.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    for file in FILES {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let fds = protox::compile(FILES, ["."])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("descriptors.bin"), fds.encode_to_vec())?;
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
+    config.type_name_domain(["."], "type.googleapis.com");
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds_with_config(fds, config)?;
+    Ok(())
+}

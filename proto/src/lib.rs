@@ -1,0 +1,53 @@
+//! Wire types shared by every part of Meseta.
+//!
+//! * [`v1`], [`scheduler`], [`executor`]: the Mesos v1 messages, generated from
+//!   our own `.proto` transcription of the Mesos wire format (package names,
+//!   field names and numbers identical to Apache Mesos 1.x, proto2 semantics).
+//! * [`cluster`]: Meseta's private master <-> agent gRPC protocol.
+//! * [`json`]: Mesos's JSON mapping (field names as in the `.proto`, enums by
+//!   name, bytes as base64, unset fields omitted), used by the HTTP APIs.
+//! * [`recordio`]: the `<length>\n<bytes>` framing of Mesos event streams.
+//! * [`resources`]: small helpers to build and read `Resource` lists.
+//!
+//! This crate depends on neither the client nor the server.
+#![warn(missing_docs)]
+
+/// Generated modules, nested like the protobuf packages so that generated
+/// cross-package paths (`super::super::FrameworkId`) resolve.
+#[allow(missing_docs, clippy::all)]
+mod generated {
+    pub mod mesos {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
+            pub mod scheduler {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
+            }
+            pub mod executor {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
+            }
+        }
+    }
+    pub mod meseta {
+        pub mod cluster {
+            include!(concat!(env!("OUT_DIR"), "/meseta.cluster.rs"));
+        }
+    }
+}
+
+/// `meseta.cluster`: the master <-> agent stream (our own protocol).
+pub use generated::meseta::cluster;
+/// `mesos.v1`: the common Mesos messages (`Offer`, `TaskInfo`, `Resource`, ...).
+pub use generated::mesos::v1;
+/// `mesos.v1.executor`: executor `Call`s and `Event`s.
+pub use generated::mesos::v1::executor;
+/// `mesos.v1.scheduler`: scheduler `Call`s and `Event`s.
+pub use generated::mesos::v1::scheduler;
+
+pub mod json;
+pub mod recordio;
+pub mod resources;
+
+pub use prost::Message;
+
+/// The compiled descriptors of every message above.
+pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
