@@ -1,0 +1,112 @@
+//! Master settings, shared by the state machine and the shell.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the master needs to start. Defaults match Mesos's.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// Address to bind (HTTP API and the agents' gRPC endpoint share one port).
+    pub ip: IpAddr,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Hostname to advertise; defaults to the IP.
+    pub hostname: Option<String>,
+    /// Where the master keeps its state.
+    pub work_dir: PathBuf,
+    /// Human name of the cluster, shown in `/master/state`.
+    pub cluster: Option<String>,
+    /// Settings of the state machine.
+    pub settings: Settings,
+    /// How often the allocator runs when nothing else triggers it.
+    pub allocation_interval: Duration,
+}
+
+/// Timing knobs of the state machine.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// HEARTBEAT events to frameworks are this far apart.
+    pub heartbeat_interval: Duration,
+    /// How often agents are pinged; a ping unanswered this long is a miss.
+    pub agent_ping_timeout: Duration,
+    /// Consecutive missed pings before an agent is marked unreachable.
+    pub max_agent_ping_timeouts: u32,
+    /// Filter applied when a framework declines or leaves resources unused
+    /// without saying for how long (Mesos's `Filters.refuse_seconds` default).
+    pub default_refuse: Duration,
+    /// Completed tasks kept per framework for the endpoints.
+    pub max_completed_tasks_per_framework: usize,
+    /// Completed frameworks kept for the endpoints.
+    pub max_completed_frameworks: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(15),
+            agent_ping_timeout: Duration::from_secs(15),
+            max_agent_ping_timeouts: 5,
+            default_refuse: Duration::from_secs(5),
+            max_completed_tasks_per_framework: 1000,
+            max_completed_frameworks: 50,
+        }
+    }
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            port: 5050,
+            hostname: None,
+            work_dir: PathBuf::from("/var/lib/meseta/master"),
+            cluster: None,
+            settings: Settings::default(),
+            allocation_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Parses a Mesos-style duration: `15secs`, `500ms`, `2mins`, `1hrs`,
+/// `1days`, `3s`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 15secs or 500ms"))?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" | "secs" => value,
+        "ns" => value / 1e9,
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "m" | "min" | "mins" => value * 60.0,
+        "h" | "hr" | "hrs" => value * 3600.0,
+        "d" | "day" | "days" => value * 86400.0,
+        "w" | "week" | "weeks" => value * 604800.0,
+        other => return Err(format!("unknown duration unit {other:?} in {text:?}")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("{text:?} is not a non-negative duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_mesos_syntax() {
+        assert_eq!(parse_duration("15secs"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2mins"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3parsecs").is_err());
+    }
+}

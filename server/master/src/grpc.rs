@@ -1,0 +1,57 @@
+//! The agents' side door: the `AgentLink.Attach` gRPC stream.
+//!
+//! Each stream gets a link ID; inbound messages go to the driver loop as
+//! they arrive, and the loop's messages for the agent flow back out. When
+//! either side drops, the loop is told the link is gone.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use meseta_proto::cluster::agent_link_server::{AgentLink, AgentLinkServer};
+use meseta_proto::cluster::{AgentMessage, MasterMessage};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::server::{Command, MasterHandle};
+
+/// Routes for the gRPC service, to merge into the HTTP router.
+pub(crate) fn router(handle: MasterHandle) -> axum::Router {
+    tonic::service::Routes::new(AgentLinkServer::new(LinkService { handle })).into_axum_router()
+}
+
+struct LinkService {
+    handle: MasterHandle,
+}
+
+type Outbound = Pin<Box<dyn Stream<Item = Result<MasterMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentLink for LinkService {
+    type AttachStream = Outbound;
+
+    async fn attach(&self, request: Request<Streaming<AgentMessage>>) -> Result<Response<Outbound>, Status> {
+        let remote = request.remote_addr();
+        let mut inbound = request.into_inner();
+        let link = self.handle.next_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.handle.send(Command::AgentAttached { link, messages: tx });
+        tracing::debug!(link, ?remote, "agent stream opened");
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            loop {
+                match inbound.next().await {
+                    Some(Ok(message)) => handle.send(Command::AgentMessage { link, message }),
+                    Some(Err(status)) => {
+                        tracing::debug!(link, %status, "agent stream failed");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            handle.send(Command::AgentGone { link });
+        });
+        let outbound = UnboundedReceiverStream::new(rx).map(Ok);
+        Ok(Response::new(Box::pin(outbound)))
+    }
+}

@@ -1,0 +1,260 @@
+//! Read-only endpoints: `/master/state`, `/master/state-summary`,
+//! `/master/frameworks`, `/master/slaves`, `/master/tasks`,
+//! `/metrics/snapshot`, `/master/redirect`, `/health`, `/version`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use meseta_proto::v1;
+use serde_json::{json, Value};
+
+use super::json_view;
+use super::MESOS_VERSION;
+use crate::server::{wall_clock, MasterHandle};
+use crate::state::Master;
+
+fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response()
+}
+
+async fn view(master: &MasterHandle, f: impl FnOnce(&Master) -> Value + Send + 'static) -> Response {
+    match master.inspect(f).await {
+        Some(value) => Json(value).into_response(),
+        None => unavailable(),
+    }
+}
+
+fn leader_pid(info: &v1::MasterInfo) -> String {
+    info.pid.clone().unwrap_or_default()
+}
+
+pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
+    let info = master.info().clone();
+    view(&master, move |m| {
+        let frameworks: Vec<Value> = m.frameworks().values().map(|f| json_view::framework(m, f, false)).collect();
+        let completed: Vec<Value> = m
+            .completed_frameworks()
+            .iter()
+            .map(|f| json_view::framework(m, f, false))
+            .collect();
+        let agents: Vec<Value> = m.agents().values().map(|a| json_view::agent(m, a)).collect();
+        json!({
+            "version": MESOS_VERSION,
+            "build_date": "",
+            "build_time": 0,
+            "build_user": "meseta",
+            "start_time": m.start_time().as_secs_f64(),
+            "elected_time": m.elected_time().as_secs_f64(),
+            "id": info.id,
+            "pid": leader_pid(&info),
+            "hostname": info.hostname,
+            "activated_slaves": m.agents().values().filter(|a| a.active).count(),
+            "deactivated_slaves": m.agents().values().filter(|a| !a.active).count(),
+            "unreachable_slaves": m.unreachable_agents().len(),
+            "leader": leader_pid(&info),
+            "leader_info": meseta_proto::json::to_value(&info),
+            "flags": {},
+            "slaves": agents,
+            "recovered_slaves": [],
+            "frameworks": frameworks,
+            "completed_frameworks": completed,
+            "orphan_tasks": [],
+            "unregistered_frameworks": [],
+        })
+    })
+    .await
+}
+
+pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Response {
+    let info = master.info().clone();
+    view(&master, move |m| {
+        let agents: Vec<Value> = m
+            .agents()
+            .values()
+            .map(|a| {
+                let mut value = json_view::agent(m, a);
+                let tasks = |state: v1::TaskState| {
+                    a.tasks
+                        .iter()
+                        .filter(|(f, t)| {
+                            m.frameworks()
+                                .get(f)
+                                .and_then(|f| f.tasks.get(t))
+                                .is_some_and(|r| r.state() == state)
+                        })
+                        .count()
+                };
+                value["TASK_RUNNING"] = json!(tasks(v1::TaskState::TaskRunning));
+                value["TASK_STAGING"] = json!(tasks(v1::TaskState::TaskStaging));
+                value["TASK_STARTING"] = json!(tasks(v1::TaskState::TaskStarting));
+                value["framework_ids"] = json!(a
+                    .tasks
+                    .iter()
+                    .map(|(f, _)| f.clone())
+                    .collect::<std::collections::BTreeSet<_>>());
+                value
+            })
+            .collect();
+        let frameworks: Vec<Value> = m.frameworks().values().map(|f| json_view::framework(m, f, true)).collect();
+        json!({
+            "hostname": info.hostname,
+            "cluster": "",
+            "slaves": agents,
+            "frameworks": frameworks,
+        })
+    })
+    .await
+}
+
+pub(super) async fn frameworks(State(master): State<MasterHandle>) -> Response {
+    view(&master, |m| {
+        json!({
+            "frameworks": m.frameworks().values().map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
+            "completed_frameworks": m.completed_frameworks().iter().map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
+            "unregistered_frameworks": [],
+        })
+    })
+    .await
+}
+
+pub(super) async fn slaves(State(master): State<MasterHandle>) -> Response {
+    view(&master, |m| {
+        json!({
+            "slaves": m.agents().values().map(|a| json_view::agent(m, a)).collect::<Vec<_>>(),
+            "recovered_slaves": [],
+        })
+    })
+    .await
+}
+
+/// `/master/tasks?limit=&offset=&order=asc|desc&framework_id=&task_id=`.
+pub(super) async fn tasks(State(master): State<MasterHandle>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let limit: usize = match query.get("limit").map(|l| l.parse()) {
+        None => 100,
+        Some(Ok(limit)) => limit,
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "Failed to parse 'limit': not a number").into_response(),
+    };
+    let offset: usize = match query.get("offset").map(|o| o.parse()) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "Failed to parse 'offset': not a number").into_response(),
+    };
+    let descending = query.get("order").map(String::as_str) != Some("asc");
+    let framework_filter = query.get("framework_id").cloned();
+    let task_filter = query.get("task_id").cloned();
+    view(&master, move |m| {
+        let mut tasks: Vec<&v1::Task> = Vec::new();
+        for framework in m.frameworks().values().chain(m.completed_frameworks().iter()) {
+            if framework_filter.as_ref().is_some_and(|f| f != &framework.id) {
+                continue;
+            }
+            tasks.extend(framework.tasks.values().map(|r| &r.task));
+            tasks.extend(framework.completed_tasks.iter());
+        }
+        tasks.retain(|t| task_filter.as_ref().is_none_or(|id| id == &t.task_id.value));
+        let started = |t: &v1::Task| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
+        tasks.sort_by(|a, b| started(a).total_cmp(&started(b)));
+        if descending {
+            tasks.reverse();
+        }
+        let page: Vec<Value> = tasks.into_iter().skip(offset).take(limit).map(json_view::task).collect();
+        json!({ "tasks": page })
+    })
+    .await
+}
+
+pub(super) async fn metrics(State(master): State<MasterHandle>) -> Response {
+    view(&master, metrics_of).await
+}
+
+/// The `/metrics/snapshot` keys, Mesos names.
+pub(crate) fn metrics_of(m: &Master) -> Value {
+    use v1::TaskState::*;
+    let mut out = serde_json::Map::new();
+    let mut put = |k: &str, v: f64| {
+        out.insert(k.to_string(), json!(v));
+    };
+    let active_tasks = |state: v1::TaskState| {
+        m.frameworks()
+            .values()
+            .flat_map(|f| f.tasks.values())
+            .filter(|r| r.state() == state)
+            .count() as f64
+    };
+    put("master/elected", 1.0);
+    put("master/uptime_secs", (wall_clock().saturating_sub(m.start_time())).as_secs_f64());
+    for (key, state) in [
+        ("master/tasks_staging", TaskStaging),
+        ("master/tasks_starting", TaskStarting),
+        ("master/tasks_running", TaskRunning),
+        ("master/tasks_killing", TaskKilling),
+        ("master/tasks_unreachable", TaskUnreachable),
+    ] {
+        put(key, active_tasks(state));
+    }
+    for (key, state) in [
+        ("master/tasks_finished", "TASK_FINISHED"),
+        ("master/tasks_failed", "TASK_FAILED"),
+        ("master/tasks_killed", "TASK_KILLED"),
+        ("master/tasks_lost", "TASK_LOST"),
+        ("master/tasks_error", "TASK_ERROR"),
+        ("master/tasks_dropped", "TASK_DROPPED"),
+        ("master/tasks_gone", "TASK_GONE"),
+    ] {
+        put(key, m.counters().terminal.get(state).copied().unwrap_or(0) as f64);
+    }
+    let agents = m.agents();
+    put("master/slaves_active", agents.values().filter(|a| a.active).count() as f64);
+    put("master/slaves_inactive", agents.values().filter(|a| !a.active).count() as f64);
+    put("master/slaves_connected", agents.values().filter(|a| a.link.is_some()).count() as f64);
+    put("master/slaves_disconnected", agents.values().filter(|a| a.link.is_none()).count() as f64);
+    put("master/slaves_unreachable", m.unreachable_agents().len() as f64);
+    put("master/slave_unreachable_completed", m.counters().agents_unreachable as f64);
+    let frameworks = m.frameworks();
+    put("master/frameworks_active", frameworks.values().filter(|f| f.active).count() as f64);
+    put("master/frameworks_inactive", frameworks.values().filter(|f| !f.active).count() as f64);
+    put("master/frameworks_connected", frameworks.values().filter(|f| f.conn.is_some()).count() as f64);
+    put("master/frameworks_disconnected", frameworks.values().filter(|f| f.conn.is_none()).count() as f64);
+    put("master/outstanding_offers", m.offers().len() as f64);
+    put("master/messages_decline_offers", m.counters().offers_declined as f64);
+    put("master/messages_status_update", m.counters().status_updates as f64);
+    put("master/invalid_framework_to_executor_messages", 0.0);
+    put("master/invalid_calls", m.counters().invalid_calls as f64);
+    let mut total = meseta_allocator::Resources::default();
+    for agent in agents.values() {
+        total.add(&agent.total);
+    }
+    let used = m.used_resources(None, None);
+    for name in ["cpus", "mem", "disk", "gpus"] {
+        let t = total.scalar(name);
+        let u = used.scalar(name);
+        put(&format!("master/{name}_total"), t);
+        put(&format!("master/{name}_used"), u);
+        put(&format!("master/{name}_percent"), if t > 0.0 { u / t } else { 0.0 });
+    }
+    Value::Object(out)
+}
+
+pub(super) async fn redirect(State(master): State<MasterHandle>) -> Response {
+    let info = master.info();
+    let host = info.hostname.clone().unwrap_or_default();
+    let location = format!("//{}:{}", host, info.port);
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+}
+
+pub(super) async fn health() -> Response {
+    StatusCode::OK.into_response()
+}
+
+pub(super) async fn version() -> Response {
+    Json(json!({
+        "version": MESOS_VERSION,
+        "meseta_version": env!("CARGO_PKG_VERSION"),
+        "build_user": "meseta",
+        "git_sha": "",
+    }))
+    .into_response()
+}

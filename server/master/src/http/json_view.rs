@@ -1,0 +1,222 @@
+//! The JSON shapes of Mesos's legacy endpoints (`/master/state` and
+//! friends): key names and nesting that dashboards, the CLI and other tools
+//! expect, built from the state machine's read-only view.
+
+use std::time::Duration;
+
+use meseta_allocator::Resources;
+use meseta_proto::v1;
+use serde_json::{json, Map, Value};
+
+use crate::state::{Agent, Framework, Master};
+
+/// Mesos's resource object: scalars by name (cpus, mem, disk and gpus
+/// always present), ranges as `"[31000-32000]"`, sets as `"{a,b}"`.
+pub(crate) fn resources(list: &[v1::Resource]) -> Value {
+    let mut out = Map::new();
+    for name in ["cpus", "mem", "disk", "gpus"] {
+        out.insert(name.into(), json!(0.0));
+    }
+    for resource in list {
+        if let Some(scalar) = &resource.scalar {
+            let sum = out.get(&resource.name).and_then(Value::as_f64).unwrap_or(0.0) + scalar.value;
+            out.insert(resource.name.clone(), json!((sum * 1000.0).round() / 1000.0));
+        } else if let Some(ranges) = &resource.ranges {
+            let mut spans: Vec<String> = out
+                .get(&resource.name)
+                .and_then(Value::as_str)
+                .map(|s| s.trim_matches(['[', ']']).split(", ").filter(|x| !x.is_empty()).map(String::from).collect())
+                .unwrap_or_default();
+            spans.extend(ranges.range.iter().map(|r| format!("{}-{}", r.begin, r.end)));
+            out.insert(resource.name.clone(), json!(format!("[{}]", spans.join(", "))));
+        } else if let Some(set) = &resource.set {
+            out.insert(resource.name.clone(), json!(format!("{{{}}}", set.item.join(","))));
+        }
+    }
+    Value::Object(out)
+}
+
+/// The same, from the allocator's form.
+pub(crate) fn allocator_resources(r: &Resources) -> Value {
+    resources(&r.to_mesos("*"))
+}
+
+/// Attributes as a flat object: text as strings, scalars as numbers.
+pub(crate) fn attributes(list: &[v1::Attribute]) -> Value {
+    let mut out = Map::new();
+    for attribute in list {
+        let value = if let Some(text) = &attribute.text {
+            json!(text.value)
+        } else if let Some(scalar) = &attribute.scalar {
+            json!(scalar.value)
+        } else if let Some(ranges) = &attribute.ranges {
+            let spans: Vec<String> = ranges.range.iter().map(|r| format!("{}-{}", r.begin, r.end)).collect();
+            json!(format!("[{}]", spans.join(", ")))
+        } else if let Some(set) = &attribute.set {
+            json!(format!("{{{}}}", set.item.join(",")))
+        } else {
+            Value::Null
+        };
+        out.insert(attribute.name.clone(), value);
+    }
+    Value::Object(out)
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+pub(crate) fn task(task: &v1::Task) -> Value {
+    let state = v1::TaskState::try_from(task.state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("TASK_UNKNOWN");
+    let statuses: Vec<Value> = task
+        .statuses
+        .iter()
+        .map(|s| {
+            let mut status = json!({
+                "state": v1::TaskState::try_from(s.state).map(|x| x.as_str_name()).unwrap_or("TASK_UNKNOWN"),
+                "timestamp": s.timestamp.unwrap_or_default(),
+            });
+            if let Some(container) = &s.container_status {
+                status["container_status"] = meseta_proto::json::to_value(container);
+            }
+            status
+        })
+        .collect();
+    let mut out = json!({
+        "id": task.task_id.value,
+        "name": task.name,
+        "framework_id": task.framework_id.value,
+        "executor_id": task.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
+        "slave_id": task.agent_id.value,
+        "state": state,
+        "resources": resources(&task.resources),
+        "statuses": statuses,
+    });
+    if let Some(role) = task.resources.iter().find_map(|r| r.allocation_info.as_ref()?.role.clone()) {
+        out["role"] = json!(role);
+    }
+    if let Some(user) = &task.user {
+        out["user"] = json!(user);
+    }
+    if let Some(labels) = &task.labels {
+        out["labels"] = meseta_proto::json::to_value(labels)["labels"].clone();
+    }
+    if let Some(container) = &task.container {
+        out["container"] = meseta_proto::json::to_value(container);
+    }
+    if let Some(discovery) = &task.discovery {
+        out["discovery"] = meseta_proto::json::to_value(discovery);
+    }
+    out
+}
+
+pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value {
+    let used = master.used_resources(Some(&f.id), None);
+    let offered = master.offered_resources(&f.id);
+    let capabilities: Vec<Value> = f
+        .info
+        .capabilities
+        .iter()
+        .filter_map(|c| c.r#type)
+        .filter_map(|t| v1::framework_info::capability::Type::try_from(t).ok())
+        .map(|t| json!(t.as_str_name()))
+        .collect();
+    let mut out = json!({
+        "id": f.id,
+        "name": f.info.name,
+        "pid": Value::Null,
+        "user": f.info.user,
+        "hostname": f.info.hostname.clone().unwrap_or_default(),
+        "webui_url": f.info.webui_url.clone().unwrap_or_default(),
+        "principal": f.info.principal.clone(),
+        "role": crate::state::framework_role(&f.info),
+        "roles": f.info.roles,
+        "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
+        "checkpoint": f.info.checkpoint.unwrap_or(false),
+        "capabilities": capabilities,
+        "active": f.active,
+        "connected": f.conn.is_some(),
+        "recovered": false,
+        "registered_time": secs(f.registered_time),
+        "unregistered_time": f.unregistered_time.map(secs).unwrap_or(0.0),
+        "resources": allocator_resources(&{
+            let mut total = used.clone();
+            total.add(&offered);
+            total
+        }),
+        "used_resources": allocator_resources(&used),
+        "offered_resources": allocator_resources(&offered),
+        "task_count": f.tasks.len(),
+    });
+    if let Some(t) = f.reregistered_time {
+        out["reregistered_time"] = json!(secs(t));
+    }
+    if summary {
+        let count = |state: v1::TaskState| f.tasks.values().filter(|r| r.state() == state).count();
+        let done = |state: v1::TaskState| f.completed_tasks.iter().filter(|t| t.state == state as i32).count();
+        out["slave_ids"] = json!(f
+            .tasks
+            .values()
+            .map(|r| r.task.agent_id.value.clone())
+            .collect::<std::collections::BTreeSet<_>>());
+        out["TASK_STAGING"] = json!(count(v1::TaskState::TaskStaging));
+        out["TASK_STARTING"] = json!(count(v1::TaskState::TaskStarting));
+        out["TASK_RUNNING"] = json!(count(v1::TaskState::TaskRunning));
+        out["TASK_KILLING"] = json!(count(v1::TaskState::TaskKilling));
+        out["TASK_FINISHED"] = json!(done(v1::TaskState::TaskFinished));
+        out["TASK_KILLED"] = json!(done(v1::TaskState::TaskKilled));
+        out["TASK_FAILED"] = json!(done(v1::TaskState::TaskFailed));
+        out["TASK_LOST"] = json!(done(v1::TaskState::TaskLost));
+        out["TASK_ERROR"] = json!(done(v1::TaskState::TaskError));
+        return out;
+    }
+    out["tasks"] = json!(f.tasks.values().map(|r| task(&r.task)).collect::<Vec<_>>());
+    out["completed_tasks"] = json!(f.completed_tasks.iter().map(task).collect::<Vec<_>>());
+    out["unreachable_tasks"] = json!([]);
+    out["offers"] = json!(f
+        .offers
+        .iter()
+        .filter_map(|id| master.offers().get(id))
+        .map(|o| json!({
+            "id": o.offer.id.value,
+            "framework_id": o.framework_id,
+            "slave_id": o.agent_id,
+            "resources": resources(&o.offer.resources),
+        }))
+        .collect::<Vec<_>>());
+    out["executors"] = json!(f
+        .executors
+        .iter()
+        .map(|((agent, _), e)| {
+            let mut value = meseta_proto::json::to_value(e);
+            value["slave_id"] = json!(agent);
+            value
+        })
+        .collect::<Vec<_>>());
+    out
+}
+
+pub(crate) fn agent(master: &Master, a: &Agent) -> Value {
+    let used = master.used_resources(None, Some(&a.id));
+    let offered = master.offered_on_agent(&a.id);
+    json!({
+        "id": a.id,
+        "pid": format!("slave(1)@{}", a.http_address),
+        "hostname": a.info.hostname,
+        "port": a.info.port.unwrap_or(5051),
+        "registered_time": secs(a.registered_time),
+        "reregistered_time": a.reregistered_time.map(secs),
+        "resources": resources(&a.info.resources),
+        "used_resources": allocator_resources(&used),
+        "offered_resources": allocator_resources(&offered),
+        "reserved_resources": {},
+        "unreserved_resources": resources(&a.info.resources),
+        "attributes": attributes(&a.info.attributes),
+        "active": a.active,
+        "deactivated": !a.active,
+        "version": a.version,
+        "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "TASK_LABELS_DEDUPLICATION"],
+    })
+}

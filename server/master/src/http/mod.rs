@@ -1,0 +1,44 @@
+//! The master's HTTP surface: the v1 scheduler API and the read-only JSON
+//! endpoints existing Mesos tools use. Handlers only parse and format; every
+//! decision is made by the state machine inside the driver loop.
+
+mod endpoints;
+mod json_view;
+mod scheduler_api;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::server::MasterHandle;
+
+/// The Mesos version we report (the API level we are compatible with).
+pub const MESOS_VERSION: &str = "1.11.0";
+
+/// Media types of the v1 APIs.
+pub(crate) const PROTOBUF: &str = "application/x-protobuf";
+pub(crate) const JSON: &str = "application/json";
+
+pub(crate) fn router(handle: MasterHandle) -> Router {
+    Router::new()
+        .route("/api/v1/scheduler", post(scheduler_api::handle))
+        .route("/master/api/v1/scheduler", post(scheduler_api::handle))
+        .route("/master/state", get(endpoints::state))
+        .route("/master/state.json", get(endpoints::state))
+        .route("/state", get(endpoints::state))
+        .route("/state.json", get(endpoints::state))
+        .route("/master/state-summary", get(endpoints::state_summary))
+        .route("/state-summary", get(endpoints::state_summary))
+        .route("/master/frameworks", get(endpoints::frameworks))
+        .route("/frameworks", get(endpoints::frameworks))
+        .route("/master/slaves", get(endpoints::slaves))
+        .route("/slaves", get(endpoints::slaves))
+        .route("/master/tasks", get(endpoints::tasks))
+        .route("/tasks", get(endpoints::tasks))
+        .route("/metrics/snapshot", get(endpoints::metrics))
+        .route("/master/redirect", get(endpoints::redirect))
+        .route("/redirect", get(endpoints::redirect))
+        .route("/master/health", get(endpoints::health))
+        .route("/health", get(endpoints::health))
+        .route("/version", get(endpoints::version))
+        .with_state(handle)
+}

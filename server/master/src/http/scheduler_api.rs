@@ -1,0 +1,218 @@
+//! `POST /api/v1/scheduler`: decode the call (protobuf or JSON), hand it to
+//! the driver loop, and answer as Mesos does: 200 with a RecordIO event
+//! stream for SUBSCRIBE, 202 for every other accepted call, 4xx with a
+//! readable message otherwise.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use meseta_proto::scheduler::{call, Call, Event};
+use meseta_proto::{json, recordio, Message};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{JSON, PROTOBUF};
+use crate::server::{Command, MasterHandle};
+use crate::state::{CallError, ConnId};
+
+/// How events are written on a subscription stream.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn media_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => PROTOBUF,
+            Encoding::Json => JSON,
+        }
+    }
+
+    fn encode(self, event: &Event) -> Vec<u8> {
+        match self {
+            Encoding::Protobuf => event.encode_to_vec(),
+            Encoding::Json => json::to_vec(event),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
+}
+
+fn call_error(err: CallError) -> Response {
+    match err {
+        CallError::BadRequest(m) => error(StatusCode::BAD_REQUEST, m),
+        CallError::Forbidden(m) => error(StatusCode::FORBIDDEN, m),
+        CallError::NotImplemented(m) => error(StatusCode::NOT_IMPLEMENTED, m),
+    }
+}
+
+fn content_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    match media {
+        PROTOBUF => Ok(Encoding::Protobuf),
+        JSON => Ok(Encoding::Json),
+        "" => Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Expecting 'Content-Type' to be present")),
+        other => Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}, got '{other}'"),
+        )),
+    }
+}
+
+/// The encoding the client accepts for the event stream.
+fn accepted_encoding(headers: &HeaderMap, default: Encoding) -> Result<Encoding, Response> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(default);
+    };
+    let mut any = false;
+    for media in accept.split(',').map(|m| m.split(';').next().unwrap_or("").trim()) {
+        match media {
+            PROTOBUF => return Ok(Encoding::Protobuf),
+            JSON => return Ok(Encoding::Json),
+            "*/*" | "application/*" | "" => any = true,
+            _ => {}
+        }
+    }
+    if any {
+        Ok(default)
+    } else {
+        Err(error(
+            StatusCode::NOT_ACCEPTABLE,
+            format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
+        ))
+    }
+}
+
+fn decode_call(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, format!("Failed to parse body into Call: {m}"));
+    match encoding {
+        Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
+        Encoding::Protobuf => {
+            let call = Call::decode(body).map_err(|e| bad(e.to_string()))?;
+            json::check_required(&call).map_err(|e| bad(e.to_string()))?;
+            Ok(call)
+        }
+    }
+}
+
+pub(super) async fn handle(State(master): State<MasterHandle>, headers: HeaderMap, body: Bytes) -> Response {
+    let encoding = match content_encoding(&headers) {
+        Ok(e) => e,
+        Err(response) => return response,
+    };
+    let call = match decode_call(encoding, &body) {
+        Ok(call) => call,
+        Err(response) => return response,
+    };
+    let stream_id = headers
+        .get("Mesos-Stream-Id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if call.r#type == Some(call::Type::Subscribe as i32) {
+        if stream_id.is_some() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+            );
+        }
+        let accepted = match accepted_encoding(&headers, encoding) {
+            Ok(e) => e,
+            Err(response) => return response,
+        };
+        return subscribe(master, call, accepted).await;
+    }
+    let Some(stream_id) = stream_id else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+        );
+    };
+    let (reply, result) = oneshot::channel();
+    master.send(Command::Call {
+        call,
+        stream_id,
+        reply,
+    });
+    match result.await {
+        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(err)) => call_error(err),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
+    }
+}
+
+async fn subscribe(master: MasterHandle, call: Call, encoding: Encoding) -> Response {
+    let conn = master.next_id();
+    let (events, rx) = mpsc::unbounded_channel();
+    let (reply, result) = oneshot::channel();
+    master.send(Command::Subscribe {
+        call,
+        conn,
+        events,
+        reply,
+    });
+    let (stream_id, framework_id) = match result.await {
+        Ok(Ok(ids)) => ids,
+        Ok(Err(err)) => return call_error(err),
+        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
+    };
+    tracing::debug!(framework_id, conn, ?encoding, "subscription stream open");
+    let stream = EventStream {
+        events: rx,
+        encoding,
+        guard: DisconnectGuard { master, conn },
+    };
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.media_type()));
+    if let Ok(value) = HeaderValue::from_str(&stream_id) {
+        headers.insert("Mesos-Stream-Id", value);
+    }
+    response
+}
+
+/// Tells the loop the stream is gone when the response body is dropped
+/// (client disconnected, or the master closed the stream).
+struct DisconnectGuard {
+    master: MasterHandle,
+    conn: ConnId,
+}
+
+impl Drop for DisconnectGuard {
+    fn drop(&mut self) {
+        self.master.send(Command::FrameworkGone { conn: self.conn });
+    }
+}
+
+struct EventStream {
+    events: mpsc::UnboundedReceiver<Event>,
+    encoding: Encoding,
+    #[allow(dead_code)]
+    guard: DisconnectGuard,
+}
+
+impl Stream for EventStream {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.events.poll_recv(cx) {
+            Poll::Ready(Some(event)) => {
+                let record = recordio::encode(&self.encoding.encode(&event));
+                Poll::Ready(Some(Ok(Bytes::from(record))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The shell around the state machine: binds the port, runs the driver loop
+//! that owns the [`Master`], and turns its [`Action`]s into bytes on
+//! framework streams and agent streams.
+//!
+//! HTTP (scheduler API, endpoints) and gRPC (agents) share one port: gRPC
+//! requests are told apart by their path and HTTP/2.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meseta_allocator::AllocatorConfig;
+use meseta_proto::cluster::{AgentMessage, MasterMessage};
+use meseta_proto::scheduler::{Call, Event};
+use meseta_proto::v1;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::config::MasterConfig;
+use crate::state::{Action, CallError, ConnId, LinkId, Master};
+
+/// How long the loop waits to batch events before an allocation cycle.
+const ALLOCATION_BATCH: Duration = Duration::from_millis(10);
+
+/// Errors starting the master.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address tried.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The work directory could not be created.
+    #[error("cannot create work dir {path}: {source}")]
+    WorkDir {
+        /// Path tried.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Inputs to the driver loop.
+pub(crate) enum Command {
+    Subscribe {
+        call: Call,
+        conn: ConnId,
+        events: mpsc::UnboundedSender<Event>,
+        reply: oneshot::Sender<Result<(String, String), CallError>>,
+    },
+    Call {
+        call: Call,
+        stream_id: String,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    FrameworkGone {
+        conn: ConnId,
+    },
+    AgentAttached {
+        link: LinkId,
+        messages: mpsc::UnboundedSender<MasterMessage>,
+    },
+    AgentMessage {
+        link: LinkId,
+        message: AgentMessage,
+    },
+    AgentGone {
+        link: LinkId,
+    },
+    Inspect(Box<dyn FnOnce(&Master) + Send>),
+}
+
+/// A cheap, cloneable way into the driver loop.
+#[derive(Clone)]
+pub struct MasterHandle {
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) next_id: Arc<AtomicU64>,
+    pub(crate) info: Arc<v1::MasterInfo>,
+}
+
+impl MasterHandle {
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        // The loop only stops when the server does; a failed send then is moot.
+        let _ = self.commands.send(command);
+    }
+
+    /// Runs `f` on the master's state inside the loop and returns its result.
+    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&Master) -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Inspect(Box::new(move |master| {
+            let _ = tx.send(f(master));
+        })));
+        rx.await.ok()
+    }
+
+    /// This master's info.
+    pub fn info(&self) -> &v1::MasterInfo {
+        &self.info
+    }
+}
+
+/// A running master.
+pub struct MasterServer {
+    address: SocketAddr,
+    handle: MasterHandle,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Time since the UNIX epoch, the master's notion of `now`.
+pub(crate) fn wall_clock() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+impl MasterServer {
+    /// Binds, starts the loop and the servers, and returns at once.
+    pub async fn start(config: MasterConfig) -> Result<Self, ServerError> {
+        std::fs::create_dir_all(&config.work_dir).map_err(|source| ServerError::WorkDir {
+            path: config.work_dir.display().to_string(),
+            source,
+        })?;
+        let addr = SocketAddr::new(config.ip, config.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let address = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        let info = master_info(&config, address);
+        tracing::info!(id = %info.id, %address, "master starting");
+
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let handle = MasterHandle {
+            commands,
+            next_id: Arc::new(AtomicU64::new(1)),
+            info: Arc::new(info.clone()),
+        };
+        let master = Master::new(config.settings.clone(), info, AllocatorConfig::default(), wall_clock());
+        let (shutdown, mut stopped) = watch::channel(false);
+        let loop_task = tokio::spawn(driver_loop(master, inbox, config.allocation_interval, shutdown.subscribe()));
+
+        let router = crate::http::router(handle.clone()).merge(crate::grpc::router(handle.clone()));
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        let task = tokio::spawn(async move {
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "master server stopped");
+            }
+            loop_task.abort();
+        });
+        Ok(Self {
+            address,
+            handle,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A handle into the running master.
+    pub fn handle(&self) -> MasterHandle {
+        self.handle.clone()
+    }
+
+    /// Stops serving and waits for the server to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server ends.
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+fn master_info(config: &MasterConfig, address: SocketAddr) -> v1::MasterInfo {
+    let hostname = config.hostname.clone().unwrap_or_else(|| address.ip().to_string());
+    let ip = match address.ip() {
+        std::net::IpAddr::V4(v4) => u32::from_ne_bytes(v4.octets()),
+        std::net::IpAddr::V6(_) => 0,
+    };
+    v1::MasterInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        ip,
+        port: u32::from(address.port()),
+        pid: Some(format!("master@{}:{}", address.ip(), address.port())),
+        hostname: Some(hostname.clone()),
+        version: Some(crate::http::MESOS_VERSION.to_string()),
+        address: Some(v1::Address {
+            hostname: Some(hostname),
+            ip: Some(address.ip().to_string()),
+            port: i32::from(address.port()),
+        }),
+        domain: None,
+        capabilities: vec![v1::master_info::Capability {
+            r#type: Some(v1::master_info::capability::Type::AgentUpdate as i32),
+        }],
+    }
+}
+
+/// Owns the state machine; the only place it is touched.
+async fn driver_loop(
+    mut master: Master,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut frameworks: HashMap<ConnId, mpsc::UnboundedSender<Event>> = HashMap::new();
+    let mut agents: HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>> = HashMap::new();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_allocation: Option<Instant> = None;
+    loop {
+        let actions = tokio::select! {
+            _ = shutdown.changed() => break,
+            command = inbox.recv() => match command {
+                Some(command) => handle_command(&mut master, command, &mut frameworks, &mut agents),
+                None => break,
+            },
+            _ = ticker.tick() => {
+                next_allocation = None;
+                master.tick(wall_clock())
+            }
+            _ = sleep_until(next_allocation), if next_allocation.is_some() => {
+                next_allocation = None;
+                master.tick(wall_clock())
+            }
+        };
+        perform(actions, &mut frameworks, &mut agents);
+        if master.allocation_wanted() && next_allocation.is_none() {
+            next_allocation = Some(Instant::now() + ALLOCATION_BATCH);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+fn handle_command(
+    master: &mut Master,
+    command: Command,
+    frameworks: &mut HashMap<ConnId, mpsc::UnboundedSender<Event>>,
+    agents: &mut HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
+) -> Vec<Action> {
+    let now = wall_clock();
+    match command {
+        Command::Subscribe {
+            call,
+            conn,
+            events,
+            reply,
+        } => {
+            frameworks.insert(conn, events);
+            match master.subscribe(now, call, conn) {
+                Ok(subscribed) => {
+                    let _ = reply.send(Ok((subscribed.stream_id, subscribed.framework_id)));
+                    subscribed.actions
+                }
+                Err(error) => {
+                    frameworks.remove(&conn);
+                    let _ = reply.send(Err(error));
+                    Vec::new()
+                }
+            }
+        }
+        Command::Call {
+            call,
+            stream_id,
+            reply,
+        } => match master.scheduler_call(now, call, &stream_id) {
+            Ok(actions) => {
+                let _ = reply.send(Ok(()));
+                actions
+            }
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                Vec::new()
+            }
+        },
+        Command::FrameworkGone { conn } => {
+            frameworks.remove(&conn);
+            master.framework_disconnected(now, conn)
+        }
+        Command::AgentAttached { link, messages } => {
+            agents.insert(link, messages);
+            Vec::new()
+        }
+        Command::AgentMessage { link, message } => master.agent_message(now, link, message),
+        Command::AgentGone { link } => {
+            agents.remove(&link);
+            master.agent_disconnected(now, link)
+        }
+        Command::Inspect(f) => {
+            f(master);
+            Vec::new()
+        }
+    }
+}
+
+fn perform(
+    actions: Vec<Action>,
+    frameworks: &mut HashMap<ConnId, mpsc::UnboundedSender<Event>>,
+    agents: &mut HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
+) {
+    for action in actions {
+        match action {
+            Action::ToFramework { conn, event } => {
+                if let Some(tx) = frameworks.get(&conn) {
+                    let _ = tx.send(event);
+                }
+            }
+            Action::CloseFramework { conn } => {
+                frameworks.remove(&conn);
+            }
+            Action::ToAgent { link, message } => {
+                if let Some(tx) = agents.get(&link) {
+                    let _ = tx.send(message);
+                }
+            }
+            Action::CloseAgent { link } => {
+                agents.remove(&link);
+            }
+        }
+    }
+}

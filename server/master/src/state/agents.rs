@@ -1,0 +1,406 @@
+//! Agents: registration and re-registration over their gRPC stream, pings,
+//! and what happens when one goes silent.
+//!
+//! An agent whose stream closes is deactivated at once (its offers are
+//! rescinded, it gets no new ones) but keeps its tasks: it will most likely
+//! reconnect. An agent not heard from for `agent_ping_timeout ×
+//! max_agent_ping_timeouts` is unreachable: its tasks are reported
+//! TASK_UNREACHABLE to partition-aware frameworks and TASK_LOST to the
+//! others, and every framework gets a FAILURE (`slave_lost`). When an
+//! unreachable agent comes back, the tasks it still runs are re-admitted;
+//! those of frameworks that are not partition-aware (and were told the
+//! tasks were lost) are killed, as Mesos does.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use meseta_allocator::Resources;
+use meseta_proto::cluster::{self, agent_message, master_message, AgentMessage, MasterMessage};
+use meseta_proto::scheduler::{event, Event};
+use meseta_proto::v1::{self, task_status::Reason, TaskState};
+
+use super::{is_terminal, Action, Agent, Framework, LinkId, Master, TaskRecord, UnreachableAgent};
+
+impl Master {
+    /// A message arrived on an agent's stream. `Register` must come first.
+    pub fn agent_message(&mut self, now: Duration, link: LinkId, message: AgentMessage) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(kind) = message.kind else {
+            return actions;
+        };
+        if let agent_message::Kind::Register(register) = kind {
+            self.register_agent(now, link, register, &mut actions);
+            return actions;
+        }
+        let Some(agent_id) = self.links.get(&link).cloned() else {
+            tracing::warn!(link, "message from an agent that has not registered; closing its stream");
+            actions.push(Action::CloseAgent { link });
+            return actions;
+        };
+        if let Some(agent) = self.agents.get_mut(&agent_id) {
+            agent.last_seen = now;
+        }
+        match kind {
+            agent_message::Kind::Register(_) => {}
+            agent_message::Kind::StatusUpdate(update) => self.status_update(now, &agent_id, update, &mut actions),
+            agent_message::Kind::Pong(_) => {}
+            agent_message::Kind::ExecutorMessage(m) => self.executor_message(now, &agent_id, m, &mut actions),
+            agent_message::Kind::ExecutorExited(e) => self.executor_exited(now, &agent_id, e, &mut actions),
+        }
+        actions
+    }
+
+    fn register_agent(&mut self, now: Duration, link: LinkId, register: cluster::Register, actions: &mut Vec<Action>) {
+        let mut info = register.info.clone();
+        let claimed = info.id.as_ref().map(|id| id.value.clone());
+        let agent_id = match &claimed {
+            Some(id) => id.clone(),
+            None => {
+                let id = format!("{}-S{}", self.info.id, self.next_agent);
+                self.next_agent += 1;
+                id
+            }
+        };
+        info.id = Some(v1::AgentId { value: agent_id.clone() });
+        if let Some(old_link) = self.agents.get(&agent_id).and_then(|a| a.link) {
+            if old_link != link {
+                self.links.remove(&old_link);
+                actions.push(Action::CloseAgent { link: old_link });
+            }
+        }
+        self.links.insert(link, agent_id.clone());
+
+        if self.agents.contains_key(&agent_id) {
+            self.reregister_known_agent(now, link, &agent_id, info, register.tasks, register.http_address, actions);
+        } else {
+            let was_unreachable = self.unreachable.remove(&agent_id).is_some();
+            tracing::info!(agent_id, hostname = %info.hostname, was_unreachable, "agent registered");
+            self.admit_agent(now, link, info, register, was_unreachable, actions);
+        }
+        actions.push(Action::ToAgent {
+            link,
+            message: MasterMessage {
+                kind: Some(master_message::Kind::Registered(cluster::Registered {
+                    agent_id: v1::AgentId { value: agent_id },
+                    master_info: Some(self.info.clone()),
+                    ping_interval_seconds: Some(self.settings.agent_ping_timeout.as_secs_f64()),
+                })),
+            },
+        });
+        self.allocation_wanted = true;
+    }
+
+    /// Adds an agent the master does not track (new, restarted master, or
+    /// back from unreachable), with whatever tasks it reports.
+    fn admit_agent(
+        &mut self,
+        now: Duration,
+        link: LinkId,
+        info: v1::AgentInfo,
+        register: cluster::Register,
+        was_unreachable: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        let agent_id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+        for framework_info in register.frameworks {
+            let Some(id) = framework_info.id.as_ref().map(|i| i.value.clone()) else { continue };
+            if !self.frameworks.contains_key(&id) {
+                self.add_recovered_framework(now, id, framework_info);
+            }
+        }
+        let mut used: HashMap<String, Resources> = HashMap::new();
+        let mut task_keys = HashSet::new();
+        let mut kills = Vec::new();
+        for task in register.tasks {
+            let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
+            let framework_id = task.framework_id.value.clone();
+            let Some(framework) = self.frameworks.get_mut(&framework_id) else { continue };
+            if is_terminal(state) {
+                continue;
+            }
+            let resources = Resources::from_mesos(&task.resources);
+            used.entry(framework_id.clone()).or_default().add(&resources);
+            if was_unreachable && !framework.partition_aware() {
+                kills.push((framework_id.clone(), task.task_id.clone()));
+            }
+            task_keys.insert((framework_id.clone(), task.task_id.value.clone()));
+            framework.tasks.insert(
+                task.task_id.value.clone(),
+                TaskRecord {
+                    task,
+                    resources,
+                    resources_recovered: false,
+                    unacknowledged: None,
+                },
+            );
+        }
+        let total = Resources::from_mesos(&info.resources);
+        let used: Vec<(String, Resources)> = used.into_iter().collect();
+        self.allocator.add_agent(&agent_id, total.clone(), &used);
+        self.agents.insert(
+            agent_id.clone(),
+            Agent {
+                id: agent_id.clone(),
+                info,
+                link: Some(link),
+                active: true,
+                registered_time: now,
+                reregistered_time: None,
+                http_address: register.http_address.unwrap_or_default(),
+                version: register.version.unwrap_or_default(),
+                total,
+                last_seen: now,
+                last_ping: now,
+                tasks: task_keys,
+            },
+        );
+        for (framework_id, task_id) in kills {
+            self.send_agent(
+                &agent_id,
+                MasterMessage {
+                    kind: Some(master_message::Kind::KillTask(cluster::KillTask {
+                        framework_id: v1::FrameworkId { value: framework_id },
+                        task_id,
+                        kill_policy: None,
+                    })),
+                },
+                actions,
+            );
+        }
+    }
+
+    /// A framework known only from an agent's report (the master restarted):
+    /// it is waiting for its scheduler to re-subscribe.
+    fn add_recovered_framework(&mut self, now: Duration, id: String, info: v1::FrameworkInfo) {
+        let role = super::framework_role(&info);
+        self.allocator.add_framework(&id, &role, false);
+        self.allocator.deactivate_framework(&id);
+        self.frameworks.insert(
+            id.clone(),
+            Framework {
+                id,
+                info,
+                conn: None,
+                stream_id: None,
+                active: false,
+                registered_time: now,
+                reregistered_time: None,
+                unregistered_time: Some(now),
+                failover_deadline: None,
+                tasks: HashMap::new(),
+                completed_tasks: VecDeque::new(),
+                offers: HashSet::new(),
+                last_event: now,
+                suppressed: false,
+                executors: HashMap::new(),
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reregister_known_agent(
+        &mut self,
+        now: Duration,
+        link: LinkId,
+        agent_id: &str,
+        info: v1::AgentInfo,
+        reported: Vec<v1::Task>,
+        http_address: Option<String>,
+        actions: &mut Vec<Action>,
+    ) {
+        tracing::info!(agent_id, "agent re-registered");
+        let reported: HashSet<(String, String)> = reported
+            .iter()
+            .map(|t| (t.framework_id.value.clone(), t.task_id.value.clone()))
+            .collect();
+        let Some(agent) = self.agents.get_mut(agent_id) else { return };
+        agent.link = Some(link);
+        agent.active = true;
+        agent.last_seen = now;
+        agent.last_ping = now;
+        agent.reregistered_time = Some(now);
+        agent.info = info;
+        if let Some(address) = http_address {
+            agent.http_address = address;
+        }
+        let missing: Vec<(String, String)> = agent
+            .tasks
+            .iter()
+            .filter(|key| !reported.contains(*key))
+            .cloned()
+            .collect();
+        self.allocator.activate_agent(agent_id);
+        for (framework_id, task_id) in missing {
+            let lost = self
+                .frameworks
+                .get(&framework_id)
+                .and_then(|f| f.tasks.get(&task_id))
+                .is_some_and(|r| !is_terminal(r.state()));
+            if lost {
+                self.fail_task(
+                    now,
+                    &framework_id,
+                    &task_id,
+                    TaskState::TaskDropped,
+                    Reason::AgentRestarted,
+                    "Task was not received by the agent before it reconnected",
+                    true,
+                    actions,
+                );
+            }
+        }
+    }
+
+    /// Marks a task terminal on the master's own authority and tells the framework.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fail_task(
+        &mut self,
+        now: Duration,
+        framework_id: &str,
+        task_id: &str,
+        state: TaskState,
+        reason: Reason,
+        message: &str,
+        recover: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else { return };
+        let Some(mut record) = framework.tasks.remove(task_id) else { return };
+        let agent_id = record.task.agent_id.value.clone();
+        if recover && !record.resources_recovered {
+            self.allocator.recover(framework_id, &agent_id, &record.resources, None, now);
+        }
+        record.task.state = state as i32;
+        *self.counters.terminal.entry(state.as_str_name()).or_default() += 1;
+        framework.completed_tasks.push_back(record.task);
+        if let Some(agent) = self.agents.get_mut(&agent_id) {
+            agent.tasks.remove(&(framework_id.to_string(), task_id.to_string()));
+        }
+        self.master_update(now, framework_id, task_id, Some(&agent_id), state, reason, message, actions);
+    }
+
+    /// An agent's stream closed: no offers until it reconnects.
+    pub fn agent_disconnected(&mut self, now: Duration, link: LinkId) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(agent_id) = self.links.remove(&link) else {
+            return actions;
+        };
+        let Some(agent) = self.agents.get_mut(&agent_id) else {
+            return actions;
+        };
+        if agent.link != Some(link) {
+            return actions;
+        }
+        tracing::info!(agent_id, "agent disconnected");
+        agent.link = None;
+        agent.active = false;
+        self.allocator.deactivate_agent(&agent_id);
+        self.rescind_agent_offers(&agent_id, now, &mut actions);
+        actions
+    }
+
+    /// Pings connected agents and declares silent ones unreachable.
+    pub(super) fn check_agents(&mut self, now: Duration, actions: &mut Vec<Action>) {
+        let timeout = self.settings.agent_ping_timeout;
+        let limit = timeout * self.settings.max_agent_ping_timeouts.max(1);
+        let mut silent = Vec::new();
+        for agent in self.agents.values_mut() {
+            if now.saturating_sub(agent.last_seen) > limit {
+                silent.push(agent.id.clone());
+                continue;
+            }
+            if let Some(link) = agent.link {
+                if now.saturating_sub(agent.last_ping) >= timeout {
+                    agent.last_ping = now;
+                    actions.push(Action::ToAgent {
+                        link,
+                        message: MasterMessage {
+                            kind: Some(master_message::Kind::Ping(cluster::Ping { sequence: None })),
+                        },
+                    });
+                }
+            }
+        }
+        for agent_id in silent {
+            self.mark_unreachable(now, &agent_id, actions);
+        }
+    }
+
+    /// Declares an agent unreachable.
+    pub fn mark_unreachable(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
+        self.rescind_agent_offers(agent_id, now, actions);
+        let Some(agent) = self.agents.remove(agent_id) else { return };
+        tracing::warn!(agent_id, "agent is unreachable");
+        self.counters.agents_unreachable += 1;
+        if let Some(link) = agent.link {
+            self.links.remove(&link);
+            actions.push(Action::CloseAgent { link });
+        }
+        self.allocator.remove_agent(agent_id);
+        for (framework_id, task_id) in &agent.tasks {
+            let partition_aware = self
+                .frameworks
+                .get(framework_id)
+                .is_some_and(|f| f.partition_aware());
+            let active = self
+                .frameworks
+                .get(framework_id)
+                .and_then(|f| f.tasks.get(task_id))
+                .is_some_and(|r| !is_terminal(r.state()));
+            if !active {
+                continue;
+            }
+            if partition_aware {
+                if let Some(record) = self
+                    .frameworks
+                    .get_mut(framework_id)
+                    .and_then(|f| f.tasks.get_mut(task_id))
+                {
+                    record.task.state = TaskState::TaskUnreachable as i32;
+                    record.resources_recovered = true;
+                }
+                self.master_update(
+                    now,
+                    framework_id,
+                    task_id,
+                    Some(agent_id),
+                    TaskState::TaskUnreachable,
+                    Reason::AgentRemoved,
+                    "Agent is unreachable",
+                    actions,
+                );
+            } else {
+                self.fail_task(
+                    now,
+                    framework_id,
+                    task_id,
+                    TaskState::TaskLost,
+                    Reason::AgentRemoved,
+                    "Agent is unreachable",
+                    false,
+                    actions,
+                );
+            }
+        }
+        self.unreachable.insert(
+            agent_id.to_string(),
+            UnreachableAgent {
+                info: agent.info,
+                since: now,
+            },
+        );
+        let framework_ids: Vec<String> = self.frameworks.keys().cloned().collect();
+        for framework_id in framework_ids {
+            let event = Event {
+                r#type: Some(event::Type::Failure as i32),
+                failure: Some(event::Failure {
+                    agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                    executor_id: None,
+                    status: None,
+                }),
+                ..Default::default()
+            };
+            self.send(&framework_id, event, now, actions);
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! The master as a state machine: inputs are method calls that take `now`
+//! (time since the UNIX epoch) and return [`Action`]s; nothing here blocks,
+//! sleeps, or touches a socket.
+//!
+//! One module per operation:
+//! * [`subscription`]: SUBSCRIBE, re-subscription, disconnection, TEARDOWN,
+//!   framework failover timeouts;
+//! * [`offers`]: allocation cycles into OFFERS, DECLINE, REVIVE, SUPPRESS,
+//!   rescinding;
+//! * [`accept`]: ACCEPT with LAUNCH / LAUNCH_GROUP and their validation;
+//! * [`updates`]: status updates from agents, ACKNOWLEDGE, KILL, SHUTDOWN,
+//!   MESSAGE in both directions;
+//! * [`reconcile`]: RECONCILE, explicit and implicit;
+//! * [`agents`]: agent (re-)registration, pings, unreachable agents.
+//!
+//! Invariants kept across modules:
+//! * every resource on an agent is either free in the allocator, offered
+//!   (in exactly one outstanding offer), or used by one non-terminal task;
+//! * a framework's tasks stay in `Framework::tasks` until their terminal
+//!   update is acknowledged, then move to `completed_tasks`;
+//! * updates the master makes up itself (errors, reconciliation, lost agents)
+//!   carry no uuid, so schedulers do not acknowledge them, as in Mesos.
+
+mod accept;
+mod agents;
+mod offers;
+mod reconcile;
+mod subscription;
+mod updates;
+pub mod view;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use meseta_allocator::{Allocator, AllocatorConfig, Resources};
+use meseta_proto::cluster::MasterMessage;
+use meseta_proto::scheduler::{call, Call, Event};
+use meseta_proto::v1;
+
+use crate::config::Settings;
+
+/// Identifies one framework subscription stream (one HTTP response).
+pub type ConnId = u64;
+/// Identifies one agent's gRPC stream.
+pub type LinkId = u64;
+
+/// What the shell must do after an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send an event down a framework's subscription stream.
+    ToFramework {
+        /// The stream.
+        conn: ConnId,
+        /// The event.
+        event: Event,
+    },
+    /// Close a framework's subscription stream.
+    CloseFramework {
+        /// The stream.
+        conn: ConnId,
+    },
+    /// Send a message down an agent's stream.
+    ToAgent {
+        /// The stream.
+        link: LinkId,
+        /// The message.
+        message: MasterMessage,
+    },
+    /// Close an agent's stream.
+    CloseAgent {
+        /// The stream.
+        link: LinkId,
+    },
+}
+
+/// A scheduler call the master refuses; the shell maps it to HTTP.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The call is malformed or inconsistent (HTTP 400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The framework is not subscribed, or unknown (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The call type is not implemented (HTTP 501).
+    #[error("{0}")]
+    NotImplemented(String),
+}
+
+/// What the master knows of a framework.
+#[derive(Debug, Clone)]
+pub struct Framework {
+    /// The framework's ID (also in `info.id`).
+    pub id: String,
+    /// As given at (re-)subscription, with the ID filled in.
+    pub info: v1::FrameworkInfo,
+    /// The open subscription stream, if connected.
+    pub conn: Option<ConnId>,
+    /// The `Mesos-Stream-Id` of the open stream.
+    pub stream_id: Option<String>,
+    /// Connected and not torn down.
+    pub active: bool,
+    /// When it first subscribed to this master.
+    pub registered_time: Duration,
+    /// When it was last re-subscribed.
+    pub reregistered_time: Option<Duration>,
+    /// When it disconnected, if it is disconnected.
+    pub unregistered_time: Option<Duration>,
+    /// A disconnected framework is removed at this time.
+    pub failover_deadline: Option<Duration>,
+    /// Non-terminal tasks, and terminal ones not yet acknowledged.
+    pub tasks: HashMap<String, TaskRecord>,
+    /// Finished tasks, newest last.
+    pub completed_tasks: VecDeque<v1::Task>,
+    /// IDs of its outstanding offers.
+    pub offers: HashSet<String>,
+    /// Last time an event was sent (for heartbeats).
+    pub last_event: Duration,
+    /// Offers are suppressed.
+    pub suppressed: bool,
+    /// Executors known to run on agents: (agent, executor) → info.
+    pub executors: HashMap<(String, String), v1::ExecutorInfo>,
+}
+
+impl Framework {
+    /// Whether the framework declared the `PARTITION_AWARE` capability.
+    pub fn partition_aware(&self) -> bool {
+        has_capability(
+            &self.info,
+            v1::framework_info::capability::Type::PartitionAware,
+        )
+    }
+
+    /// The role offers are made for (first of `roles`, else `role`, else `*`).
+    pub fn role(&self) -> String {
+        framework_role(&self.info)
+    }
+}
+
+/// Whether a framework declared a capability.
+pub fn has_capability(info: &v1::FrameworkInfo, wanted: v1::framework_info::capability::Type) -> bool {
+    info.capabilities
+        .iter()
+        .any(|c| c.r#type == Some(wanted as i32))
+}
+
+/// The role a framework's resources are allocated to.
+pub fn framework_role(info: &v1::FrameworkInfo) -> String {
+    info.roles
+        .first()
+        .cloned()
+        .or_else(|| {
+            #[allow(deprecated)]
+            info.role.clone()
+        })
+        .unwrap_or_else(|| "*".to_string())
+}
+
+/// A task as the master tracks it.
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    /// The Mesos view of the task (state, statuses, resources, ...).
+    pub task: v1::Task,
+    /// Its resources, in the allocator's form (task plus a new executor's).
+    pub resources: Resources,
+    /// Resources were already given back to the allocator.
+    pub resources_recovered: bool,
+    /// UUID of the last status update forwarded and not yet acknowledged.
+    pub unacknowledged: Option<Vec<u8>>,
+}
+
+impl TaskRecord {
+    /// The task's current state.
+    pub fn state(&self) -> v1::TaskState {
+        v1::TaskState::try_from(self.task.state).unwrap_or(v1::TaskState::TaskStaging)
+    }
+}
+
+/// What the master knows of a registered agent.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// Agent ID.
+    pub id: String,
+    /// As registered, with the ID filled in.
+    pub info: v1::AgentInfo,
+    /// Its open stream, when connected.
+    pub link: Option<LinkId>,
+    /// Connected (offers are made only for active agents).
+    pub active: bool,
+    /// First registration.
+    pub registered_time: Duration,
+    /// Last re-registration.
+    pub reregistered_time: Option<Duration>,
+    /// The agent's HTTP address (`host:port`).
+    pub http_address: String,
+    /// The agent's version string.
+    pub version: String,
+    /// Total resources.
+    pub total: Resources,
+    /// Last sign of life (registration or pong).
+    pub last_seen: Duration,
+    /// Last ping sent.
+    pub last_ping: Duration,
+    /// Tasks on this agent: (framework, task).
+    pub tasks: HashSet<(String, String)>,
+}
+
+/// An agent that went silent; it may come back.
+#[derive(Debug, Clone)]
+pub struct UnreachableAgent {
+    /// The agent's last known info.
+    pub info: v1::AgentInfo,
+    /// When it was marked unreachable.
+    pub since: Duration,
+}
+
+/// An outstanding offer.
+#[derive(Debug, Clone)]
+pub struct OfferRecord {
+    /// Framework it was made to.
+    pub framework_id: String,
+    /// Agent whose resources it holds.
+    pub agent_id: String,
+    /// The resources, allocator form.
+    pub resources: Resources,
+    /// The role they are allocated to.
+    pub role: String,
+    /// The offer as sent.
+    pub offer: v1::Offer,
+}
+
+/// Counters for `/metrics/snapshot`.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Terminal task states reached, by state name (`TASK_FINISHED`, ...).
+    pub terminal: HashMap<&'static str, u64>,
+    /// Offers sent.
+    pub offers_sent: u64,
+    /// Offers declined.
+    pub offers_declined: u64,
+    /// Offers rescinded.
+    pub offers_rescinded: u64,
+    /// Status updates received from agents.
+    pub status_updates: u64,
+    /// Invalid calls refused.
+    pub invalid_calls: u64,
+    /// Agents that were marked unreachable.
+    pub agents_unreachable: u64,
+    /// Frameworks removed.
+    pub frameworks_removed: u64,
+}
+
+/// The master's whole state.
+pub struct Master {
+    settings: Settings,
+    info: v1::MasterInfo,
+    allocator: Allocator,
+    frameworks: HashMap<String, Framework>,
+    completed_frameworks: VecDeque<Framework>,
+    agents: HashMap<String, Agent>,
+    unreachable: HashMap<String, UnreachableAgent>,
+    offers: HashMap<String, OfferRecord>,
+    conns: HashMap<ConnId, String>,
+    links: HashMap<LinkId, String>,
+    next_framework: u64,
+    next_agent: u64,
+    next_offer: u64,
+    start_time: Duration,
+    elected_time: Duration,
+    counters: Counters,
+    allocation_wanted: bool,
+}
+
+impl Master {
+    /// A master with no agents or frameworks. `info.id` prefixes every ID it makes.
+    pub fn new(settings: Settings, info: v1::MasterInfo, allocator: AllocatorConfig, now: Duration) -> Self {
+        Self {
+            settings,
+            info,
+            allocator: Allocator::new(allocator),
+            frameworks: HashMap::new(),
+            completed_frameworks: VecDeque::new(),
+            agents: HashMap::new(),
+            unreachable: HashMap::new(),
+            offers: HashMap::new(),
+            conns: HashMap::new(),
+            links: HashMap::new(),
+            next_framework: 0,
+            next_agent: 0,
+            next_offer: 0,
+            start_time: now,
+            elected_time: now,
+            counters: Counters::default(),
+            allocation_wanted: false,
+        }
+    }
+
+    /// This master's info.
+    pub fn info(&self) -> &v1::MasterInfo {
+        &self.info
+    }
+
+    /// Whether something happened that an allocation cycle could act on
+    /// (resources freed, framework added or revived). The shell uses it to
+    /// run a cycle soon instead of waiting for the next interval.
+    pub fn allocation_wanted(&self) -> bool {
+        self.allocation_wanted
+    }
+
+    /// Handles one scheduler call other than SUBSCRIBE, from the stream
+    /// identified by `stream_id` (the `Mesos-Stream-Id` header).
+    pub fn scheduler_call(
+        &mut self,
+        now: Duration,
+        call: Call,
+        stream_id: &str,
+    ) -> Result<Vec<Action>, CallError> {
+        let framework_id = self.check_caller(&call, stream_id).inspect_err(|_| {
+            self.counters.invalid_calls += 1;
+        })?;
+        let mut actions = Vec::new();
+        let kind = call
+            .r#type
+            .and_then(|t| call::Type::try_from(t).ok())
+            .unwrap_or(call::Type::Unknown);
+        let result = match kind {
+            call::Type::Teardown => {
+                self.remove_framework(now, &framework_id, &mut actions);
+                Ok(())
+            }
+            call::Type::Accept => self.accept(now, &framework_id, call.accept, &mut actions),
+            call::Type::Decline => self.decline(now, &framework_id, call.decline),
+            call::Type::Revive => {
+                self.revive(&framework_id);
+                Ok(())
+            }
+            call::Type::Suppress => {
+                self.suppress(&framework_id);
+                Ok(())
+            }
+            call::Type::Kill => self.kill(now, &framework_id, call.kill, &mut actions),
+            call::Type::Shutdown => self.shutdown_executor(&framework_id, call.shutdown, &mut actions),
+            call::Type::Acknowledge => self.acknowledge(now, &framework_id, call.acknowledge, &mut actions),
+            call::Type::Reconcile => self.reconcile(now, &framework_id, call.reconcile, &mut actions),
+            call::Type::Message => self.framework_message(&framework_id, call.message, &mut actions),
+            call::Type::Request => Ok(()),
+            call::Type::Subscribe => Err(CallError::BadRequest(
+                "SUBSCRIBE must not carry a Mesos-Stream-Id header".into(),
+            )),
+            call::Type::Unknown => Err(CallError::BadRequest(
+                "Expecting 'type' to be present".into(),
+            )),
+            other => Err(CallError::NotImplemented(format!(
+                "call {} is not supported by this master yet",
+                other.as_str_name()
+            ))),
+        };
+        if result.is_err() {
+            self.counters.invalid_calls += 1;
+        }
+        result.map(|()| actions)
+    }
+
+    /// Validates the framework ID and stream ID of a non-SUBSCRIBE call.
+    fn check_caller(&self, call: &Call, stream_id: &str) -> Result<String, CallError> {
+        let framework_id = call
+            .framework_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .ok_or_else(|| CallError::BadRequest("Expecting 'framework_id' to be present".into()))?;
+        let framework = self.frameworks.get(&framework_id).ok_or_else(|| {
+            CallError::Forbidden(format!("Framework {framework_id} is not subscribed"))
+        })?;
+        match &framework.stream_id {
+            None => Err(CallError::Forbidden(format!(
+                "Framework {framework_id} is not subscribed"
+            ))),
+            Some(current) if current != stream_id => Err(CallError::BadRequest(format!(
+                "The stream ID '{stream_id}' included in this request didn't match the stream ID currently associated with framework ID {framework_id}"
+            ))),
+            Some(_) => Ok(framework_id),
+        }
+    }
+
+    /// Periodic work: heartbeats, pings, agent and framework timeouts, and an
+    /// allocation cycle. The shell calls it every allocation interval, and
+    /// sooner when [`Master::allocation_wanted`] is set.
+    pub fn tick(&mut self, now: Duration) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.expire_frameworks(now, &mut actions);
+        self.check_agents(now, &mut actions);
+        self.send_heartbeats(now, &mut actions);
+        self.allocate(now, &mut actions);
+        actions
+    }
+
+    fn send_heartbeats(&mut self, now: Duration, actions: &mut Vec<Action>) {
+        let interval = self.settings.heartbeat_interval;
+        for framework in self.frameworks.values_mut() {
+            let Some(conn) = framework.conn else { continue };
+            if now.saturating_sub(framework.last_event) >= interval {
+                framework.last_event = now;
+                actions.push(Action::ToFramework {
+                    conn,
+                    event: Event {
+                        r#type: Some(meseta_proto::scheduler::event::Type::Heartbeat as i32),
+                        ..Default::default()
+                    },
+                });
+            }
+        }
+    }
+
+    /// Sends an event to a framework if it is connected.
+    fn send(&mut self, framework_id: &str, event: Event, now: Duration, actions: &mut Vec<Action>) {
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            if let Some(conn) = framework.conn {
+                framework.last_event = now;
+                actions.push(Action::ToFramework { conn, event });
+            }
+        }
+    }
+
+    /// Sends a message to an agent if it is connected.
+    fn send_agent(&self, agent_id: &str, message: MasterMessage, actions: &mut Vec<Action>) {
+        if let Some(link) = self.agents.get(agent_id).and_then(|a| a.link) {
+            actions.push(Action::ToAgent { link, message });
+        }
+    }
+}
+
+/// Seconds since the epoch, as Mesos timestamps are.
+pub(crate) fn seconds(now: Duration) -> f64 {
+    now.as_secs_f64()
+}
+
+/// Whether a state is terminal.
+pub fn is_terminal(state: v1::TaskState) -> bool {
+    use v1::TaskState::*;
+    matches!(
+        state,
+        TaskFinished | TaskFailed | TaskKilled | TaskError | TaskLost | TaskDropped | TaskGone | TaskGoneByOperator
+    )
+}
+
+#[cfg(test)]
+mod tests;

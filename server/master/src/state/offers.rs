@@ -1,0 +1,230 @@
+//! Offers: turning allocation cycles into OFFERS events, and taking
+//! resources back on DECLINE or when an offer must be rescinded.
+//!
+//! The allocator decides *who* gets *what*; this module only packages the
+//! allocations as `Offer`s, remembers them, and returns their resources to
+//! the allocator when they are not used.
+
+use std::time::Duration;
+
+use meseta_allocator::Resources;
+use meseta_proto::scheduler::{call, event, Event};
+use meseta_proto::v1;
+
+use super::{Action, CallError, Master, OfferRecord};
+
+impl Master {
+    /// Runs one allocation cycle and sends the resulting offers.
+    pub(super) fn allocate(&mut self, now: Duration, actions: &mut Vec<Action>) {
+        self.allocation_wanted = false;
+        let allocations = self.allocator.allocate(now);
+        let mut by_framework: Vec<(String, Vec<v1::Offer>)> = Vec::new();
+        for allocation in allocations {
+            let Some(agent) = self.agents.get(&allocation.agent_id) else {
+                continue;
+            };
+            let framework_ok = self
+                .frameworks
+                .get(&allocation.framework_id)
+                .is_some_and(|f| f.conn.is_some());
+            if !framework_ok || !agent.active {
+                self.allocator.recover(
+                    &allocation.framework_id,
+                    &allocation.agent_id,
+                    &allocation.resources,
+                    None,
+                    now,
+                );
+                continue;
+            }
+            let offer_id = format!("{}-O{}", self.info.id, self.next_offer);
+            self.next_offer += 1;
+            let executor_ids = self
+                .frameworks
+                .get(&allocation.framework_id)
+                .map(|f| {
+                    f.executors
+                        .keys()
+                        .filter(|(a, _)| a == &allocation.agent_id)
+                        .map(|(_, e)| v1::ExecutorId { value: e.clone() })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let offer = v1::Offer {
+                id: v1::OfferId { value: offer_id.clone() },
+                framework_id: v1::FrameworkId { value: allocation.framework_id.clone() },
+                agent_id: v1::AgentId { value: allocation.agent_id.clone() },
+                hostname: agent.info.hostname.clone(),
+                url: agent_url(&agent.http_address),
+                domain: agent.info.domain.clone(),
+                resources: allocation.resources.to_mesos(&allocation.role),
+                attributes: agent.info.attributes.clone(),
+                executor_ids,
+                allocation_info: Some(v1::resource::AllocationInfo {
+                    role: Some(allocation.role.clone()),
+                }),
+                ..Default::default()
+            };
+            self.offers.insert(
+                offer_id.clone(),
+                OfferRecord {
+                    framework_id: allocation.framework_id.clone(),
+                    agent_id: allocation.agent_id.clone(),
+                    resources: allocation.resources,
+                    role: allocation.role,
+                    offer: offer.clone(),
+                },
+            );
+            if let Some(framework) = self.frameworks.get_mut(&allocation.framework_id) {
+                framework.offers.insert(offer_id);
+            }
+            match by_framework.iter_mut().find(|(f, _)| f == &allocation.framework_id) {
+                Some((_, offers)) => offers.push(offer),
+                None => by_framework.push((allocation.framework_id, vec![offer])),
+            }
+        }
+        for (framework_id, offers) in by_framework {
+            self.counters.offers_sent += offers.len() as u64;
+            let event = Event {
+                r#type: Some(event::Type::Offers as i32),
+                offers: Some(event::Offers { offers }),
+                ..Default::default()
+            };
+            self.send(&framework_id, event, now, actions);
+        }
+    }
+
+    /// Takes an offer out of the books, checking it belongs to the framework.
+    pub(super) fn take_offer(&mut self, framework_id: &str, offer_id: &str) -> Option<OfferRecord> {
+        if self.offers.get(offer_id)?.framework_id != framework_id {
+            return None;
+        }
+        let record = self.offers.remove(offer_id)?;
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            framework.offers.remove(offer_id);
+        }
+        Some(record)
+    }
+
+    /// The filter a framework asked for, or the default one.
+    pub(super) fn refuse_for(&self, filters: Option<&v1::Filters>) -> Option<Duration> {
+        let seconds = filters
+            .and_then(|f| f.refuse_seconds)
+            .unwrap_or(self.settings.default_refuse.as_secs_f64());
+        (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds.min(1e9)))
+    }
+
+    /// DECLINE: the offers' resources go back, filtered for the framework.
+    pub(super) fn decline(
+        &mut self,
+        now: Duration,
+        framework_id: &str,
+        decline: Option<call::Decline>,
+    ) -> Result<(), CallError> {
+        let decline =
+            decline.ok_or_else(|| CallError::BadRequest("Expecting 'decline' to be present".into()))?;
+        let refuse = self.refuse_for(decline.filters.as_ref());
+        for offer_id in &decline.offer_ids {
+            // Unknown offers are ignored: they may have been rescinded meanwhile.
+            if let Some(record) = self.take_offer(framework_id, &offer_id.value) {
+                self.counters.offers_declined += 1;
+                self.allocator
+                    .recover(framework_id, &record.agent_id, &record.resources, refuse, now);
+            }
+        }
+        self.allocation_wanted = true;
+        Ok(())
+    }
+
+    /// REVIVE: clears the framework's filters and unsuppresses it.
+    pub(super) fn revive(&mut self, framework_id: &str) {
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            framework.suppressed = false;
+        }
+        self.allocator.revive(framework_id);
+        self.allocation_wanted = true;
+    }
+
+    /// SUPPRESS: no more offers until REVIVE.
+    pub(super) fn suppress(&mut self, framework_id: &str) {
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            framework.suppressed = true;
+        }
+        self.allocator.suppress(framework_id);
+    }
+
+    /// Rescinds one offer: RESCIND to its framework, resources back.
+    pub(super) fn rescind_offer(&mut self, offer_id: &str, now: Duration, actions: &mut Vec<Action>) {
+        let Some(record) = self.offers.remove(offer_id) else {
+            return;
+        };
+        self.counters.offers_rescinded += 1;
+        if let Some(framework) = self.frameworks.get_mut(&record.framework_id) {
+            framework.offers.remove(offer_id);
+        }
+        self.allocator
+            .recover(&record.framework_id, &record.agent_id, &record.resources, None, now);
+        let event = Event {
+            r#type: Some(event::Type::Rescind as i32),
+            rescind: Some(event::Rescind {
+                offer_id: v1::OfferId { value: offer_id.to_string() },
+            }),
+            ..Default::default()
+        };
+        self.send(&record.framework_id, event, now, actions);
+        self.allocation_wanted = true;
+    }
+
+    pub(super) fn rescind_framework_offers(&mut self, framework_id: &str, now: Duration, actions: &mut Vec<Action>) {
+        let ids: Vec<String> = self
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.offers.iter().cloned().collect())
+            .unwrap_or_default();
+        for offer_id in ids {
+            self.rescind_offer(&offer_id, now, actions);
+        }
+    }
+
+    pub(super) fn rescind_agent_offers(&mut self, agent_id: &str, now: Duration, actions: &mut Vec<Action>) {
+        let ids: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.agent_id == agent_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for offer_id in ids {
+            self.rescind_offer(&offer_id, now, actions);
+        }
+    }
+
+    /// Total resources of a framework's outstanding offers.
+    pub fn offered_resources(&self, framework_id: &str) -> Resources {
+        let mut total = Resources::default();
+        if let Some(framework) = self.frameworks.get(framework_id) {
+            for offer_id in &framework.offers {
+                if let Some(record) = self.offers.get(offer_id) {
+                    total.add(&record.resources);
+                }
+            }
+        }
+        total
+    }
+}
+
+/// The agent's URL in an offer (`http://host:port/slave(1)`).
+fn agent_url(http_address: &str) -> Option<v1::Url> {
+    let (host, port) = http_address.rsplit_once(':')?;
+    let port: i32 = port.parse().ok()?;
+    Some(v1::Url {
+        scheme: "http".into(),
+        address: v1::Address {
+            hostname: Some(host.to_string()),
+            ip: Some(host.to_string()),
+            port,
+        },
+        path: Some("/slave(1)".into()),
+        query: Vec::new(),
+        fragment: None,
+    })
+}

@@ -1,0 +1,236 @@
+//! SUBSCRIBE, re-subscription, disconnection, TEARDOWN, and the failover
+//! timeout that removes a framework which stays away too long.
+//!
+//! A framework that re-subscribes with its FrameworkID replaces its previous
+//! stream (which is closed); calls carrying the old stream's ID are then
+//! refused. A framework the master does not know but which re-subscribes
+//! with an ID (the master restarted, its tasks are still on agents) is
+//! accepted under that ID, as Mesos does after a failover.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use meseta_proto::cluster::{master_message, MasterMessage, ShutdownFramework};
+use meseta_proto::scheduler::{call, event, Call, Event};
+use meseta_proto::v1;
+
+use super::{is_terminal, Action, CallError, ConnId, Framework, Master};
+
+/// The result of a successful SUBSCRIBE.
+#[derive(Debug)]
+pub struct Subscribed {
+    /// The stream ID to return in the `Mesos-Stream-Id` header.
+    pub stream_id: String,
+    /// The framework's ID.
+    pub framework_id: String,
+    /// Actions to perform (the SUBSCRIBED event first).
+    pub actions: Vec<Action>,
+}
+
+impl Master {
+    /// Handles SUBSCRIBE on the new stream `conn`.
+    pub fn subscribe(&mut self, now: Duration, call: Call, conn: ConnId) -> Result<Subscribed, CallError> {
+        let subscribe: call::Subscribe = call
+            .subscribe
+            .ok_or_else(|| CallError::BadRequest("Expecting 'subscribe' to be present".into()))?;
+        let mut info = subscribe.framework_info;
+        if info.name.is_empty() {
+            return Err(CallError::BadRequest("FrameworkInfo.name must be set".into()));
+        }
+        let call_id = call.framework_id.map(|id| id.value);
+        let info_id = info.id.as_ref().map(|id| id.value.clone());
+        if call_id != info_id {
+            return Err(CallError::BadRequest(
+                "'framework_id' differs from 'subscribe.framework_info.id'".into(),
+            ));
+        }
+        if let Some(id) = &call_id {
+            if self.completed_frameworks.iter().any(|f| &f.id == id) {
+                return Err(CallError::Forbidden(format!(
+                    "Framework {id} has been removed; it may not re-subscribe"
+                )));
+            }
+        }
+        let framework_id = match call_id {
+            Some(id) => id,
+            None => {
+                let id = format!("{}-{:04}", self.info.id, self.next_framework);
+                self.next_framework += 1;
+                id
+            }
+        };
+        info.id = Some(v1::FrameworkId { value: framework_id.clone() });
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let mut actions = Vec::new();
+        let role = super::framework_role(&info);
+
+        if let Some(framework) = self.frameworks.get_mut(&framework_id) {
+            if let Some(old) = framework.conn.take() {
+                self.conns.remove(&old);
+                actions.push(Action::ToFramework {
+                    conn: old,
+                    event: error_event("Framework failed over"),
+                });
+                actions.push(Action::CloseFramework { conn: old });
+            }
+            framework.info = info;
+            framework.conn = Some(conn);
+            framework.stream_id = Some(stream_id.clone());
+            framework.active = true;
+            framework.reregistered_time = Some(now);
+            framework.unregistered_time = None;
+            framework.failover_deadline = None;
+            framework.suppressed = false;
+            self.allocator.activate_framework(&framework_id);
+            self.allocator.revive(&framework_id);
+        } else {
+            tracing::info!(framework_id, name = %info.name, role, "framework subscribed");
+            let framework = Framework {
+                id: framework_id.clone(),
+                info,
+                conn: Some(conn),
+                stream_id: Some(stream_id.clone()),
+                active: true,
+                registered_time: now,
+                reregistered_time: None,
+                unregistered_time: None,
+                failover_deadline: None,
+                tasks: HashMap::new(),
+                completed_tasks: VecDeque::new(),
+                offers: HashSet::new(),
+                last_event: now,
+                suppressed: false,
+                executors: HashMap::new(),
+            };
+            self.frameworks.insert(framework_id.clone(), framework);
+            self.allocator.add_framework(&framework_id, &role, false);
+        }
+        self.conns.insert(conn, framework_id.clone());
+        self.allocation_wanted = true;
+
+        let subscribed = Event {
+            r#type: Some(event::Type::Subscribed as i32),
+            subscribed: Some(event::Subscribed {
+                framework_id: v1::FrameworkId { value: framework_id.clone() },
+                heartbeat_interval_seconds: Some(self.settings.heartbeat_interval.as_secs_f64()),
+                master_info: Some(self.info.clone()),
+            }),
+            ..Default::default()
+        };
+        self.send(&framework_id, subscribed, now, &mut actions);
+        Ok(Subscribed {
+            stream_id,
+            framework_id,
+            actions,
+        })
+    }
+
+    /// The subscription stream `conn` closed. The framework's offers are
+    /// rescinded and it gets `failover_timeout` to come back.
+    pub fn framework_disconnected(&mut self, now: Duration, conn: ConnId) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(framework_id) = self.conns.remove(&conn) else {
+            return actions;
+        };
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            return actions;
+        };
+        if framework.conn != Some(conn) {
+            return actions;
+        }
+        framework.conn = None;
+        framework.stream_id = None;
+        framework.active = false;
+        framework.unregistered_time = Some(now);
+        let timeout = framework.info.failover_timeout.unwrap_or(0.0);
+        let timeout = if timeout.is_finite() && timeout > 0.0 {
+            Duration::from_secs_f64(timeout.min(1e9))
+        } else {
+            Duration::ZERO
+        };
+        framework.failover_deadline = Some(now + timeout);
+        tracing::info!(framework_id, ?timeout, "framework disconnected");
+        self.allocator.deactivate_framework(&framework_id);
+        self.rescind_framework_offers(&framework_id, now, &mut actions);
+        if timeout.is_zero() {
+            self.remove_framework(now, &framework_id, &mut actions);
+        }
+        actions
+    }
+
+    pub(super) fn expire_frameworks(&mut self, now: Duration, actions: &mut Vec<Action>) {
+        let expired: Vec<String> = self
+            .frameworks
+            .values()
+            .filter(|f| f.failover_deadline.is_some_and(|d| d <= now))
+            .map(|f| f.id.clone())
+            .collect();
+        for framework_id in expired {
+            tracing::info!(framework_id, "framework failover timeout elapsed");
+            self.remove_framework(now, &framework_id, actions);
+        }
+    }
+
+    /// Removes a framework for good: its offers go back, its tasks are
+    /// killed on their agents, its stream is closed.
+    pub(super) fn remove_framework(&mut self, now: Duration, framework_id: &str, actions: &mut Vec<Action>) {
+        self.rescind_framework_offers(framework_id, now, actions);
+        let Some(mut framework) = self.frameworks.remove(framework_id) else {
+            return;
+        };
+        tracing::info!(framework_id, "removing framework");
+        if let Some(conn) = framework.conn.take() {
+            self.conns.remove(&conn);
+            actions.push(Action::CloseFramework { conn });
+        }
+        let mut agents: HashSet<String> = HashSet::new();
+        for (task_id, mut record) in framework.tasks.drain() {
+            let agent_id = record.task.agent_id.value.clone();
+            if let Some(agent) = self.agents.get_mut(&agent_id) {
+                agent.tasks.remove(&(framework_id.to_string(), task_id.clone()));
+            }
+            if !record.resources_recovered {
+                self.allocator
+                    .recover(framework_id, &agent_id, &record.resources, None, now);
+            }
+            if !is_terminal(record.state()) {
+                record.task.state = v1::TaskState::TaskKilled as i32;
+                *self.counters.terminal.entry("TASK_KILLED").or_default() += 1;
+            }
+            agents.insert(agent_id);
+            framework.completed_tasks.push_back(record.task);
+        }
+        for (agent_id, _) in framework.executors.keys() {
+            agents.insert(agent_id.clone());
+        }
+        for agent_id in agents {
+            self.send_agent(
+                &agent_id,
+                MasterMessage {
+                    kind: Some(master_message::Kind::ShutdownFramework(ShutdownFramework {
+                        framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                    })),
+                },
+                actions,
+            );
+        }
+        self.allocator.remove_framework(framework_id);
+        framework.active = false;
+        framework.unregistered_time = Some(now);
+        self.counters.frameworks_removed += 1;
+        self.completed_frameworks.push_back(framework);
+        while self.completed_frameworks.len() > self.settings.max_completed_frameworks {
+            self.completed_frameworks.pop_front();
+        }
+        self.allocation_wanted = true;
+    }
+}
+
+/// An ERROR event with a message.
+pub(super) fn error_event(message: &str) -> Event {
+    Event {
+        r#type: Some(event::Type::Error as i32),
+        error: Some(event::Error { message: message.to_string() }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,79 @@
+//! Read-only access for the endpoints (`/master/state`, `/metrics/snapshot`, ...).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use meseta_allocator::Resources;
+
+use super::{Agent, Counters, Framework, Master, OfferRecord, UnreachableAgent};
+
+impl Master {
+    /// Registered frameworks (connected or waiting to reconnect).
+    pub fn frameworks(&self) -> &HashMap<String, Framework> {
+        &self.frameworks
+    }
+
+    /// Removed frameworks, oldest first.
+    pub fn completed_frameworks(&self) -> &VecDeque<Framework> {
+        &self.completed_frameworks
+    }
+
+    /// Registered agents.
+    pub fn agents(&self) -> &HashMap<String, Agent> {
+        &self.agents
+    }
+
+    /// Agents marked unreachable.
+    pub fn unreachable_agents(&self) -> &HashMap<String, UnreachableAgent> {
+        &self.unreachable
+    }
+
+    /// Outstanding offers.
+    pub fn offers(&self) -> &HashMap<String, OfferRecord> {
+        &self.offers
+    }
+
+    /// Counters for metrics.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// When this master started.
+    pub fn start_time(&self) -> Duration {
+        self.start_time
+    }
+
+    /// When this master was elected leader.
+    pub fn elected_time(&self) -> Duration {
+        self.elected_time
+    }
+
+    /// Resources used by a framework's non-terminal tasks on an agent (all agents if `None`).
+    pub fn used_resources(&self, framework_id: Option<&str>, agent_id: Option<&str>) -> Resources {
+        let mut total = Resources::default();
+        for framework in self.frameworks.values() {
+            if framework_id.is_some_and(|f| f != framework.id) {
+                continue;
+            }
+            for record in framework.tasks.values() {
+                if record.resources_recovered {
+                    continue;
+                }
+                if agent_id.is_some_and(|a| a != record.task.agent_id.value) {
+                    continue;
+                }
+                total.add(&record.resources);
+            }
+        }
+        total
+    }
+
+    /// Resources offered on an agent.
+    pub fn offered_on_agent(&self, agent_id: &str) -> Resources {
+        let mut total = Resources::default();
+        for offer in self.offers.values().filter(|o| o.agent_id == agent_id) {
+            total.add(&offer.resources);
+        }
+        total
+    }
+}
