@@ -60,7 +60,7 @@ pub fn scalar_total(resources: &[Resource], name: &str) -> f64 {
         .filter(|r| r.name == name)
         .filter_map(|r| r.scalar.as_ref())
         .map(|s| s.value)
-        .sum()
+        .fold(0.0, |total, x| total + x)
 }
 
 /// Every `(begin, end)` span of the ranges resources named `name`.

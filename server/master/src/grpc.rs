@@ -30,12 +30,16 @@ type Outbound = Pin<Box<dyn Stream<Item = Result<MasterMessage, Status>> + Send>
 impl AgentLink for LinkService {
     type AttachStream = Outbound;
 
-    async fn attach(&self, request: Request<Streaming<AgentMessage>>) -> Result<Response<Outbound>, Status> {
+    async fn attach(
+        &self,
+        request: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<Outbound>, Status> {
         let remote = request.remote_addr();
         let mut inbound = request.into_inner();
         let link = self.handle.next_id();
         let (tx, rx) = mpsc::unbounded_channel();
-        self.handle.send(Command::AgentAttached { link, messages: tx });
+        self.handle
+            .send(Command::AgentAttached { link, messages: tx });
         tracing::debug!(link, ?remote, "agent stream opened");
         let handle = self.handle.clone();
         tokio::spawn(async move {

@@ -95,7 +95,10 @@ impl MasterHandle {
     }
 
     /// Runs `f` on the master's state inside the loop and returns its result.
-    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&Master) -> T + Send + 'static) -> Option<T> {
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Master) -> T + Send + 'static,
+    ) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Inspect(Box::new(move |master| {
             let _ = tx.send(f(master));
@@ -119,7 +122,9 @@ pub struct MasterServer {
 
 /// Time since the UNIX epoch, the master's notion of `now`.
 pub(crate) fn wall_clock() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 impl MasterServer {
@@ -133,7 +138,9 @@ impl MasterServer {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let address = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
         let info = master_info(&config, address);
         tracing::info!(id = %info.id, %address, "master starting");
 
@@ -143,9 +150,19 @@ impl MasterServer {
             next_id: Arc::new(AtomicU64::new(1)),
             info: Arc::new(info.clone()),
         };
-        let master = Master::new(config.settings.clone(), info, AllocatorConfig::default(), wall_clock());
+        let master = Master::new(
+            config.settings.clone(),
+            info,
+            AllocatorConfig::default(),
+            wall_clock(),
+        );
         let (shutdown, mut stopped) = watch::channel(false);
-        let loop_task = tokio::spawn(driver_loop(master, inbox, config.allocation_interval, shutdown.subscribe()));
+        let loop_task = tokio::spawn(driver_loop(
+            master,
+            inbox,
+            config.allocation_interval,
+            shutdown.subscribe(),
+        ));
 
         let router = crate::http::router(handle.clone()).merge(crate::grpc::router(handle.clone()));
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -189,7 +206,10 @@ impl MasterServer {
 }
 
 fn master_info(config: &MasterConfig, address: SocketAddr) -> v1::MasterInfo {
-    let hostname = config.hostname.clone().unwrap_or_else(|| address.ip().to_string());
+    let hostname = config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| address.ip().to_string());
     let ip = match address.ip() {
         std::net::IpAddr::V4(v4) => u32::from_ne_bytes(v4.octets()),
         std::net::IpAddr::V6(_) => 0,

@@ -20,7 +20,10 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response()
 }
 
-async fn view(master: &MasterHandle, f: impl FnOnce(&Master) -> Value + Send + 'static) -> Response {
+async fn view(
+    master: &MasterHandle,
+    f: impl FnOnce(&Master) -> Value + Send + 'static,
+) -> Response {
     match master.inspect(f).await {
         Some(value) => Json(value).into_response(),
         None => unavailable(),
@@ -34,13 +37,21 @@ fn leader_pid(info: &v1::MasterInfo) -> String {
 pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
     view(&master, move |m| {
-        let frameworks: Vec<Value> = m.frameworks().values().map(|f| json_view::framework(m, f, false)).collect();
+        let frameworks: Vec<Value> = m
+            .frameworks()
+            .values()
+            .map(|f| json_view::framework(m, f, false))
+            .collect();
         let completed: Vec<Value> = m
             .completed_frameworks()
             .iter()
             .map(|f| json_view::framework(m, f, false))
             .collect();
-        let agents: Vec<Value> = m.agents().values().map(|a| json_view::agent(m, a)).collect();
+        let agents: Vec<Value> = m
+            .agents()
+            .values()
+            .map(|a| json_view::agent(m, a))
+            .collect();
         json!({
             "version": MESOS_VERSION,
             "build_date": "",
@@ -98,7 +109,11 @@ pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Respons
                 value
             })
             .collect();
-        let frameworks: Vec<Value> = m.frameworks().values().map(|f| json_view::framework(m, f, true)).collect();
+        let frameworks: Vec<Value> = m
+            .frameworks()
+            .values()
+            .map(|f| json_view::framework(m, f, true))
+            .collect();
         json!({
             "hostname": info.hostname,
             "cluster": "",
@@ -131,24 +146,46 @@ pub(super) async fn slaves(State(master): State<MasterHandle>) -> Response {
 }
 
 /// `/master/tasks?limit=&offset=&order=asc|desc&framework_id=&task_id=`.
-pub(super) async fn tasks(State(master): State<MasterHandle>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn tasks(
+    State(master): State<MasterHandle>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let limit: usize = match query.get("limit").map(|l| l.parse()) {
         None => 100,
         Some(Ok(limit)) => limit,
-        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "Failed to parse 'limit': not a number").into_response(),
+        Some(Err(_)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "Failed to parse 'limit': not a number",
+            )
+                .into_response()
+        }
     };
     let offset: usize = match query.get("offset").map(|o| o.parse()) {
         None => 0,
         Some(Ok(offset)) => offset,
-        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "Failed to parse 'offset': not a number").into_response(),
+        Some(Err(_)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "Failed to parse 'offset': not a number",
+            )
+                .into_response()
+        }
     };
     let descending = query.get("order").map(String::as_str) != Some("asc");
     let framework_filter = query.get("framework_id").cloned();
     let task_filter = query.get("task_id").cloned();
     view(&master, move |m| {
         let mut tasks: Vec<&v1::Task> = Vec::new();
-        for framework in m.frameworks().values().chain(m.completed_frameworks().iter()) {
-            if framework_filter.as_ref().is_some_and(|f| f != &framework.id) {
+        for framework in m
+            .frameworks()
+            .values()
+            .chain(m.completed_frameworks().iter())
+        {
+            if framework_filter
+                .as_ref()
+                .is_some_and(|f| f != &framework.id)
+            {
                 continue;
             }
             tasks.extend(framework.tasks.values().map(|r| &r.task));
@@ -160,7 +197,12 @@ pub(super) async fn tasks(State(master): State<MasterHandle>, Query(query): Quer
         if descending {
             tasks.reverse();
         }
-        let page: Vec<Value> = tasks.into_iter().skip(offset).take(limit).map(json_view::task).collect();
+        let page: Vec<Value> = tasks
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(json_view::task)
+            .collect();
         json!({ "tasks": page })
     })
     .await
@@ -185,7 +227,10 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
             .count() as f64
     };
     put("master/elected", 1.0);
-    put("master/uptime_secs", (wall_clock().saturating_sub(m.start_time())).as_secs_f64());
+    put(
+        "master/uptime_secs",
+        (wall_clock().saturating_sub(m.start_time())).as_secs_f64(),
+    );
     for (key, state) in [
         ("master/tasks_staging", TaskStaging),
         ("master/tasks_starting", TaskStarting),
@@ -204,23 +249,62 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
         ("master/tasks_dropped", "TASK_DROPPED"),
         ("master/tasks_gone", "TASK_GONE"),
     ] {
-        put(key, m.counters().terminal.get(state).copied().unwrap_or(0) as f64);
+        put(
+            key,
+            m.counters().terminal.get(state).copied().unwrap_or(0) as f64,
+        );
     }
     let agents = m.agents();
-    put("master/slaves_active", agents.values().filter(|a| a.active).count() as f64);
-    put("master/slaves_inactive", agents.values().filter(|a| !a.active).count() as f64);
-    put("master/slaves_connected", agents.values().filter(|a| a.link.is_some()).count() as f64);
-    put("master/slaves_disconnected", agents.values().filter(|a| a.link.is_none()).count() as f64);
-    put("master/slaves_unreachable", m.unreachable_agents().len() as f64);
-    put("master/slave_unreachable_completed", m.counters().agents_unreachable as f64);
+    put(
+        "master/slaves_active",
+        agents.values().filter(|a| a.active).count() as f64,
+    );
+    put(
+        "master/slaves_inactive",
+        agents.values().filter(|a| !a.active).count() as f64,
+    );
+    put(
+        "master/slaves_connected",
+        agents.values().filter(|a| a.link.is_some()).count() as f64,
+    );
+    put(
+        "master/slaves_disconnected",
+        agents.values().filter(|a| a.link.is_none()).count() as f64,
+    );
+    put(
+        "master/slaves_unreachable",
+        m.unreachable_agents().len() as f64,
+    );
+    put(
+        "master/slave_unreachable_completed",
+        m.counters().agents_unreachable as f64,
+    );
     let frameworks = m.frameworks();
-    put("master/frameworks_active", frameworks.values().filter(|f| f.active).count() as f64);
-    put("master/frameworks_inactive", frameworks.values().filter(|f| !f.active).count() as f64);
-    put("master/frameworks_connected", frameworks.values().filter(|f| f.conn.is_some()).count() as f64);
-    put("master/frameworks_disconnected", frameworks.values().filter(|f| f.conn.is_none()).count() as f64);
+    put(
+        "master/frameworks_active",
+        frameworks.values().filter(|f| f.active).count() as f64,
+    );
+    put(
+        "master/frameworks_inactive",
+        frameworks.values().filter(|f| !f.active).count() as f64,
+    );
+    put(
+        "master/frameworks_connected",
+        frameworks.values().filter(|f| f.conn.is_some()).count() as f64,
+    );
+    put(
+        "master/frameworks_disconnected",
+        frameworks.values().filter(|f| f.conn.is_none()).count() as f64,
+    );
     put("master/outstanding_offers", m.offers().len() as f64);
-    put("master/messages_decline_offers", m.counters().offers_declined as f64);
-    put("master/messages_status_update", m.counters().status_updates as f64);
+    put(
+        "master/messages_decline_offers",
+        m.counters().offers_declined as f64,
+    );
+    put(
+        "master/messages_status_update",
+        m.counters().status_updates as f64,
+    );
     put("master/invalid_framework_to_executor_messages", 0.0);
     put("master/invalid_calls", m.counters().invalid_calls as f64);
     let mut total = meseta_allocator::Resources::default();
@@ -233,7 +317,10 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
         let u = used.scalar(name);
         put(&format!("master/{name}_total"), t);
         put(&format!("master/{name}_used"), u);
-        put(&format!("master/{name}_percent"), if t > 0.0 { u / t } else { 0.0 });
+        put(
+            &format!("master/{name}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        );
     }
     Value::Object(out)
 }
@@ -242,7 +329,11 @@ pub(super) async fn redirect(State(master): State<MasterHandle>) -> Response {
     let info = master.info();
     let host = info.hostname.clone().unwrap_or_default();
     let location = format!("//{}:{}", host, info.port);
-    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response()
 }
 
 pub(super) async fn health() -> Response {

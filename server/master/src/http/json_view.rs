@@ -19,18 +19,42 @@ pub(crate) fn resources(list: &[v1::Resource]) -> Value {
     }
     for resource in list {
         if let Some(scalar) = &resource.scalar {
-            let sum = out.get(&resource.name).and_then(Value::as_f64).unwrap_or(0.0) + scalar.value;
-            out.insert(resource.name.clone(), json!((sum * 1000.0).round() / 1000.0));
+            let sum = out
+                .get(&resource.name)
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+                + scalar.value;
+            out.insert(
+                resource.name.clone(),
+                json!((sum * 1000.0).round() / 1000.0),
+            );
         } else if let Some(ranges) = &resource.ranges {
             let mut spans: Vec<String> = out
                 .get(&resource.name)
                 .and_then(Value::as_str)
-                .map(|s| s.trim_matches(['[', ']']).split(", ").filter(|x| !x.is_empty()).map(String::from).collect())
+                .map(|s| {
+                    s.trim_matches(['[', ']'])
+                        .split(", ")
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default();
-            spans.extend(ranges.range.iter().map(|r| format!("{}-{}", r.begin, r.end)));
-            out.insert(resource.name.clone(), json!(format!("[{}]", spans.join(", "))));
+            spans.extend(
+                ranges
+                    .range
+                    .iter()
+                    .map(|r| format!("{}-{}", r.begin, r.end)),
+            );
+            out.insert(
+                resource.name.clone(),
+                json!(format!("[{}]", spans.join(", "))),
+            );
         } else if let Some(set) = &resource.set {
-            out.insert(resource.name.clone(), json!(format!("{{{}}}", set.item.join(","))));
+            out.insert(
+                resource.name.clone(),
+                json!(format!("{{{}}}", set.item.join(","))),
+            );
         }
     }
     Value::Object(out)
@@ -50,7 +74,11 @@ pub(crate) fn attributes(list: &[v1::Attribute]) -> Value {
         } else if let Some(scalar) = &attribute.scalar {
             json!(scalar.value)
         } else if let Some(ranges) = &attribute.ranges {
-            let spans: Vec<String> = ranges.range.iter().map(|r| format!("{}-{}", r.begin, r.end)).collect();
+            let spans: Vec<String> = ranges
+                .range
+                .iter()
+                .map(|r| format!("{}-{}", r.begin, r.end))
+                .collect();
             json!(format!("[{}]", spans.join(", ")))
         } else if let Some(set) = &attribute.set {
             json!(format!("{{{}}}", set.item.join(",")))
@@ -94,7 +122,11 @@ pub(crate) fn task(task: &v1::Task) -> Value {
         "resources": resources(&task.resources),
         "statuses": statuses,
     });
-    if let Some(role) = task.resources.iter().find_map(|r| r.allocation_info.as_ref()?.role.clone()) {
+    if let Some(role) = task
+        .resources
+        .iter()
+        .find_map(|r| r.allocation_info.as_ref()?.role.clone())
+    {
         out["role"] = json!(role);
     }
     if let Some(user) = &task.user {
@@ -155,7 +187,12 @@ pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value 
     }
     if summary {
         let count = |state: v1::TaskState| f.tasks.values().filter(|r| r.state() == state).count();
-        let done = |state: v1::TaskState| f.completed_tasks.iter().filter(|t| t.state == state as i32).count();
+        let done = |state: v1::TaskState| {
+            f.completed_tasks
+                .iter()
+                .filter(|t| t.state == state as i32)
+                .count()
+        };
         out["slave_ids"] = json!(f
             .tasks
             .values()

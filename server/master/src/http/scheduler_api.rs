@@ -3,6 +3,10 @@
 //! stream for SUBSCRIBE, 202 for every other accepted call, 4xx with a
 //! readable message otherwise.
 
+// Parsing helpers return the finished error `Response` on a cold path; boxing
+// it would only add noise to every handler.
+#![allow(clippy::result_large_err)]
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -43,7 +47,12 @@ impl Encoding {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.into(),
+    )
+        .into_response()
 }
 
 fn call_error(err: CallError) -> Response {
@@ -63,7 +72,10 @@ fn content_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
     match media {
         PROTOBUF => Ok(Encoding::Protobuf),
         JSON => Ok(Encoding::Json),
-        "" => Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Expecting 'Content-Type' to be present")),
+        "" => Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expecting 'Content-Type' to be present",
+        )),
         other => Err(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}, got '{other}'"),
@@ -77,7 +89,10 @@ fn accepted_encoding(headers: &HeaderMap, default: Encoding) -> Result<Encoding,
         return Ok(default);
     };
     let mut any = false;
-    for media in accept.split(',').map(|m| m.split(';').next().unwrap_or("").trim()) {
+    for media in accept
+        .split(',')
+        .map(|m| m.split(';').next().unwrap_or("").trim())
+    {
         match media {
             PROTOBUF => return Ok(Encoding::Protobuf),
             JSON => return Ok(Encoding::Json),
@@ -96,7 +111,12 @@ fn accepted_encoding(headers: &HeaderMap, default: Encoding) -> Result<Encoding,
 }
 
 fn decode_call(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
-    let bad = |m: String| error(StatusCode::BAD_REQUEST, format!("Failed to parse body into Call: {m}"));
+    let bad = |m: String| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to parse body into Call: {m}"),
+        )
+    };
     match encoding {
         Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
         Encoding::Protobuf => {
@@ -107,7 +127,11 @@ fn decode_call(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
     }
 }
 
-pub(super) async fn handle(State(master): State<MasterHandle>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn handle(
+    State(master): State<MasterHandle>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let encoding = match content_encoding(&headers) {
         Ok(e) => e,
         Err(response) => return response,
@@ -175,7 +199,10 @@ async fn subscribe(master: MasterHandle, call: Call, encoding: Encoding) -> Resp
     };
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.media_type()));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(encoding.media_type()),
+    );
     if let Ok(value) = HeaderValue::from_str(&stream_id) {
         headers.insert("Mesos-Stream-Id", value);
     }

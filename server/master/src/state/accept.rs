@@ -27,8 +27,8 @@ impl Master {
         accept: Option<call::Accept>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let accept =
-            accept.ok_or_else(|| CallError::BadRequest("Expecting 'accept' to be present".into()))?;
+        let accept = accept
+            .ok_or_else(|| CallError::BadRequest("Expecting 'accept' to be present".into()))?;
         let refuse = self.refuse_for(accept.filters.as_ref());
 
         let mut taken = Vec::new();
@@ -44,7 +44,10 @@ impl Master {
                 }
             }
         }
-        let agent_id = taken.first().map(|o| o.agent_id.clone()).unwrap_or_default();
+        let agent_id = taken
+            .first()
+            .map(|o| o.agent_id.clone())
+            .unwrap_or_default();
         if taken.iter().any(|o| o.agent_id != agent_id) {
             problem.get_or_insert("Aggregated offers must belong to one single agent".into());
         }
@@ -53,8 +56,13 @@ impl Master {
         }
         if let Some(message) = problem {
             for record in &taken {
-                self.allocator
-                    .recover(framework_id, &record.agent_id, &record.resources, None, now);
+                self.allocator.recover(
+                    framework_id,
+                    &record.agent_id,
+                    &record.resources,
+                    None,
+                    now,
+                );
             }
             for task in launched_tasks(&accept.operations) {
                 self.master_update(
@@ -84,24 +92,55 @@ impl Master {
                 Some(OpType::Launch) => {
                     let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
                     for task in tasks {
-                        match self.validate_task(framework_id, &agent_id, &task, None, &remaining, &mut seen) {
+                        match self.validate_task(
+                            framework_id,
+                            &agent_id,
+                            &task,
+                            None,
+                            &remaining,
+                            &mut seen,
+                        ) {
                             Ok(needed) => {
                                 remaining.subtract(&needed);
-                                self.launch(now, framework_id, &agent_id, &role, vec![(task, needed)], None, actions);
+                                self.launch(
+                                    now,
+                                    framework_id,
+                                    &agent_id,
+                                    &role,
+                                    vec![(task, needed)],
+                                    None,
+                                    actions,
+                                );
                             }
-                            Err(message) => self.task_error(now, framework_id, &agent_id, &task, &message, actions),
+                            Err(message) => self.task_error(
+                                now,
+                                framework_id,
+                                &agent_id,
+                                &task,
+                                &message,
+                                actions,
+                            ),
                         }
                     }
                 }
                 Some(OpType::LaunchGroup) => {
-                    let Some(group) = operation.launch_group else { continue };
+                    let Some(group) = operation.launch_group else {
+                        continue;
+                    };
                     let executor = group.executor;
                     let tasks = group.task_group.tasks;
                     let mut budget = remaining.clone();
                     let mut approved = Vec::new();
                     let mut failure = None;
                     for task in &tasks {
-                        match self.validate_task(framework_id, &agent_id, task, Some(&executor), &budget, &mut seen) {
+                        match self.validate_task(
+                            framework_id,
+                            &agent_id,
+                            task,
+                            Some(&executor),
+                            &budget,
+                            &mut seen,
+                        ) {
                             Ok(needed) => {
                                 budget.subtract(&needed);
                                 approved.push((task.clone(), needed));
@@ -115,12 +154,27 @@ impl Master {
                     match failure {
                         None if !tasks.is_empty() => {
                             remaining = budget;
-                            self.launch(now, framework_id, &agent_id, &role, approved, Some(executor), actions);
+                            self.launch(
+                                now,
+                                framework_id,
+                                &agent_id,
+                                &role,
+                                approved,
+                                Some(executor),
+                                actions,
+                            );
                         }
                         _ => {
                             let message = failure.unwrap_or_else(|| "Task group is empty".into());
                             for task in &tasks {
-                                self.task_error(now, framework_id, &agent_id, task, &message, actions);
+                                self.task_error(
+                                    now,
+                                    framework_id,
+                                    &agent_id,
+                                    task,
+                                    &message,
+                                    actions,
+                                );
                             }
                         }
                     }
@@ -131,7 +185,8 @@ impl Master {
             }
         }
         if !remaining.is_empty() {
-            self.allocator.recover(framework_id, &agent_id, &remaining, refuse, now);
+            self.allocator
+                .recover(framework_id, &agent_id, &remaining, refuse, now);
         }
         self.allocation_wanted = true;
         Ok(())
@@ -230,8 +285,12 @@ impl Master {
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
             return;
         };
-        let framework_pb = v1::FrameworkId { value: framework_id.to_string() };
-        let allocation = Some(v1::resource::AllocationInfo { role: Some(role.to_string()) });
+        let framework_pb = v1::FrameworkId {
+            value: framework_id.to_string(),
+        };
+        let allocation = Some(v1::resource::AllocationInfo {
+            role: Some(role.to_string()),
+        });
         let with_role = |resources: &[v1::Resource]| -> Vec<v1::Resource> {
             resources
                 .iter()
@@ -243,7 +302,8 @@ impl Master {
                 .collect()
         };
         let group = group_executor.is_some();
-        let mut executor = group_executor.or_else(|| tasks.first().and_then(|(t, _)| t.executor.clone()));
+        let mut executor =
+            group_executor.or_else(|| tasks.first().and_then(|(t, _)| t.executor.clone()));
         if let Some(executor) = executor.as_mut() {
             executor.framework_id = Some(framework_pb.clone());
             executor.resources = with_role(&executor.resources);
@@ -264,7 +324,9 @@ impl Master {
                 task_id: info.task_id.clone(),
                 framework_id: framework_pb.clone(),
                 executor_id: executor.as_ref().map(|e| e.executor_id.clone()),
-                agent_id: v1::AgentId { value: agent_id.to_string() },
+                agent_id: v1::AgentId {
+                    value: agent_id.to_string(),
+                },
                 state: v1::TaskState::TaskStaging as i32,
                 resources: info.resources.clone(),
                 statuses: Vec::new(),
@@ -274,7 +336,7 @@ impl Master {
                 discovery: info.discovery.clone(),
                 container: info.container.clone(),
                 health_check: info.health_check.clone(),
-                kill_policy: info.kill_policy.clone(),
+                kill_policy: info.kill_policy,
                 user: info
                     .command
                     .as_ref()
@@ -305,7 +367,11 @@ impl Master {
         let message = MasterMessage {
             kind: Some(master_message::Kind::RunTasks(RunTasks {
                 framework: framework_info,
-                executor: if group { executor } else { infos.first().and_then(|t| t.executor.clone()) },
+                executor: if group {
+                    executor
+                } else {
+                    infos.first().and_then(|t| t.executor.clone())
+                },
                 tasks: infos,
                 group: Some(group),
             })),
@@ -359,7 +425,10 @@ fn validate_id(kind: &str, id: &str) -> Result<(), String> {
     if id == "." || id == ".." {
         return Err(format!("{kind} ID '{id}' is not allowed"));
     }
-    if id.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control()) {
+    if id
+        .chars()
+        .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+    {
         return Err(format!(
             "{kind} ID '{id}' contains invalid characters ('/', whitespace or control characters)"
         ));
@@ -372,7 +441,10 @@ fn check_resources(resources: &[v1::Resource]) -> Result<(), String> {
     for resource in resources {
         if let Some(scalar) = &resource.scalar {
             if !scalar.value.is_finite() || scalar.value < 0.0 {
-                return Err(format!("Resource '{}' has an invalid amount {}", resource.name, scalar.value));
+                return Err(format!(
+                    "Resource '{}' has an invalid amount {}",
+                    resource.name, scalar.value
+                ));
             }
         }
         if let Some(ranges) = &resource.ranges {

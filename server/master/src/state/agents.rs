@@ -23,7 +23,12 @@ use super::{is_terminal, Action, Agent, Framework, LinkId, Master, TaskRecord, U
 
 impl Master {
     /// A message arrived on an agent's stream. `Register` must come first.
-    pub fn agent_message(&mut self, now: Duration, link: LinkId, message: AgentMessage) -> Vec<Action> {
+    pub fn agent_message(
+        &mut self,
+        now: Duration,
+        link: LinkId,
+        message: AgentMessage,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         let Some(kind) = message.kind else {
             return actions;
@@ -33,7 +38,10 @@ impl Master {
             return actions;
         }
         let Some(agent_id) = self.links.get(&link).cloned() else {
-            tracing::warn!(link, "message from an agent that has not registered; closing its stream");
+            tracing::warn!(
+                link,
+                "message from an agent that has not registered; closing its stream"
+            );
             actions.push(Action::CloseAgent { link });
             return actions;
         };
@@ -42,15 +50,27 @@ impl Master {
         }
         match kind {
             agent_message::Kind::Register(_) => {}
-            agent_message::Kind::StatusUpdate(update) => self.status_update(now, &agent_id, update, &mut actions),
+            agent_message::Kind::StatusUpdate(update) => {
+                self.status_update(now, &agent_id, update, &mut actions)
+            }
             agent_message::Kind::Pong(_) => {}
-            agent_message::Kind::ExecutorMessage(m) => self.executor_message(now, &agent_id, m, &mut actions),
-            agent_message::Kind::ExecutorExited(e) => self.executor_exited(now, &agent_id, e, &mut actions),
+            agent_message::Kind::ExecutorMessage(m) => {
+                self.executor_message(now, &agent_id, m, &mut actions)
+            }
+            agent_message::Kind::ExecutorExited(e) => {
+                self.executor_exited(now, &agent_id, e, &mut actions)
+            }
         }
         actions
     }
 
-    fn register_agent(&mut self, now: Duration, link: LinkId, register: cluster::Register, actions: &mut Vec<Action>) {
+    fn register_agent(
+        &mut self,
+        now: Duration,
+        link: LinkId,
+        register: cluster::Register,
+        actions: &mut Vec<Action>,
+    ) {
         let mut info = register.info.clone();
         let claimed = info.id.as_ref().map(|id| id.value.clone());
         let agent_id = match &claimed {
@@ -61,7 +81,9 @@ impl Master {
                 id
             }
         };
-        info.id = Some(v1::AgentId { value: agent_id.clone() });
+        info.id = Some(v1::AgentId {
+            value: agent_id.clone(),
+        });
         if let Some(old_link) = self.agents.get(&agent_id).and_then(|a| a.link) {
             if old_link != link {
                 self.links.remove(&old_link);
@@ -71,7 +93,15 @@ impl Master {
         self.links.insert(link, agent_id.clone());
 
         if self.agents.contains_key(&agent_id) {
-            self.reregister_known_agent(now, link, &agent_id, info, register.tasks, register.http_address, actions);
+            self.reregister_known_agent(
+                now,
+                link,
+                &agent_id,
+                info,
+                register.tasks,
+                register.http_address,
+                actions,
+            );
         } else {
             let was_unreachable = self.unreachable.remove(&agent_id).is_some();
             tracing::info!(agent_id, hostname = %info.hostname, was_unreachable, "agent registered");
@@ -101,9 +131,15 @@ impl Master {
         was_unreachable: bool,
         actions: &mut Vec<Action>,
     ) {
-        let agent_id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+        let agent_id = info
+            .id
+            .as_ref()
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
         for framework_info in register.frameworks {
-            let Some(id) = framework_info.id.as_ref().map(|i| i.value.clone()) else { continue };
+            let Some(id) = framework_info.id.as_ref().map(|i| i.value.clone()) else {
+                continue;
+            };
             if !self.frameworks.contains_key(&id) {
                 self.add_recovered_framework(now, id, framework_info);
             }
@@ -114,12 +150,16 @@ impl Master {
         for task in register.tasks {
             let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
             let framework_id = task.framework_id.value.clone();
-            let Some(framework) = self.frameworks.get_mut(&framework_id) else { continue };
+            let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+                continue;
+            };
             if is_terminal(state) {
                 continue;
             }
             let resources = Resources::from_mesos(&task.resources);
-            used.entry(framework_id.clone()).or_default().add(&resources);
+            used.entry(framework_id.clone())
+                .or_default()
+                .add(&resources);
             if was_unreachable && !framework.partition_aware() {
                 kills.push((framework_id.clone(), task.task_id.clone()));
             }
@@ -159,7 +199,9 @@ impl Master {
                 &agent_id,
                 MasterMessage {
                     kind: Some(master_message::Kind::KillTask(cluster::KillTask {
-                        framework_id: v1::FrameworkId { value: framework_id },
+                        framework_id: v1::FrameworkId {
+                            value: framework_id,
+                        },
                         task_id,
                         kill_policy: None,
                     })),
@@ -213,7 +255,9 @@ impl Master {
             .iter()
             .map(|t| (t.framework_id.value.clone(), t.task_id.value.clone()))
             .collect();
-        let Some(agent) = self.agents.get_mut(agent_id) else { return };
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
         agent.link = Some(link);
         agent.active = true;
         agent.last_seen = now;
@@ -264,19 +308,39 @@ impl Master {
         recover: bool,
         actions: &mut Vec<Action>,
     ) {
-        let Some(framework) = self.frameworks.get_mut(framework_id) else { return };
-        let Some(mut record) = framework.tasks.remove(task_id) else { return };
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let Some(mut record) = framework.tasks.remove(task_id) else {
+            return;
+        };
         let agent_id = record.task.agent_id.value.clone();
         if recover && !record.resources_recovered {
-            self.allocator.recover(framework_id, &agent_id, &record.resources, None, now);
+            self.allocator
+                .recover(framework_id, &agent_id, &record.resources, None, now);
         }
         record.task.state = state as i32;
-        *self.counters.terminal.entry(state.as_str_name()).or_default() += 1;
+        *self
+            .counters
+            .terminal
+            .entry(state.as_str_name())
+            .or_default() += 1;
         framework.completed_tasks.push_back(record.task);
         if let Some(agent) = self.agents.get_mut(&agent_id) {
-            agent.tasks.remove(&(framework_id.to_string(), task_id.to_string()));
+            agent
+                .tasks
+                .remove(&(framework_id.to_string(), task_id.to_string()));
         }
-        self.master_update(now, framework_id, task_id, Some(&agent_id), state, reason, message, actions);
+        self.master_update(
+            now,
+            framework_id,
+            task_id,
+            Some(&agent_id),
+            state,
+            reason,
+            message,
+            actions,
+        );
     }
 
     /// An agent's stream closed: no offers until it reconnects.
@@ -315,7 +379,9 @@ impl Master {
                     actions.push(Action::ToAgent {
                         link,
                         message: MasterMessage {
-                            kind: Some(master_message::Kind::Ping(cluster::Ping { sequence: None })),
+                            kind: Some(master_message::Kind::Ping(cluster::Ping {
+                                sequence: None,
+                            })),
                         },
                     });
                 }
@@ -329,7 +395,9 @@ impl Master {
     /// Declares an agent unreachable.
     pub fn mark_unreachable(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
         self.rescind_agent_offers(agent_id, now, actions);
-        let Some(agent) = self.agents.remove(agent_id) else { return };
+        let Some(agent) = self.agents.remove(agent_id) else {
+            return;
+        };
         tracing::warn!(agent_id, "agent is unreachable");
         self.counters.agents_unreachable += 1;
         if let Some(link) = agent.link {
@@ -394,7 +462,9 @@ impl Master {
             let event = Event {
                 r#type: Some(event::Type::Failure as i32),
                 failure: Some(event::Failure {
-                    agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                    agent_id: Some(v1::AgentId {
+                        value: agent_id.to_string(),
+                    }),
                     executor_id: None,
                     status: None,
                 }),

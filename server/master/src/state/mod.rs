@@ -46,6 +46,7 @@ pub type LinkId = u64;
 
 /// What the shell must do after an input.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once and moved straight to a channel
 pub enum Action {
     /// Send an event down a framework's subscription stream.
     ToFramework {
@@ -138,7 +139,10 @@ impl Framework {
 }
 
 /// Whether a framework declared a capability.
-pub fn has_capability(info: &v1::FrameworkInfo, wanted: v1::framework_info::capability::Type) -> bool {
+pub fn has_capability(
+    info: &v1::FrameworkInfo,
+    wanted: v1::framework_info::capability::Type,
+) -> bool {
     info.capabilities
         .iter()
         .any(|c| c.r#type == Some(wanted as i32))
@@ -273,7 +277,12 @@ pub struct Master {
 
 impl Master {
     /// A master with no agents or frameworks. `info.id` prefixes every ID it makes.
-    pub fn new(settings: Settings, info: v1::MasterInfo, allocator: AllocatorConfig, now: Duration) -> Self {
+    pub fn new(
+        settings: Settings,
+        info: v1::MasterInfo,
+        allocator: AllocatorConfig,
+        now: Duration,
+    ) -> Self {
         Self {
             settings,
             info,
@@ -339,10 +348,18 @@ impl Master {
                 Ok(())
             }
             call::Type::Kill => self.kill(now, &framework_id, call.kill, &mut actions),
-            call::Type::Shutdown => self.shutdown_executor(&framework_id, call.shutdown, &mut actions),
-            call::Type::Acknowledge => self.acknowledge(now, &framework_id, call.acknowledge, &mut actions),
-            call::Type::Reconcile => self.reconcile(now, &framework_id, call.reconcile, &mut actions),
-            call::Type::Message => self.framework_message(&framework_id, call.message, &mut actions),
+            call::Type::Shutdown => {
+                self.shutdown_executor(&framework_id, call.shutdown, &mut actions)
+            }
+            call::Type::Acknowledge => {
+                self.acknowledge(now, &framework_id, call.acknowledge, &mut actions)
+            }
+            call::Type::Reconcile => {
+                self.reconcile(now, &framework_id, call.reconcile, &mut actions)
+            }
+            call::Type::Message => {
+                self.framework_message(&framework_id, call.message, &mut actions)
+            }
             call::Type::Request => Ok(()),
             call::Type::Subscribe => Err(CallError::BadRequest(
                 "SUBSCRIBE must not carry a Mesos-Stream-Id header".into(),
@@ -367,7 +384,9 @@ impl Master {
             .framework_id
             .as_ref()
             .map(|id| id.value.clone())
-            .ok_or_else(|| CallError::BadRequest("Expecting 'framework_id' to be present".into()))?;
+            .ok_or_else(|| {
+                CallError::BadRequest("Expecting 'framework_id' to be present".into())
+            })?;
         let framework = self.frameworks.get(&framework_id).ok_or_else(|| {
             CallError::Forbidden(format!("Framework {framework_id} is not subscribed"))
         })?;
@@ -439,7 +458,14 @@ pub fn is_terminal(state: v1::TaskState) -> bool {
     use v1::TaskState::*;
     matches!(
         state,
-        TaskFinished | TaskFailed | TaskKilled | TaskError | TaskLost | TaskDropped | TaskGone | TaskGoneByOperator
+        TaskFinished
+            | TaskFailed
+            | TaskKilled
+            | TaskError
+            | TaskLost
+            | TaskDropped
+            | TaskGone
+            | TaskGoneByOperator
     )
 }
 

@@ -51,9 +51,15 @@ impl Master {
                 })
                 .unwrap_or_default();
             let offer = v1::Offer {
-                id: v1::OfferId { value: offer_id.clone() },
-                framework_id: v1::FrameworkId { value: allocation.framework_id.clone() },
-                agent_id: v1::AgentId { value: allocation.agent_id.clone() },
+                id: v1::OfferId {
+                    value: offer_id.clone(),
+                },
+                framework_id: v1::FrameworkId {
+                    value: allocation.framework_id.clone(),
+                },
+                agent_id: v1::AgentId {
+                    value: allocation.agent_id.clone(),
+                },
                 hostname: agent.info.hostname.clone(),
                 url: agent_url(&agent.http_address),
                 domain: agent.info.domain.clone(),
@@ -78,7 +84,10 @@ impl Master {
             if let Some(framework) = self.frameworks.get_mut(&allocation.framework_id) {
                 framework.offers.insert(offer_id);
             }
-            match by_framework.iter_mut().find(|(f, _)| f == &allocation.framework_id) {
+            match by_framework
+                .iter_mut()
+                .find(|(f, _)| f == &allocation.framework_id)
+            {
                 Some((_, offers)) => offers.push(offer),
                 None => by_framework.push((allocation.framework_id, vec![offer])),
             }
@@ -121,15 +130,20 @@ impl Master {
         framework_id: &str,
         decline: Option<call::Decline>,
     ) -> Result<(), CallError> {
-        let decline =
-            decline.ok_or_else(|| CallError::BadRequest("Expecting 'decline' to be present".into()))?;
+        let decline = decline
+            .ok_or_else(|| CallError::BadRequest("Expecting 'decline' to be present".into()))?;
         let refuse = self.refuse_for(decline.filters.as_ref());
         for offer_id in &decline.offer_ids {
             // Unknown offers are ignored: they may have been rescinded meanwhile.
             if let Some(record) = self.take_offer(framework_id, &offer_id.value) {
                 self.counters.offers_declined += 1;
-                self.allocator
-                    .recover(framework_id, &record.agent_id, &record.resources, refuse, now);
+                self.allocator.recover(
+                    framework_id,
+                    &record.agent_id,
+                    &record.resources,
+                    refuse,
+                    now,
+                );
             }
         }
         self.allocation_wanted = true;
@@ -154,7 +168,12 @@ impl Master {
     }
 
     /// Rescinds one offer: RESCIND to its framework, resources back.
-    pub(super) fn rescind_offer(&mut self, offer_id: &str, now: Duration, actions: &mut Vec<Action>) {
+    pub(super) fn rescind_offer(
+        &mut self,
+        offer_id: &str,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(record) = self.offers.remove(offer_id) else {
             return;
         };
@@ -162,12 +181,19 @@ impl Master {
         if let Some(framework) = self.frameworks.get_mut(&record.framework_id) {
             framework.offers.remove(offer_id);
         }
-        self.allocator
-            .recover(&record.framework_id, &record.agent_id, &record.resources, None, now);
+        self.allocator.recover(
+            &record.framework_id,
+            &record.agent_id,
+            &record.resources,
+            None,
+            now,
+        );
         let event = Event {
             r#type: Some(event::Type::Rescind as i32),
             rescind: Some(event::Rescind {
-                offer_id: v1::OfferId { value: offer_id.to_string() },
+                offer_id: v1::OfferId {
+                    value: offer_id.to_string(),
+                },
             }),
             ..Default::default()
         };
@@ -175,7 +201,12 @@ impl Master {
         self.allocation_wanted = true;
     }
 
-    pub(super) fn rescind_framework_offers(&mut self, framework_id: &str, now: Duration, actions: &mut Vec<Action>) {
+    pub(super) fn rescind_framework_offers(
+        &mut self,
+        framework_id: &str,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) {
         let ids: Vec<String> = self
             .frameworks
             .get(framework_id)
@@ -186,7 +217,12 @@ impl Master {
         }
     }
 
-    pub(super) fn rescind_agent_offers(&mut self, agent_id: &str, now: Duration, actions: &mut Vec<Action>) {
+    pub(super) fn rescind_agent_offers(
+        &mut self,
+        agent_id: &str,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) {
         let ids: Vec<String> = self
             .offers
             .iter()

@@ -41,7 +41,9 @@ impl Master {
                     continue;
                 }
                 let state = match &agent_id {
-                    Some(agent) if self.unreachable.contains_key(agent) => TaskState::TaskUnreachable,
+                    Some(agent) if self.unreachable.contains_key(agent) => {
+                        TaskState::TaskUnreachable
+                    }
                     Some(agent) if self.agents.contains_key(agent) => TaskState::TaskGone,
                     _ => TaskState::TaskUnknown,
                 };

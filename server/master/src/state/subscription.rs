@@ -29,13 +29,20 @@ pub struct Subscribed {
 
 impl Master {
     /// Handles SUBSCRIBE on the new stream `conn`.
-    pub fn subscribe(&mut self, now: Duration, call: Call, conn: ConnId) -> Result<Subscribed, CallError> {
+    pub fn subscribe(
+        &mut self,
+        now: Duration,
+        call: Call,
+        conn: ConnId,
+    ) -> Result<Subscribed, CallError> {
         let subscribe: call::Subscribe = call
             .subscribe
             .ok_or_else(|| CallError::BadRequest("Expecting 'subscribe' to be present".into()))?;
         let mut info = subscribe.framework_info;
         if info.name.is_empty() {
-            return Err(CallError::BadRequest("FrameworkInfo.name must be set".into()));
+            return Err(CallError::BadRequest(
+                "FrameworkInfo.name must be set".into(),
+            ));
         }
         let call_id = call.framework_id.map(|id| id.value);
         let info_id = info.id.as_ref().map(|id| id.value.clone());
@@ -59,7 +66,9 @@ impl Master {
                 id
             }
         };
-        info.id = Some(v1::FrameworkId { value: framework_id.clone() });
+        info.id = Some(v1::FrameworkId {
+            value: framework_id.clone(),
+        });
         let stream_id = uuid::Uuid::new_v4().to_string();
         let mut actions = Vec::new();
         let role = super::framework_role(&info);
@@ -111,7 +120,9 @@ impl Master {
         let subscribed = Event {
             r#type: Some(event::Type::Subscribed as i32),
             subscribed: Some(event::Subscribed {
-                framework_id: v1::FrameworkId { value: framework_id.clone() },
+                framework_id: v1::FrameworkId {
+                    value: framework_id.clone(),
+                },
                 heartbeat_interval_seconds: Some(self.settings.heartbeat_interval.as_secs_f64()),
                 master_info: Some(self.info.clone()),
             }),
@@ -173,7 +184,12 @@ impl Master {
 
     /// Removes a framework for good: its offers go back, its tasks are
     /// killed on their agents, its stream is closed.
-    pub(super) fn remove_framework(&mut self, now: Duration, framework_id: &str, actions: &mut Vec<Action>) {
+    pub(super) fn remove_framework(
+        &mut self,
+        now: Duration,
+        framework_id: &str,
+        actions: &mut Vec<Action>,
+    ) {
         self.rescind_framework_offers(framework_id, now, actions);
         let Some(mut framework) = self.frameworks.remove(framework_id) else {
             return;
@@ -187,7 +203,9 @@ impl Master {
         for (task_id, mut record) in framework.tasks.drain() {
             let agent_id = record.task.agent_id.value.clone();
             if let Some(agent) = self.agents.get_mut(&agent_id) {
-                agent.tasks.remove(&(framework_id.to_string(), task_id.clone()));
+                agent
+                    .tasks
+                    .remove(&(framework_id.to_string(), task_id.clone()));
             }
             if !record.resources_recovered {
                 self.allocator
@@ -208,7 +226,9 @@ impl Master {
                 &agent_id,
                 MasterMessage {
                     kind: Some(master_message::Kind::ShutdownFramework(ShutdownFramework {
-                        framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                        framework_id: v1::FrameworkId {
+                            value: framework_id.to_string(),
+                        },
                     })),
                 },
                 actions,
@@ -230,7 +250,9 @@ impl Master {
 pub(super) fn error_event(message: &str) -> Event {
     Event {
         r#type: Some(event::Type::Error as i32),
-        error: Some(event::Error { message: message.to_string() }),
+        error: Some(event::Error {
+            message: message.to_string(),
+        }),
         ..Default::default()
     }
 }

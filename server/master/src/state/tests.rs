@@ -92,13 +92,18 @@ impl Harness {
             }),
             ..Default::default()
         };
-        let subscribed = self.master.subscribe(self.now, call, conn).expect("subscribed");
+        let subscribed = self
+            .master
+            .subscribe(self.now, call, conn)
+            .expect("subscribed");
         self.actions.extend(subscribed.actions);
         (subscribed.framework_id, subscribed.stream_id)
     }
 
     fn call(&mut self, framework: &(String, String), mut call: Call) -> Result<(), CallError> {
-        call.framework_id = Some(v1::FrameworkId { value: framework.0.clone() });
+        call.framework_id = Some(v1::FrameworkId {
+            value: framework.0.clone(),
+        });
         let actions = self.master.scheduler_call(self.now, call, &framework.1)?;
         self.actions.extend(actions);
         Ok(())
@@ -144,12 +149,22 @@ impl Harness {
         out
     }
 
-    fn status(&mut self, link: LinkId, framework_id: &str, task_id: &str, state: TaskState) -> Vec<u8> {
+    fn status(
+        &mut self,
+        link: LinkId,
+        framework_id: &str,
+        task_id: &str,
+        state: TaskState,
+    ) -> Vec<u8> {
         let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
         let update = cluster::StatusUpdate {
-            framework_id: v1::FrameworkId { value: framework_id.into() },
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
             status: v1::TaskStatus {
-                task_id: v1::TaskId { value: task_id.into() },
+                task_id: v1::TaskId {
+                    value: task_id.into(),
+                },
                 state: state as i32,
                 uuid: Some(uuid.clone()),
                 ..Default::default()
@@ -169,7 +184,9 @@ fn task(id: &str, agent_id: &str, resources: &str) -> v1::TaskInfo {
     v1::TaskInfo {
         name: id.into(),
         task_id: v1::TaskId { value: id.into() },
-        agent_id: v1::AgentId { value: agent_id.into() },
+        agent_id: v1::AgentId {
+            value: agent_id.into(),
+        },
         resources: meseta_proto::resources::parse_resources(resources).unwrap(),
         command: Some(v1::CommandInfo {
             value: Some("true".into()),
@@ -205,12 +222,24 @@ fn offer_launch_update_acknowledge() {
     h.advance(Duration::from_secs(1));
     let offers = h.offers(10);
     assert_eq!(offers.len(), 1);
-    assert_eq!(meseta_proto::resources::scalar_total(&offers[0].resources, "cpus"), 2.0);
+    assert_eq!(
+        meseta_proto::resources::scalar_total(&offers[0].resources, "cpus"),
+        2.0
+    );
 
-    h.call(&fw, accept(&offers[0], vec![task("t1", &agent, "cpus:1;mem:128")])).unwrap();
+    h.call(
+        &fw,
+        accept(&offers[0], vec![task("t1", &agent, "cpus:1;mem:128")]),
+    )
+    .unwrap();
     let sent = h.agent_messages(1);
-    assert!(matches!(&sent[..], [master_message::Kind::RunTasks(r)] if r.tasks[0].task_id.value == "t1"));
-    assert_eq!(h.master.frameworks()[&fw.0].tasks["t1"].state(), TaskState::TaskStaging);
+    assert!(
+        matches!(&sent[..], [master_message::Kind::RunTasks(r)] if r.tasks[0].task_id.value == "t1")
+    );
+    assert_eq!(
+        h.master.frameworks()[&fw.0].tasks["t1"].state(),
+        TaskState::TaskStaging
+    );
 
     h.status(1, &fw.0, "t1", TaskState::TaskRunning);
     assert_eq!(h.updates(10)[0].state, TaskState::TaskRunning as i32);
@@ -221,14 +250,19 @@ fn offer_launch_update_acknowledge() {
     let ack = Call {
         r#type: Some(call::Type::Acknowledge as i32),
         acknowledge: Some(call::Acknowledge {
-            agent_id: v1::AgentId { value: agent.clone() },
+            agent_id: v1::AgentId {
+                value: agent.clone(),
+            },
             task_id: v1::TaskId { value: "t1".into() },
             uuid,
         }),
         ..Default::default()
     };
     h.call(&fw, ack).unwrap();
-    assert!(matches!(&h.agent_messages(1)[..], [master_message::Kind::Acknowledge(_)]));
+    assert!(matches!(
+        &h.agent_messages(1)[..],
+        [master_message::Kind::Acknowledge(_)]
+    ));
     assert!(h.master.frameworks()[&fw.0].tasks.is_empty());
     assert_eq!(h.master.frameworks()[&fw.0].completed_tasks.len(), 1);
 }
@@ -249,9 +283,13 @@ fn invalid_launches_get_task_error_and_change_nothing() {
     });
     let ok = task("ok", &agent, "cpus:0.5;mem:64");
     let dup = task("ok", &agent, "cpus:0.1;mem:16");
-    h.call(&fw, accept(&offer, vec![too_big, both, ok, dup])).unwrap();
+    h.call(&fw, accept(&offer, vec![too_big, both, ok, dup]))
+        .unwrap();
     let updates = h.updates(10);
-    let states: Vec<(String, i32)> = updates.iter().map(|s| (s.task_id.value.clone(), s.state)).collect();
+    let states: Vec<(String, i32)> = updates
+        .iter()
+        .map(|s| (s.task_id.value.clone(), s.state))
+        .collect();
     assert_eq!(
         states,
         vec![
@@ -261,7 +299,11 @@ fn invalid_launches_get_task_error_and_change_nothing() {
         ]
     );
     assert!(updates.iter().all(|s| s.uuid.is_none()));
-    assert!(updates[0].message.as_deref().unwrap_or("").contains("more resources"));
+    assert!(updates[0]
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("more resources"));
     assert_eq!(h.master.frameworks()[&fw.0].tasks.len(), 1);
     assert_eq!(h.master.used_resources(None, None).scalar("cpus"), 0.5);
 }
@@ -273,13 +315,24 @@ fn stale_offer_drops_tasks() {
     let fw = h.subscribe(10, framework_info("fw", true));
     h.advance(Duration::from_secs(1));
     let offer = h.offers(10).remove(0);
-    h.call(&fw, accept(&offer, vec![task("a", &agent, "cpus:0.5;mem:64")])).unwrap();
+    h.call(
+        &fw,
+        accept(&offer, vec![task("a", &agent, "cpus:0.5;mem:64")]),
+    )
+    .unwrap();
     h.updates(10);
-    h.call(&fw, accept(&offer, vec![task("b", &agent, "cpus:0.5;mem:64")])).unwrap();
+    h.call(
+        &fw,
+        accept(&offer, vec![task("b", &agent, "cpus:0.5;mem:64")]),
+    )
+    .unwrap();
     let updates = h.updates(10);
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].state, TaskState::TaskDropped as i32);
-    assert_eq!(updates[0].reason, Some(v1::task_status::Reason::InvalidOffers as i32));
+    assert_eq!(
+        updates[0].reason,
+        Some(v1::task_status::Reason::InvalidOffers as i32)
+    );
 }
 
 #[test]
@@ -293,7 +346,9 @@ fn decline_filter_is_honoured_until_it_expires() {
         r#type: Some(call::Type::Decline as i32),
         decline: Some(call::Decline {
             offer_ids: vec![offer.id.clone()],
-            filters: Some(v1::Filters { refuse_seconds: Some(10.0) }),
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(10.0),
+            }),
         }),
         ..Default::default()
     };
@@ -315,9 +370,15 @@ fn wrong_stream_id_and_unknown_framework_are_refused() {
         ..Default::default()
     };
     let wrong = (fw.0.clone(), "nope".to_string());
-    assert!(matches!(h.call(&wrong, revive.clone()), Err(CallError::BadRequest(_))));
+    assert!(matches!(
+        h.call(&wrong, revive.clone()),
+        Err(CallError::BadRequest(_))
+    ));
     let unknown = ("other".to_string(), fw.1.clone());
-    assert!(matches!(h.call(&unknown, revive), Err(CallError::Forbidden(_))));
+    assert!(matches!(
+        h.call(&unknown, revive),
+        Err(CallError::Forbidden(_))
+    ));
 }
 
 #[test]
@@ -330,11 +391,16 @@ fn silent_agent_becomes_unreachable_and_tasks_are_reported() {
     for (fw, conn, id) in [(&aware, 10, "a"), (&plain, 11, "p")] {
         let offers = h.offers(conn);
         if let Some(offer) = offers.first() {
-            h.call(fw, accept(offer, vec![task(id, &agent, "cpus:0.5;mem:64")])).unwrap();
+            h.call(fw, accept(offer, vec![task(id, &agent, "cpus:0.5;mem:64")]))
+                .unwrap();
         } else {
             h.advance(Duration::from_secs(6));
             let offer = h.offers(conn).remove(0);
-            h.call(fw, accept(&offer, vec![task(id, &agent, "cpus:0.5;mem:64")])).unwrap();
+            h.call(
+                fw,
+                accept(&offer, vec![task(id, &agent, "cpus:0.5;mem:64")]),
+            )
+            .unwrap();
         }
     }
     h.master.agent_disconnected(h.now, 1);

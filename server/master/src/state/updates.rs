@@ -19,7 +19,11 @@ use super::{is_terminal, seconds, Action, CallError, Master};
 pub(super) fn visible_state(state: TaskState, partition_aware: bool) -> TaskState {
     use TaskState::*;
     match state {
-        TaskDropped | TaskUnreachable | TaskGone | TaskGoneByOperator | TaskUnknown if !partition_aware => TaskLost,
+        TaskDropped | TaskUnreachable | TaskGone | TaskGoneByOperator | TaskUnknown
+            if !partition_aware =>
+        {
+            TaskLost
+        }
         other => other,
     }
 }
@@ -43,12 +47,16 @@ impl Master {
             .get(framework_id)
             .is_some_and(|f| f.partition_aware());
         let status = v1::TaskStatus {
-            task_id: v1::TaskId { value: task_id.to_string() },
+            task_id: v1::TaskId {
+                value: task_id.to_string(),
+            },
             state: visible_state(state, partition_aware) as i32,
             message: Some(message.to_string()),
             source: Some(Source::Master as i32),
             reason: Some(reason as i32),
-            agent_id: agent_id.map(|a| v1::AgentId { value: a.to_string() }),
+            agent_id: agent_id.map(|a| v1::AgentId {
+                value: a.to_string(),
+            }),
             timestamp: Some(seconds(now)),
             ..Default::default()
         };
@@ -67,35 +75,54 @@ impl Master {
         let framework_id = update.framework_id.value.clone();
         let mut status = update.status;
         let task_id = status.task_id.value.clone();
-        status.agent_id = Some(v1::AgentId { value: agent_id.to_string() });
+        status.agent_id = Some(v1::AgentId {
+            value: agent_id.to_string(),
+        });
         let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskLost);
         let latest = update
             .latest_state
             .and_then(|s| TaskState::try_from(s).ok())
             .unwrap_or(state);
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
-            tracing::warn!(framework_id, task_id, "status update for an unknown framework; dropped");
+            tracing::warn!(
+                framework_id,
+                task_id,
+                "status update for an unknown framework; dropped"
+            );
             return;
         };
         let partition_aware = framework.partition_aware();
         if let Some(record) = framework.tasks.get_mut(&task_id) {
             let was_terminal = is_terminal(record.state());
             record.task.state = latest as i32;
-            record.task.status_update_state = Some(state as i32);
-            record.task.status_update_uuid = status.uuid.clone();
-            record.unacknowledged = status.uuid.clone();
+            // Updates without a uuid (reconciliation answers) need no
+            // acknowledgement and must not replace the one awaited.
+            if status.uuid.is_some() {
+                record.task.status_update_state = Some(state as i32);
+                record.task.status_update_uuid = status.uuid.clone();
+                record.unacknowledged = status.uuid.clone();
+            }
             record.task.statuses.push(status_for_history(&status));
             if is_terminal(latest) && !was_terminal {
-                *self.counters.terminal.entry(latest.as_str_name()).or_default() += 1;
+                *self
+                    .counters
+                    .terminal
+                    .entry(latest.as_str_name())
+                    .or_default() += 1;
             }
             if is_terminal(latest) && !record.resources_recovered {
                 record.resources_recovered = true;
                 let resources = record.resources.clone();
-                self.allocator.recover(&framework_id, agent_id, &resources, None, now);
+                self.allocator
+                    .recover(&framework_id, agent_id, &resources, None, now);
                 self.allocation_wanted = true;
             }
         } else {
-            tracing::debug!(framework_id, task_id, "status update for a task the master does not track");
+            tracing::debug!(
+                framework_id,
+                task_id,
+                "status update for a task the master does not track"
+            );
         }
         status.state = visible_state(state, partition_aware) as i32;
         self.send(&framework_id, update_event(status), now, actions);
@@ -109,7 +136,8 @@ impl Master {
         ack: Option<call::Acknowledge>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let ack = ack.ok_or_else(|| CallError::BadRequest("Expecting 'acknowledge' to be present".into()))?;
+        let ack = ack
+            .ok_or_else(|| CallError::BadRequest("Expecting 'acknowledge' to be present".into()))?;
         if ack.uuid.len() != 16 {
             return Err(CallError::BadRequest(format!(
                 "Invalid UUID in acknowledgement for task {}: expected 16 bytes, got {}",
@@ -127,21 +155,26 @@ impl Master {
                     }
                     record.unacknowledged.is_none()
                         && is_terminal(record.state())
-                        && record.task.status_update_state.is_some_and(|s| {
-                            TaskState::try_from(s).is_ok_and(is_terminal)
-                        })
+                        && record
+                            .task
+                            .status_update_state
+                            .is_some_and(|s| TaskState::try_from(s).is_ok_and(is_terminal))
                 }
                 None => false,
             };
             if complete {
                 if let Some(record) = framework.tasks.remove(&task_id) {
                     framework.completed_tasks.push_back(record.task);
-                    while framework.completed_tasks.len() > self.settings.max_completed_tasks_per_framework {
+                    while framework.completed_tasks.len()
+                        > self.settings.max_completed_tasks_per_framework
+                    {
                         framework.completed_tasks.pop_front();
                     }
                 }
                 if let Some(agent) = self.agents.get_mut(&agent_id) {
-                    agent.tasks.remove(&(framework_id.to_string(), task_id.clone()));
+                    agent
+                        .tasks
+                        .remove(&(framework_id.to_string(), task_id.clone()));
                 }
             }
         }
@@ -149,7 +182,9 @@ impl Master {
             &agent_id,
             MasterMessage {
                 kind: Some(master_message::Kind::Acknowledge(cluster::Acknowledge {
-                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
                     task_id: ack.task_id,
                     uuid: ack.uuid,
                 })),
@@ -168,20 +203,23 @@ impl Master {
         kill: Option<call::Kill>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let kill = kill.ok_or_else(|| CallError::BadRequest("Expecting 'kill' to be present".into()))?;
+        let kill =
+            kill.ok_or_else(|| CallError::BadRequest("Expecting 'kill' to be present".into()))?;
         let task_id = kill.task_id.value.clone();
         let record = self
             .frameworks
             .get(framework_id)
             .and_then(|f| f.tasks.get(&task_id))
-            .map(|r| (r.task.agent_id.value.clone(), r.task.kill_policy.clone()));
+            .map(|r| (r.task.agent_id.value.clone(), r.task.kill_policy));
         match record {
             Some((agent_id, policy)) => {
                 self.send_agent(
                     &agent_id,
                     MasterMessage {
                         kind: Some(master_message::Kind::KillTask(cluster::KillTask {
-                            framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                            framework_id: v1::FrameworkId {
+                                value: framework_id.to_string(),
+                            },
                             task_id: kill.task_id,
                             kill_policy: kill.kill_policy.or(policy),
                         })),
@@ -213,8 +251,8 @@ impl Master {
         shutdown: Option<call::Shutdown>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let shutdown =
-            shutdown.ok_or_else(|| CallError::BadRequest("Expecting 'shutdown' to be present".into()))?;
+        let shutdown = shutdown
+            .ok_or_else(|| CallError::BadRequest("Expecting 'shutdown' to be present".into()))?;
         let Some(framework) = self.frameworks.get(framework_id) else {
             return Ok(());
         };
@@ -228,7 +266,9 @@ impl Master {
             })
             .map(|r| MasterMessage {
                 kind: Some(master_message::Kind::KillTask(cluster::KillTask {
-                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
                     task_id: r.task.task_id.clone(),
                     kill_policy: None,
                 })),
@@ -247,8 +287,8 @@ impl Master {
         message: Option<call::Message>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let message =
-            message.ok_or_else(|| CallError::BadRequest("Expecting 'message' to be present".into()))?;
+        let message = message
+            .ok_or_else(|| CallError::BadRequest("Expecting 'message' to be present".into()))?;
         if !self.agents.contains_key(&message.agent_id.value) {
             return Err(CallError::BadRequest(format!(
                 "Agent {} is not registered",
@@ -258,11 +298,15 @@ impl Master {
         self.send_agent(
             &message.agent_id.value.clone(),
             MasterMessage {
-                kind: Some(master_message::Kind::FrameworkMessage(cluster::FrameworkMessage {
-                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
-                    executor_id: message.executor_id,
-                    data: message.data,
-                })),
+                kind: Some(master_message::Kind::FrameworkMessage(
+                    cluster::FrameworkMessage {
+                        framework_id: v1::FrameworkId {
+                            value: framework_id.to_string(),
+                        },
+                        executor_id: message.executor_id,
+                        data: message.data,
+                    },
+                )),
             },
             actions,
         );
@@ -280,7 +324,9 @@ impl Master {
         let event = Event {
             r#type: Some(event::Type::Message as i32),
             message: Some(event::Message {
-                agent_id: v1::AgentId { value: agent_id.to_string() },
+                agent_id: v1::AgentId {
+                    value: agent_id.to_string(),
+                },
                 executor_id: message.executor_id,
                 data: message.data,
             }),
@@ -306,7 +352,9 @@ impl Master {
         let event = Event {
             r#type: Some(event::Type::Failure as i32),
             failure: Some(event::Failure {
-                agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                agent_id: Some(v1::AgentId {
+                    value: agent_id.to_string(),
+                }),
                 executor_id: Some(exited.executor_id),
                 status: exited.status,
             }),

@@ -1,0 +1,47 @@
+# Meseta's command runner: people and CI use the same targets.
+#
+#   make demo   build, start a local cluster (master + 2 agents) and run the
+#               example framework on it to completion
+#   make test   install what the tests need, then run every test
+#   make bench  the allocator and launch-throughput benchmarks (release)
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+CARGO ?= cargo
+VENV ?= $(CARGO_TARGET_DIR)/pyvenv
+BIN := $(CARGO_TARGET_DIR)/debug
+
+.PHONY: demo build test test-deps lint rust-tests compat-tests bench
+
+build:
+	$(CARGO) build --workspace --bins
+
+demo: build
+	$(BIN)/meseta local --agents 2 --port 0 -- $(BIN)/command_framework --master {master} --tasks 10
+
+# Debian packages and a Python venv with pymesos (the real client from PyPI).
+test-deps:
+	@if ! python3 -c 'import http_parser' 2>/dev/null && ! dpkg -s python3-http-parser >/dev/null 2>&1; then \
+	  echo "test-deps: installing python3-http-parser and python3-venv (Debian)"; \
+	  (apt-get update -qq && apt-get install -y -qq python3-http-parser python3-venv) >/dev/null; \
+	fi
+	@if [ ! -x $(VENV)/bin/pytest ] || ! $(VENV)/bin/python -c 'import pymesos' 2>/dev/null; then \
+	  echo "test-deps: creating $(VENV) with pymesos and pytest"; \
+	  /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
+	  $(VENV)/bin/pip install -q pymesos pytest; \
+	fi
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+rust-tests: build
+	$(CARGO) test --workspace
+
+compat-tests: build test-deps
+	$(VENV)/bin/pytest -q tests/compat
+
+test: test-deps lint rust-tests compat-tests
+
+bench:
+	$(CARGO) bench -p meseta-bench

@@ -1,0 +1,136 @@
+//! How the agent runs a process tree: the [`Containerizer`] trait.
+//!
+//! The agent's logic (executors, kills, status updates) talks only to
+//! `Arc<dyn Containerizer>`: it launches a container from a
+//! [`LaunchRequest`], waits for its [`Termination`], signals it and asks for
+//! its usage. Each way of isolating work is one implementation:
+//! [`ProcessContainerizer`] (plain processes in their own process group) now,
+//! cgroups + namespaces and Docker later, without the agent changing.
+//!
+//! Contract every implementation keeps:
+//! * `launch` returns once the container runs (or failed to start);
+//! * `wait` may be called any number of times, before or after the end, and
+//!   always yields the same [`Termination`];
+//! * `kill` reaches every process of the container, and is a no-op for a
+//!   container that already ended;
+//! * when a container's main process ends, the rest of the container is
+//!   destroyed too: nothing outlives a container.
+
+mod process;
+
+use std::path::PathBuf;
+
+use futures::future::BoxFuture;
+use meseta_proto::v1;
+
+use crate::error::AgentError;
+
+pub use process::ProcessContainerizer;
+
+/// Everything needed to start a container.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    /// The container's ID (nested containers have a `parent`).
+    pub container_id: v1::ContainerId,
+    /// What to run: `shell` + `value` + `arguments` (URIs are already fetched).
+    pub command: v1::CommandInfo,
+    /// Variables added to the agent's own environment, later ones winning.
+    pub environment: Vec<(String, String)>,
+    /// The working directory, and where `stdout` and `stderr` are written.
+    pub sandbox: PathBuf,
+    /// The user to run as, for containerizers that switch users.
+    pub user: Option<String>,
+    /// The resources allotted, for containerizers that enforce limits.
+    pub resources: Vec<v1::Resource>,
+}
+
+/// Graceful or forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Ask the container to stop (SIGTERM).
+    Terminate,
+    /// Stop it now (SIGKILL).
+    Kill,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Termination {
+    /// The main process's exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the main process, when one did.
+    pub signal: Option<i32>,
+    /// The raw wait status (as Mesos reports it in `ExecutorExited`).
+    pub wait_status: Option<i32>,
+}
+
+impl Termination {
+    /// True when the main process exited with code 0.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+
+    /// "Command exited with status 3" / "Command terminated with signal Killed".
+    pub fn describe(&self) -> String {
+        match (self.exit_code, self.signal) {
+            (Some(code), _) => format!("Command exited with status {code}"),
+            (None, Some(signal)) => {
+                format!("Command terminated with signal {}", signal_name(signal))
+            }
+            (None, None) => "Command terminated for an unknown reason".to_string(),
+        }
+    }
+}
+
+/// The description `strsignal` gives, e.g. "Terminated" for SIGTERM.
+pub fn signal_name(signal: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string
+    // (or NULL); it is copied out at once, before any other call could
+    // overwrite it.
+    let text = unsafe {
+        let ptr = libc::strsignal(signal);
+        if ptr.is_null() {
+            return format!("signal {signal}");
+        }
+        std::ffi::CStr::from_ptr(ptr).to_string_lossy().into_owned()
+    };
+    text
+}
+
+/// The text form of a container ID (`parent.child` for nested ones), used as
+/// a map key and in logs.
+pub fn container_key(id: &v1::ContainerId) -> String {
+    match &id.parent {
+        Some(parent) => format!("{}.{}", container_key(parent), id.value),
+        None => id.value.clone(),
+    }
+}
+
+/// Runs and controls containers. See the module docs for the contract.
+pub trait Containerizer: Send + Sync + 'static {
+    /// Starts a container; returns once it runs.
+    fn launch(&self, request: LaunchRequest) -> BoxFuture<'_, Result<(), AgentError>>;
+
+    /// Resolves when the container has ended (at once if it already has).
+    fn wait(
+        &self,
+        container_id: &v1::ContainerId,
+    ) -> BoxFuture<'_, Result<Termination, AgentError>>;
+
+    /// Sends `signal` to every process of the container.
+    fn kill(
+        &self,
+        container_id: &v1::ContainerId,
+        signal: Signal,
+    ) -> BoxFuture<'_, Result<(), AgentError>>;
+
+    /// Finds containers left by an earlier agent run; returns those still
+    /// alive and under this containerizer's control.
+    fn recover(&self) -> BoxFuture<'_, Result<Vec<v1::ContainerId>, AgentError>>;
+
+    /// Resource usage of a running container.
+    fn usage(
+        &self,
+        container_id: &v1::ContainerId,
+    ) -> BoxFuture<'_, Result<v1::ResourceStatistics, AgentError>>;
+}

@@ -1,0 +1,45 @@
+//! The agent's HTTP server: the executor API, state, metrics, health and
+//! sandbox files, on one axum router.
+//!
+//! Handlers only parse and answer; the decisions live in the operation
+//! modules. Unknown paths answer 404, wrong methods 405, bad input 400 with
+//! a message a person can act on.
+
+pub mod files;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::inner::Inner;
+
+/// Largest executor call accepted (updates may carry `data`).
+const MAX_CALL_BYTES: usize = 64 * 1024 * 1024;
+
+/// Every route the agent serves.
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/executor",
+            post(crate::executor_api::handle).layer(DefaultBodyLimit::max(MAX_CALL_BYTES)),
+        )
+        .route("/state", get(state::state))
+        .route("/state.json", get(state::state))
+        .route("/slave(1)/state", get(state::state))
+        .route("/slave(1)/state.json", get(state::state))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/slave(1)/health", get(|| async { StatusCode::OK }))
+        .route("/metrics/snapshot", get(state::metrics))
+        .route("/files/browse", get(files::browse))
+        .route("/files/browse.json", get(files::browse))
+        .route("/files/read", get(files::read))
+        .route("/files/read.json", get(files::read))
+        .route("/files/download", get(files::download))
+        .route("/files/download.json", get(files::download))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "No such endpoint on this agent") })
+        .with_state(inner)
+}

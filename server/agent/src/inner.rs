@@ -1,0 +1,116 @@
+//! The agent's shared core: settings, the state under its mutex, the
+//! containerizer, and the outbound side of the master link.
+//!
+//! Each operation (launching, killing, status updates, the executor API, the
+//! master link) lives in its own module as an `impl Inner` block; this module
+//! only holds what they share. Rule: lock, change plain data, unlock, then do
+//! I/O — never hold the lock across an `.await`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+use meseta_proto::cluster::{agent_message, AgentMessage};
+use meseta_proto::v1;
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::config::Settings;
+use crate::containerizer::Containerizer;
+use crate::fetcher::Fetcher;
+use crate::sandbox::Layout;
+use crate::state::AgentState;
+
+/// Messages queued towards the master before the stream pushes back.
+pub(crate) const OUTBOUND_QUEUE: usize = 4096;
+
+/// The sending half of the current master stream, if connected.
+#[derive(Debug, Default)]
+pub(crate) struct MasterSender {
+    current: Mutex<Option<mpsc::Sender<AgentMessage>>>,
+}
+
+impl MasterSender {
+    /// Sends a message on the current stream; false when disconnected or
+    /// the queue is full (callers that need delivery retry on their own).
+    pub fn send(&self, kind: agent_message::Kind) -> bool {
+        let sender = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(sender) = sender else {
+            return false;
+        };
+        match sender.try_send(AgentMessage { kind: Some(kind) }) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot queue a message for the master");
+                false
+            }
+        }
+    }
+
+    pub fn connect(&self, sender: mpsc::Sender<AgentMessage>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+    }
+
+    pub fn disconnect(&self) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+pub(crate) struct Inner {
+    pub settings: Settings,
+    pub layout: Layout,
+    pub state: Mutex<AgentState>,
+    pub containerizer: Arc<dyn Containerizer>,
+    pub fetcher: Fetcher,
+    pub master: MasterSender,
+    /// The address executors and the master use to reach us.
+    pub http_address: SocketAddr,
+    pub start_time: SystemTime,
+    pub started: Instant,
+    /// Wakes the status update retry loop when a deadline may have moved.
+    pub updates_wake: Notify,
+    /// Set once when the agent stops.
+    pub stop: watch::Sender<bool>,
+    /// Set when the agent cannot go on.
+    pub fatal: watch::Sender<Option<String>>,
+}
+
+impl Inner {
+    pub fn lock(&self) -> MutexGuard<'_, AgentState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn agent_id(&self) -> Option<v1::AgentId> {
+        self.lock().agent_id.clone()
+    }
+
+    /// `ip:port` of our HTTP server, as executors get it.
+    pub fn endpoint(&self) -> String {
+        self.http_address.to_string()
+    }
+
+    /// The `AgentInfo` we register with and hand to executors.
+    pub fn agent_info(&self) -> v1::AgentInfo {
+        v1::AgentInfo {
+            hostname: self.settings.hostname.clone(),
+            port: Some(i32::from(self.http_address.port())),
+            resources: self.settings.resources.clone(),
+            attributes: self.settings.attributes.clone(),
+            id: self.agent_id(),
+            ..Default::default()
+        }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Records a failure that ends the agent ([`crate::Agent::wait`] returns).
+    pub fn fail(&self, reason: String) {
+        tracing::error!(%reason, "the agent cannot continue");
+        self.fatal.send_replace(Some(reason));
+    }
+}

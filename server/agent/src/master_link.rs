@@ -1,0 +1,305 @@
+//! The link to the master: one `AgentLink.Attach` stream, redialled forever.
+//!
+//! ```text
+//! connect ─▶ send Register ─▶ await Registered ─▶ serve messages ─┐
+//!    ▲                                                             │ stream broke, or
+//!    └──────────── wait (capped, jittered backoff) ◀──────────────┘ no ping for 3 intervals
+//! ```
+//! `Register` carries the agent ID when we have one (saved under the work
+//! dir, so a restarted agent keeps it) and everything we run, so the master
+//! can rebuild its view after its own failover or a network cut. On
+//! `Registered` the ID is saved and every unacknowledged status update is
+//! resent. `Refused` means the master will not take this ID again: we say so
+//! loudly, stop what we run under it, forget it and register anew.
+//!
+//! Messages are only sent upstream while registered; updates missed while
+//! disconnected are resent after the next registration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use meseta_proto::cluster::{
+    agent_link_client::AgentLinkClient, agent_message::Kind, master_message, AgentMessage, Pong,
+    Register, Registered,
+};
+use meseta_proto::v1;
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::http::state::MESOS_VERSION;
+use crate::inner::{Inner, OUTBOUND_QUEUE};
+use crate::sandbox::validate_id;
+use crate::state::ExecutorKind;
+
+/// Ping interval assumed until the master says otherwise.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(15);
+/// Missed pings after which the master is considered lost.
+pub const MISSED_PINGS: u32 = 3;
+/// First reconnection delay (doubles up to `reconnect_backoff_max`).
+pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How one session with the master ended.
+enum SessionEnd {
+    Lost {
+        reason: String,
+        was_registered: bool,
+    },
+}
+
+/// The delay before reconnection attempt `attempt` (0-based): doubling from
+/// [`INITIAL_BACKOFF`], capped at `max`, then jittered down by up to half.
+pub fn backoff(attempt: u32, max: Duration) -> Duration {
+    let base = INITIAL_BACKOFF
+        .checked_mul(1u32 << attempt.min(20))
+        .unwrap_or(max)
+        .min(max);
+    base.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+impl Inner {
+    /// Keeps the agent attached to the master until the agent stops.
+    pub(crate) async fn run_master_link(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        let mut attempt = 0u32;
+        loop {
+            let end = tokio::select! {
+                end = self.session() => end,
+                _ = stop.wait_for(|stopped| *stopped) => return self.link_down(),
+            };
+            self.link_down();
+            let SessionEnd::Lost {
+                reason,
+                was_registered,
+            } = end;
+            if was_registered {
+                attempt = 0;
+            }
+            let delay = backoff(attempt, self.settings.config.reconnect_backoff_max);
+            attempt = attempt.saturating_add(1);
+            tracing::warn!(master = %self.settings.config.master, %reason, ?delay, "lost the master; reconnecting");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }
+
+    fn link_down(&self) {
+        self.master.disconnect();
+        self.lock().registered = false;
+    }
+
+    async fn session(self: &Arc<Self>) -> SessionEnd {
+        let lost = |reason: String| SessionEnd::Lost {
+            reason,
+            was_registered: false,
+        };
+        let url = format!("http://{}", self.settings.config.master);
+        let endpoint = match tonic::transport::Endpoint::from_shared(url.clone()) {
+            Ok(endpoint) => endpoint.connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true),
+            Err(e) => return lost(format!("bad master address {url}: {e}")),
+        };
+        let channel = match endpoint.connect().await {
+            Ok(channel) => channel,
+            Err(e) => return lost(format!("cannot connect to {url}: {e}")),
+        };
+        let (tx, rx) = mpsc::channel::<AgentMessage>(OUTBOUND_QUEUE);
+        let register = self.register_message();
+        tracing::info!(master = %url, agent_id = ?register.info.id.as_ref().map(|i| &i.value), tasks = register.tasks.len(), "registering with the master");
+        if tx
+            .try_send(AgentMessage {
+                kind: Some(Kind::Register(register)),
+            })
+            .is_err()
+        {
+            return lost("cannot queue the registration".into());
+        }
+        let mut client = AgentLinkClient::new(channel);
+        let attach = client.attach(ReceiverStream::new(rx));
+        let mut inbound =
+            match tokio::time::timeout(DEFAULT_PING_INTERVAL * MISSED_PINGS, attach).await {
+                Ok(Ok(response)) => response.into_inner(),
+                Ok(Err(status)) => return lost(format!("Attach failed: {status}")),
+                Err(_) => return lost("the master did not answer Attach".into()),
+            };
+        let mut silence = DEFAULT_PING_INTERVAL * MISSED_PINGS;
+        let mut registered = false;
+        loop {
+            let end = |reason: String| SessionEnd::Lost {
+                reason,
+                was_registered: registered,
+            };
+            let message = match tokio::time::timeout(silence, inbound.message()).await {
+                Err(_) => return end(format!("no message from the master for {silence:?}")),
+                Ok(Err(status)) => return end(format!("stream failed: {status}")),
+                Ok(Ok(None)) => return end("the master closed the stream".into()),
+                Ok(Ok(Some(message))) => message,
+            };
+            match message.kind {
+                Some(master_message::Kind::Registered(r)) => match self.on_registered(r, &tx) {
+                    Ok(interval) => {
+                        registered = true;
+                        silence = interval * MISSED_PINGS;
+                    }
+                    Err(reason) => return end(reason),
+                },
+                Some(master_message::Kind::Refused(refused)) => {
+                    self.on_refused(refused.reason.unwrap_or_default());
+                    return end("the master refused this agent".into());
+                }
+                Some(master_message::Kind::Ping(ping)) => {
+                    let pong = AgentMessage {
+                        kind: Some(Kind::Pong(Pong {
+                            sequence: ping.sequence,
+                        })),
+                    };
+                    if tx.try_send(pong).is_err() {
+                        return end("cannot answer the master's ping".into());
+                    }
+                }
+                Some(kind) if registered => self.dispatch(kind),
+                Some(_) => tracing::warn!("message from the master before registration; ignored"),
+                None => tracing::debug!("empty message from the master; ignored"),
+            }
+        }
+    }
+
+    /// Routes a master message to the module of its operation.
+    fn dispatch(self: &Arc<Self>, kind: master_message::Kind) {
+        use master_message::Kind as K;
+        match kind {
+            K::RunTasks(request) => self.run_tasks(request),
+            K::KillTask(request) => self.kill_task(request),
+            K::Acknowledge(ack) => self.acknowledge(ack),
+            K::FrameworkMessage(message) => self.framework_message(message),
+            K::ShutdownFramework(request) => self.shutdown_framework(&request.framework_id),
+            K::ReconcileTasks(request) => self.reconcile(request),
+            K::Registered(_) | K::Refused(_) | K::Ping(_) => {}
+        }
+    }
+
+    /// Saves the ID, starts sending upstream, resends pending updates.
+    /// Returns the ping interval.
+    fn on_registered(
+        &self,
+        registered: Registered,
+        tx: &mpsc::Sender<AgentMessage>,
+    ) -> Result<Duration, String> {
+        let id = registered.agent_id;
+        validate_id("agent ID", &id.value)
+            .map_err(|e| format!("the master gave an unusable ID: {e}"))?;
+        {
+            let mut state = self.lock();
+            if let Some(old) = state.agent_id.as_ref().filter(|old| **old != id) {
+                tracing::warn!(old = %old.value, new = %id.value, "the master assigned a new agent ID");
+            }
+            state.agent_id = Some(id.clone());
+            state.registered = true;
+        }
+        if let Err(e) = self.layout.write_agent_id(&id.value) {
+            tracing::error!(error = %e, "cannot save the agent ID; a restart will register anew");
+        }
+        let interval = registered
+            .ping_interval_seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(DEFAULT_PING_INTERVAL, Duration::from_secs_f64);
+        tracing::info!(agent_id = %id.value, ?interval, "registered with the master");
+        self.master.connect(tx.clone());
+        self.resend_updates();
+        Ok(interval)
+    }
+
+    /// The master will not take this agent: stop what runs under the old
+    /// ID, forget it, and let the next session register anew.
+    fn on_refused(self: &Arc<Self>, reason: String) {
+        let old = self.agent_id();
+        tracing::error!(
+            agent_id = ?old.as_ref().map(|i| &i.value),
+            %reason,
+            "THE MASTER REFUSED THIS AGENT: killing its tasks, forgetting its ID and registering as a new agent"
+        );
+        self.layout.forget_agent_id();
+        {
+            let mut state = self.lock();
+            state.agent_id = None;
+            state.registered = false;
+            state.updates.clear();
+            let ids: Vec<String> = state.frameworks.keys().cloned().collect();
+            for id in ids {
+                if let Some(framework) = state.frameworks.get_mut(&id) {
+                    framework.terminating = true;
+                }
+                state.complete_terminal_tasks(&id);
+            }
+        }
+        self.stop_executors(None, self.settings.config.executor_shutdown_grace_period);
+    }
+
+    /// The `Register` message: who we are and everything we run.
+    pub(crate) fn register_message(&self) -> Register {
+        let info = self.agent_info();
+        let state = self.lock();
+        let agent_id = state.agent_id.clone().unwrap_or_default();
+        let mut register = Register {
+            info,
+            http_address: Some(self.endpoint()),
+            version: Some(MESOS_VERSION.to_string()),
+            ..Default::default()
+        };
+        for framework in state.frameworks.values().filter(|f| !f.terminating) {
+            register.frameworks.push(framework.info.clone());
+            for executor in framework.executors.values() {
+                let executor_id =
+                    (executor.kind != ExecutorKind::Command).then(|| executor.id().clone());
+                if executor_id.is_some() {
+                    register.executors.push(executor.info.clone());
+                }
+                for task in executor.tasks.values() {
+                    let key =
+                        crate::status_updates::StreamKey::new(&framework.id, &task.info.task_id);
+                    let in_flight = state.updates.in_flight(&key);
+                    register.tasks.push(v1::Task {
+                        name: task.info.name.clone(),
+                        task_id: task.info.task_id.clone(),
+                        framework_id: framework.id.clone(),
+                        executor_id: executor_id.clone(),
+                        agent_id: agent_id.clone(),
+                        state: task.state,
+                        resources: task.info.resources.clone(),
+                        statuses: task.statuses.clone(),
+                        status_update_state: in_flight.map(|s| s.state),
+                        status_update_uuid: in_flight.and_then(|s| s.uuid.clone()),
+                        labels: task.info.labels.clone(),
+                        discovery: task.info.discovery.clone(),
+                        container: task.info.container.clone(),
+                        health_check: task.info.health_check.clone(),
+                        kill_policy: task.info.kill_policy,
+                        user: Some(framework.info.user.clone()).filter(|u| !u.is_empty()),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        register
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        let max = Duration::from_secs(30);
+        for attempt in 0..40 {
+            let delay = backoff(attempt, max);
+            let base = Duration::from_secs(1u64 << attempt.min(20)).min(max);
+            assert!(
+                delay >= base / 2 && delay <= base,
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Starts a cluster of real processes: one `meseta master` and N
+//! `meseta agent`s on loopback, each with its own work directory and log
+//! file, and stops them all when dropped.
+//!
+//! Ports are never guessed: every process binds port 0 and writes the
+//! address it got to `<work_dir>/address`, which the launcher waits for.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Errors bringing a cluster up.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// A process could not be started.
+    #[error("cannot start {what}: {source}")]
+    Spawn {
+        /// Which process.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A process exited or did not get ready in time.
+    #[error("{what} did not become ready within {timeout:?}; see its log at {log}")]
+    NotReady {
+        /// Which process.
+        what: String,
+        /// The deadline.
+        timeout: Duration,
+        /// Its log file.
+        log: String,
+    },
+    /// The work directory could not be prepared.
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// The `meseta` binary.
+    pub binary: PathBuf,
+    /// Root of every work dir and log of the cluster.
+    pub root: PathBuf,
+    /// Number of agents.
+    pub agents: usize,
+    /// Master port (0 = any free port).
+    pub master_port: u16,
+    /// `--resources` of each agent (None = a share of the machine).
+    pub agent_resources: Option<String>,
+    /// Extra flags for the master.
+    pub master_args: Vec<String>,
+    /// Extra flags for every agent.
+    pub agent_args: Vec<String>,
+    /// How long to wait for each process.
+    pub timeout: Duration,
+}
+
+impl ClusterSpec {
+    /// A spec with defaults: agents get an equal share of this machine.
+    pub fn new(binary: impl Into<PathBuf>, root: impl Into<PathBuf>, agents: usize) -> Self {
+        Self {
+            binary: binary.into(),
+            root: root.into(),
+            agents,
+            master_port: 0,
+            agent_resources: None,
+            master_args: Vec::new(),
+            agent_args: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One running process of the cluster.
+#[derive(Debug)]
+pub struct Process {
+    /// `master` or `agent-N`.
+    pub name: String,
+    /// Its `host:port`.
+    pub address: String,
+    /// Its work dir.
+    pub work_dir: PathBuf,
+    /// Its log file (stdout and stderr).
+    pub log: PathBuf,
+    child: Option<Child>,
+    args: Vec<String>,
+}
+
+impl Process {
+    /// The OS process ID, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the process hard (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+}
+
+/// A running cluster; dropping it stops every process.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The master.
+    pub master: Process,
+    /// The agents.
+    pub agents: Vec<Process>,
+    spec: ClusterSpec,
+}
+
+/// The machine's share for one of `agents` agents, in `--resources` syntax.
+pub fn machine_share(agents: usize) -> String {
+    let agents = agents.max(1) as f64;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    let mem = total_memory_mb().unwrap_or(4096.0) / 2.0;
+    let share = |x: f64| ((x / agents) * 100.0).floor() / 100.0;
+    format!(
+        "cpus:{};mem:{};disk:{}",
+        share(cpus).max(0.1),
+        share(mem).max(128.0).floor(),
+        10240
+    )
+}
+
+fn total_memory_mb() -> Option<f64> {
+    let text = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+impl Cluster {
+    /// Starts the master, then the agents, and waits for each to bind.
+    pub fn start(spec: ClusterSpec) -> Result<Cluster, LaunchError> {
+        let mut master_args = vec![
+            "master".to_string(),
+            "--ip".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            spec.master_port.to_string(),
+        ];
+        master_args.extend(spec.master_args.iter().cloned());
+        let master = launch(&spec, "master", master_args)?;
+        let mut cluster = Cluster {
+            master,
+            agents: Vec::new(),
+            spec,
+        };
+        for index in 0..cluster.spec.agents {
+            cluster.add_agent(index)?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts agent number `index` (its work dir is reused if it exists).
+    pub fn add_agent(&mut self, index: usize) -> Result<&Process, LaunchError> {
+        let resources = self
+            .spec
+            .agent_resources
+            .clone()
+            .unwrap_or_else(|| machine_share(self.spec.agents));
+        let mut args = vec![
+            "agent".to_string(),
+            "--master".into(),
+            self.master.address.clone(),
+            "--ip".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+            "--resources".into(),
+            resources,
+        ];
+        args.extend(self.spec.agent_args.iter().cloned());
+        let process = launch(&self.spec, &format!("agent-{index}"), args)?;
+        if index < self.agents.len() {
+            self.agents[index] = process;
+        } else {
+            self.agents.push(process);
+        }
+        Ok(&self.agents[index.min(self.agents.len() - 1)])
+    }
+
+    /// The master's `host:port`.
+    pub fn master_address(&self) -> &str {
+        &self.master.address
+    }
+
+    /// Kills agent `index` hard (SIGKILL), as a crash would.
+    pub fn kill_agent(&mut self, index: usize) {
+        if let Some(process) = self.agents.get_mut(index) {
+            process.kill();
+        }
+    }
+
+    /// Restarts agent `index` with the same flags and work dir.
+    pub fn restart_agent(&mut self, index: usize) -> Result<(), LaunchError> {
+        let Some(process) = self.agents.get_mut(index) else {
+            return Ok(());
+        };
+        process.kill();
+        let fresh = launch(&self.spec, &process.name, process.args.clone())?;
+        *process = fresh;
+        Ok(())
+    }
+
+    /// Stops every process: SIGTERM, then SIGKILL after a grace period.
+    pub fn stop(&mut self) {
+        let mut all: Vec<&mut Process> = self.agents.iter_mut().collect();
+        all.push(&mut self.master);
+        for process in all.iter_mut() {
+            if let Some(child) = process.child.as_ref() {
+                terminate(child.id());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for process in all {
+            if let Some(mut child) = process.child.take() {
+                while Instant::now() < deadline {
+                    if !matches!(child.try_wait(), Ok(None)) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) with a PID we spawned and a valid signal number has no memory effects.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+fn launch(spec: &ClusterSpec, name: &str, mut args: Vec<String>) -> Result<Process, LaunchError> {
+    let work_dir = spec.root.join(name);
+    fs::create_dir_all(&work_dir).map_err(|source| LaunchError::Io {
+        path: work_dir.display().to_string(),
+        source,
+    })?;
+    let address_file = work_dir.join("address");
+    let _ = fs::remove_file(&address_file);
+    let log = spec.root.join(format!("{name}.log"));
+    let log_file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|source| LaunchError::Io {
+            path: log.display().to_string(),
+            source,
+        })?;
+    let err_file = log_file.try_clone().map_err(|source| LaunchError::Io {
+        path: log.display().to_string(),
+        source,
+    })?;
+    if !args.iter().any(|a| a == "--work-dir") {
+        args.push("--work-dir".into());
+        args.push(work_dir.display().to_string());
+    }
+    let child = Command::new(&spec.binary)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(err_file)
+        .spawn()
+        .map_err(|source| LaunchError::Spawn {
+            what: format!("{name} ({})", spec.binary.display()),
+            source,
+        })?;
+    let mut process = Process {
+        name: name.to_string(),
+        address: String::new(),
+        work_dir,
+        log: log.clone(),
+        child: Some(child),
+        args,
+    };
+    process.address = wait_for_address(&mut process, &address_file, spec.timeout)?;
+    Ok(process)
+}
+
+fn wait_for_address(
+    process: &mut Process,
+    file: &Path,
+    timeout: Duration,
+) -> Result<String, LaunchError> {
+    let deadline = Instant::now() + timeout;
+    let not_ready = |p: &Process| LaunchError::NotReady {
+        what: p.name.clone(),
+        timeout,
+        log: p.log.display().to_string(),
+    };
+    loop {
+        if let Ok(text) = fs::read_to_string(file) {
+            let address = text.trim().to_string();
+            if !address.is_empty() {
+                return Ok(address);
+            }
+        }
+        if process.exited() || Instant::now() > deadline {
+            return Err(not_ready(process));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,57 @@
+//! `meseta`: one binary for every role of a Meseta cluster.
+//!
+//! * `meseta master`: the master (scheduler API, endpoints, agents' gRPC);
+//! * `meseta agent`: an agent that runs tasks for the master;
+//! * `meseta local`: a master and N agents on loopback, for trying things out;
+//! * `meseta execute`: run one command as a task, like `mesos-execute`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A Mesos-compatible cluster manager.
+#[derive(Parser)]
+#[command(name = "meseta", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (e.g. `info`, `debug`, `meseta_master=debug`); also `RUST_LOG`.
+    #[arg(long, global = true, env = "MESETA_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a master.
+    Master(cli::master::Args),
+    /// Run an agent.
+    Agent(cli::agent::Args),
+    /// Run a master and N agents on loopback, optionally a command against them.
+    Local(cli::local::Args),
+    /// Run one command as a task and wait for it, like `mesos-execute`.
+    Execute(cli::execute::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or(cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Master(args) => cli::master::run(args),
+        Command::Agent(args) => cli::agent::run(args),
+        Command::Local(args) => cli::local::run(args),
+        Command::Execute(args) => cli::execute::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("meseta: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: real `meseta master` and `meseta agent` processes on
+//! loopback ports, frameworks built on the Rust client core, real tasks.
+//! One test binary (modules below) so the workspace links it once.
+
+mod common;
+
+mod agents;
+mod bad_input;
+mod executors;
+mod offers;
+mod tasks;
