@@ -8,6 +8,7 @@
 //!   name, bytes as base64, unset fields omitted), used by the HTTP APIs.
 //! * [`recordio`]: the `<length>\n<bytes>` framing of Mesos event streams.
 //! * [`resources`]: small helpers to build and read `Resource` lists.
+//! * [`endpoint_json`]: resources and attributes as the legacy JSON endpoints show them.
 //!
 //! This crate depends on neither the client nor the server.
 #![warn(missing_docs)]
@@ -43,11 +44,30 @@ pub use generated::mesos::v1::executor;
 /// `mesos.v1.scheduler`: scheduler `Call`s and `Event`s.
 pub use generated::mesos::v1::scheduler;
 
+pub mod endpoint_json;
 pub mod json;
 pub mod recordio;
 pub mod resources;
 
 pub use prost::Message;
+
+impl v1::TaskState {
+    /// Whether the state is final: the task will not change state again.
+    pub fn is_terminal(self) -> bool {
+        use v1::TaskState::*;
+        matches!(
+            self,
+            TaskFinished
+                | TaskFailed
+                | TaskKilled
+                | TaskError
+                | TaskLost
+                | TaskDropped
+                | TaskGone
+                | TaskGoneByOperator
+        )
+    }
+}
 
 /// The compiled descriptors of every message above.
 pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -107,19 +107,9 @@ struct Stream {
     seen: HashSet<Vec<u8>>,
 }
 
-/// Task states after which nothing more happens to a task.
+/// Task states after which nothing more happens to a task (raw wire value).
 pub fn is_terminal(state: i32) -> bool {
-    matches!(
-        TaskState::try_from(state),
-        Ok(TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator)
-    )
+    TaskState::try_from(state).is_ok_and(TaskState::is_terminal)
 }
 
 /// Name of a task state for logs and messages ("TASK_RUNNING").

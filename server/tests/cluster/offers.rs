@@ -54,6 +54,11 @@ fn two_frameworks_share_agents_fairly() {
                 continue;
             };
             for offer in offers {
+                // What a task leaves on an agent (memory only) is offered too.
+                if meseta_proto::resources::scalar_total(&offer.resources, "cpus") < 1.0 {
+                    fw.driver.decline_offer(&offer.id, None);
+                    continue;
+                }
                 let id = format!("fw{i}-task{total}");
                 let task = command_task(&id, &offer, "sleep 600", "cpus:1;mem:64");
                 fw.driver

@@ -135,3 +135,53 @@ fn reconciliation_reports_latest_and_unknown_tasks() {
     let implicit = fw.state("long", TaskState::TaskRunning);
     assert_eq!(implicit.reason, Some(Reason::Reconciliation as i32));
 }
+
+#[test]
+fn meseta_execute_prints_each_status_and_exits_with_the_task_code() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meseta"))
+        .args([
+            "execute",
+            "--master",
+            &tc.master(),
+            "--name",
+            "seven",
+            "--command",
+            "echo out; exit 7",
+        ])
+        .args(["--resources", "cpus:0.2;mem:32", "--env", "GREETING=hi"])
+        .output()
+        .expect("meseta execute runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(7), "{stdout}");
+    let order: Vec<&str> = ["TASK_STAGING", "TASK_RUNNING", "TASK_FAILED"]
+        .into_iter()
+        .filter(|s| stdout.contains(s))
+        .collect();
+    assert_eq!(
+        order,
+        ["TASK_STAGING", "TASK_RUNNING", "TASK_FAILED"],
+        "{stdout}"
+    );
+    assert!(stdout.find("TASK_STAGING") < stdout.find("TASK_FAILED"));
+
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_meseta"))
+        .args([
+            "execute",
+            "--master",
+            &tc.master(),
+            "--name",
+            "ok",
+            "--command",
+            "test \"$GREETING\" = hi",
+        ])
+        .args(["--env", "GREETING=hi"])
+        .output()
+        .expect("meseta execute runs");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}

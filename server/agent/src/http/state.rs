@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use meseta_proto::v1::{self, TaskState};
-use serde_json::{json, Map, Value};
+use meseta_proto::v1::TaskState;
+use serde_json::{json, Value};
 
 use crate::inner::Inner;
 use crate::resources_detect;
@@ -21,60 +21,7 @@ use crate::status_updates::state_name;
 /// The Mesos version we are wire-compatible with, as `/state` reports it.
 pub const MESOS_VERSION: &str = "1.11.0";
 
-/// `{"cpus": 4, "mem": 1024, "ports": "[31000-32000]"}`.
-pub fn resources_json(resources: &[v1::Resource]) -> Value {
-    let mut out = Map::new();
-    for resource in resources {
-        let value = if let Some(scalar) = &resource.scalar {
-            let before = out
-                .get(&resource.name)
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0);
-            json!(before + scalar.value)
-        } else if let Some(ranges) = &resource.ranges {
-            let spans: Vec<String> = ranges
-                .range
-                .iter()
-                .map(|r| format!("{}-{}", r.begin, r.end))
-                .collect();
-            json!(format!("[{}]", spans.join(", ")))
-        } else if let Some(set) = &resource.set {
-            json!(format!("{{{}}}", set.item.join(", ")))
-        } else {
-            continue;
-        };
-        out.insert(resource.name.clone(), value);
-    }
-    for name in ["cpus", "mem", "disk", "gpus"] {
-        out.entry(name).or_insert(json!(0.0));
-    }
-    Value::Object(out)
-}
-
-/// `{"rack": "r1", "level": 3}`.
-pub fn attributes_json(attributes: &[v1::Attribute]) -> Value {
-    let mut out = Map::new();
-    for attribute in attributes {
-        let value = if let Some(scalar) = &attribute.scalar {
-            json!(scalar.value)
-        } else if let Some(text) = &attribute.text {
-            json!(text.value)
-        } else if let Some(ranges) = &attribute.ranges {
-            let spans: Vec<String> = ranges
-                .range
-                .iter()
-                .map(|r| format!("{}-{}", r.begin, r.end))
-                .collect();
-            json!(format!("[{}]", spans.join(", ")))
-        } else if let Some(set) = &attribute.set {
-            json!(format!("{{{}}}", set.item.join(", ")))
-        } else {
-            continue;
-        };
-        out.insert(attribute.name.clone(), value);
-    }
-    Value::Object(out)
-}
+pub use meseta_proto::endpoint_json::{attributes as attributes_json, resources as resources_json};
 
 fn task_json(task: &Task, framework_id: &str, executor: &Executor, agent_id: &str) -> Value {
     let executor_id = match executor.kind {

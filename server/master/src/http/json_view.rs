@@ -6,88 +6,15 @@ use std::time::Duration;
 
 use meseta_allocator::Resources;
 use meseta_proto::v1;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::state::{Agent, Framework, Master};
 
-/// Mesos's resource object: scalars by name (cpus, mem, disk and gpus
-/// always present), ranges as `"[31000-32000]"`, sets as `"{a,b}"`.
-pub(crate) fn resources(list: &[v1::Resource]) -> Value {
-    let mut out = Map::new();
-    for name in ["cpus", "mem", "disk", "gpus"] {
-        out.insert(name.into(), json!(0.0));
-    }
-    for resource in list {
-        if let Some(scalar) = &resource.scalar {
-            let sum = out
-                .get(&resource.name)
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0)
-                + scalar.value;
-            out.insert(
-                resource.name.clone(),
-                json!((sum * 1000.0).round() / 1000.0),
-            );
-        } else if let Some(ranges) = &resource.ranges {
-            let mut spans: Vec<String> = out
-                .get(&resource.name)
-                .and_then(Value::as_str)
-                .map(|s| {
-                    s.trim_matches(['[', ']'])
-                        .split(", ")
-                        .filter(|x| !x.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
-            spans.extend(
-                ranges
-                    .range
-                    .iter()
-                    .map(|r| format!("{}-{}", r.begin, r.end)),
-            );
-            out.insert(
-                resource.name.clone(),
-                json!(format!("[{}]", spans.join(", "))),
-            );
-        } else if let Some(set) = &resource.set {
-            out.insert(
-                resource.name.clone(),
-                json!(format!("{{{}}}", set.item.join(","))),
-            );
-        }
-    }
-    Value::Object(out)
-}
+pub(crate) use meseta_proto::endpoint_json::{attributes, resources};
 
 /// The same, from the allocator's form.
 pub(crate) fn allocator_resources(r: &Resources) -> Value {
     resources(&r.to_mesos("*"))
-}
-
-/// Attributes as a flat object: text as strings, scalars as numbers.
-pub(crate) fn attributes(list: &[v1::Attribute]) -> Value {
-    let mut out = Map::new();
-    for attribute in list {
-        let value = if let Some(text) = &attribute.text {
-            json!(text.value)
-        } else if let Some(scalar) = &attribute.scalar {
-            json!(scalar.value)
-        } else if let Some(ranges) = &attribute.ranges {
-            let spans: Vec<String> = ranges
-                .range
-                .iter()
-                .map(|r| format!("{}-{}", r.begin, r.end))
-                .collect();
-            json!(format!("[{}]", spans.join(", ")))
-        } else if let Some(set) = &attribute.set {
-            json!(format!("{{{}}}", set.item.join(",")))
-        } else {
-            Value::Null
-        };
-        out.insert(attribute.name.clone(), value);
-    }
-    Value::Object(out)
 }
 
 fn secs(d: Duration) -> f64 {

@@ -11,7 +11,7 @@
 //! those of frameworks that are not partition-aware (and were told the
 //! tasks were lost) are killed, as Mesos does.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use meseta_allocator::Resources;
@@ -217,26 +217,11 @@ impl Master {
         let role = super::framework_role(&info);
         self.allocator.add_framework(&id, &role, false);
         self.allocator.deactivate_framework(&id);
-        self.frameworks.insert(
-            id.clone(),
-            Framework {
-                id,
-                info,
-                conn: None,
-                stream_id: None,
-                active: false,
-                registered_time: now,
-                reregistered_time: None,
-                unregistered_time: Some(now),
-                failover_deadline: None,
-                tasks: HashMap::new(),
-                completed_tasks: VecDeque::new(),
-                offers: HashSet::new(),
-                last_event: now,
-                suppressed: false,
-                executors: HashMap::new(),
-            },
-        );
+        let framework = Framework {
+            unregistered_time: Some(now),
+            ..Framework::new(id.clone(), info, now)
+        };
+        self.frameworks.insert(id, framework);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -124,6 +124,27 @@ pub struct Framework {
 }
 
 impl Framework {
+    /// A framework that is known but not connected.
+    pub fn new(id: String, info: v1::FrameworkInfo, now: Duration) -> Self {
+        Self {
+            id,
+            info,
+            conn: None,
+            stream_id: None,
+            active: false,
+            registered_time: now,
+            reregistered_time: None,
+            unregistered_time: None,
+            failover_deadline: None,
+            tasks: HashMap::new(),
+            completed_tasks: VecDeque::new(),
+            offers: HashSet::new(),
+            last_event: now,
+            suppressed: false,
+            executors: HashMap::new(),
+        }
+    }
+
     /// Whether the framework declared the `PARTITION_AWARE` capability.
     pub fn partition_aware(&self) -> bool {
         has_capability(
@@ -455,18 +476,7 @@ pub(crate) fn seconds(now: Duration) -> f64 {
 
 /// Whether a state is terminal.
 pub fn is_terminal(state: v1::TaskState) -> bool {
-    use v1::TaskState::*;
-    matches!(
-        state,
-        TaskFinished
-            | TaskFailed
-            | TaskKilled
-            | TaskError
-            | TaskLost
-            | TaskDropped
-            | TaskGone
-            | TaskGoneByOperator
-    )
+    state.is_terminal()
 }
 
 #[cfg(test)]

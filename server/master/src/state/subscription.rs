@@ -7,7 +7,7 @@
 //! with an ID (the master restarted, its tasks are still on agents) is
 //! accepted under that ID, as Mesos does after a failover.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use meseta_proto::cluster::{master_message, MasterMessage, ShutdownFramework};
@@ -95,21 +95,10 @@ impl Master {
         } else {
             tracing::info!(framework_id, name = %info.name, role, "framework subscribed");
             let framework = Framework {
-                id: framework_id.clone(),
-                info,
                 conn: Some(conn),
                 stream_id: Some(stream_id.clone()),
                 active: true,
-                registered_time: now,
-                reregistered_time: None,
-                unregistered_time: None,
-                failover_deadline: None,
-                tasks: HashMap::new(),
-                completed_tasks: VecDeque::new(),
-                offers: HashSet::new(),
-                last_event: now,
-                suppressed: false,
-                executors: HashMap::new(),
+                ..Framework::new(framework_id.clone(), info, now)
             };
             self.frameworks.insert(framework_id.clone(), framework);
             self.allocator.add_framework(&framework_id, &role, false);

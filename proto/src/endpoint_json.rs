@@ -1,0 +1,93 @@
+//! The compact JSON forms Mesos's legacy endpoints (`/master/state`, the
+//! agent's `/state`, ...) use for resources and attributes, shared by the
+//! master and the agent: `{"cpus": 4.0, "mem": 1024.0, "ports": "[31000-32000]"}`.
+
+use serde_json::{json, Map, Value};
+
+use crate::v1::{value, Attribute, Resource};
+
+fn ranges_text(ranges: &value::Ranges) -> String {
+    let spans: Vec<String> = ranges
+        .range
+        .iter()
+        .map(|r| format!("{}-{}", r.begin, r.end))
+        .collect();
+    format!("[{}]", spans.join(", "))
+}
+
+fn set_text(set: &value::Set) -> String {
+    format!("{{{}}}", set.item.join(","))
+}
+
+/// Resources by name: scalars summed (rounded to Mesos's three decimals),
+/// ranges as `"[a-b, c-d]"`, sets as `"{a,b}"`; `cpus`, `mem`, `disk` and
+/// `gpus` are always present.
+pub fn resources(list: &[Resource]) -> Value {
+    let mut out = Map::new();
+    for name in ["cpus", "mem", "disk", "gpus"] {
+        out.insert(name.into(), json!(0.0));
+    }
+    let mut spans: Vec<(String, value::Ranges)> = Vec::new();
+    for resource in list {
+        if let Some(scalar) = &resource.scalar {
+            let sum = out
+                .get(&resource.name)
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+                + scalar.value;
+            out.insert(
+                resource.name.clone(),
+                json!((sum * 1000.0).round() / 1000.0),
+            );
+        } else if let Some(ranges) = &resource.ranges {
+            match spans.iter_mut().find(|(name, _)| name == &resource.name) {
+                Some((_, all)) => all.range.extend(ranges.range.iter().cloned()),
+                None => spans.push((resource.name.clone(), ranges.clone())),
+            }
+        } else if let Some(set) = &resource.set {
+            out.insert(resource.name.clone(), json!(set_text(set)));
+        }
+    }
+    for (name, ranges) in spans {
+        out.insert(name, json!(ranges_text(&ranges)));
+    }
+    Value::Object(out)
+}
+
+/// Attributes by name: text as strings, scalars as numbers, ranges and
+/// sets in the text forms above.
+pub fn attributes(list: &[Attribute]) -> Value {
+    let mut out = Map::new();
+    for attribute in list {
+        let value = if let Some(text) = &attribute.text {
+            json!(text.value)
+        } else if let Some(scalar) = &attribute.scalar {
+            json!(scalar.value)
+        } else if let Some(ranges) = &attribute.ranges {
+            json!(ranges_text(ranges))
+        } else if let Some(set) = &attribute.set {
+            json!(set_text(set))
+        } else {
+            continue;
+        };
+        out.insert(attribute.name.clone(), value);
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{parse_attributes, parse_resources};
+
+    #[test]
+    fn mesos_state_shapes() {
+        let list = parse_resources("cpus:1.5;cpus:0.25;mem:64;ports:[1-2];ports:[5-6]").unwrap();
+        let json = resources(&list);
+        assert_eq!(json["cpus"], 1.75);
+        assert_eq!(json["disk"], 0.0);
+        assert_eq!(json["ports"], "[1-2, 5-6]");
+        let json = attributes(&parse_attributes("rack:r1;level:3").unwrap());
+        assert_eq!(json, json!({"rack": "r1", "level": 3.0}));
+    }
+}
