@@ -38,7 +38,7 @@ fn main() {
         "{:>8} {:>8} {:>10} {:>12}",
         "agents", "tasks", "seconds", "tasks/s"
     );
-    for (agents, tasks) in [(100usize, 5_000u64), (1_000, 20_000)] {
+    for (agents, tasks) in scenarios() {
         let (elapsed, acked) = runtime.block_on(run(agents, tasks));
         println!(
             "{:>8} {:>8} {:>10.2} {:>12.0}",
@@ -48,6 +48,19 @@ fn main() {
             acked as f64 / elapsed.as_secs_f64()
         );
     }
+}
+
+/// `MESETA_BENCH_LAUNCH=agents:tasks,agents:tasks` overrides the defaults.
+fn scenarios() -> Vec<(usize, u64)> {
+    let parsed: Option<Vec<(usize, u64)>> = std::env::var("MESETA_BENCH_LAUNCH").ok().map(|text| {
+        text.split(',')
+            .filter_map(|pair| {
+                let (a, t) = pair.split_once(':')?;
+                Some((a.trim().parse().ok()?, t.trim().parse().ok()?))
+            })
+            .collect()
+    });
+    parsed.unwrap_or_else(|| vec![(100, 5_000), (1_000, 20_000)])
 }
 
 async fn run(agents: usize, tasks: u64) -> (Duration, u64) {
@@ -65,11 +78,13 @@ async fn run(agents: usize, tasks: u64) -> (Duration, u64) {
         tokio::spawn(simulated_agent(address.to_string(), index, acked.clone()));
     }
     let handle = master.handle();
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let registered = handle.inspect(|m| m.agents().len()).await.unwrap_or(0);
         if registered == agents {
             break;
         }
+        assert!(Instant::now() < deadline, "only {registered} of {agents} agents registered");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -86,9 +101,18 @@ async fn run(agents: usize, tasks: u64) -> (Duration, u64) {
     };
     let driver = SchedulerDriver::new(framework, SchedulerConfig::new(address.to_string(), info));
     driver.start();
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut last_report = Instant::now();
     while acked.load(Ordering::Relaxed) < tasks && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
+        if last_report.elapsed() > Duration::from_secs(5) {
+            last_report = Instant::now();
+            let running = handle
+                .inspect(|m| m.frameworks().values().map(|f| f.tasks.len()).sum::<usize>())
+                .await
+                .unwrap_or(0);
+            eprintln!("  ... {} acknowledged, {running} tasks known to the master", acked.load(Ordering::Relaxed));
+        }
     }
     let end = Instant::now();
     let begin = started.lock().ok().and_then(|s| *s).unwrap_or(end);
@@ -146,15 +170,9 @@ impl Scheduler for Launcher {
 }
 
 async fn simulated_agent(master: String, index: usize, acked: Arc<AtomicU64>) {
-    let Ok(mut client) = AgentLinkClient::connect(format!("http://{master}")).await else {
-        eprintln!("simulated agent {index}: cannot connect");
-        return;
-    };
-    let (tx, rx) = mpsc::unbounded_channel();
     let info = v1::AgentInfo {
         hostname: format!("sim-{index}"),
-        resources: meseta_proto::resources::parse_resources("cpus:8;mem:16384;disk:100000")
-            .unwrap_or_default(),
+        resources: meseta_proto::resources::parse_resources("cpus:8;mem:16384;disk:100000").unwrap_or_default(),
         ..Default::default()
     };
     let register = AgentMessage {
@@ -164,14 +182,35 @@ async fn simulated_agent(master: String, index: usize, acked: Arc<AtomicU64>) {
             ..Default::default()
         })),
     };
-    if tx.send(register).is_err() {
-        return;
-    }
-    let Ok(response) = client.attach(UnboundedReceiverStream::new(rx)).await else {
-        return;
+    // A thousand agents dialling at once can see resets; retry like a real agent.
+    let mut attempt = 0;
+    let (tx, response) = loop {
+        attempt += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(register.clone());
+        let failure = match AgentLinkClient::connect(format!("http://{master}")).await {
+            Ok(mut client) => match client.attach(UnboundedReceiverStream::new(rx)).await {
+                Ok(response) => break (tx, response),
+                Err(status) => status.to_string(),
+            },
+            Err(error) => error.to_string(),
+        };
+        if attempt >= 20 {
+            eprintln!("simulated agent {index}: giving up after {attempt} attempts: {failure}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
     };
     let mut inbound = response.into_inner();
-    while let Ok(Some(message)) = inbound.message().await {
+    loop {
+        let message = match inbound.message().await {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(status) => {
+                eprintln!("simulated agent {index}: stream failed: {status}");
+                break;
+            }
+        };
         match message.kind {
             Some(master_message::Kind::RunTasks(run)) => {
                 for task in run.tasks {

@@ -135,9 +135,7 @@ impl MasterServer {
             source,
         })?;
         let addr = SocketAddr::new(config.ip, config.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
         let address = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
@@ -203,6 +201,18 @@ impl MasterServer {
     pub async fn wait(&mut self) {
         let _ = (&mut self.task).await;
     }
+}
+
+/// Binds with a deep accept backlog: after a master failover every agent
+/// and framework reconnects at once.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 fn master_info(config: &MasterConfig, address: SocketAddr) -> v1::MasterInfo {
