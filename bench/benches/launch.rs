@@ -84,7 +84,10 @@ async fn run(agents: usize, tasks: u64) -> (Duration, u64) {
         if registered == agents {
             break;
         }
-        assert!(Instant::now() < deadline, "only {registered} of {agents} agents registered");
+        assert!(
+            Instant::now() < deadline,
+            "only {registered} of {agents} agents registered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -108,10 +111,18 @@ async fn run(agents: usize, tasks: u64) -> (Duration, u64) {
         if last_report.elapsed() > Duration::from_secs(5) {
             last_report = Instant::now();
             let running = handle
-                .inspect(|m| m.frameworks().values().map(|f| f.tasks.len()).sum::<usize>())
+                .inspect(|m| {
+                    m.frameworks()
+                        .values()
+                        .map(|f| f.tasks.len())
+                        .sum::<usize>()
+                })
                 .await
                 .unwrap_or(0);
-            eprintln!("  ... {} acknowledged, {running} tasks known to the master", acked.load(Ordering::Relaxed));
+            eprintln!(
+                "  ... {} acknowledged, {running} tasks known to the master",
+                acked.load(Ordering::Relaxed)
+            );
         }
     }
     let end = Instant::now();
@@ -172,7 +183,8 @@ impl Scheduler for Launcher {
 async fn simulated_agent(master: String, index: usize, acked: Arc<AtomicU64>) {
     let info = v1::AgentInfo {
         hostname: format!("sim-{index}"),
-        resources: meseta_proto::resources::parse_resources("cpus:8;mem:16384;disk:100000").unwrap_or_default(),
+        resources: meseta_proto::resources::parse_resources("cpus:8;mem:16384;disk:100000")
+            .unwrap_or_default(),
         ..Default::default()
     };
     let register = AgentMessage {

@@ -49,8 +49,10 @@ fn run(agents: u64, frameworks: u64) {
         ..Default::default()
     };
     let mut master = Master::new(Settings::default(), info, AllocatorConfig::default(), T0);
-    let resources = meseta_proto::resources::parse_resources("cpus:24;mem:65536;disk:100000;ports:[31000-32000]")
-        .unwrap_or_default();
+    let resources = meseta_proto::resources::parse_resources(
+        "cpus:24;mem:65536;disk:100000;ports:[31000-32000]",
+    )
+    .unwrap_or_default();
     let started = Instant::now();
     for link in 0..agents {
         let message = AgentMessage {
@@ -94,16 +96,22 @@ fn run(agents: u64, frameworks: u64) {
         let actions = master.tick(now);
         total += begin.elapsed();
         for action in actions {
-            let Action::ToFramework { conn, event } = action else { continue };
+            let Action::ToFramework { conn, event } = action else {
+                continue;
+            };
             let Some(offers) = event.offers else { continue };
             offers_total += offers.offers.len();
             let (framework_id, stream_id) = &streams[conn as usize];
             let decline = Call {
-                framework_id: Some(v1::FrameworkId { value: framework_id.clone() }),
+                framework_id: Some(v1::FrameworkId {
+                    value: framework_id.clone(),
+                }),
                 r#type: Some(call::Type::Decline as i32),
                 decline: Some(call::Decline {
                     offer_ids: offers.offers.iter().map(|o| o.id.clone()).collect(),
-                    filters: Some(v1::Filters { refuse_seconds: Some(3600.0) }),
+                    filters: Some(v1::Filters {
+                        refuse_seconds: Some(3600.0),
+                    }),
                 }),
                 ..Default::default()
             };

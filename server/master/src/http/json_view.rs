@@ -142,12 +142,12 @@ pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value 
     out["offers"] = json!(f
         .offers
         .iter()
-        .filter_map(|id| master.offers().get(id))
-        .map(|o| json!({
-            "id": o.offer.id.value,
+        .filter_map(|id| master.offers().get(id).map(|o| (id, o)))
+        .map(|(id, o)| json!({
+            "id": id,
             "framework_id": o.framework_id,
             "slave_id": o.agent_id,
-            "resources": resources(&o.offer.resources),
+            "resources": allocator_resources(&o.resources),
         }))
         .collect::<Vec<_>>());
     out["executors"] = json!(f

@@ -250,8 +250,6 @@ pub struct OfferRecord {
     pub resources: Resources,
     /// The role they are allocated to.
     pub role: String,
-    /// The offer as sent.
-    pub offer: v1::Offer,
 }
 
 /// Counters for `/metrics/snapshot`.

@@ -5,6 +5,7 @@
 //! allocations as `Offer`s, remembers them, and returns their resources to
 //! the allocator when they are not used.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use meseta_allocator::Resources;
@@ -18,7 +19,7 @@ impl Master {
     pub(super) fn allocate(&mut self, now: Duration, actions: &mut Vec<Action>) {
         self.allocation_wanted = false;
         let allocations = self.allocator.allocate(now);
-        let mut by_framework: Vec<(String, Vec<v1::Offer>)> = Vec::new();
+        let mut by_framework: HashMap<String, Vec<v1::Offer>> = HashMap::new();
         for allocation in allocations {
             let Some(agent) = self.agents.get(&allocation.agent_id) else {
                 continue;
@@ -78,19 +79,15 @@ impl Master {
                     agent_id: allocation.agent_id.clone(),
                     resources: allocation.resources,
                     role: allocation.role,
-                    offer: offer.clone(),
                 },
             );
             if let Some(framework) = self.frameworks.get_mut(&allocation.framework_id) {
                 framework.offers.insert(offer_id);
             }
-            match by_framework
-                .iter_mut()
-                .find(|(f, _)| f == &allocation.framework_id)
-            {
-                Some((_, offers)) => offers.push(offer),
-                None => by_framework.push((allocation.framework_id, vec![offer])),
-            }
+            by_framework
+                .entry(allocation.framework_id)
+                .or_default()
+                .push(offer);
         }
         for (framework_id, offers) in by_framework {
             self.counters.offers_sent += offers.len() as u64;
