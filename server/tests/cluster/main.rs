@@ -6,6 +6,8 @@ mod common;
 
 mod agents;
 mod bad_input;
+mod endpoints;
 mod executors;
+mod groups;
 mod offers;
 mod tasks;

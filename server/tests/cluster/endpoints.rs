@@ -1,0 +1,76 @@
+//! The read endpoints existing Mesos tools use: same paths, same keys.
+
+use meseta_proto::v1::TaskState;
+
+use crate::common::*;
+
+#[test]
+fn legacy_endpoints_show_the_cluster_with_mesos_keys() {
+    let tc = start_cluster(2, "cpus:2;mem:512;disk:100;ports:[31000-31009]", &[]);
+    let master = tc.master();
+    let mut fw = TestFramework::start(&master, framework_info("endpoints", false));
+    let offer = fw.offers().remove(0);
+    let task = command_task(
+        "web",
+        &offer,
+        "sleep 600",
+        "cpus:0.5;mem:64;ports:[31000-31000]",
+    );
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("web", TaskState::TaskRunning);
+
+    for path in ["/master/state", "/state.json", "/state"] {
+        let state = get_json(&master, path).expect(path);
+        assert_eq!(state["activated_slaves"], 2, "{path}");
+        assert_eq!(state["leader"], state["pid"], "{path}");
+        let framework = &state["frameworks"][0];
+        assert_eq!(framework["name"], "endpoints");
+        assert_eq!(framework["tasks"][0]["id"], "web");
+        assert_eq!(framework["tasks"][0]["state"], "TASK_RUNNING");
+        assert_eq!(framework["tasks"][0]["resources"]["ports"], "[31000-31000]");
+        assert_eq!(framework["used_resources"]["cpus"], 0.5);
+    }
+    let summary = get_json(&master, "/master/state-summary").expect("state-summary");
+    assert_eq!(summary["frameworks"][0]["TASK_RUNNING"], 1);
+    assert_eq!(summary["slaves"].as_array().map(Vec::len), Some(2));
+    let frameworks = get_json(&master, "/master/frameworks").expect("frameworks");
+    assert_eq!(frameworks["frameworks"][0]["id"], fw.id.as_str());
+    let slaves = get_json(&master, "/master/slaves").expect("slaves");
+    let total_cpus: f64 = slaves["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["resources"]["cpus"].as_f64())
+        .sum();
+    assert_eq!(total_cpus, 4.0);
+    let tasks = get_json(&master, "/master/tasks?limit=10").expect("tasks");
+    assert_eq!(tasks["tasks"][0]["slave_id"], offer.agent_id.value.as_str());
+    let (status, _) = request(&master, "GET", "/master/tasks?limit=ten", &[], b"");
+    assert_eq!(status, 400);
+
+    let metrics = get_json(&master, "/metrics/snapshot").expect("metrics");
+    for (key, value) in [
+        ("master/elected", 1.0),
+        ("master/tasks_running", 1.0),
+        ("master/cpus_total", 4.0),
+        ("master/cpus_used", 0.5),
+        ("master/slaves_active", 2.0),
+        ("master/frameworks_active", 1.0),
+    ] {
+        assert_eq!(metrics[key], value, "{key}");
+    }
+
+    let (status, _) = request(&master, "GET", "/master/redirect", &[], b"");
+    assert_eq!(status, 307);
+    let version = get_json(&master, "/version").expect("version");
+    assert!(version["version"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
+    let (status, _) = request(&master, "GET", "/health", &[], b"");
+    assert_eq!(status, 200);
+
+    let agent =
+        get_json(&tc.cluster.agents[0].address, "/metrics/snapshot").expect("agent metrics");
+    assert!(agent["slave/cpus_total"].as_f64().is_some(), "{agent}");
+}
