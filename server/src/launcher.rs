@@ -213,6 +213,21 @@ impl Cluster {
         }
     }
 
+    /// Freezes agent `index` (SIGSTOP): it stays alive but silent, as in a
+    /// network partition.
+    pub fn pause_agent(&self, index: usize) {
+        if let Some(pid) = self.agents.get(index).and_then(Process::pid) {
+            signal(pid, libc::SIGSTOP);
+        }
+    }
+
+    /// Thaws an agent frozen by [`Cluster::pause_agent`] (SIGCONT).
+    pub fn resume_agent(&self, index: usize) {
+        if let Some(pid) = self.agents.get(index).and_then(Process::pid) {
+            signal(pid, libc::SIGCONT);
+        }
+    }
+
     /// Restarts agent `index` with the same flags and work dir.
     pub fn restart_agent(&mut self, index: usize) -> Result<(), LaunchError> {
         let Some(process) = self.agents.get_mut(index) else {
@@ -230,6 +245,7 @@ impl Cluster {
         all.push(&mut self.master);
         for process in all.iter_mut() {
             if let Some(child) = process.child.as_ref() {
+                signal(child.id(), libc::SIGCONT);
                 terminate(child.id());
             }
         }
@@ -256,10 +272,14 @@ impl Drop for Cluster {
 }
 
 fn terminate(pid: u32) {
+    signal(pid, libc::SIGTERM);
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = i32::try_from(pid) {
         // SAFETY: kill(2) with a PID we spawned and a valid signal number has no memory effects.
         unsafe {
-            libc::kill(pid, libc::SIGTERM);
+            libc::kill(pid, signal);
         }
     }
 }

@@ -201,6 +201,13 @@ impl TestFramework {
         }
     }
 
+    /// The next event (queued ones first), if one arrives within `timeout`.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Ev> {
+        self.backlog
+            .pop_front()
+            .or_else(|| self.events.recv_timeout(timeout).ok())
+    }
+
     /// Offers that arrive within `timeout`, if any (other events stay queued).
     pub fn try_offers(&mut self, timeout: Duration) -> Option<Vec<v1::Offer>> {
         let pick = |e: &Ev| match e {

@@ -92,6 +92,19 @@ impl Master {
         }
         self.links.insert(link, agent_id.clone());
 
+        // Registered goes first: the agent acts on nothing before it.
+        actions.push(Action::ToAgent {
+            link,
+            message: MasterMessage {
+                kind: Some(master_message::Kind::Registered(cluster::Registered {
+                    agent_id: v1::AgentId {
+                        value: agent_id.clone(),
+                    },
+                    master_info: Some(self.info.clone()),
+                    ping_interval_seconds: Some(self.settings.agent_ping_timeout.as_secs_f64()),
+                })),
+            },
+        });
         if self.agents.contains_key(&agent_id) {
             self.reregister_known_agent(
                 now,
@@ -107,16 +120,6 @@ impl Master {
             tracing::info!(agent_id, hostname = %info.hostname, was_unreachable, "agent registered");
             self.admit_agent(now, link, info, register, was_unreachable, actions);
         }
-        actions.push(Action::ToAgent {
-            link,
-            message: MasterMessage {
-                kind: Some(master_message::Kind::Registered(cluster::Registered {
-                    agent_id: v1::AgentId { value: agent_id },
-                    master_info: Some(self.info.clone()),
-                    ping_interval_seconds: Some(self.settings.agent_ping_timeout.as_secs_f64()),
-                })),
-            },
-        });
         self.allocation_wanted = true;
     }
 
@@ -194,6 +197,9 @@ impl Master {
                 tasks: task_keys,
             },
         );
+        if was_unreachable {
+            self.forget_vanished_tasks(now, &agent_id, actions);
+        }
         for (framework_id, task_id) in kills {
             self.send_agent(
                 &agent_id,
@@ -206,6 +212,41 @@ impl Master {
                         kill_policy: None,
                     })),
                 },
+                actions,
+            );
+        }
+    }
+
+    /// Tasks that were unreachable on an agent which came back without them
+    /// (it restarted and lost them) are gone.
+    fn forget_vanished_tasks(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
+        let reported = self
+            .agents
+            .get(agent_id)
+            .map(|a| a.tasks.clone())
+            .unwrap_or_default();
+        let vanished: Vec<(String, String)> = self
+            .frameworks
+            .values()
+            .flat_map(|f| {
+                f.tasks
+                    .values()
+                    .filter(|r| {
+                        r.task.agent_id.value == agent_id && r.state() == TaskState::TaskUnreachable
+                    })
+                    .map(|r| (f.id.clone(), r.task.task_id.value.clone()))
+            })
+            .filter(|key| !reported.contains(key))
+            .collect();
+        for (framework_id, task_id) in vanished {
+            self.fail_task(
+                now,
+                &framework_id,
+                &task_id,
+                TaskState::TaskGone,
+                Reason::AgentRestarted,
+                "The agent came back without this task",
+                false,
                 actions,
             );
         }

@@ -414,3 +414,43 @@ fn silent_agent_becomes_unreachable_and_tasks_are_reported() {
     assert_eq!(plain_updates[0].state, TaskState::TaskLost as i32);
     assert!(h.master.unreachable_agents().contains_key(&agent));
 }
+
+#[test]
+fn unreachable_task_is_gone_when_its_agent_returns_without_it() {
+    let mut h = Harness::new();
+    let agent = h.add_agent(1, "cpus:2;mem:1024");
+    let fw = h.subscribe(10, framework_info("aware", true));
+    h.advance(Duration::from_secs(1));
+    let offer = h.offers(10).remove(0);
+    h.call(
+        &fw,
+        accept(&offer, vec![task("t", &agent, "cpus:0.5;mem:64")]),
+    )
+    .unwrap();
+    h.master.agent_disconnected(h.now, 1);
+    h.advance(Duration::from_secs(15 * 5 + 1));
+    assert_eq!(h.updates(10)[0].state, TaskState::TaskUnreachable as i32);
+
+    // The agent restarts (same ID, no tasks) and registers again.
+    let info = v1::AgentInfo {
+        hostname: "host1".into(),
+        id: Some(v1::AgentId {
+            value: agent.clone(),
+        }),
+        resources: meseta_proto::resources::parse_resources("cpus:2;mem:1024").unwrap(),
+        ..Default::default()
+    };
+    let message = AgentMessage {
+        kind: Some(agent_message::Kind::Register(cluster::Register {
+            info,
+            ..Default::default()
+        })),
+    };
+    let actions = h.master.agent_message(h.now, 2, message);
+    h.actions.extend(actions);
+    let updates = h.updates(10);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].state, TaskState::TaskGone as i32);
+    assert!(h.master.frameworks()[&fw.0].tasks.is_empty());
+    assert!(!h.master.unreachable_agents().contains_key(&agent));
+}
