@@ -16,8 +16,10 @@
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod leadership;
 pub mod server;
 pub mod state;
 
 pub use config::MasterConfig;
+pub use leadership::Leadership;
 pub use server::{MasterHandle, MasterServer};

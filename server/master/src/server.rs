@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::config::MasterConfig;
+use crate::leadership::{Leadership, LeadershipCell};
 use crate::state::{Action, CallError, ConnId, LinkId, Master};
 
 /// How long the loop waits to batch events before an allocation cycle.
@@ -82,6 +83,7 @@ pub struct MasterHandle {
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) next_id: Arc<AtomicU64>,
     pub(crate) info: Arc<v1::MasterInfo>,
+    pub(crate) leadership: LeadershipCell,
 }
 
 impl MasterHandle {
@@ -109,6 +111,17 @@ impl MasterHandle {
     /// This master's info.
     pub fn info(&self) -> &v1::MasterInfo {
         &self.info
+    }
+
+    /// Whether this master leads, or who does.
+    pub fn leadership(&self) -> Leadership {
+        self.leadership.get()
+    }
+
+    /// Sets who leads (the election drives this; a lone master always leads).
+    pub fn set_leadership(&self, leadership: Leadership) {
+        tracing::info!(?leadership, "leadership changed");
+        self.leadership.set(leadership);
     }
 }
 
@@ -147,6 +160,7 @@ impl MasterServer {
             commands,
             next_id: Arc::new(AtomicU64::new(1)),
             info: Arc::new(info.clone()),
+            leadership: LeadershipCell::new(Leadership::Leading),
         };
         let master = Master::new(
             config.settings.clone(),

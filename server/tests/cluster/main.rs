@@ -9,5 +9,6 @@ mod bad_input;
 mod endpoints;
 mod executors;
 mod groups;
+mod leadership;
 mod offers;
 mod tasks;

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::json_view;
 use super::MESOS_VERSION;
+use crate::leadership::{self, Leadership};
 use crate::server::{wall_clock, MasterHandle};
 use crate::state::Master;
 
@@ -30,12 +31,21 @@ async fn view(
     }
 }
 
-fn leader_pid(info: &v1::MasterInfo) -> String {
+fn pid(info: &v1::MasterInfo) -> String {
     info.pid.clone().unwrap_or_default()
+}
+
+/// The leading master's info, if one is known.
+fn leader_info(master: &MasterHandle) -> Option<v1::MasterInfo> {
+    match master.leadership() {
+        Leadership::Leading => Some(master.info().clone()),
+        Leadership::Following(leader) => leader,
+    }
 }
 
 pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
+    let leader = leader_info(&master);
     view(&master, move |m| {
         let frameworks: Vec<Value> = m
             .frameworks()
@@ -60,13 +70,13 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
             "start_time": m.start_time().as_secs_f64(),
             "elected_time": m.elected_time().as_secs_f64(),
             "id": info.id,
-            "pid": leader_pid(&info),
+            "pid": pid(&info),
             "hostname": info.hostname,
             "activated_slaves": m.agents().values().filter(|a| a.active).count(),
             "deactivated_slaves": m.agents().values().filter(|a| !a.active).count(),
             "unreachable_slaves": m.unreachable_agents().len(),
-            "leader": leader_pid(&info),
-            "leader_info": meseta_proto::json::to_value(&info),
+            "leader": leader.as_ref().map(pid).unwrap_or_default(),
+            "leader_info": leader.as_ref().map(meseta_proto::json::to_value).unwrap_or_default(),
             "flags": {},
             "slaves": agents,
             "recovered_slaves": [],
@@ -209,7 +219,17 @@ pub(super) async fn tasks(
 }
 
 pub(super) async fn metrics(State(master): State<MasterHandle>) -> Response {
-    view(&master, metrics_of).await
+    let elected = if master.leadership() == Leadership::Leading {
+        1.0
+    } else {
+        0.0
+    };
+    view(&master, move |m| {
+        let mut metrics = metrics_of(m);
+        metrics["master/elected"] = json!(elected);
+        metrics
+    })
+    .await
 }
 
 /// The `/metrics/snapshot` keys, Mesos names.
@@ -226,7 +246,6 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
             .filter(|r| r.state() == state)
             .count() as f64
     };
-    put("master/elected", 1.0);
     put(
         "master/uptime_secs",
         (wall_clock().saturating_sub(m.start_time())).as_secs_f64(),
@@ -325,13 +344,22 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
     Value::Object(out)
 }
 
+/// 307 to the leading master (`//host:port`), or 503 when none is known.
 pub(super) async fn redirect(State(master): State<MasterHandle>) -> Response {
-    let info = master.info();
-    let host = info.hostname.clone().unwrap_or_default();
-    let location = format!("//{}:{}", host, info.port);
+    let leader = match master.leadership() {
+        Leadership::Leading => master.info().clone(),
+        Leadership::Following(Some(leader)) => leader,
+        Leadership::Following(None) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "No master is currently leading",
+            )
+                .into_response()
+        }
+    };
     (
         StatusCode::TEMPORARY_REDIRECT,
-        [(header::LOCATION, location)],
+        [(header::LOCATION, leadership::location(&leader))],
     )
         .into_response()
 }

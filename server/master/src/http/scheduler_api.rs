@@ -20,6 +20,7 @@ use meseta_proto::{json, recordio, Message};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{JSON, PROTOBUF};
+use crate::leadership::{self, Leadership};
 use crate::server::{Command, MasterHandle};
 use crate::state::{CallError, ConnId};
 
@@ -132,6 +133,23 @@ pub(super) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    match master.leadership() {
+        Leadership::Leading => {}
+        Leadership::Following(Some(leader)) => {
+            let location = format!("{}/api/v1/scheduler", leadership::location(&leader));
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+            )
+                .into_response();
+        }
+        Leadership::Following(None) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "No master is currently leading",
+            );
+        }
+    }
     let encoding = match content_encoding(&headers) {
         Ok(e) => e,
         Err(response) => return response,

@@ -1,0 +1,80 @@
+//! A master that does not lead sends schedulers to the one that does.
+//! (With ZooKeeper the election drives this; here it is set by hand.)
+
+use meseta_master::{Leadership, MasterConfig, MasterServer};
+
+use crate::common::*;
+
+const SUBSCRIBE: &[u8] =
+    br#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"redirected"}}}"#;
+
+fn start_master(runtime: &tokio::runtime::Runtime, dir: &std::path::Path) -> MasterServer {
+    let config = MasterConfig {
+        port: 0,
+        work_dir: dir.to_path_buf(),
+        ..MasterConfig::default()
+    };
+    runtime
+        .block_on(MasterServer::start(config))
+        .expect("master starts")
+}
+
+#[test]
+fn non_leading_master_redirects_schedulers_and_reports_not_elected() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let leader = start_master(&runtime, &dir.path().join("a"));
+    let follower = start_master(&runtime, &dir.path().join("b"));
+    let leader_address = leader.address().to_string();
+    let follower_address = follower.address().to_string();
+    follower
+        .handle()
+        .set_leadership(Leadership::Following(Some(leader.handle().info().clone())));
+
+    let json = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+    ];
+    let (status, _) = request(
+        &follower_address,
+        "POST",
+        "/api/v1/scheduler",
+        &json,
+        SUBSCRIBE,
+    );
+    assert_eq!(status, 307);
+    let (status, _) = request(&follower_address, "GET", "/master/redirect", &[], b"");
+    assert_eq!(status, 307);
+    let metrics = get_json(&follower_address, "/metrics/snapshot").expect("metrics");
+    assert_eq!(metrics["master/elected"], 0.0);
+    let state = get_json(&follower_address, "/master/state").expect("state");
+    assert_eq!(state["leader"], format!("master@{leader_address}"));
+
+    // The Rust client core follows the redirect and subscribes with the leader.
+    let mut fw = TestFramework::start(&follower_address, framework_info("redirected", false));
+    assert!(!fw.id.is_empty());
+    let frameworks = get_json(&leader_address, "/master/frameworks").expect("frameworks");
+    assert_eq!(frameworks["frameworks"][0]["id"], fw.id.as_str());
+    fw.driver.stop(false);
+    let _ = fw.next_event(std::time::Duration::from_millis(10));
+
+    // No known leader: 503, and a master that leads again takes calls.
+    follower
+        .handle()
+        .set_leadership(Leadership::Following(None));
+    let (status, _) = request(
+        &follower_address,
+        "POST",
+        "/api/v1/scheduler",
+        &json,
+        SUBSCRIBE,
+    );
+    assert_eq!(status, 503);
+    follower.handle().set_leadership(Leadership::Leading);
+    let metrics = get_json(&follower_address, "/metrics/snapshot").expect("metrics");
+    assert_eq!(metrics["master/elected"], 1.0);
+    runtime.block_on(async {
+        follower.stop().await;
+        leader.stop().await;
+    });
+}
