@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 /// This master's role in the cluster.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // changes rarely; boxing buys nothing
 pub enum Leadership {
     /// This master leads.
     Leading,
