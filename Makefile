@@ -19,11 +19,14 @@ build:
 demo: build
 	$(BIN)/meseta local --agents 2 --port 0 -- $(BIN)/command_framework --master {master} --tasks 10
 
-# Debian packages and a Python venv with pymesos (the real client from PyPI).
+# Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser) and a
+# Python venv with pymesos (the real client from PyPI).
+DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv
 test-deps:
-	@if ! python3 -c 'import http_parser' 2>/dev/null && ! dpkg -s python3-http-parser >/dev/null 2>&1; then \
-	  echo "test-deps: installing python3-http-parser and python3-venv (Debian)"; \
-	  (apt-get update -qq && apt-get install -y -qq python3-http-parser python3-venv) >/dev/null; \
+	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "test-deps: installing$$missing (Debian)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	fi
 	@if [ ! -x $(VENV)/bin/pytest ] || ! $(VENV)/bin/python -c 'import pymesos' 2>/dev/null; then \
 	  echo "test-deps: creating $(VENV) with pymesos and pytest"; \
@@ -35,7 +38,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-rust-tests: build
+rust-tests: build test-deps
 	$(CARGO) test --workspace
 
 compat-tests: build test-deps

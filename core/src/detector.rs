@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | `HOST:PORT`, `HOST` (port 5050) | one master, or any master of a group: a non-leader redirects us | supported |
 //! | `http://HOST:PORT` | same | supported |
-//! | `file:///path` | the file holds one of the other forms (re-read on every attempt) | supported for `HOST:PORT` contents |
-//! | `zk://[user:pass@]HOST:PORT[,...]/path` | the leader as elected in ZooKeeper | parsed, detection not implemented yet |
+//! | `file:///path` | the file holds one of the other forms (re-read on every attempt) | supported |
+//! | `zk://[user:pass@]HOST:PORT[,...]/path` | the leader as elected in ZooKeeper (see [`crate::zookeeper`]) | supported |
 //!
 //! [`MasterSpec`] is the parsed form. The connection code asks a `Detector`
 //! (built from the spec) for an endpoint before each subscription attempt, and
@@ -194,7 +194,7 @@ pub fn parse_location(location: &str, current: &Endpoint) -> Result<Endpoint> {
 }
 
 /// A boxed, sendable future (what `Detector::detect` returns).
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Source of the leading master's endpoint, asked before each attempt to
 /// subscribe.
@@ -207,6 +207,31 @@ pub(crate) trait Detector: Send {
     fn failed(&mut self, endpoint: &Endpoint);
 }
 
+/// Finds the leading master for code outside the drivers (the agent's link
+/// to its master): the same detection the drivers use.
+pub struct MasterDetector {
+    inner: Box<dyn Detector>,
+}
+
+impl MasterDetector {
+    /// A detector for a `--master` value (`HOST:PORT`, `zk://...`, `file://...`).
+    pub fn new(master: &str) -> Result<Self> {
+        Ok(Self {
+            inner: detector_for(MasterSpec::parse(master)?)?,
+        })
+    }
+
+    /// The master to try next.
+    pub async fn detect(&mut self) -> Result<Endpoint> {
+        self.inner.detect().await
+    }
+
+    /// Reaching `endpoint` failed; detect afresh next time.
+    pub fn failed(&mut self, endpoint: &Endpoint) {
+        self.inner.failed(endpoint);
+    }
+}
+
 /// Builds the detector for a spec.
 pub(crate) fn detector_for(spec: MasterSpec) -> Result<Box<dyn Detector>> {
     match spec {
@@ -215,7 +240,9 @@ pub(crate) fn detector_for(spec: MasterSpec) -> Result<Box<dyn Detector>> {
             leader: None,
         })),
         MasterSpec::File(path) => Ok(Box::new(FileDetector { path, leader: None })),
-        MasterSpec::ZooKeeper(url) => Err(Error::UnsupportedMaster(url)),
+        MasterSpec::ZooKeeper(url) => Ok(Box::new(crate::zookeeper::ZooKeeperDetector::new(
+            crate::zookeeper::ZkUrl::parse(&url)?,
+        ))),
     }
 }
 
@@ -266,7 +293,10 @@ impl Detector for FileDetector {
                 })?;
             match MasterSpec::parse(&text)? {
                 MasterSpec::Static(endpoint) => Ok(endpoint),
-                MasterSpec::ZooKeeper(url) => Err(Error::UnsupportedMaster(url)),
+                MasterSpec::ZooKeeper(url) => {
+                    let url = crate::zookeeper::ZkUrl::parse(&url)?;
+                    crate::zookeeper::ZooKeeperDetector::new(url).detect().await
+                }
                 MasterSpec::File(_) => Err(Error::InvalidAddress {
                     address: text.trim().to_string(),
                     reason: "a master file cannot point to another file".into(),

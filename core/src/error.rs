@@ -21,6 +21,9 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// ZooKeeper could not tell who leads (unreachable, session lost, no contender).
+    #[error("ZooKeeper: {0}")]
+    ZooKeeper(String),
     /// The address form is valid Mesos syntax but not supported yet.
     #[error("unsupported master address {0:?} (only HOST:PORT, http://HOST:PORT and file:// are supported so far)")]
     UnsupportedMaster(String),

@@ -53,6 +53,7 @@ mod http;
 pub mod scheduler;
 mod sender;
 mod status;
+pub mod zookeeper;
 
 pub use codec::ContentType;
 pub use error::{Error, Result};

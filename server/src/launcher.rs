@@ -61,6 +61,11 @@ pub struct ClusterSpec {
     pub agent_args: Vec<String>,
     /// How long to wait for each process.
     pub timeout: Duration,
+    /// Number of masters (more than one needs `zk`).
+    pub masters: usize,
+    /// ZooKeeper group (`zk://...`) for leader election; agents find the
+    /// leader through it too.
+    pub zk: Option<String>,
 }
 
 impl ClusterSpec {
@@ -75,6 +80,8 @@ impl ClusterSpec {
             master_args: Vec::new(),
             agent_args: Vec::new(),
             timeout: Duration::from_secs(30),
+            masters: 1,
+            zk: None,
         }
     }
 }
@@ -120,8 +127,10 @@ impl Process {
 /// A running cluster; dropping it stops every process.
 #[derive(Debug)]
 pub struct Cluster {
-    /// The master.
+    /// The (first) master.
     pub master: Process,
+    /// Further masters, when the cluster has several.
+    pub standby_masters: Vec<Process>,
     /// The agents.
     pub agents: Vec<Process>,
     spec: ClusterSpec,
@@ -151,26 +160,29 @@ fn total_memory_mb() -> Option<f64> {
 }
 
 impl Cluster {
-    /// Starts the master, then the agents, and waits for each to bind.
+    /// Starts the master(s), then the agents, and waits for each to bind.
     pub fn start(spec: ClusterSpec) -> Result<Cluster, LaunchError> {
-        let mut master_args = vec![
-            "master".to_string(),
-            "--ip".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            spec.master_port.to_string(),
-        ];
-        master_args.extend(spec.master_args.iter().cloned());
-        let master = launch(&spec, "master", master_args)?;
+        let master = launch(&spec, "master", master_args(&spec, spec.master_port))?;
         let mut cluster = Cluster {
             master,
+            standby_masters: Vec::new(),
             agents: Vec::new(),
             spec,
         };
+        for index in 1..cluster.spec.masters.max(1) {
+            let args = master_args(&cluster.spec, 0);
+            let process = launch(&cluster.spec, &format!("master-{index}"), args)?;
+            cluster.standby_masters.push(process);
+        }
         for index in 0..cluster.spec.agents {
             cluster.add_agent(index)?;
         }
         Ok(cluster)
+    }
+
+    /// Every master process, the first one first.
+    pub fn masters_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+        std::iter::once(&mut self.master).chain(self.standby_masters.iter_mut())
     }
 
     /// Starts agent number `index` (its work dir is reused if it exists).
@@ -180,10 +192,15 @@ impl Cluster {
             .agent_resources
             .clone()
             .unwrap_or_else(|| machine_share(self.spec.agents));
+        let master = self
+            .spec
+            .zk
+            .clone()
+            .unwrap_or_else(|| self.master.address.clone());
         let mut args = vec![
             "agent".to_string(),
             "--master".into(),
-            self.master.address.clone(),
+            master,
             "--ip".into(),
             "127.0.0.1".into(),
             "--port".into(),
@@ -243,6 +260,7 @@ impl Cluster {
     pub fn stop(&mut self) {
         let mut all: Vec<&mut Process> = self.agents.iter_mut().collect();
         all.push(&mut self.master);
+        all.extend(self.standby_masters.iter_mut());
         for process in all.iter_mut() {
             if let Some(child) = process.child.as_ref() {
                 signal(child.id(), libc::SIGCONT);
@@ -269,6 +287,22 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn master_args(spec: &ClusterSpec, port: u16) -> Vec<String> {
+    let mut args = vec![
+        "master".to_string(),
+        "--ip".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+    ];
+    if let Some(zk) = &spec.zk {
+        args.push("--zk".into());
+        args.push(zk.clone());
+    }
+    args.extend(spec.master_args.iter().cloned());
+    args
 }
 
 fn terminate(pid: u32) {

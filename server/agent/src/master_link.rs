@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use meseta_core::detector::MasterDetector;
 use meseta_proto::cluster::{
     agent_link_client::AgentLinkClient, agent_message::Kind, master_message, AgentMessage, Pong,
     Register, Registered,
@@ -63,9 +64,16 @@ impl Inner {
     pub(crate) async fn run_master_link(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
         let mut attempt = 0u32;
+        let mut detector = match MasterDetector::new(&self.settings.config.master) {
+            Ok(detector) => detector,
+            Err(error) => {
+                tracing::error!(master = %self.settings.config.master, %error, "cannot find the master");
+                return;
+            }
+        };
         loop {
             let end = tokio::select! {
-                end = self.session() => end,
+                end = self.session(&mut detector) => end,
                 _ = stop.wait_for(|stopped| *stopped) => return self.link_down(),
             };
             self.link_down();
@@ -91,19 +99,26 @@ impl Inner {
         self.lock().registered = false;
     }
 
-    async fn session(self: &Arc<Self>) -> SessionEnd {
+    async fn session(self: &Arc<Self>, detector: &mut MasterDetector) -> SessionEnd {
         let lost = |reason: String| SessionEnd::Lost {
             reason,
             was_registered: false,
         };
-        let url = format!("http://{}", self.settings.config.master);
+        let master = match detector.detect().await {
+            Ok(master) => master,
+            Err(error) => return lost(format!("cannot find the leading master: {error}")),
+        };
+        let url = format!("http://{master}");
         let endpoint = match tonic::transport::Endpoint::from_shared(url.clone()) {
             Ok(endpoint) => endpoint.connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true),
             Err(e) => return lost(format!("bad master address {url}: {e}")),
         };
         let channel = match endpoint.connect().await {
             Ok(channel) => channel,
-            Err(e) => return lost(format!("cannot connect to {url}: {e}")),
+            Err(e) => {
+                detector.failed(&master);
+                return lost(format!("cannot connect to {url}: {e}"));
+            }
         };
         let (tx, rx) = mpsc::channel::<AgentMessage>(OUTBOUND_QUEUE);
         let register = self.register_message();
@@ -121,7 +136,10 @@ impl Inner {
         let mut inbound =
             match tokio::time::timeout(DEFAULT_PING_INTERVAL * MISSED_PINGS, attach).await {
                 Ok(Ok(response)) => response.into_inner(),
-                Ok(Err(status)) => return lost(format!("Attach failed: {status}")),
+                Ok(Err(status)) => {
+                    detector.failed(&master);
+                    return lost(format!("Attach failed: {status}"));
+                }
                 Err(_) => return lost("the master did not answer Attach".into()),
             };
         let mut silence = DEFAULT_PING_INTERVAL * MISSED_PINGS;

@@ -21,6 +21,8 @@ pub struct MasterConfig {
     pub settings: Settings,
     /// How often the allocator runs when nothing else triggers it.
     pub allocation_interval: Duration,
+    /// Start as the leader (a lone master); `false` when an election decides.
+    pub start_as_leader: bool,
 }
 
 /// Timing knobs of the state machine.
@@ -64,6 +66,7 @@ impl Default for MasterConfig {
             cluster: None,
             settings: Settings::default(),
             allocation_interval: Duration::from_secs(1),
+            start_as_leader: true,
         }
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::leadership::Leadership;
 use crate::server::{Command, MasterHandle};
 
 /// Routes for the gRPC service, to merge into the HTTP router.
@@ -34,6 +35,14 @@ impl AgentLink for LinkService {
         &self,
         request: Request<Streaming<AgentMessage>>,
     ) -> Result<Response<Outbound>, Status> {
+        if let Leadership::Following(leader) = self.handle.leadership() {
+            let leader = leader
+                .map(|info| crate::leadership::location(&info))
+                .unwrap_or_else(|| "unknown".into());
+            return Err(Status::unavailable(format!(
+                "this master is not leading (leader: {leader})"
+            )));
+        }
         let remote = request.remote_addr();
         let mut inbound = request.into_inner();
         let link = self.handle.next_id();

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod election;
 pub mod grpc;
 pub mod http;
 pub mod leadership;

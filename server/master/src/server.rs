@@ -160,7 +160,11 @@ impl MasterServer {
             commands,
             next_id: Arc::new(AtomicU64::new(1)),
             info: Arc::new(info.clone()),
-            leadership: LeadershipCell::new(Leadership::Leading),
+            leadership: LeadershipCell::new(if config.start_as_leader {
+                Leadership::Leading
+            } else {
+                Leadership::Following(None)
+            }),
         };
         let master = Master::new(
             config.settings.clone(),

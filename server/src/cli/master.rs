@@ -36,6 +36,15 @@ pub struct Args {
     /// Ping timeouts in a row before an agent is marked unreachable.
     #[arg(long, default_value_t = 5)]
     max_agent_ping_timeouts: u32,
+    /// ZooKeeper group for leader election among several masters,
+    /// `zk://HOST:PORT[,HOST:PORT]/PATH` (Mesos's layout). Without it this
+    /// master leads alone.
+    #[arg(long)]
+    zk: Option<String>,
+    /// Size of the masters' replicated-log quorum (Mesos's flag; accepted with
+    /// --zk, used once the registry is replicated).
+    #[arg(long)]
+    quorum: Option<u32>,
     /// Interval of HEARTBEAT events on scheduler streams.
     #[arg(long, default_value = "15secs", value_parser = parse_duration)]
     heartbeat_interval: Duration,
@@ -43,8 +52,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let zk = args
+        .zk
+        .as_deref()
+        .map(meseta_core::zookeeper::ZkUrl::parse)
+        .transpose()
+        .context("bad --zk")?;
+    if args.quorum.is_some() && zk.is_none() {
+        anyhow::bail!("--quorum only makes sense with --zk");
+    }
     runtime.block_on(async move {
         let config = MasterConfig {
+            start_as_leader: zk.is_none(),
             ip: args.ip,
             port: args.port,
             hostname: args.hostname,
@@ -62,11 +81,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let address = server.address().to_string();
         super::publish_address(&args.work_dir, &address)?;
         tracing::info!(%address, "master ready; scheduler API at http://{address}/api/v1/scheduler");
-        tokio::select! {
-            _ = super::shutdown_signal() => tracing::info!("shutting down"),
+        let handle = server.handle();
+        let election = async move {
+            match zk {
+                Some(url) => meseta_master::election::contend(url, handle).await,
+                None => std::future::pending().await,
+            }
+        };
+        let code = tokio::select! {
+            _ = super::shutdown_signal() => {
+                tracing::info!("shutting down");
+                ExitCode::SUCCESS
+            }
             _ = server.wait() => anyhow::bail!("master server stopped unexpectedly"),
-        }
+            error = election => {
+                tracing::error!(%error, "leaving the cluster");
+                ExitCode::FAILURE
+            }
+        };
         server.stop().await;
-        Ok(ExitCode::SUCCESS)
+        Ok(code)
     })
 }

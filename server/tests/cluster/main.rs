@@ -9,6 +9,7 @@ mod bad_input;
 mod endpoints;
 mod executors;
 mod groups;
+mod ha;
 mod leadership;
 mod offers;
 mod tasks;

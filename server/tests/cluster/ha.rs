@@ -1,0 +1,108 @@
+//! Several masters elected through a real ZooKeeper server.
+
+use meseta::launcher::{Cluster, ClusterSpec};
+use meseta::zookeeper::ZooKeeper;
+use meseta_proto::v1::{self, TaskState};
+
+use crate::common::*;
+
+/// Index of the elected master among `addresses`, once exactly one leads.
+fn elected(addresses: &[String]) -> Option<usize> {
+    let flags: Vec<bool> = addresses
+        .iter()
+        .map(|a| {
+            get_json(a, "/metrics/snapshot")
+                .ok()
+                .and_then(|m| m["master/elected"].as_f64())
+                == Some(1.0)
+        })
+        .collect();
+    (flags.iter().filter(|f| **f).count() == 1)
+        .then(|| flags.iter().position(|f| *f))
+        .flatten()
+}
+
+#[test]
+fn leader_failover_keeps_agents_frameworks_and_tasks() {
+    if let Some(reason) = ZooKeeper::unavailable() {
+        panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
+    }
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let zk = zookeeper.url("/meseta");
+    let mut spec = ClusterSpec::new(env!("CARGO_BIN_EXE_meseta"), root.path(), 1);
+    spec.masters = 2;
+    spec.zk = Some(zk.clone());
+    spec.agent_resources = Some("cpus:2;mem:512".into());
+    spec.master_args = [
+        "--allocation-interval",
+        "100ms",
+        "--agent-ping-timeout",
+        "500ms",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut cluster = Cluster::start(spec).expect("cluster starts");
+    let addresses: Vec<String> = cluster.masters_mut().map(|m| m.address.clone()).collect();
+
+    let mut leader = None;
+    wait_until(DEADLINE, "one elected master", || {
+        leader = elected(&addresses);
+        leader.is_some()
+    });
+    let leader = leader.unwrap_or_default();
+    let follower = 1 - leader;
+    wait_until(DEADLINE, "the follower redirects to the leader", || {
+        request(&addresses[follower], "GET", "/master/redirect", &[], b"").0 == 307
+    });
+    wait_until(DEADLINE, "the agent registers with the leader", || {
+        get_json(&addresses[leader], "/metrics/snapshot")
+            .ok()
+            .and_then(|m| m["master/slaves_active"].as_f64())
+            == Some(1.0)
+    });
+
+    // A framework that knows only the ZooKeeper URL.
+    let mut info = framework_info("ha", false);
+    info.failover_timeout = Some(3600.0);
+    let mut fw = TestFramework::start(&zk, info);
+    let offer = fw.offers().remove(0);
+    let task = command_task("steady", &offer, "sleep 600", "cpus:0.5;mem:32");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("steady", TaskState::TaskRunning);
+
+    // The leader dies; the other master takes over, the agent re-registers
+    // with its running task and the framework re-subscribes.
+    cluster
+        .masters_mut()
+        .nth(leader)
+        .expect("leader process")
+        .kill();
+    let survivor = vec![addresses[follower].clone()];
+    wait_until(DEADLINE, "the follower is elected", || {
+        elected(&survivor) == Some(0)
+    });
+    fw.expect("re-registration with the new leader", |e| match e {
+        Ev::Reregistered => Some(()),
+        _ => None,
+    });
+    wait_until(DEADLINE, "the agent re-registers with its task", || {
+        get_json(&addresses[follower], "/metrics/snapshot")
+            .ok()
+            .is_some_and(|m| m["master/slaves_active"] == 1.0 && m["master/tasks_running"] == 1.0)
+    });
+    let steady = v1::TaskStatus {
+        task_id: v1::TaskId {
+            value: "steady".into(),
+        },
+        state: TaskState::TaskRunning as i32,
+        ..Default::default()
+    };
+    fw.driver.reconcile_tasks(std::slice::from_ref(&steady));
+    fw.state("steady", TaskState::TaskRunning);
+    fw.driver.kill_task(&steady.task_id);
+    let killed = fw.terminal("steady");
+    assert_eq!(killed.state, TaskState::TaskKilled as i32, "{killed:?}");
+}
