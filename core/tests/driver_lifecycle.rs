@@ -142,7 +142,7 @@ fn scheduler_driver_aborts_on_an_unusable_master_address() {
             seen,
             stop_on_update: false,
         },
-        config("zk://zk1:2181/mesos".into()),
+        config("zk://zk1:2181".into()),
     );
     assert_eq!(driver.start(), Status::Running);
     assert_eq!(driver.join(), Status::Aborted);
