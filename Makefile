@@ -28,10 +28,10 @@ test-deps:
 	  echo "test-deps: installing$$missing (Debian)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	fi
-	@if [ ! -x $(VENV)/bin/pytest ] || ! $(VENV)/bin/python -c 'import pymesos' 2>/dev/null; then \
+	@if [ ! -x $(VENV)/bin/pytest ] || ! $(VENV)/bin/python -c "import pymesos, kazoo" 2>/dev/null; then \
 	  echo "test-deps: creating $(VENV) with pymesos and pytest"; \
 	  /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
-	  $(VENV)/bin/pip install -q pymesos pytest; \
+	  $(VENV)/bin/pip install -q pymesos kazoo pytest; \
 	fi
 
 lint:

@@ -5,8 +5,11 @@ pymesos is a client this project did not write: it builds its own JSON
 calls, reads the RecordIO event stream, and acknowledges updates itself.
 """
 
+import json
 import os
+import signal
 import subprocess
+import urllib.request
 import threading
 import time
 import uuid
@@ -34,27 +37,45 @@ def wait_for(what, predicate, deadline=DEADLINE):
     raise AssertionError(f"timed out after {deadline}s waiting for {what}")
 
 
-@pytest.fixture
-def cluster(tmp_path):
+def start_local(tmp_path, *flags):
+    """Starts `meseta local` and returns (process, log, the URL frameworks use)."""
     assert MESETA.exists(), f"{MESETA} is missing: run `cargo build --bins` first"
     log = open(tmp_path / "local.log", "wb")
     proc = subprocess.Popen(
-        [str(MESETA), "local", "--agents", "2", "--port", "0", "--work-dir", str(tmp_path / "cluster"),
-         "--resources", "cpus:2;mem:1024;disk:1024"],
+        [str(MESETA), "local", "--port", "0", "--work-dir", str(tmp_path / "cluster"),
+         "--resources", "cpus:2;mem:1024;disk:1024", *flags],
         stdout=log, stderr=subprocess.STDOUT,
     )
-    address_file = tmp_path / "cluster" / "master" / "address"
+    url_file = tmp_path / "cluster" / "master_url"
+    url = wait_for("the cluster to be ready", lambda: url_file.exists() and url_file.read_text().strip())
+    return proc, log, url
+
+
+def stop_local(proc, log):
+    proc.terminate()
     try:
-        address = wait_for("the master's address",
-                           lambda: address_file.exists() and address_file.read_text().strip())
-        yield address
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    proc, log, url = start_local(tmp_path, "--agents", "2")
+    try:
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_local(proc, log)
+
+
+@pytest.fixture
+def ha_cluster(tmp_path):
+    proc, log, url = start_local(tmp_path, "--agents", "1", "--masters", "2")
+    try:
+        yield url, tmp_path / "cluster"
+    finally:
+        stop_local(proc, log)
 
 
 class Launcher(Scheduler):
@@ -62,6 +83,7 @@ class Launcher(Scheduler):
 
     def __init__(self, count):
         self.to_launch = count
+        self.launched = 0
         self.states = {}
         self.lock = threading.Lock()
         self.framework_id = None
@@ -86,6 +108,7 @@ class Launcher(Scheduler):
                 tasks.append(task)
                 cpus -= 0.1
                 self.to_launch -= 1
+                self.launched += 1
             if tasks:
                 driver.launchTasks(offer.id, tasks)
             else:
@@ -112,6 +135,50 @@ def test_pymesos_framework_runs_tasks_to_finished(cluster):
             for task_id, states in scheduler.states.items():
                 assert "TASK_RUNNING" in states, (task_id, states)
                 assert states[-1] == "TASK_FINISHED", (task_id, states)
+    finally:
+        driver.stop()
+        driver.join()
+
+
+def elected_master_pid(root):
+    """The PID of the master that currently leads, from the masters' metrics."""
+    for name in ("master", "master-1"):
+        address = (root / name / "address").read_text().strip()
+        try:
+            with urllib.request.urlopen(f"http://{address}/metrics/snapshot", timeout=5) as response:
+                metrics = json.load(response)
+        except OSError:
+            continue
+        if metrics.get("master/elected") == 1.0:
+            return int((root / name / "pid").read_text().strip())
+    return None
+
+
+def test_pymesos_finds_the_leader_in_zookeeper_and_follows_a_failover(ha_cluster):
+    pytest.importorskip("kazoo", reason="pymesos needs kazoo for zk://; `make test` installs it")
+    url, root = ha_cluster
+    assert url.startswith("zk://"), url
+    scheduler = Launcher(count=2)
+    framework = Dict(user="root", name="pymesos-ha", hostname="localhost", failover_timeout=3600)
+    driver = MesosSchedulerDriver(scheduler, framework, url, use_addict=True)
+    driver.start()
+
+    def finished(n):
+        def check():
+            with scheduler.lock:
+                return sum(1 for s in scheduler.states.values() if s[-1] == "TASK_FINISHED") >= n
+        return check
+
+    try:
+        wait_for("two tasks finished through the first leader", finished(2))
+        pid = wait_for("an elected master", lambda: elected_master_pid(root))
+        os.kill(pid, signal.SIGKILL)
+        with scheduler.lock:
+            scheduler.to_launch += 2
+        wait_for("the other master to lead", lambda: elected_master_pid(root) not in (None, pid), deadline=90)
+        driver.reviveOffers()
+        wait_for("two more tasks finished through the new leader", finished(4), deadline=90)
+        assert scheduler.framework_id, "registered() was called"
     finally:
         driver.stop()
         driver.join()

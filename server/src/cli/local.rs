@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use meseta::launcher::{Cluster, ClusterSpec};
+use meseta::zookeeper::ZooKeeper;
 
 /// Flags of `meseta local`.
 #[derive(clap::Args, Debug)]
@@ -17,6 +18,14 @@ pub struct Args {
     /// Number of agents.
     #[arg(long, default_value_t = 2)]
     agents: usize,
+    /// Number of masters. With more than one they elect a leader through
+    /// ZooKeeper: `--zk`, or else a private ZooKeeper server started here
+    /// (needs Debian's `zookeeperd` and java).
+    #[arg(long, default_value_t = 1)]
+    masters: usize,
+    /// ZooKeeper group for the masters, `zk://HOST:PORT/PATH`.
+    #[arg(long)]
+    zk: Option<String>,
     /// Master port (0 picks a free one).
     #[arg(long, default_value_t = 5050)]
     port: u16,
@@ -40,16 +49,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut spec = ClusterSpec::new(binary, &root, args.agents);
     spec.master_port = args.port;
     spec.agent_resources = args.resources.clone();
+    spec.masters = args.masters.max(1);
+    let mut zookeeper = None;
+    if args.masters > 1 || args.zk.is_some() {
+        spec.zk = Some(match &args.zk {
+            Some(url) => url.clone(),
+            None => {
+                if let Some(reason) = ZooKeeper::unavailable() {
+                    anyhow::bail!(
+                        "--masters {} needs ZooKeeper: {reason}; or pass --zk",
+                        args.masters
+                    );
+                }
+                let server = ZooKeeper::start(&root.join("zookeeper"))?;
+                let url = server.url("/meseta");
+                zookeeper = Some(server);
+                url
+            }
+        });
+    }
     eprintln!(
-        "meseta local: starting a master and {} agent(s) under {}",
+        "meseta local: starting {} master(s) and {} agent(s) under {}",
+        spec.masters,
         args.agents,
         root.display()
     );
-    let cluster = Cluster::start(spec)?;
-    let master = cluster.master_address().to_string();
-    wait_for_agents(&master, args.agents, Duration::from_secs(30))?;
+    let mut cluster = Cluster::start(spec.clone())?;
+    let addresses: Vec<String> = cluster.masters_mut().map(|m| m.address.clone()).collect();
+    let leader = wait_for_leader(&addresses, args.agents, Duration::from_secs(60))?;
+    // What frameworks should be given: the group when there is one.
+    let master = spec.zk.clone().unwrap_or_else(|| leader.clone());
+    std::fs::write(root.join("master_url"), format!("{master}\n"))?;
     eprintln!(
-        "meseta local: master at http://{master} with {} agent(s); logs in {}",
+        "meseta local: leading master at http://{leader}; frameworks use {master}; {} agent(s); logs in {}",
         args.agents,
         root.display()
     );
@@ -62,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         runtime.block_on(super::shutdown_signal());
         eprintln!("meseta local: stopping");
         drop(cluster);
+        drop(zookeeper);
         return Ok(ExitCode::SUCCESS);
     }
     let argv: Vec<String> = args
@@ -76,23 +109,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .status()
         .with_context(|| format!("cannot run {}", argv[0]))?;
     drop(cluster);
+    drop(zookeeper);
     let code = status.code().unwrap_or(1);
     eprintln!("meseta local: command exited with status {code}; cluster stopped");
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
-/// Polls `/metrics/snapshot` until `agents` agents are active.
-fn wait_for_agents(master: &str, agents: usize, timeout: Duration) -> anyhow::Result<()> {
+/// Polls the masters' `/metrics/snapshot` until one is elected and has
+/// `agents` active agents; returns its address.
+fn wait_for_leader(masters: &[String], agents: usize, timeout: Duration) -> anyhow::Result<String> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Ok(metrics) = http_get_json(master, "/metrics/snapshot") {
-            let active = metrics["master/slaves_active"].as_f64().unwrap_or(0.0) as usize;
-            if active >= agents {
-                return Ok(());
+        for master in masters {
+            if let Ok(metrics) = http_get_json(master, "/metrics/snapshot") {
+                let elected = metrics["master/elected"].as_f64() == Some(1.0);
+                let active = metrics["master/slaves_active"].as_f64().unwrap_or(0.0) as usize;
+                if elected && active >= agents {
+                    return Ok(master.clone());
+                }
             }
         }
         if Instant::now() > deadline {
-            anyhow::bail!("agents did not register with the master within {timeout:?}");
+            anyhow::bail!("no master was elected with {agents} agent(s) within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -7,9 +7,12 @@ pub mod master;
 
 use std::path::Path;
 
-/// Writes the bound address to `<work_dir>/address`, atomically, for the
-/// launcher and for scripts that started us with `--port 0`.
+/// Writes the bound address to `<work_dir>/address` and the process ID to
+/// `<work_dir>/pid`, atomically, for the launcher and for scripts that
+/// started us with `--port 0`.
 pub fn publish_address(work_dir: &Path, address: &str) -> anyhow::Result<()> {
+    let pid = work_dir.join("pid");
+    std::fs::write(&pid, format!("{}\n", std::process::id()))?;
     let tmp = work_dir.join("address.tmp");
     std::fs::write(&tmp, format!("{address}\n"))?;
     std::fs::rename(&tmp, work_dir.join("address"))?;
