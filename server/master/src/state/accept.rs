@@ -103,7 +103,6 @@ impl Master {
                             Ok(needed) => {
                                 remaining.subtract(&needed);
                                 self.launch(
-                                    now,
                                     framework_id,
                                     &agent_id,
                                     &role,
@@ -155,7 +154,6 @@ impl Master {
                         None if !tasks.is_empty() => {
                             remaining = budget;
                             self.launch(
-                                now,
                                 framework_id,
                                 &agent_id,
                                 &role,
@@ -274,7 +272,6 @@ impl Master {
     #[allow(clippy::too_many_arguments)]
     fn launch(
         &mut self,
-        now: Duration,
         framework_id: &str,
         agent_id: &str,
         role: &str,
@@ -377,7 +374,6 @@ impl Master {
             })),
         };
         self.send_agent(agent_id, message, actions);
-        let _ = now;
     }
 
     fn task_error(
