@@ -8,6 +8,7 @@ mod agents;
 mod bad_input;
 mod endpoints;
 mod executors;
+mod failover;
 mod groups;
 mod ha;
 mod leadership;
