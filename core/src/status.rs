@@ -14,6 +14,7 @@
 //! so that a final TEARDOWN or status update is not lost when `main` returns.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, ThreadId};
 
 /// The state of a driver, returned by every driver method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +91,8 @@ struct State {
 pub(crate) struct Lifecycle {
     state: Mutex<State>,
     changed: Condvar,
+    /// The callback thread, which must never block in `join`.
+    callback_thread: Mutex<Option<ThreadId>>,
 }
 
 impl Lifecycle {
@@ -100,7 +103,31 @@ impl Lifecycle {
                 io_finished: false,
             }),
             changed: Condvar::new(),
+            callback_thread: Mutex::new(None),
         }
+    }
+
+    /// Records the driver's callback thread.
+    pub(crate) fn set_callback_thread(&self, id: ThreadId) {
+        *self
+            .callback_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(id);
+    }
+
+    /// [`Lifecycle::join`], except on the callback thread, where waiting would
+    /// deadlock: there it logs an error and returns the current status.
+    pub(crate) fn join_outside_callbacks(&self, driver: &str) -> Status {
+        let on_callback_thread = *self
+            .callback_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            == Some(thread::current().id());
+        if on_callback_thread {
+            tracing::error!("{driver}::join called from a callback; not waiting");
+            return self.status();
+        }
+        self.join()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

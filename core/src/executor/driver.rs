@@ -4,7 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::thread::{self, ThreadId};
+use std::thread;
 
 use meseta_proto::v1;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -47,7 +47,6 @@ pub(crate) struct Shared {
     pub(crate) lifecycle: Lifecycle,
     commands: UnboundedSender<Command>,
     pending: Mutex<Option<Pending>>,
-    callback_thread: Mutex<Option<ThreadId>>,
 }
 
 /// Drives an [`Executor`] against its agent.
@@ -101,7 +100,6 @@ impl ExecutorDriver {
                     config,
                     commands: receiver,
                 })),
-                callback_thread: Mutex::new(None),
             }),
         }
     }
@@ -138,11 +136,9 @@ impl ExecutorDriver {
             .spawn(move || driver.run_callbacks(executor, dispatch_rx));
         match callbacks {
             Ok(handle) => {
-                *self
-                    .shared
-                    .callback_thread
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(handle.thread().id());
+                self.shared
+                    .lifecycle
+                    .set_callback_thread(handle.thread().id());
             }
             Err(e) => {
                 tracing::error!("cannot spawn the executor callback thread: {e}");
@@ -211,17 +207,9 @@ impl ExecutorDriver {
     /// Blocks until the driver is stopped (and flushed) or aborted. From a
     /// callback it logs an error and returns the current status instead.
     pub fn join(&self) -> Status {
-        let on_callback_thread = *self
-            .shared
-            .callback_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            == Some(thread::current().id());
-        if on_callback_thread {
-            tracing::error!("ExecutorDriver::join called from an executor callback; not waiting");
-            return self.shared.lifecycle.status();
-        }
-        self.shared.lifecycle.join()
+        self.shared
+            .lifecycle
+            .join_outside_callbacks("ExecutorDriver")
     }
 
     /// [`start`](Self::start) then [`join`](Self::join).

@@ -14,7 +14,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::thread::{self, ThreadId};
+use std::thread;
 
 use meseta_proto::v1;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -57,7 +57,6 @@ pub(crate) struct Shared {
     framework_id: Mutex<Option<v1::FrameworkId>>,
     implicit_acknowledgements: bool,
     pending: Mutex<Option<Pending>>,
-    callback_thread: Mutex<Option<ThreadId>>,
 }
 
 impl Shared {
@@ -116,7 +115,6 @@ impl SchedulerDriver {
                 config,
                 commands: receiver,
             })),
-            callback_thread: Mutex::new(None),
         };
         Self {
             shared: Arc::new(shared),
@@ -153,11 +151,9 @@ impl SchedulerDriver {
             .spawn(move || driver.run_callbacks(scheduler, dispatch_rx));
         match callbacks {
             Ok(handle) => {
-                *self
-                    .shared
-                    .callback_thread
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(handle.thread().id());
+                self.shared
+                    .lifecycle
+                    .set_callback_thread(handle.thread().id());
             }
             Err(e) => {
                 tracing::error!("cannot spawn the scheduler callback thread: {e}");
@@ -229,17 +225,9 @@ impl SchedulerDriver {
     /// last calls are flushed). Must not be called from a callback: there it
     /// logs an error and returns the current status instead of deadlocking.
     pub fn join(&self) -> Status {
-        let on_callback_thread = *self
-            .shared
-            .callback_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            == Some(thread::current().id());
-        if on_callback_thread {
-            tracing::error!("SchedulerDriver::join called from a scheduler callback; not waiting");
-            return self.shared.lifecycle.status();
-        }
-        self.shared.lifecycle.join()
+        self.shared
+            .lifecycle
+            .join_outside_callbacks("SchedulerDriver")
     }
 
     /// [`start`](Self::start) then [`join`](Self::join).
