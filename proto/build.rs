@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "mesos/v1/scheduler/scheduler.proto",
     "mesos/v1/executor/executor.proto",
     "meseta/cluster.proto",
+    "meseta/registry.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

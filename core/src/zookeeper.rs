@@ -77,10 +77,23 @@ fn zk_error(error: impl std::fmt::Display) -> Error {
     Error::ZooKeeper(error.to_string())
 }
 
-/// Connects to ZooKeeper (bounded by [`DETECTION_TIMEOUT`]).
+/// ZooKeeper session timeout used unless told otherwise (Mesos's
+/// `--zk_session_timeout` default).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to ZooKeeper (bounded by [`DETECTION_TIMEOUT`]) with the default
+/// session timeout.
 pub async fn connect(servers: &str) -> Result<zookeeper_client::Client> {
-    let connector =
-        zookeeper_client::Client::connector().with_session_timeout(Duration::from_secs(10));
+    connect_with_timeout(servers, DEFAULT_SESSION_TIMEOUT).await
+}
+
+/// Connects to ZooKeeper (bounded by [`DETECTION_TIMEOUT`]), asking for a
+/// session of `session_timeout` (the server may clamp it to its limits).
+pub async fn connect_with_timeout(
+    servers: &str,
+    session_timeout: Duration,
+) -> Result<zookeeper_client::Client> {
+    let connector = zookeeper_client::Client::connector().with_session_timeout(session_timeout);
     match tokio::time::timeout(DETECTION_TIMEOUT, connector.connect(servers)).await {
         Ok(result) => result.map_err(zk_error),
         Err(_) => Err(Error::ZooKeeper(format!(

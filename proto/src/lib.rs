@@ -32,11 +32,16 @@ mod generated {
         pub mod cluster {
             include!(concat!(env!("OUT_DIR"), "/meseta.cluster.rs"));
         }
+        pub mod registry {
+            include!(concat!(env!("OUT_DIR"), "/meseta.registry.rs"));
+        }
     }
 }
 
 /// `meseta.cluster`: the master <-> agent stream (our own protocol).
 pub use generated::meseta::cluster;
+/// `meseta.registry`: what the master persists across failovers (our own format).
+pub use generated::meseta::registry;
 /// `mesos.v1`: the common Mesos messages (`Offer`, `TaskInfo`, `Resource`, ...).
 pub use generated::mesos::v1;
 /// `mesos.v1.executor`: executor `Call`s and `Event`s.

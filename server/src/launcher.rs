@@ -218,6 +218,31 @@ impl Cluster {
         Ok(&self.agents[index.min(self.agents.len() - 1)])
     }
 
+    /// Kills master `index` (0 is the first) hard, as a crash would, and
+    /// starts it again with the same work dir on the same port, so agents
+    /// and frameworks given its address find it again.
+    pub fn restart_master(&mut self, index: usize) -> Result<(), LaunchError> {
+        let spec = self.spec.clone();
+        let Some(process) = self.masters_mut().nth(index) else {
+            return Ok(());
+        };
+        process.kill();
+        let mut args = process.args.clone();
+        let port = process
+            .address
+            .rsplit(':')
+            .next()
+            .unwrap_or("0")
+            .to_string();
+        if let Some(at) = args.iter().position(|a| a == "--port") {
+            if let Some(value) = args.get_mut(at + 1) {
+                *value = port;
+            }
+        }
+        *process = launch(&spec, &process.name.clone(), args)?;
+        Ok(())
+    }
+
     /// The master's `host:port`.
     pub fn master_address(&self) -> &str {
         &self.master.address

@@ -23,6 +23,24 @@ pub struct MasterConfig {
     pub allocation_interval: Duration,
     /// Start as the leader (a lone master); `false` when an election decides.
     pub start_as_leader: bool,
+    /// Where the registry lives.
+    pub registry: RegistryConfig,
+}
+
+/// Where the master keeps its registry (see [`crate::registry`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegistryConfig {
+    /// Nowhere: a restarted master forgets its agents and frameworks.
+    InMemory,
+    /// Files in the work dir (`<work_dir>/registry/`); one master only.
+    Local,
+    /// A znode in the masters' ZooKeeper group.
+    ZooKeeper {
+        /// The group (`zk://…/PATH`); the registry is `PATH/registry`.
+        url: String,
+        /// Session timeout of the registry's ZooKeeper connection.
+        session_timeout: Duration,
+    },
 }
 
 /// Timing knobs of the state machine.
@@ -41,6 +59,9 @@ pub struct Settings {
     pub max_completed_tasks_per_framework: usize,
     /// Completed frameworks kept for the endpoints.
     pub max_completed_frameworks: usize,
+    /// After a failover or restart, how long an agent in the registry has to
+    /// re-register before it is marked unreachable.
+    pub agent_reregister_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -52,6 +73,7 @@ impl Default for Settings {
             default_refuse: Duration::from_secs(5),
             max_completed_tasks_per_framework: 1000,
             max_completed_frameworks: 50,
+            agent_reregister_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -67,6 +89,7 @@ impl Default for MasterConfig {
             settings: Settings::default(),
             allocation_interval: Duration::from_secs(1),
             start_as_leader: true,
+            registry: RegistryConfig::Local,
         }
     }
 }

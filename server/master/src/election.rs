@@ -7,7 +7,16 @@
 //! A master that loses its ZooKeeper session, or its node, stops contending
 //! and [`contend`] returns an error: the process exits and its supervisor
 //! restarts it, as Mesos masters do. Stepping down that way guarantees it
-//! never acts on state another leader may have changed.
+//! never acts on state another leader may have changed. A master cut off
+//! from ZooKeeper cannot learn that its session expired, so it assumes so
+//! once it has been disconnected for a whole session timeout: by then the
+//! servers have expired the session and another master may lead.
+//!
+//! Before a master starts leading it reads the registry
+//! ([`MasterHandle::recover`]); only then does it accept agents and
+//! schedulers.
+
+use std::time::Duration;
 
 use meseta_core::zookeeper::{self, ZkUrl, CONTENDER_PREFIX};
 use meseta_proto::v1;
@@ -28,6 +37,12 @@ pub enum ElectionError {
     /// Our contender node disappeared.
     #[error("our contender node {0} disappeared; stepping down")]
     NodeLost(String),
+    /// Disconnected from ZooKeeper for longer than the session timeout.
+    #[error("disconnected from ZooKeeper for {0:?}, the session timeout; stepping down")]
+    Disconnected(Duration),
+    /// The registry could not be read when this master was elected.
+    #[error("elected, but cannot recover the registry: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
 }
 
 fn zk(error: impl std::fmt::Display) -> ElectionError {
@@ -51,8 +66,8 @@ async fn ensure_path(client: &zookeeper_client::Client, path: &str) -> Result<()
 
 /// Contends for leadership until the session is lost, updating the master's
 /// [`Leadership`] as the group changes. Returns only on failure.
-pub async fn contend(url: ZkUrl, handle: MasterHandle) -> ElectionError {
-    match run(&url, &handle).await {
+pub async fn contend(url: ZkUrl, session_timeout: Duration, handle: MasterHandle) -> ElectionError {
+    match run(&url, session_timeout, &handle).await {
         Ok(never) => match never {},
         Err(error) => {
             handle.set_leadership(Leadership::Following(None));
@@ -63,9 +78,12 @@ pub async fn contend(url: ZkUrl, handle: MasterHandle) -> ElectionError {
 
 async fn run(
     url: &ZkUrl,
+    session_timeout: Duration,
     handle: &MasterHandle,
 ) -> Result<std::convert::Infallible, ElectionError> {
-    let client = zookeeper::connect(&url.servers).await.map_err(zk)?;
+    let client = zookeeper::connect_with_timeout(&url.servers, session_timeout)
+        .await
+        .map_err(zk)?;
     let mut session = client.state_watcher();
     ensure_path(&client, &url.path).await?;
     let info: &v1::MasterInfo = handle.info();
@@ -86,7 +104,8 @@ async fn run(
         let leading = zookeeper::leading_node(&children).cloned();
         if leading.as_deref() == Some(ours.as_str()) {
             if handle.leadership() != Leadership::Leading {
-                tracing::info!("elected leading master");
+                tracing::info!("elected leading master; recovering the registry");
+                handle.recover().await?;
                 handle.set_leadership(Leadership::Leading);
             }
         } else {
@@ -96,13 +115,40 @@ async fn run(
             let leader = zookeeper::leader(&client, &url.path).await.map_err(zk)?;
             handle.set_leadership(Leadership::Following(leader));
         }
-        tokio::select! {
-            _ = watcher.changed() => {}
-            state = session.changed() => {
-                if matches!(state, SessionState::Expired | SessionState::Closed | SessionState::AuthFailed) {
-                    return Err(ElectionError::SessionLost(state));
-                }
+        let mut watch = std::pin::pin!(watcher.changed());
+        loop {
+            tokio::select! {
+                _ = &mut watch => break,
+                state = session.changed() => match state {
+                    SessionState::Expired | SessionState::Closed | SessionState::AuthFailed => {
+                        return Err(ElectionError::SessionLost(state));
+                    }
+                    SessionState::Disconnected => {
+                        tracing::warn!(?session_timeout, "disconnected from ZooKeeper");
+                        wait_for_reconnection(&mut session, session_timeout).await?;
+                        tracing::info!("reconnected to ZooKeeper");
+                    }
+                    _ => {}
+                },
             }
+        }
+    }
+}
+
+/// Waits for the session to reconnect; fails if a session timeout passes first.
+async fn wait_for_reconnection(
+    session: &mut zookeeper_client::StateWatcher,
+    session_timeout: Duration,
+) -> Result<(), ElectionError> {
+    let deadline = tokio::time::Instant::now() + session_timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, session.changed()).await {
+            Err(_) => return Err(ElectionError::Disconnected(session_timeout)),
+            Ok(SessionState::SyncConnected | SessionState::ConnectedReadOnly) => return Ok(()),
+            Ok(
+                state @ (SessionState::Expired | SessionState::Closed | SessionState::AuthFailed),
+            ) => return Err(ElectionError::SessionLost(state)),
+            Ok(_) => {}
         }
     }
 }

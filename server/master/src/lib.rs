@@ -18,6 +18,7 @@ pub mod election;
 pub mod grpc;
 pub mod http;
 pub mod leadership;
+pub mod registry;
 pub mod server;
 pub mod state;
 

@@ -19,12 +19,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::config::MasterConfig;
+use crate::config::{MasterConfig, RegistryConfig};
 use crate::leadership::{Leadership, LeadershipCell};
+use crate::registry::{file::FileStore, zookeeper::ZooKeeperStore, RegistryError, Store};
 use crate::state::{Action, CallError, ConnId, LinkId, Master};
 
 /// How long the loop waits to batch events before an allocation cycle.
 const ALLOCATION_BATCH: Duration = Duration::from_millis(10);
+/// Most commands handled together before their registry operations are
+/// written (group commit) and their actions sent.
+const COMMAND_BATCH: usize = 1024;
 
 /// Errors starting the master.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,12 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The registry could not be opened or read.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The registry configuration is unusable.
+    #[error("bad registry configuration: {0}")]
+    RegistryConfig(String),
 }
 
 /// Inputs to the driver loop.
@@ -75,6 +85,10 @@ pub(crate) enum Command {
         link: LinkId,
     },
     Inspect(Box<dyn FnOnce(&Master) + Send>),
+    /// Read the registry and start leading from it.
+    Recover {
+        reply: oneshot::Sender<Result<(), RegistryError>>,
+    },
 }
 
 /// A cheap, cloneable way into the driver loop.
@@ -119,9 +133,21 @@ impl MasterHandle {
     }
 
     /// Sets who leads (the election drives this; a lone master always leads).
+    /// Call [`MasterHandle::recover`] before setting `Leading`.
     pub fn set_leadership(&self, leadership: Leadership) {
         tracing::info!(?leadership, "leadership changed");
         self.leadership.set(leadership);
+    }
+
+    /// Reads the registry into the master, once, before it starts leading.
+    pub async fn recover(&self) -> Result<(), RegistryError> {
+        let (reply, done) = oneshot::channel();
+        self.send(Command::Recover { reply });
+        done.await.unwrap_or_else(|_| {
+            Err(RegistryError::ZooKeeper(
+                "the master stopped before recovering".into(),
+            ))
+        })
     }
 }
 
@@ -129,7 +155,7 @@ impl MasterHandle {
 pub struct MasterServer {
     address: SocketAddr,
     handle: MasterHandle,
-    shutdown: watch::Sender<bool>,
+    shutdown: Arc<watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -166,18 +192,25 @@ impl MasterServer {
                 Leadership::Following(None)
             }),
         };
-        let master = Master::new(
+        let mut master = Master::new(
             config.settings.clone(),
             info,
             AllocatorConfig::default(),
             wall_clock(),
         );
+        let mut store = open_store(&config).await?;
+        if config.start_as_leader {
+            let registry = store.recover().await?;
+            master.recover(wall_clock(), registry);
+        }
         let (shutdown, mut stopped) = watch::channel(false);
+        let shutdown = Arc::new(shutdown);
         let loop_task = tokio::spawn(driver_loop(
             master,
+            store,
             inbox,
             config.allocation_interval,
-            shutdown.subscribe(),
+            shutdown.clone(),
         ));
 
         let router = crate::http::router(handle.clone()).merge(crate::grpc::router(handle.clone()));
@@ -221,6 +254,22 @@ impl MasterServer {
     }
 }
 
+/// Opens the configured registry store (it is read on election).
+async fn open_store(config: &MasterConfig) -> Result<Store, ServerError> {
+    Ok(match &config.registry {
+        RegistryConfig::InMemory => Store::memory(),
+        RegistryConfig::Local => Store::File(FileStore::open(&config.work_dir.join("registry"))?),
+        RegistryConfig::ZooKeeper {
+            url,
+            session_timeout,
+        } => {
+            let url = meseta_core::zookeeper::ZkUrl::parse(url)
+                .map_err(|e| ServerError::RegistryConfig(e.to_string()))?;
+            Store::ZooKeeper(ZooKeeperStore::connect(&url, *session_timeout).await?)
+        }
+    })
+}
+
 /// Binds with a deep accept backlog: after a master failover every agent
 /// and framework reconnects at once.
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -262,22 +311,32 @@ fn master_info(config: &MasterConfig, address: SocketAddr) -> v1::MasterInfo {
 }
 
 /// Owns the state machine; the only place it is touched.
+///
+/// Commands that are already queued are handled together; the registry
+/// operations of the whole batch are written at once and only then is any
+/// of its actions sent, so nothing is acknowledged before it is durable.
 async fn driver_loop(
     mut master: Master,
+    mut store: Store,
     mut inbox: mpsc::UnboundedReceiver<Command>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Arc<watch::Sender<bool>>,
 ) {
-    let mut frameworks: HashMap<ConnId, mpsc::UnboundedSender<Event>> = HashMap::new();
-    let mut agents: HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>> = HashMap::new();
+    let mut stopping = shutdown.subscribe();
+    let mut outputs = Outputs::default();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_allocation: Option<Instant> = None;
     loop {
-        let actions = tokio::select! {
-            _ = shutdown.changed() => break,
+        let mut actions = tokio::select! {
+            _ = stopping.changed() => break,
             command = inbox.recv() => match command {
-                Some(command) => handle_command(&mut master, command, &mut frameworks, &mut agents),
+                Some(Command::Recover { reply }) => {
+                    let result = recover(&mut master, &mut store).await;
+                    let _ = reply.send(result);
+                    continue;
+                }
+                Some(command) => handle_command(&mut master, command, &mut outputs),
                 None => break,
             },
             _ = ticker.tick() => {
@@ -289,11 +348,39 @@ async fn driver_loop(
                 master.tick(wall_clock())
             }
         };
-        perform(actions, &mut frameworks, &mut agents);
+        for _ in 1..COMMAND_BATCH {
+            match inbox.try_recv() {
+                Ok(Command::Recover { reply }) => {
+                    let _ = reply.send(Err(RegistryError::ZooKeeper(
+                        "recovery requested while already running".into(),
+                    )));
+                }
+                Ok(command) => actions.extend(handle_command(&mut master, command, &mut outputs)),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = persist_then_perform(actions, &mut store, &mut outputs).await {
+            tracing::error!(%error, "cannot write the registry; this master stops");
+            let _ = shutdown.send(true);
+            break;
+        }
         if master.allocation_wanted() && next_allocation.is_none() {
             next_allocation = Some(Instant::now() + ALLOCATION_BATCH);
         }
     }
+}
+
+async fn recover(master: &mut Master, store: &mut Store) -> Result<(), RegistryError> {
+    let registry = store.recover().await?;
+    master.recover(wall_clock(), registry);
+    Ok(())
+}
+
+/// The open streams actions are sent to.
+#[derive(Default)]
+struct Outputs {
+    frameworks: HashMap<ConnId, mpsc::UnboundedSender<Event>>,
+    agents: HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -302,13 +389,10 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn handle_command(
-    master: &mut Master,
-    command: Command,
-    frameworks: &mut HashMap<ConnId, mpsc::UnboundedSender<Event>>,
-    agents: &mut HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
-) -> Vec<Action> {
+fn handle_command(master: &mut Master, command: Command, outputs: &mut Outputs) -> Vec<Action> {
     let now = wall_clock();
+    let frameworks = &mut outputs.frameworks;
+    let agents = &mut outputs.agents;
     match command {
         Command::Subscribe {
             call,
@@ -360,32 +444,58 @@ fn handle_command(
             f(master);
             Vec::new()
         }
+        Command::Recover { reply } => {
+            let _ = reply.send(Err(RegistryError::ZooKeeper(
+                "recovery must be handled by the driver loop".into(),
+            )));
+            Vec::new()
+        }
     }
 }
 
-fn perform(
+/// Writes the batch's registry operations, then sends the rest in order.
+async fn persist_then_perform(
     actions: Vec<Action>,
-    frameworks: &mut HashMap<ConnId, mpsc::UnboundedSender<Event>>,
-    agents: &mut HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
-) {
+    store: &mut Store,
+    outputs: &mut Outputs,
+) -> Result<(), RegistryError> {
+    let (operations, actions): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|action| matches!(action, Action::Persist(_)));
+    if !operations.is_empty() {
+        let operations: Vec<_> = operations
+            .into_iter()
+            .filter_map(|action| match action {
+                Action::Persist(operation) => Some(operation),
+                _ => None,
+            })
+            .collect();
+        store.apply(&operations).await?;
+    }
+    perform(actions, outputs);
+    Ok(())
+}
+
+fn perform(actions: Vec<Action>, outputs: &mut Outputs) {
     for action in actions {
         match action {
             Action::ToFramework { conn, event } => {
-                if let Some(tx) = frameworks.get(&conn) {
+                if let Some(tx) = outputs.frameworks.get(&conn) {
                     let _ = tx.send(event);
                 }
             }
             Action::CloseFramework { conn } => {
-                frameworks.remove(&conn);
+                outputs.frameworks.remove(&conn);
             }
             Action::ToAgent { link, message } => {
-                if let Some(tx) = agents.get(&link) {
+                if let Some(tx) = outputs.agents.get(&link) {
                     let _ = tx.send(message);
                 }
             }
             Action::CloseAgent { link } => {
-                agents.remove(&link);
+                outputs.agents.remove(&link);
             }
+            Action::Persist(_) => {}
         }
     }
 }

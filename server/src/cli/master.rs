@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use meseta_master::config::{parse_duration, Settings};
+use meseta_master::config::{parse_duration, RegistryConfig, Settings};
 use meseta_master::{MasterConfig, MasterServer};
 
 /// Flags of `meseta master` (Mesos's names where Mesos has the flag).
@@ -41,10 +41,25 @@ pub struct Args {
     /// master leads alone.
     #[arg(long)]
     zk: Option<String>,
-    /// Size of the masters' replicated-log quorum (Mesos's flag; accepted with
-    /// --zk, used once the registry is replicated).
+    /// Size of the masters' replicated-log quorum (Mesos's flag). Accepted with
+    /// --zk for compatibility; the registry is kept in ZooKeeper, which has
+    /// its own quorum, so the value is not used.
     #[arg(long)]
     quorum: Option<u32>,
+    /// ZooKeeper session timeout (for the election and the registry). A
+    /// leader cut off from ZooKeeper this long steps down.
+    #[arg(long, default_value = "10secs", value_parser = parse_duration)]
+    zk_session_timeout: Duration,
+    /// Where the registry (admitted, unreachable and gone agents; frameworks)
+    /// is kept: `zookeeper` (default with --zk), `local` (files under
+    /// `<work-dir>/registry`, the default without --zk) or `in_memory`
+    /// (nothing survives a restart).
+    #[arg(long, value_parser = ["zookeeper", "local", "in_memory", "replicated_log"])]
+    registry: Option<String>,
+    /// After a failover or restart, how long agents have to re-register
+    /// before they are marked unreachable.
+    #[arg(long, default_value = "10mins", value_parser = parse_duration)]
+    agent_reregister_timeout: Duration,
     /// Interval of HEARTBEAT events on scheduler streams.
     #[arg(long, default_value = "15secs", value_parser = parse_duration)]
     heartbeat_interval: Duration,
@@ -61,9 +76,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.quorum.is_some() && zk.is_none() {
         anyhow::bail!("--quorum only makes sense with --zk");
     }
+    let registry = match (args.registry.as_deref(), &args.zk) {
+        (Some("in_memory"), _) => RegistryConfig::InMemory,
+        (None | Some("zookeeper" | "replicated_log"), Some(url)) => RegistryConfig::ZooKeeper {
+            url: url.clone(),
+            session_timeout: args.zk_session_timeout,
+        },
+        (Some("zookeeper"), None) => anyhow::bail!("--registry=zookeeper needs --zk"),
+        (None | Some("local" | "replicated_log"), None) => RegistryConfig::Local,
+        (Some(other), Some(_)) => anyhow::bail!(
+            "--registry={other} cannot be shared by several masters; use zookeeper or in_memory with --zk"
+        ),
+        (Some(other), None) => anyhow::bail!("unknown --registry={other}"),
+    };
     runtime.block_on(async move {
         let config = MasterConfig {
             start_as_leader: zk.is_none(),
+            registry,
             ip: args.ip,
             port: args.port,
             hostname: args.hostname,
@@ -74,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 heartbeat_interval: args.heartbeat_interval,
                 agent_ping_timeout: args.agent_ping_timeout,
                 max_agent_ping_timeouts: args.max_agent_ping_timeouts,
+                agent_reregister_timeout: args.agent_reregister_timeout,
                 ..Settings::default()
             },
         };
@@ -82,9 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         super::publish_address(&args.work_dir, &address)?;
         tracing::info!(%address, "master ready; scheduler API at http://{address}/api/v1/scheduler");
         let handle = server.handle();
+        let session_timeout = args.zk_session_timeout;
         let election = async move {
             match zk {
-                Some(url) => meseta_master::election::contend(url, handle).await,
+                Some(url) => meseta_master::election::contend(url, session_timeout, handle).await,
                 None => std::future::pending().await,
             }
         };

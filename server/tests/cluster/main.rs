@@ -13,4 +13,5 @@ mod groups;
 mod ha;
 mod leadership;
 mod offers;
+mod registry;
 mod tasks;

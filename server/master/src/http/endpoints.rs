@@ -62,6 +62,7 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
             .values()
             .map(|a| json_view::agent(m, a))
             .collect();
+        let recovered = recovered_agents(m);
         json!({
             "version": MESOS_VERSION,
             "build_date": "",
@@ -79,7 +80,7 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
             "leader_info": leader.as_ref().map(meseta_proto::json::to_value).unwrap_or_default(),
             "flags": {},
             "slaves": agents,
-            "recovered_slaves": [],
+            "recovered_slaves": recovered,
             "frameworks": frameworks,
             "completed_frameworks": completed,
             "orphan_tasks": [],
@@ -145,11 +146,18 @@ pub(super) async fn frameworks(State(master): State<MasterHandle>) -> Response {
     .await
 }
 
+fn recovered_agents(m: &crate::state::Master) -> Vec<Value> {
+    m.recovered_agents()
+        .values()
+        .map(|r| json_view::recovered_agent(&r.info))
+        .collect()
+}
+
 pub(super) async fn slaves(State(master): State<MasterHandle>) -> Response {
     view(&master, |m| {
         json!({
             "slaves": m.agents().values().map(|a| json_view::agent(m, a)).collect::<Vec<_>>(),
-            "recovered_slaves": [],
+            "recovered_slaves": recovered_agents(m),
         })
     })
     .await

@@ -184,3 +184,15 @@ pub(crate) fn agent(master: &Master, a: &Agent) -> Value {
         "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "TASK_LABELS_DEDUPLICATION"],
     })
 }
+
+/// An agent from the registry that has not re-registered yet (Mesos's
+/// `recovered_slaves` entries: the agent's info only).
+pub(crate) fn recovered_agent(info: &v1::AgentInfo) -> Value {
+    json!({
+        "id": info.id.as_ref().map(|id| id.value.clone()).unwrap_or_default(),
+        "hostname": info.hostname,
+        "port": info.port.unwrap_or(5051),
+        "resources": resources(&info.resources),
+        "attributes": attributes(&info.attributes),
+    })
+}

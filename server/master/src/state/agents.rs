@@ -19,7 +19,8 @@ use meseta_proto::cluster::{self, agent_message, master_message, AgentMessage, M
 use meseta_proto::scheduler::{event, Event};
 use meseta_proto::v1::{self, task_status::Reason, TaskState};
 
-use super::{is_terminal, Action, Agent, Framework, LinkId, Master, TaskRecord, UnreachableAgent};
+use super::{is_terminal, Action, Agent, LinkId, Master, TaskRecord, UnreachableAgent};
+use crate::registry::ops;
 
 impl Master {
     /// A message arrived on an agent's stream. `Register` must come first.
@@ -84,6 +85,29 @@ impl Master {
         info.id = Some(v1::AgentId {
             value: agent_id.clone(),
         });
+        if self.gone.contains_key(&agent_id) {
+            tracing::warn!(agent_id, "a gone agent tried to re-register; refused");
+            actions.push(Action::ToAgent {
+                link,
+                message: MasterMessage {
+                    kind: Some(master_message::Kind::Refused(cluster::Refused {
+                        reason: Some(format!(
+                            "agent {agent_id} was marked gone; restart it with a fresh work dir"
+                        )),
+                    })),
+                },
+            });
+            actions.push(Action::CloseAgent { link });
+            return;
+        }
+        if let Some(previous) = register.previous_agent_id.as_ref() {
+            if previous.value != agent_id {
+                self.mark_gone(now, &previous.value, actions);
+            }
+        }
+        if let Some(operation) = self.admission_change(&agent_id, &info) {
+            actions.push(Action::Persist(operation));
+        }
         if let Some(old_link) = self.agents.get(&agent_id).and_then(|a| a.link) {
             if old_link != link {
                 self.links.remove(&old_link);
@@ -116,6 +140,7 @@ impl Master {
                 actions,
             );
         } else {
+            self.recovered.remove(&agent_id);
             let was_unreachable = self.unreachable.remove(&agent_id).is_some();
             tracing::info!(agent_id, hostname = %info.hostname, was_unreachable, "agent registered");
             self.admit_agent(now, link, info, register, was_unreachable, actions);
@@ -250,19 +275,6 @@ impl Master {
                 actions,
             );
         }
-    }
-
-    /// A framework known only from an agent's report (the master restarted):
-    /// it is waiting for its scheduler to re-subscribe.
-    fn add_recovered_framework(&mut self, now: Duration, id: String, info: v1::FrameworkInfo) {
-        let role = super::framework_role(&info);
-        self.allocator.add_framework(&id, &role, false);
-        self.allocator.deactivate_framework(&id);
-        let framework = Framework {
-            unregistered_time: Some(now),
-            ..Framework::new(id.clone(), info, now)
-        };
-        self.frameworks.insert(id, framework);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -420,12 +432,31 @@ impl Master {
 
     /// Declares an agent unreachable.
     pub fn mark_unreachable(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
+        self.take_agent_down(now, agent_id, false, actions);
+    }
+
+    /// Removes a registered agent that went silent (`gone == false`: it may
+    /// come back, partition-aware frameworks keep its tasks as
+    /// TASK_UNREACHABLE) or that is gone for good (its tasks are TASK_GONE).
+    /// Frameworks get a FAILURE (`slave_lost`) either way.
+    pub(super) fn take_agent_down(
+        &mut self,
+        now: Duration,
+        agent_id: &str,
+        gone: bool,
+        actions: &mut Vec<Action>,
+    ) {
         self.rescind_agent_offers(agent_id, now, actions);
         let Some(agent) = self.agents.remove(agent_id) else {
             return;
         };
-        tracing::warn!(agent_id, "agent is unreachable");
-        self.counters.agents_unreachable += 1;
+        if gone {
+            tracing::warn!(agent_id, "agent is gone");
+        } else {
+            tracing::warn!(agent_id, "agent is unreachable");
+            self.counters.agents_unreachable += 1;
+            actions.push(Action::Persist(ops::mark_unreachable(&agent.info, now)));
+        }
         if let Some(link) = agent.link {
             self.links.remove(&link);
             actions.push(Action::CloseAgent { link });
@@ -444,7 +475,7 @@ impl Master {
             if !active {
                 continue;
             }
-            if partition_aware {
+            if partition_aware && !gone {
                 if let Some(record) = self
                     .frameworks
                     .get_mut(framework_id)
@@ -464,25 +495,37 @@ impl Master {
                     actions,
                 );
             } else {
+                let (state, message) = if gone {
+                    (TaskState::TaskGone, "Agent is gone")
+                } else {
+                    (TaskState::TaskLost, "Agent is unreachable")
+                };
                 self.fail_task(
                     now,
                     framework_id,
                     task_id,
-                    TaskState::TaskLost,
+                    state,
                     Reason::AgentRemoved,
-                    "Agent is unreachable",
+                    message,
                     false,
                     actions,
                 );
             }
         }
-        self.unreachable.insert(
-            agent_id.to_string(),
-            UnreachableAgent {
-                info: agent.info,
-                since: now,
-            },
-        );
+        if !gone {
+            self.unreachable.insert(
+                agent_id.to_string(),
+                UnreachableAgent {
+                    info: agent.info,
+                    since: now,
+                },
+            );
+        }
+        self.agent_lost(now, agent_id, actions);
+    }
+
+    /// Tells every framework that an agent was lost.
+    pub(super) fn agent_lost(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
         let framework_ids: Vec<String> = self.frameworks.keys().cloned().collect();
         for framework_id in framework_ids {
             let event = Event {

@@ -11,13 +11,18 @@
 //! * [`updates`]: status updates from agents, ACKNOWLEDGE, KILL, SHUTDOWN,
 //!   MESSAGE in both directions;
 //! * [`reconcile`]: RECONCILE, explicit and implicit;
-//! * [`agents`]: agent (re-)registration, pings, unreachable agents.
+//! * [`agents`]: agent (re-)registration, pings, unreachable agents;
+//! * [`recovery`]: starting from the registry after a failover or restart,
+//!   agents that never come back, agents that are gone for good.
 //!
 //! Invariants kept across modules:
 //! * every resource on an agent is either free in the allocator, offered
 //!   (in exactly one outstanding offer), or used by one non-terminal task;
 //! * a framework's tasks stay in `Framework::tasks` until their terminal
 //!   update is acknowledged, then move to `completed_tasks`;
+//! * a change the master acknowledges (an agent's `Registered`, a
+//!   framework's `SUBSCRIBED`) is preceded by an [`Action::Persist`] of it,
+//!   and the shell persists before it sends (see [`crate::registry`]);
 //! * updates the master makes up itself (errors, reconciliation, lost agents)
 //!   carry no uuid, so schedulers do not acknowledge them, as in Mesos.
 
@@ -25,6 +30,7 @@ mod accept;
 mod agents;
 mod offers;
 mod reconcile;
+mod recovery;
 mod subscription;
 mod updates;
 pub mod view;
@@ -34,6 +40,7 @@ use std::time::Duration;
 
 use meseta_allocator::{Allocator, AllocatorConfig, Resources};
 use meseta_proto::cluster::MasterMessage;
+use meseta_proto::registry::Operation;
 use meseta_proto::scheduler::{call, Call, Event};
 use meseta_proto::v1;
 
@@ -72,6 +79,9 @@ pub enum Action {
         /// The stream.
         link: LinkId,
     },
+    /// Write a registry operation. The shell persists every operation of a
+    /// batch before it performs any other action of that batch.
+    Persist(Operation),
 }
 
 /// A scheduler call the master refuses; the shell maps it to HTTP.
@@ -239,6 +249,16 @@ pub struct UnreachableAgent {
     pub since: Duration,
 }
 
+/// An agent the registry lists but that has not re-registered with this
+/// master yet (it leads since a failover or restart).
+#[derive(Debug, Clone)]
+pub struct RecoveredAgent {
+    /// The agent's info as last admitted.
+    pub info: v1::AgentInfo,
+    /// Marked unreachable if it has not re-registered by then.
+    pub deadline: Duration,
+}
+
 /// An outstanding offer.
 #[derive(Debug, Clone)]
 pub struct OfferRecord {
@@ -282,6 +302,8 @@ pub struct Master {
     completed_frameworks: VecDeque<Framework>,
     agents: HashMap<String, Agent>,
     unreachable: HashMap<String, UnreachableAgent>,
+    recovered: HashMap<String, RecoveredAgent>,
+    gone: HashMap<String, Duration>,
     offers: HashMap<String, OfferRecord>,
     conns: HashMap<ConnId, String>,
     links: HashMap<LinkId, String>,
@@ -310,6 +332,8 @@ impl Master {
             completed_frameworks: VecDeque::new(),
             agents: HashMap::new(),
             unreachable: HashMap::new(),
+            recovered: HashMap::new(),
+            gone: HashMap::new(),
             offers: HashMap::new(),
             conns: HashMap::new(),
             links: HashMap::new(),
@@ -426,6 +450,7 @@ impl Master {
     pub fn tick(&mut self, now: Duration) -> Vec<Action> {
         let mut actions = Vec::new();
         self.expire_frameworks(now, &mut actions);
+        self.expire_recovered_agents(now, &mut actions);
         self.check_agents(now, &mut actions);
         self.send_heartbeats(now, &mut actions);
         self.allocate(now, &mut actions);

@@ -3,7 +3,8 @@
 //! Explicit reconciliation names tasks; the answer for each is its latest
 //! state, or what can be said of a task the master does not track (its
 //! agent is unreachable, or the agent is known and the task gone, or
-//! nothing is known). Implicit reconciliation (no tasks named) returns the
+//! nothing is known; or nothing at all while the agent may still
+//! re-register after a master failover). Implicit reconciliation (no tasks named) returns the
 //! latest state of every task the master tracks for the framework.
 
 use std::time::Duration;
@@ -41,6 +42,9 @@ impl Master {
                     continue;
                 }
                 let state = match &agent_id {
+                    // It may still re-register with the task: say nothing yet.
+                    Some(agent) if self.recovered.contains_key(agent) => continue,
+                    Some(agent) if self.gone.contains_key(agent) => TaskState::TaskGone,
                     Some(agent) if self.unreachable.contains_key(agent) => {
                         TaskState::TaskUnreachable
                     }

@@ -15,6 +15,7 @@ use meseta_proto::scheduler::{call, event, Call, Event};
 use meseta_proto::v1;
 
 use super::{is_terminal, Action, CallError, ConnId, Framework, Master};
+use crate::registry::ops;
 
 /// The result of a successful SUBSCRIBE.
 #[derive(Debug)]
@@ -70,7 +71,7 @@ impl Master {
             value: framework_id.clone(),
         });
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let mut actions = Vec::new();
+        let mut actions = vec![Action::Persist(ops::save_framework(&info))];
         let role = super::framework_role(&info);
 
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
@@ -142,12 +143,7 @@ impl Master {
         framework.stream_id = None;
         framework.active = false;
         framework.unregistered_time = Some(now);
-        let timeout = framework.info.failover_timeout.unwrap_or(0.0);
-        let timeout = if timeout.is_finite() && timeout > 0.0 {
-            Duration::from_secs_f64(timeout.min(1e9))
-        } else {
-            Duration::ZERO
-        };
+        let timeout = super::recovery::failover_timeout(&framework.info);
         framework.failover_deadline = Some(now + timeout);
         tracing::info!(framework_id, ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(&framework_id);
@@ -184,6 +180,7 @@ impl Master {
             return;
         };
         tracing::info!(framework_id, "removing framework");
+        actions.push(Action::Persist(ops::remove_framework(framework_id)));
         if let Some(conn) = framework.conn.take() {
             self.conns.remove(&conn);
             actions.push(Action::CloseFramework { conn });

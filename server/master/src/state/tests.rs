@@ -454,3 +454,6 @@ fn unreachable_task_is_gone_when_its_agent_returns_without_it() {
     assert!(h.master.frameworks()[&fw.0].tasks.is_empty());
     assert!(!h.master.unreachable_agents().contains_key(&agent));
 }
+
+#[path = "recovery_tests.rs"]
+mod recovery;

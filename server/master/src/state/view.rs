@@ -23,6 +23,16 @@ impl Master {
         &self.agents
     }
 
+    /// Agents from the registry still expected to re-register.
+    pub fn recovered_agents(&self) -> &HashMap<String, super::RecoveredAgent> {
+        &self.recovered
+    }
+
+    /// Agents marked gone, and since when.
+    pub fn gone_agents(&self) -> &HashMap<String, Duration> {
+        &self.gone
+    }
+
     /// Agents marked unreachable.
     pub fn unreachable_agents(&self) -> &HashMap<String, UnreachableAgent> {
         &self.unreachable
