@@ -142,10 +142,18 @@ pub fn endpoint_of(info: &v1::MasterInfo) -> Endpoint {
 }
 
 /// Finds the leader through ZooKeeper before every connection attempt.
+///
+/// After a master could not be reached, detection waits (up to
+/// [`DETECTION_TIMEOUT`]) until ZooKeeper names a leader that accepts
+/// connections: a crashed leader's node lingers until its session expires,
+/// and retrying the dead address meanwhile only grows the caller's backoff.
+/// A leader that is alive but refused us (say, still recovering) is
+/// returned at once.
 pub(crate) struct ZooKeeperDetector {
     url: ZkUrl,
     client: Option<zookeeper_client::Client>,
     redirected: Option<Endpoint>,
+    unreachable: Option<Endpoint>,
 }
 
 impl ZooKeeperDetector {
@@ -154,6 +162,7 @@ impl ZooKeeperDetector {
             url,
             client: None,
             redirected: None,
+            unreachable: None,
         }
     }
 
@@ -168,8 +177,16 @@ impl ZooKeeperDetector {
         let deadline = tokio::time::Instant::now() + DETECTION_TIMEOUT;
         loop {
             match leader(&client, &self.url.path).await {
+                Ok(Some(info))
+                    if self.unreachable.as_ref() == Some(&endpoint_of(&info))
+                        && tokio::time::Instant::now() < deadline
+                        && !accepts_connections(&endpoint_of(&info)).await =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 Ok(Some(info)) => {
                     self.client = Some(client);
+                    self.unreachable = None;
                     return Ok(endpoint_of(&info));
                 }
                 Ok(None) if tokio::time::Instant::now() < deadline => {
@@ -189,6 +206,15 @@ impl ZooKeeperDetector {
     }
 }
 
+/// Whether something listens at `endpoint` (a quick TCP connect).
+async fn accepts_connections(endpoint: &Endpoint) -> bool {
+    let connect = tokio::net::TcpStream::connect((endpoint.host(), endpoint.port()));
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
+}
+
 impl Detector for ZooKeeperDetector {
     fn detect(&mut self) -> BoxFuture<'_, Result<Endpoint>> {
         Box::pin(self.find())
@@ -198,8 +224,9 @@ impl Detector for ZooKeeperDetector {
         self.redirected = Some(leader.clone());
     }
 
-    fn failed(&mut self, _endpoint: &Endpoint) {
+    fn failed(&mut self, endpoint: &Endpoint) {
         self.redirected = None;
+        self.unreachable = Some(endpoint.clone());
     }
 }
 

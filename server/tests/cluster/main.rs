@@ -11,6 +11,7 @@ mod executors;
 mod failover;
 mod groups;
 mod ha;
+mod ha_rounds;
 mod leadership;
 mod offers;
 mod registry;
