@@ -3,7 +3,7 @@
 #   make demo   build, start a local cluster (master + 2 agents) and run the
 #               example framework on it to completion
 #   make test   install what the tests need, then run every test
-#   make bench  the allocator and launch-throughput benchmarks (release)
+#   make bench  the allocator, launch-throughput and failover benchmarks (release)
 
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
@@ -48,3 +48,4 @@ test: test-deps lint rust-tests compat-tests
 
 bench:
 	$(CARGO) bench -p meseta-bench
+	bench/failover.sh

@@ -1,0 +1,224 @@
+//! Master failover time with real processes: three `meseta master`s elected
+//! through a real ZooKeeper server, two agents, and one framework on the
+//! Rust client core that finds the leader through `zk://`.
+//!
+//! Each run kills the leader with SIGKILL and measures, from the kill:
+//! * **re-subscribed**: the framework's `reregistered` callback (the new
+//!   leader accepted its SUBSCRIBE with its FrameworkID);
+//! * **first offer**: the first offer made by the new leader (agents have
+//!   re-registered with it and the allocator ran).
+//!
+//! The killed master is then restarted as a follower, so every run starts
+//! from three masters. Both figures include the ZooKeeper session timeout:
+//! the dead leader's node only disappears when its session expires, which
+//! is why the bench runs with Mesos's default (10 s) and a short one.
+//!
+//! Run through `bench/failover.sh` (builds the release binary first), or
+//! `MESETA_BINARY=$PWD/target/release/meseta cargo bench -p meseta-bench --bench failover`
+//! (an absolute path: benches run from `bench/`).
+//! `MESETA_BENCH_RUNS` (default 5) and `MESETA_BENCH_ZK_SESSIONS` (default
+//! `2secs,10secs`) change the shape.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use meseta::launcher::{Cluster, ClusterSpec};
+use meseta::zookeeper::ZooKeeper;
+use meseta_core::scheduler::{Scheduler, SchedulerConfig, SchedulerDriver};
+use meseta_proto::v1;
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+enum Ev {
+    Registered,
+    Reregistered,
+    Offers(Vec<v1::OfferId>),
+}
+
+struct Recorder(Sender<(Instant, Ev)>);
+
+impl Scheduler for Recorder {
+    fn registered(&mut self, _: &SchedulerDriver, _: &v1::FrameworkId, _: &v1::MasterInfo) {
+        let _ = self.0.send((Instant::now(), Ev::Registered));
+    }
+    fn reregistered(&mut self, _: &SchedulerDriver, _: &v1::MasterInfo) {
+        let _ = self.0.send((Instant::now(), Ev::Reregistered));
+    }
+    fn resource_offers(&mut self, _: &SchedulerDriver, offers: &[v1::Offer]) {
+        let ids = offers.iter().map(|o| o.id.clone()).collect();
+        let _ = self.0.send((Instant::now(), Ev::Offers(ids)));
+    }
+}
+
+fn main() {
+    let binary = match std::env::var_os("MESETA_BINARY") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            eprintln!("failover bench: set MESETA_BINARY to a built `meseta` (bench/failover.sh does); skipped");
+            return;
+        }
+    };
+    if let Some(reason) = ZooKeeper::unavailable() {
+        eprintln!("failover bench: ZooKeeper cannot run here ({reason}); skipped");
+        return;
+    }
+    let runs: usize = std::env::var("MESETA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let sessions =
+        std::env::var("MESETA_BENCH_ZK_SESSIONS").unwrap_or_else(|_| "2secs,10secs".into());
+    println!("master failover: 3 masters, 2 agents, 1 framework via zk://; SIGKILL the leader, {runs} runs each");
+    println!(
+        "{:>12} {:>26} {:>26}",
+        "zk session", "re-subscribed s (median, min-max)", "first offer s (median, min-max)"
+    );
+    for session in sessions.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (resubscribed, offered) = scenario(&binary, session, runs);
+        println!(
+            "{:>12} {:>26} {:>26}",
+            session,
+            summary(&resubscribed),
+            summary(&offered)
+        );
+    }
+}
+
+fn summary(samples: &[Duration]) -> String {
+    let mut secs: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
+    secs.sort_by(f64::total_cmp);
+    if secs.is_empty() {
+        return "-".into();
+    }
+    format!(
+        "{:.2} ({:.2}-{:.2})",
+        secs[secs.len() / 2],
+        secs[0],
+        secs[secs.len() - 1]
+    )
+}
+
+fn elected(cluster: &mut Cluster) -> Option<usize> {
+    let addresses: Vec<String> = cluster.masters_mut().map(|m| m.address.clone()).collect();
+    let flags: Vec<bool> = addresses
+        .iter()
+        .map(|a| metrics(a).is_some_and(|m| m.contains("\"master/elected\":1")))
+        .collect();
+    (flags.iter().filter(|f| **f).count() == 1)
+        .then(|| flags.iter().position(|f| *f))
+        .flatten()
+}
+
+/// `/metrics/snapshot` as text (a bare HTTP/1.0 GET; no client crate needed).
+fn metrics(address: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET /metrics/snapshot HTTP/1.0\r\nHost: {address}\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text.replace(' ', ""))
+}
+
+fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn scenario(binary: &PathBuf, session: &str, runs: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let zk = zookeeper.url("/meseta");
+    let mut spec = ClusterSpec::new(binary, root.path(), 2);
+    spec.masters = 3;
+    spec.zk = Some(zk.clone());
+    spec.agent_resources = Some("cpus:1;mem:256".into());
+    spec.master_args = [
+        "--allocation-interval",
+        "100ms",
+        "--zk-session-timeout",
+        session,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut cluster = Cluster::start(spec).expect("cluster starts");
+    wait_for("a leader", || elected(&mut cluster));
+
+    let (tx, events): (_, Receiver<(Instant, Ev)>) = channel();
+    let framework = v1::FrameworkInfo {
+        user: "root".into(),
+        name: "failover-bench".into(),
+        failover_timeout: Some(3600.0),
+        ..Default::default()
+    };
+    let driver = SchedulerDriver::new(Recorder(tx), SchedulerConfig::new(zk.as_str(), framework));
+    driver.start();
+    let decline = |ids: Vec<v1::OfferId>| {
+        for id in ids {
+            driver.decline_offer(
+                &id,
+                Some(v1::Filters {
+                    refuse_seconds: Some(0.05),
+                }),
+            );
+        }
+    };
+    let next = |what: &str| -> (Instant, Ev) {
+        events
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    };
+    loop {
+        match next("registration") {
+            (_, Ev::Registered) => break,
+            (_, Ev::Offers(ids)) => decline(ids),
+            _ => {}
+        }
+    }
+
+    let mut resubscribed = Vec::new();
+    let mut offered = Vec::new();
+    for _ in 0..runs {
+        let leader = wait_for("a leader", || elected(&mut cluster));
+        // Offers made before the kill are drained first.
+        while let Ok((_, event)) = events.try_recv() {
+            if let Ev::Offers(ids) = event {
+                decline(ids);
+            }
+        }
+        let killed = Instant::now();
+        if let Some(process) = cluster.masters_mut().nth(leader) {
+            process.kill();
+        }
+        let (mut back, mut offer) = (None, None);
+        while back.is_none() || offer.is_none() {
+            match next("the framework to re-subscribe and get an offer") {
+                (at, Ev::Reregistered) => back = Some(at - killed),
+                (at, Ev::Offers(ids)) => {
+                    if back.is_some() && offer.is_none() {
+                        offer = Some(at - killed);
+                    }
+                    decline(ids);
+                }
+                _ => {}
+            }
+        }
+        resubscribed.extend(back);
+        offered.extend(offer);
+        cluster.restart_master(leader).expect("master restarts");
+    }
+    driver.stop(false);
+    (resubscribed, offered)
+}
