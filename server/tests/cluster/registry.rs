@@ -43,8 +43,7 @@ fn a_restarted_master_recovers_agents_and_frameworks_from_its_registry() {
         .agents
         .iter()
         .position(|a| {
-            std::fs::read_to_string(a.work_dir.join("meta/agent_id"))
-                .is_ok_and(|id| id.trim() == other_agent)
+            get_json(&a.address, "/state").is_ok_and(|s| s["id"].as_str() == Some(&other_agent))
         })
         .expect("the idle agent's process");
 
@@ -119,4 +118,57 @@ fn two_masters_cannot_share_a_work_dir() {
         stderr.contains("locked by another master"),
         "clear error expected, got: {stderr}"
     );
+}
+
+#[test]
+fn the_zookeeper_registry_fences_a_deposed_leader() {
+    use meseta::zookeeper::ZooKeeper;
+    use meseta_master::registry::{ops, zookeeper::ZooKeeperStore, RegistryError};
+
+    if let Some(reason) = ZooKeeper::unavailable() {
+        panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
+    }
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let url = meseta_core::zookeeper::ZkUrl::parse(&zookeeper.url("/fenced")).expect("url");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let timeout = std::time::Duration::from_secs(5);
+        let agent = |id: &str| v1::AgentInfo {
+            hostname: id.into(),
+            id: Some(v1::AgentId { value: id.into() }),
+            ..Default::default()
+        };
+        // The old leader reads the registry, then a new leader reads it too
+        // and writes.
+        let mut old = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        old.recover().await.expect("recover");
+        old.apply(&[ops::admit_agent(&agent("a"))])
+            .await
+            .expect("write");
+        let mut new = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        let seen = new.recover().await.expect("recover");
+        assert!(
+            seen.agents.contains_key("a"),
+            "the new leader sees what was written"
+        );
+        new.apply(&[ops::admit_agent(&agent("b"))])
+            .await
+            .expect("write");
+
+        // The old leader's next write is refused and changes nothing.
+        match old.apply(&[ops::mark_gone("b", timeout)]).await {
+            Err(RegistryError::Fenced(_)) => {}
+            other => panic!("expected the deposed leader to be fenced, got {other:?}"),
+        }
+        let mut reader = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        let state = reader.recover().await.expect("recover");
+        assert!(state.agents.contains_key("b") && state.gone.is_empty());
+    });
 }
