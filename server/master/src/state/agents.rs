@@ -1,26 +1,21 @@
-//! Agents: registration and re-registration over their gRPC stream, pings,
-//! and what happens when one goes silent.
+//! Agents: registration and re-registration over their gRPC stream, and
+//! disconnection.
 //!
 //! An agent whose stream closes is deactivated at once (its offers are
 //! rescinded, it gets no new ones) but keeps its tasks: it will most likely
-//! reconnect. An agent not heard from for `agent_ping_timeout ×
-//! max_agent_ping_timeouts` is unreachable: its tasks are reported
-//! TASK_UNREACHABLE to partition-aware frameworks and TASK_LOST to the
-//! others, and every framework gets a FAILURE (`slave_lost`). When an
+//! reconnect (see [`super::health`] for agents that stay silent). When an
 //! unreachable agent comes back, the tasks it still runs are re-admitted;
 //! those of frameworks that are not partition-aware (and were told the
-//! tasks were lost) are killed, as Mesos does.
+//! tasks were lost) are killed, as Mesos does. A gone agent is refused.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use meseta_allocator::Resources;
 use meseta_proto::cluster::{self, agent_message, master_message, AgentMessage, MasterMessage};
-use meseta_proto::scheduler::{event, Event};
 use meseta_proto::v1::{self, task_status::Reason, TaskState};
 
-use super::{is_terminal, Action, Agent, LinkId, Master, TaskRecord, UnreachableAgent};
-use crate::registry::ops;
+use super::{is_terminal, Action, Agent, LinkId, Master, TaskRecord};
 
 impl Master {
     /// A message arrived on an agent's stream. `Register` must come first.
@@ -399,147 +394,5 @@ impl Master {
         self.allocator.deactivate_agent(&agent_id);
         self.rescind_agent_offers(&agent_id, now, &mut actions);
         actions
-    }
-
-    /// Pings connected agents and declares silent ones unreachable.
-    pub(super) fn check_agents(&mut self, now: Duration, actions: &mut Vec<Action>) {
-        let timeout = self.settings.agent_ping_timeout;
-        let limit = timeout * self.settings.max_agent_ping_timeouts.max(1);
-        let mut silent = Vec::new();
-        for agent in self.agents.values_mut() {
-            if now.saturating_sub(agent.last_seen) > limit {
-                silent.push(agent.id.clone());
-                continue;
-            }
-            if let Some(link) = agent.link {
-                if now.saturating_sub(agent.last_ping) >= timeout {
-                    agent.last_ping = now;
-                    actions.push(Action::ToAgent {
-                        link,
-                        message: MasterMessage {
-                            kind: Some(master_message::Kind::Ping(cluster::Ping {
-                                sequence: None,
-                            })),
-                        },
-                    });
-                }
-            }
-        }
-        for agent_id in silent {
-            self.mark_unreachable(now, &agent_id, actions);
-        }
-    }
-
-    /// Declares an agent unreachable.
-    pub fn mark_unreachable(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
-        self.take_agent_down(now, agent_id, false, actions);
-    }
-
-    /// Removes a registered agent that went silent (`gone == false`: it may
-    /// come back, partition-aware frameworks keep its tasks as
-    /// TASK_UNREACHABLE) or that is gone for good (its tasks are TASK_GONE).
-    /// Frameworks get a FAILURE (`slave_lost`) either way.
-    pub(super) fn take_agent_down(
-        &mut self,
-        now: Duration,
-        agent_id: &str,
-        gone: bool,
-        actions: &mut Vec<Action>,
-    ) {
-        self.rescind_agent_offers(agent_id, now, actions);
-        let Some(agent) = self.agents.remove(agent_id) else {
-            return;
-        };
-        if gone {
-            tracing::warn!(agent_id, "agent is gone");
-        } else {
-            tracing::warn!(agent_id, "agent is unreachable");
-            self.counters.agents_unreachable += 1;
-            actions.push(Action::Persist(ops::mark_unreachable(&agent.info, now)));
-        }
-        if let Some(link) = agent.link {
-            self.links.remove(&link);
-            actions.push(Action::CloseAgent { link });
-        }
-        self.allocator.remove_agent(agent_id);
-        for (framework_id, task_id) in &agent.tasks {
-            let partition_aware = self
-                .frameworks
-                .get(framework_id)
-                .is_some_and(|f| f.partition_aware());
-            let active = self
-                .frameworks
-                .get(framework_id)
-                .and_then(|f| f.tasks.get(task_id))
-                .is_some_and(|r| !is_terminal(r.state()));
-            if !active {
-                continue;
-            }
-            if partition_aware && !gone {
-                if let Some(record) = self
-                    .frameworks
-                    .get_mut(framework_id)
-                    .and_then(|f| f.tasks.get_mut(task_id))
-                {
-                    record.task.state = TaskState::TaskUnreachable as i32;
-                    record.resources_recovered = true;
-                }
-                self.master_update(
-                    now,
-                    framework_id,
-                    task_id,
-                    Some(agent_id),
-                    TaskState::TaskUnreachable,
-                    Reason::AgentRemoved,
-                    "Agent is unreachable",
-                    actions,
-                );
-            } else {
-                let (state, message) = if gone {
-                    (TaskState::TaskGone, "Agent is gone")
-                } else {
-                    (TaskState::TaskLost, "Agent is unreachable")
-                };
-                self.fail_task(
-                    now,
-                    framework_id,
-                    task_id,
-                    state,
-                    Reason::AgentRemoved,
-                    message,
-                    false,
-                    actions,
-                );
-            }
-        }
-        if !gone {
-            self.unreachable.insert(
-                agent_id.to_string(),
-                UnreachableAgent {
-                    info: agent.info,
-                    since: now,
-                },
-            );
-        }
-        self.agent_lost(now, agent_id, actions);
-    }
-
-    /// Tells every framework that an agent was lost.
-    pub(super) fn agent_lost(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
-        let framework_ids: Vec<String> = self.frameworks.keys().cloned().collect();
-        for framework_id in framework_ids {
-            let event = Event {
-                r#type: Some(event::Type::Failure as i32),
-                failure: Some(event::Failure {
-                    agent_id: Some(v1::AgentId {
-                        value: agent_id.to_string(),
-                    }),
-                    executor_id: None,
-                    status: None,
-                }),
-                ..Default::default()
-            };
-            self.send(&framework_id, event, now, actions);
-        }
     }
 }

@@ -11,7 +11,8 @@
 //! * [`updates`]: status updates from agents, ACKNOWLEDGE, KILL, SHUTDOWN,
 //!   MESSAGE in both directions;
 //! * [`reconcile`]: RECONCILE, explicit and implicit;
-//! * [`agents`]: agent (re-)registration, pings, unreachable agents;
+//! * [`agents`]: agent (re-)registration and disconnection;
+//! * [`health`]: pings, unreachable and gone agents;
 //! * [`recovery`]: starting from the registry after a failover or restart,
 //!   agents that never come back, agents that are gone for good.
 //!
@@ -28,6 +29,7 @@
 
 mod accept;
 mod agents;
+mod health;
 mod offers;
 mod reconcile;
 mod recovery;
