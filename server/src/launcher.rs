@@ -305,6 +305,31 @@ impl Cluster {
                 let _ = child.wait();
             }
         }
+        for agent in &self.agents {
+            kill_leftover_containers(&agent.work_dir);
+        }
+    }
+}
+
+/// Kills what an agent left running: the tasks of an agent that was killed
+/// (and not restarted) survive it by design, but a stopped cluster must not
+/// leak them. Uses the agent's own records of its containers' processes.
+fn kill_leftover_containers(work_dir: &Path) {
+    use meseta_agent::containerizer::identity::ProcessRecord;
+    let Ok(entries) = fs::read_dir(work_dir.join("meta").join("containers")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(record) = ProcessRecord::read(&entry.path()) else {
+            continue;
+        };
+        if record.is_alive() {
+            // SAFETY: killpg(2) on a live process group the agent created
+            // (its leader's start time matches the record).
+            unsafe {
+                libc::killpg(record.pid, libc::SIGKILL);
+            }
+        }
     }
 }
 

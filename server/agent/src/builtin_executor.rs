@@ -32,6 +32,9 @@ pub(crate) struct BuiltinTask {
     pub framework_id: v1::FrameworkId,
     pub executor_id: v1::ExecutorId,
     pub container_id: v1::ContainerId,
+    /// Where the containerizer records the task's process (see
+    /// [`crate::checkpoint`]).
+    pub checkpoint_dir: PathBuf,
     pub sandbox: PathBuf,
     pub task: v1::TaskInfo,
     /// Grace period between SIGTERM and SIGKILL, from the task's kill policy.
@@ -42,7 +45,7 @@ pub(crate) struct BuiltinTask {
 }
 
 impl BuiltinTask {
-    fn status(&self, state: TaskState, message: Option<String>) -> v1::TaskStatus {
+    pub(crate) fn status(&self, state: TaskState, message: Option<String>) -> v1::TaskStatus {
         v1::TaskStatus {
             task_id: self.task.task_id.clone(),
             state: state as i32,
@@ -123,6 +126,17 @@ impl Inner {
                 return self.builtin_task_ended(&spec, TaskState::TaskKilled);
             }
         };
+        let killed_meanwhile = matches!(control.try_recv(), Ok(Control::Kill { .. }));
+        if killed_meanwhile || !self.begin_launch() {
+            self.report_from_agent(
+                fid,
+                tid,
+                TaskState::TaskKilled,
+                Some(task_status::Reason::TaskKilledDuringLaunch),
+                "Task was killed before it started".into(),
+            );
+            return self.builtin_task_ended(&spec, TaskState::TaskKilled);
+        }
         let launched = match fetched {
             Ok(()) => {
                 let request = LaunchRequest {
@@ -132,12 +146,15 @@ impl Inner {
                     sandbox: spec.sandbox.clone(),
                     user: spec.user.clone(),
                     resources: spec.task.resources.clone(),
+                    checkpoint_dir: Some(spec.checkpoint_dir.clone()),
                 };
                 self.containerizer.launch(request).await
             }
             Err(e) => Err(e),
         };
+        self.end_launch();
         if let Err(e) = launched {
+            self.lock().checkpoint.remove_container(&spec.container_id);
             tracing::warn!(framework_id = %fid.value, task_id = %tid.value, error = %e, "task failed to launch");
             self.report_from_agent(
                 fid,
@@ -150,9 +167,22 @@ impl Inner {
         }
         let _ = self.report(fid, spec.status(TaskState::TaskStarting, None));
         let _ = self.report(fid, spec.status(TaskState::TaskRunning, None));
+        self.supervise_builtin_task(spec, control, false).await;
+    }
 
+    /// Watches a launched task until its container ends (handling kills
+    /// meanwhile), then reports its terminal state. A task taken back after
+    /// a restart starts here, `killed` when a kill had been requested.
+    pub(crate) async fn supervise_builtin_task(
+        self: Arc<Self>,
+        spec: BuiltinTask,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        mut killed: bool,
+    ) {
+        let fid = &spec.framework_id;
+        let tid = &spec.task.task_id;
+        let mut keep_record = false;
         let mut wait = self.containerizer.wait(&spec.container_id);
-        let mut killed = false;
         let termination = loop {
             tokio::select! {
                 ended = &mut wait => break ended,
@@ -164,14 +194,34 @@ impl Inner {
             }
         };
         let (state, message) = match termination {
+            Ok(t) if t.exit_code.is_none() && t.signal.is_none() && !killed => {
+                // Only a recovered task's process can end unrecorded.
+                let message = "The task's process ended while the agent was down, \
+                               and how it ended was not recorded";
+                tracing::warn!(framework_id = %fid.value, task_id = %tid.value, "{message}");
+                let mut status = spec.status(TaskState::TaskFailed, Some(message.into()));
+                status.reason = Some(task_status::Reason::ExecutorTerminated as i32);
+                status.source = Some(task_status::Source::Agent as i32);
+                let _ = self.report(fid, status);
+                self.lock().checkpoint.remove_container(&spec.container_id);
+                return self.builtin_task_ended(&spec, TaskState::TaskFailed);
+            }
             Ok(termination) => final_state(&termination, killed),
-            Err(e) => (
-                TaskState::TaskFailed,
-                format!("Cannot learn how the command ended: {e}"),
-            ),
+            Err(e) => {
+                // Its process may still run: keep its record, so that a
+                // restart (or whoever cleans up) still finds it.
+                keep_record = true;
+                (
+                    TaskState::TaskFailed,
+                    format!("Cannot learn how the command ended: {e}"),
+                )
+            }
         };
         tracing::info!(framework_id = %fid.value, task_id = %tid.value, state = state.as_str_name(), %message, "task ended");
         let _ = self.report(fid, spec.status(state, Some(message)));
+        if !keep_record {
+            self.lock().checkpoint.remove_container(&spec.container_id);
+        }
         self.builtin_task_ended(&spec, state);
     }
 

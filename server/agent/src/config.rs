@@ -43,6 +43,37 @@ pub struct AgentConfig {
     pub reconnect_backoff_max: Duration,
     /// How long a custom executor may take to `SUBSCRIBE` once started.
     pub executor_registration_timeout: Duration,
+    /// How long a custom executor that survived an agent restart may take
+    /// to `SUBSCRIBE` again before it is killed.
+    pub executor_reregistration_timeout: Duration,
+    /// What a restarted agent does with the work of its previous run.
+    pub recover: RecoverMode,
+}
+
+/// What a restarted agent does with what its previous run checkpointed
+/// (Mesos's `--recover`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoverMode {
+    /// Take back the tasks and executors of checkpointing frameworks and
+    /// re-register with the same agent ID.
+    #[default]
+    Reconnect,
+    /// Kill everything the previous run left and register as a new agent.
+    Cleanup,
+}
+
+impl std::str::FromStr for RecoverMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "reconnect" => Ok(RecoverMode::Reconnect),
+            "cleanup" => Ok(RecoverMode::Cleanup),
+            other => Err(format!(
+                "unknown recovery mode {other:?} (expected reconnect or cleanup)"
+            )),
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -60,6 +91,8 @@ impl Default for AgentConfig {
             executor_shutdown_grace_period: Duration::from_secs(5),
             reconnect_backoff_max: Duration::from_secs(60),
             executor_registration_timeout: Duration::from_secs(60),
+            executor_reregistration_timeout: Duration::from_secs(2),
+            recover: RecoverMode::Reconnect,
         }
     }
 }

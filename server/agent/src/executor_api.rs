@@ -12,6 +12,13 @@
 //! An `UPDATE` is acknowledged to the executor (`ACKNOWLEDGED`) as soon as
 //! the agent's status update manager has accepted it — from then on the agent
 //! is responsible for delivering it to the framework — as in Mesos.
+//!
+//! After an agent restart, an executor of a checkpointing framework
+//! subscribes again with the updates and tasks it has no acknowledgement
+//! for. Its updates go through the manager like new ones (an update the
+//! agent journaled before the restart is a duplicate by UUID, and only
+//! acknowledged again); a task still staging that it does not list never
+//! reached it and is reported gone.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -263,6 +270,7 @@ fn subscribe(inner: Arc<Inner>, call: Call, encoding: Encoding) -> Response {
     };
     let agent_info = inner.agent_info();
     let (tx, rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+    let mut never_received = Vec::new();
     let initial = {
         let mut state = inner.lock();
         let Some(framework) = state.frameworks.get_mut(&fid) else {
@@ -292,6 +300,9 @@ fn subscribe(inner: Arc<Inner>, call: Call, encoding: Encoding) -> Response {
         }
         executor.events = Some(tx.clone());
         executor.phase = ExecutorPhase::Running;
+        if std::mem::take(&mut executor.recovered) {
+            never_received = executor.never_received(&subscribe.unacknowledged_tasks);
+        }
         let mut initial = vec![events::subscribed(
             executor.info.clone(),
             framework_info,
@@ -313,9 +324,7 @@ fn subscribe(inner: Arc<Inner>, call: Call, encoding: Encoding) -> Response {
         initial
     };
     tracing::info!(framework_id = %fid, executor_id = %eid, launches = initial.len() - 1, "executor subscribed");
-    if !subscribe.unacknowledged_tasks.is_empty() {
-        tracing::debug!(framework_id = %fid, executor_id = %eid, count = subscribe.unacknowledged_tasks.len(), "ignoring unacknowledged tasks (no agent recovery yet)");
-    }
+    inner.never_received(&call.framework_id, &eid, never_received);
     for pending in subscribe.unacknowledged_updates {
         accept_update(
             &inner,

@@ -104,6 +104,24 @@ impl Inner {
         }
     }
 
+    /// Registers a container about to be started; false once the agent is
+    /// shutting down (then nothing may start: the shutdown would not see
+    /// it). Pair with [`end_launch`](Self::end_launch).
+    pub fn begin_launch(&self) -> bool {
+        let mut state = self.lock();
+        if state.shutting_down {
+            return false;
+        }
+        state.launching += 1;
+        true
+    }
+
+    /// The container registered with `begin_launch` started (or failed to).
+    pub fn end_launch(&self) {
+        let mut state = self.lock();
+        state.launching = state.launching.saturating_sub(1);
+    }
+
     pub fn is_stopping(&self) -> bool {
         *self.stop.borrow()
     }

@@ -25,6 +25,9 @@ use crate::launch::{policy_grace, DEFAULT_KILL_GRACE};
 use crate::state::{Control, ExecutorKind};
 use crate::status_updates::is_terminal;
 
+/// How long the agent's shutdown waits for containers being started.
+const LAUNCH_WAIT: Duration = Duration::from_secs(5);
+
 /// What a kill turned into, decided under the lock, done after it.
 enum KillAction {
     Unknown,
@@ -39,6 +42,8 @@ impl Inner {
         let tid = request.task_id.value.as_str();
         let action = {
             let mut state = self.lock();
+            let checkpoint = state.checkpoint.clone();
+            let checkpointing = state.frameworks.get(fid).is_some_and(|f| f.checkpoints());
             match state.executor_of_task_mut(fid, tid) {
                 None => KillAction::Unknown,
                 Some(executor) => {
@@ -52,6 +57,9 @@ impl Inner {
                     if is_terminal(task.state) {
                         KillAction::Nothing
                     } else if executor.kind != ExecutorKind::Custom {
+                        if checkpointing {
+                            checkpoint.mark_kill_requested(fid, tid);
+                        }
                         if let Some(control) = &task.control {
                             let _ = control.send(Control::Kill { grace });
                         }
@@ -147,6 +155,9 @@ impl Inner {
         {
             let mut state = self.lock();
             state.updates.remove_framework(framework_id);
+            // Nothing of it is to be taken back after a restart any more; a
+            // process of it still found then is killed as an orphan.
+            state.checkpoint.remove_framework(fid);
             match state.frameworks.get_mut(fid) {
                 Some(framework) => framework.terminating = true,
                 None => return,
@@ -215,6 +226,12 @@ impl Inner {
     pub(crate) async fn stop_everything(self: &Arc<Self>) {
         let grace = self.settings.config.executor_shutdown_grace_period;
         self.lock().shutting_down = true;
+        // Containers being started now would escape the list below: let
+        // them start (nothing new starts once `shutting_down` is set).
+        let deadline = tokio::time::Instant::now() + LAUNCH_WAIT;
+        while self.lock().launching > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         self.stop_executors(None, grace);
         let ids = self.live_containers();
         let all_ended =

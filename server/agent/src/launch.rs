@@ -11,6 +11,10 @@
 //!
 //! Tasks that cannot be run get a terminal update right away (`TASK_ERROR`
 //! for invalid ones, `TASK_LOST` when the agent or executor is going away).
+//!
+//! For a framework that checkpoints, the framework, each new executor and
+//! each task are [checkpointed](crate::checkpoint) before anything runs, so
+//! a restarted agent knows every process it may find.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,7 @@ use meseta_proto::v1::{self, executor_info, task_status::Reason, TaskState};
 use tokio::sync::mpsc;
 
 use crate::builtin_executor::BuiltinTask;
+use crate::checkpoint::{ExecutorRecord, TaskRecord};
 use crate::custom_executor::CustomLaunch;
 use crate::executor_api::events;
 use crate::inner::Inner;
@@ -95,6 +100,8 @@ impl Inner {
             );
             return self.finish_launch(&framework_id, next);
         };
+        let checkpoint = state.checkpoint.clone();
+        let known = state.frameworks.get(&fid).map(|f| f.info.clone());
         let framework = state
             .frameworks
             .entry(fid.clone())
@@ -106,6 +113,12 @@ impl Inner {
                 terminating: false,
             });
         framework.info = framework_info.clone();
+        let checkpointing = framework.checkpoints() && !framework.terminating;
+        if checkpointing && known.as_ref() != Some(&framework_info) {
+            if let Err(e) = checkpoint.write_framework(&framework_info) {
+                tracing::error!(framework_id = %fid, error = %e, "cannot checkpoint the framework");
+            }
+        }
         if framework.terminating {
             drop(state);
             fail_all(
@@ -189,6 +202,27 @@ impl Inner {
                         resources: task.resources.clone(),
                         ..Default::default()
                     };
+                    if checkpointing {
+                        let executor = ExecutorRecord {
+                            info: info.clone(),
+                            kind: ExecutorKind::Command,
+                            container_id: container_id.clone(),
+                            sandbox: sandbox.clone(),
+                        };
+                        let record = TaskRecord {
+                            info: task.clone(),
+                            executor_id: tid.clone(),
+                            group: None,
+                            container_id: Some(container_id.clone()),
+                        };
+                        let written = checkpoint
+                            .write_executor(&fid, &executor)
+                            .and_then(|()| checkpoint.write_task(&fid, &record));
+                        if let Err(e) = written {
+                            next.push(not_checkpointed(&task.task_id, &e));
+                            continue;
+                        }
+                    }
                     let mut executor = Executor::new(
                         info,
                         ExecutorKind::Command,
@@ -205,6 +239,7 @@ impl Inner {
                         Box::new(BuiltinTask {
                             framework_id: framework_id.clone(),
                             executor_id: v1::ExecutorId { value: tid.clone() },
+                            checkpoint_dir: checkpoint.container_dir(&container_id),
                             container_id,
                             sandbox,
                             task: task.clone(),
@@ -248,13 +283,27 @@ impl Inner {
                             ));
                             continue;
                         }
+                        if checkpointing {
+                            let record = ExecutorRecord {
+                                info: info.clone(),
+                                kind,
+                                container_id: container_id.clone(),
+                                sandbox: sandbox.clone(),
+                            };
+                            if let Err(e) = checkpoint.write_executor(&fid, &record) {
+                                next.push(not_checkpointed(&task.task_id, &e));
+                                continue;
+                            }
+                        }
                         if kind == ExecutorKind::Custom {
                             next.push(Next::Custom(Box::new(CustomLaunch {
                                 framework_id: framework_id.clone(),
                                 info: info.clone(),
+                                checkpoint_dir: checkpoint.container_dir(&container_id),
                                 container_id: container_id.clone(),
                                 sandbox: sandbox.clone(),
                                 user: user.clone(),
+                                checkpoint: checkpointing,
                             })));
                         }
                         tracing::info!(framework_id = %fid, executor_id = %eid, ?kind, sandbox = %sandbox.display(), "starting executor");
@@ -277,6 +326,20 @@ impl Inner {
                     }
                     let mut entry = Task::new(task.clone());
                     entry.group = group_id.clone();
+                    let nested = (executor.kind != ExecutorKind::Custom)
+                        .then(|| new_container_id(Some(&executor.container_id)));
+                    if checkpointing {
+                        let record = TaskRecord {
+                            info: task.clone(),
+                            executor_id: eid.clone(),
+                            group: group_id.clone(),
+                            container_id: nested.clone(),
+                        };
+                        if let Err(e) = checkpoint.write_task(&fid, &record) {
+                            next.push(not_checkpointed(&task.task_id, &e));
+                            continue;
+                        }
+                    }
                     match executor.kind {
                         ExecutorKind::Custom => {
                             entry.queued = executor.phase == ExecutorPhase::Registering;
@@ -284,7 +347,8 @@ impl Inner {
                             custom_batch.push(tid.clone());
                         }
                         ExecutorKind::Default | ExecutorKind::Command => {
-                            let container_id = new_container_id(Some(&executor.container_id));
+                            let container_id = nested
+                                .unwrap_or_else(|| new_container_id(Some(&executor.container_id)));
                             let sandbox = executor.directory.join("tasks").join(&tid);
                             if let Err(e) = create_sandbox(&sandbox) {
                                 next.push(Next::Fail(
@@ -303,6 +367,7 @@ impl Inner {
                                 Box::new(BuiltinTask {
                                     framework_id: framework_id.clone(),
                                     executor_id: executor.id().clone(),
+                                    checkpoint_dir: checkpoint.container_dir(&container_id),
                                     container_id,
                                     sandbox,
                                     task: task.clone(),
@@ -355,6 +420,17 @@ impl Inner {
             }
         }
     }
+}
+
+/// The failure of a task whose checkpoint could not be written: it is not
+/// run, since a restart would lose track of it.
+fn not_checkpointed(task_id: &v1::TaskId, error: &crate::error::AgentError) -> Next {
+    Next::Fail(
+        task_id.clone(),
+        TaskState::TaskFailed,
+        Reason::ContainerLaunchFailed,
+        format!("Cannot checkpoint the task: {error}"),
+    )
 }
 
 /// `sh -c 'echo hi'` or `/bin/app arg`, for the command executor's name.

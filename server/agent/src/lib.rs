@@ -19,12 +19,18 @@
 //!    until acknowledged;
 //! 4. `kill` stops tasks and frameworks; `http` shows it all.
 //!
+//! What outlives the agent process is [`checkpoint`]ed under the work dir;
+//! at start, `recovery` takes back the tasks and executors of frameworks
+//! that checkpoint (their processes survive an agent crash), so a restarted
+//! agent re-registers with its old ID and nothing is reported lost.
+//!
 //! All shared state sits in one mutex (`inner`, `state`), never held across
 //! an `.await`.
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod builtin_executor;
+pub mod checkpoint;
 pub mod config;
 pub mod containerizer;
 mod custom_executor;
@@ -36,6 +42,7 @@ mod inner;
 mod kill;
 mod launch;
 mod master_link;
+mod recovery;
 pub mod resources_detect;
 pub mod sandbox;
 mod state;
@@ -43,27 +50,31 @@ pub mod status_updates;
 mod updates;
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::AgentConfig;
+pub use config::{AgentConfig, RecoverMode};
 pub use containerizer::{Containerizer, ProcessContainerizer};
 pub use error::AgentError;
 
+use checkpoint::journal::FileJournal;
+use checkpoint::Checkpointer;
 use config::Settings;
 use inner::{Inner, MasterSender};
 use sandbox::Layout;
 use state::AgentState;
-use status_updates::{NoJournal, StatusUpdateManager};
+use status_updates::StatusUpdateManager;
 
 /// How long [`Agent::shutdown`] waits for the HTTP server to drain.
 const SERVER_DRAIN: Duration = Duration::from_secs(5);
 
 /// A running agent. Dropping it stops its background work but leaves the
-/// processes it launched; call [`Agent::shutdown`] to stop those too.
+/// processes it launched, as a crash would (a new agent on the same work
+/// dir takes them back); call [`Agent::shutdown`] to stop those too.
 pub struct Agent {
     inner: Arc<Inner>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
@@ -92,46 +103,42 @@ impl Agent {
     ) -> Result<Agent, AgentError> {
         let settings = Settings::derive(config)?;
         let layout = Layout::new(&settings.config.work_dir);
-        let bind = SocketAddr::new(settings.config.ip, settings.config.port);
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|e| AgentError::Http {
-                addr: bind.to_string(),
-                reason: format!("cannot bind: {e}"),
-            })?;
+        let meta = layout.meta_dir();
+        let loaded = checkpoint::load::load(&meta);
+        let listener = bind(&settings, loaded.agent_info.as_ref()).await?;
         let bound = listener.local_addr().map_err(|e| AgentError::Http {
-            addr: bind.to_string(),
+            addr: settings.config.ip.to_string(),
             reason: e.to_string(),
         })?;
         let advertised = settings.advertised(bound).await;
-        let recovered = containerizer.recover().await?;
-        if !recovered.is_empty() {
-            tracing::warn!(
-                count = recovered.len(),
-                "containers of an earlier run found; they are not adopted"
-            );
-        }
         let agent_id = layout
             .read_agent_id()
             .map(|value| meseta_proto::v1::AgentId { value });
         let config = &settings.config;
+        let sealed = Arc::new(AtomicBool::new(false));
         let updates = StatusUpdateManager::new(
             config.status_update_retry_initial,
             config.status_update_retry_max,
-            Box::new(NoJournal),
+            Box::new(FileJournal::new(meta.clone(), Arc::clone(&sealed))),
         );
+        let checkpointer = Checkpointer::new(meta, sealed);
+        let state = AgentState::new(agent_id, updates, checkpointer);
+        let recovered =
+            recovery::recover(&settings, &layout, containerizer.as_ref(), state, loaded).await;
+        let mut state = recovered.state;
+        state.previous_agent_id = recovered.previous_agent_id;
         tracing::info!(
             address = %bound,
             hostname = %settings.hostname,
             work_dir = %config.work_dir.display(),
             master = %config.master,
-            agent_id = ?agent_id.as_ref().map(|a| &a.value),
+            agent_id = ?state.agent_id.as_ref().map(|a| &a.value),
             resources = %meseta_proto::resources::describe(&settings.resources),
             "agent starting"
         );
         let inner = Arc::new(Inner {
             layout,
-            state: Mutex::new(AgentState::new(agent_id, updates)),
+            state: Mutex::new(state),
             containerizer,
             fetcher: fetcher::Fetcher::new(),
             master: MasterSender::default(),
@@ -158,6 +165,7 @@ impl Agent {
                 }
             })
         };
+        inner.resume(recovered.resume);
         let link = tokio::spawn(Arc::clone(&inner).run_master_link());
         let retries = tokio::spawn(Arc::clone(&inner).run_update_retries());
         Ok(Agent {
@@ -216,7 +224,51 @@ impl Agent {
 }
 
 impl Drop for Agent {
+    /// Stops the agent's background work and leaves what it launched
+    /// running, as a crash would: the checkpoint is sealed (this instance
+    /// writes nothing more, so an agent started on the same work dir owns
+    /// it) and executors' event streams are closed, so they reconnect.
     fn drop(&mut self) {
+        if !*self.inner.stop.borrow() {
+            let mut state = self.inner.lock();
+            state.checkpoint.seal();
+            for executor in state
+                .frameworks
+                .values_mut()
+                .flat_map(|f| f.executors.values_mut())
+            {
+                executor.events = None;
+            }
+        }
         self.inner.stop.send_replace(true);
     }
+}
+
+/// Binds the HTTP server. With `--port 0`, a restarted agent first tries
+/// the port it had, so executors that survived the restart find it at the
+/// address they were given.
+async fn bind(
+    settings: &Settings,
+    previous: Option<&meseta_proto::v1::AgentInfo>,
+) -> Result<tokio::net::TcpListener, AgentError> {
+    let ip = settings.config.ip;
+    let old_port = previous
+        .and_then(|info| info.port)
+        .and_then(|port| u16::try_from(port).ok())
+        .filter(|port| *port != 0 && settings.config.port == 0);
+    if let Some(port) = old_port {
+        match tokio::net::TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => {
+                tracing::info!(port, error = %e, "cannot have the previous run's port again; picking another")
+            }
+        }
+    }
+    let address = SocketAddr::new(ip, settings.config.port);
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| AgentError::Http {
+            addr: address.to_string(),
+            reason: format!("cannot bind: {e}"),
+        })
 }

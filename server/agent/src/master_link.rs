@@ -6,10 +6,13 @@
 //!    └──────────── wait (capped, jittered backoff) ◀──────────────┘ no ping for 3 intervals
 //! ```
 //! `Register` carries the agent ID when we have one (saved under the work
-//! dir, so a restarted agent keeps it) and everything we run, so the master
-//! can rebuild its view after its own failover or a network cut. On
-//! `Registered` the ID is saved and every unacknowledged status update is
-//! resent. `Refused` means the master will not take this ID again: we say so
+//! dir, so a restarted agent keeps it) and everything we run — including
+//! what [recovery](crate::recovery) took back after a restart — so the
+//! master can rebuild its view after its own failover, a network cut or our
+//! restart. An agent that discarded an incompatible checkpoint registers
+//! without an ID and names the old one in `previous_agent_id`. On
+//! `Registered` the ID and the `AgentInfo` are checkpointed and every
+//! unacknowledged status update is resent. `Refused` means the master will not take this ID again: we say so
 //! loudly, stop what we run under it, forget it and register anew.
 //!
 //! Messages are only sent upstream while registered; updates missed while
@@ -208,16 +211,22 @@ impl Inner {
         let id = registered.agent_id;
         validate_id("agent ID", &id.value)
             .map_err(|e| format!("the master gave an unusable ID: {e}"))?;
-        {
+        let checkpoint = {
             let mut state = self.lock();
             if let Some(old) = state.agent_id.as_ref().filter(|old| **old != id) {
                 tracing::warn!(old = %old.value, new = %id.value, "the master assigned a new agent ID");
             }
             state.agent_id = Some(id.clone());
             state.registered = true;
-        }
-        if let Err(e) = self.layout.write_agent_id(&id.value) {
-            tracing::error!(error = %e, "cannot save the agent ID; a restart will register anew");
+            state.previous_agent_id = None;
+            state.checkpoint.clone()
+        };
+        // What a restart compares itself with (and the ID it comes back as).
+        let saved = checkpoint
+            .write_agent_info(&self.agent_info())
+            .and_then(|()| self.layout.write_agent_id(&id.value));
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "cannot checkpoint the agent; a restart will register anew");
         }
         let interval = registered
             .ping_interval_seconds
@@ -249,6 +258,7 @@ impl Inner {
                 if let Some(framework) = state.frameworks.get_mut(&id) {
                     framework.terminating = true;
                 }
+                state.checkpoint.remove_framework(&id);
                 state.complete_terminal_tasks(&id);
             }
         }
@@ -264,6 +274,7 @@ impl Inner {
             info,
             http_address: Some(self.endpoint()),
             version: Some(MESOS_VERSION.to_string()),
+            previous_agent_id: state.previous_agent_id.clone(),
             ..Default::default()
         };
         for framework in state.frameworks.values().filter(|f| !f.terminating) {

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! <work_dir>/meta/agent_id                       the ID the master gave us
+//! <work_dir>/meta/...                             the rest of the checkpoint
+//!                                                 (see `crate::checkpoint`)
 //! <work_dir>/slaves/<agent>/frameworks/<framework>/executors/<executor>/runs/<container>
 //!                                                 one sandbox per executor run,
 //!                                                 with `stdout` and `stderr`
@@ -88,9 +90,15 @@ impl Layout {
             .join(container_id)
     }
 
+    /// Where the agent keeps what outlives one run (see
+    /// [`crate::checkpoint`]).
+    pub fn meta_dir(&self) -> PathBuf {
+        self.work_dir.join("meta")
+    }
+
     /// Where the agent ID is kept between runs.
     pub fn agent_id_file(&self) -> PathBuf {
-        self.work_dir.join("meta").join("agent_id")
+        self.meta_dir().join("agent_id")
     }
 
     /// The agent ID saved by an earlier run, if any.

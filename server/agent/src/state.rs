@@ -11,6 +11,7 @@
 //! acknowledged its terminal update; an executor leaves `executors` when its
 //! container has ended *and* it has no tasks left; a framework leaves
 //! `frameworks` when it has no executors left. Completed lists are bounded.
+//! Retiring an executor or a framework also forgets its checkpoint.
 //!
 //! Everything here is plain data guarded by one mutex in [`crate::inner`];
 //! no lock is held across an `.await`.
@@ -23,6 +24,7 @@ use meseta_proto::executor;
 use meseta_proto::v1::{self, TaskState};
 use tokio::sync::mpsc;
 
+use crate::checkpoint::Checkpointer;
 use crate::status_updates::{is_terminal, StatusUpdateManager};
 
 /// Completed frameworks kept for `/state`.
@@ -43,6 +45,27 @@ pub(crate) enum ExecutorKind {
     Default,
     /// A framework's executor process, speaking the executor HTTP API.
     Custom,
+}
+
+impl ExecutorKind {
+    /// The kind's name in checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutorKind::Command => "command",
+            ExecutorKind::Default => "default",
+            ExecutorKind::Custom => "custom",
+        }
+    }
+
+    /// The kind named `name` in a checkpoint.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "command" => Some(ExecutorKind::Command),
+            "default" => Some(ExecutorKind::Default),
+            "custom" => Some(ExecutorKind::Custom),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +124,9 @@ pub(crate) struct Executor {
     pub pending_launches: Vec<(bool, Vec<String>)>,
     pub tasks: HashMap<String, Task>,
     pub completed_tasks: VecDeque<Task>,
+    /// Taken back after an agent restart and not yet re-subscribed (custom
+    /// executors).
+    pub recovered: bool,
 }
 
 impl Executor {
@@ -124,6 +150,7 @@ impl Executor {
             pending_launches: Vec::new(),
             tasks: HashMap::new(),
             completed_tasks: VecDeque::new(),
+            recovered: false,
         }
     }
 
@@ -150,6 +177,12 @@ pub(crate) struct Framework {
 }
 
 impl Framework {
+    /// Whether the framework asked for checkpointing (its work survives an
+    /// agent restart).
+    pub fn checkpoints(&self) -> bool {
+        self.info.checkpoint()
+    }
+
     pub fn has_capability(&self, capability: v1::framework_info::capability::Type) -> bool {
         self.info
             .capabilities
@@ -180,22 +213,37 @@ pub(crate) struct AgentState {
     pub agent_id: Option<v1::AgentId>,
     pub registered: bool,
     pub shutting_down: bool,
+    /// Containers being started right now (see [`crate::inner`]'s
+    /// `begin_launch`): the agent's shutdown waits for them.
+    pub launching: usize,
     pub frameworks: HashMap<String, Framework>,
     pub completed_frameworks: VecDeque<Framework>,
     pub updates: StatusUpdateManager,
     pub counters: Counters,
+    /// Where retired executors and frameworks are forgotten on disk.
+    pub checkpoint: Checkpointer,
+    /// The ID this agent had before it discarded an incompatible
+    /// checkpoint, until it registers anew.
+    pub previous_agent_id: Option<v1::AgentId>,
 }
 
 impl AgentState {
-    pub fn new(agent_id: Option<v1::AgentId>, updates: StatusUpdateManager) -> Self {
+    pub fn new(
+        agent_id: Option<v1::AgentId>,
+        updates: StatusUpdateManager,
+        checkpoint: Checkpointer,
+    ) -> Self {
         Self {
             agent_id,
             registered: false,
             shutting_down: false,
+            launching: 0,
             frameworks: HashMap::new(),
             completed_frameworks: VecDeque::new(),
             updates,
             counters: Counters::default(),
+            checkpoint,
+            previous_agent_id: None,
         }
     }
 
@@ -232,6 +280,25 @@ impl AgentState {
             .executors
             .values_mut()
             .find(|e| e.tasks.contains_key(task_id))
+    }
+
+    /// True when the task's terminal update was acknowledged (it is in a
+    /// completed list); a late update for it is a duplicate.
+    pub fn is_completed(&self, framework_id: &str, task_id: &str) -> bool {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return false;
+        };
+        let live = framework
+            .executors
+            .values()
+            .any(|e| e.tasks.contains_key(task_id));
+        !live
+            && framework
+                .executors
+                .values()
+                .chain(&framework.completed_executors)
+                .flat_map(|e| &e.completed_tasks)
+                .any(|t| t.info.task_id.value == task_id)
     }
 
     /// Records a status update the agent accepted. Returns true for the
@@ -315,6 +382,7 @@ impl AgentState {
             .is_some_and(|e| e.phase == ExecutorPhase::Terminated && e.tasks.is_empty());
         if done {
             if let Some(executor) = framework.executors.remove(executor_id) {
+                self.checkpoint.remove_executor(framework_id, executor_id);
                 framework.completed_executors.push_back(executor);
                 if framework.completed_executors.len() > MAX_COMPLETED_EXECUTORS {
                     framework.completed_executors.pop_front();
@@ -323,6 +391,7 @@ impl AgentState {
         }
         if framework.executors.is_empty() {
             if let Some(framework) = self.frameworks.remove(framework_id) {
+                self.checkpoint.remove_framework(framework_id);
                 tracing::info!(
                     framework_id,
                     "framework has no executors left; it is completed"

@@ -18,7 +18,10 @@
 //! ordering and backoff are unit-tested without clocks or sockets.
 //! Persistence goes through the [`UpdateJournal`] seam: every accepted update
 //! and every acknowledgement is recorded *before* it changes the streams, so
-//! an append-only file per task can later rebuild them after a restart.
+//! an append-only file per task rebuilds them after a restart
+//! ([`StatusUpdateManager::recover`]). Only streams accepted as journaled
+//! are recorded: frameworks that do not checkpoint are not recovered, so
+//! their updates are not worth an fsync.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -48,7 +51,7 @@ impl StreamKey {
 }
 
 /// One change to a stream, as the journal records it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum JournalRecord<'a> {
     /// An update was accepted.
     Update(&'a cluster::StatusUpdate),
@@ -62,6 +65,17 @@ pub enum JournalRecord<'a> {
 pub trait UpdateJournal: Send {
     /// Durably records `record` for the stream `key`.
     fn record(&mut self, key: &StreamKey, record: JournalRecord<'_>) -> Result<(), AgentError>;
+}
+
+/// A [`JournalRecord`] read back from a journal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplayedRecord {
+    /// An update was accepted.
+    Update(Box<cluster::StatusUpdate>),
+    /// The head with this UUID was acknowledged.
+    Acknowledged(Vec<u8>),
+    /// The stream ended.
+    Closed,
 }
 
 /// A journal that keeps nothing: updates live in memory only.
@@ -105,6 +119,8 @@ struct Stream {
     latest_state: i32,
     terminated: bool,
     seen: HashSet<Vec<u8>>,
+    /// Changes are recorded in the journal.
+    journaled: bool,
 }
 
 /// Task states after which nothing more happens to a task (raw wire value).
@@ -144,6 +160,21 @@ pub fn stamp(
     }
 }
 
+impl Stream {
+    fn new(framework_id: v1::FrameworkId, latest_state: i32, journaled: bool) -> Self {
+        Self {
+            framework_id,
+            pending: VecDeque::new(),
+            next_retry: None,
+            backoff: Duration::ZERO,
+            latest_state,
+            terminated: false,
+            seen: HashSet::new(),
+            journaled,
+        }
+    }
+}
+
 /// The per-task streams of status updates. See the module docs.
 pub struct StatusUpdateManager {
     streams: HashMap<StreamKey, Stream>,
@@ -175,12 +206,25 @@ impl StatusUpdateManager {
         }
     }
 
-    /// Accepts an update (already [`stamp`]ed, so it has a UUID).
+    /// Accepts an update (already [`stamp`]ed, so it has a UUID), recording
+    /// it in the journal.
     pub fn update(
         &mut self,
         now: Instant,
         framework_id: &v1::FrameworkId,
         status: v1::TaskStatus,
+    ) -> Result<Accepted, AgentError> {
+        self.update_journaled(now, framework_id, status, true)
+    }
+
+    /// Accepts an update; `journaled` says whether a *new* stream records
+    /// its changes in the journal (an existing stream keeps its choice).
+    pub fn update_journaled(
+        &mut self,
+        now: Instant,
+        framework_id: &v1::FrameworkId,
+        status: v1::TaskStatus,
+        journaled: bool,
     ) -> Result<Accepted, AgentError> {
         let refuse = |reason: &str| AgentError::StatusUpdate {
             task_id: status.task_id.value.clone(),
@@ -192,6 +236,7 @@ impl StatusUpdateManager {
             _ => return Err(refuse("it has no UUID")),
         };
         let key = StreamKey::new(framework_id, &status.task_id);
+        let mut journaled = journaled;
         if let Some(stream) = self.streams.get(&key) {
             if stream.seen.contains(&uuid) {
                 return Ok(Accepted::Duplicate);
@@ -199,6 +244,7 @@ impl StatusUpdateManager {
             if stream.terminated {
                 return Err(refuse("the task already has a terminal update"));
             }
+            journaled = stream.journaled;
         }
         let latest = status.state;
         let record = cluster::StatusUpdate {
@@ -206,16 +252,13 @@ impl StatusUpdateManager {
             status,
             latest_state: Some(latest),
         };
-        self.journal.record(&key, JournalRecord::Update(&record))?;
-        let stream = self.streams.entry(key).or_insert_with(|| Stream {
-            framework_id: framework_id.clone(),
-            pending: VecDeque::new(),
-            next_retry: None,
-            backoff: self.retry_initial,
-            latest_state: latest,
-            terminated: false,
-            seen: HashSet::new(),
-        });
+        if journaled {
+            self.journal.record(&key, JournalRecord::Update(&record))?;
+        }
+        let stream = self
+            .streams
+            .entry(key)
+            .or_insert_with(|| Stream::new(framework_id.clone(), latest, journaled));
         stream.seen.insert(uuid);
         stream.latest_state = latest;
         stream.terminated = is_terminal(latest);
@@ -249,8 +292,10 @@ impl StatusUpdateManager {
         if stream.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
             return Err(refuse("the UUID does not match the update in flight"));
         }
-        self.journal
-            .record(&key, JournalRecord::Acknowledged(uuid))?;
+        if stream.journaled {
+            self.journal
+                .record(&key, JournalRecord::Acknowledged(uuid))?;
+        }
         let Some(status) = stream.pending.pop_front() else {
             return Err(refuse("no updates are pending for this task"));
         };
@@ -267,7 +312,9 @@ impl StatusUpdateManager {
         stream.next_retry = None;
         let stream_closed = stream.terminated;
         if stream_closed {
-            self.journal.record(&key, JournalRecord::Closed)?;
+            if stream.journaled {
+                self.journal.record(&key, JournalRecord::Closed)?;
+            }
             self.streams.remove(&key);
         }
         Ok(Acknowledged {
@@ -340,10 +387,7 @@ impl StatusUpdateManager {
             .cloned()
             .collect();
         for key in keys {
-            if let Err(e) = self.journal.record(&key, JournalRecord::Closed) {
-                tracing::warn!(task_id = %key.task_id, error = %e, "cannot record closed stream");
-            }
-            self.streams.remove(&key);
+            self.close(&key);
         }
     }
 
@@ -351,9 +395,71 @@ impl StatusUpdateManager {
     pub fn clear(&mut self) {
         let keys: Vec<StreamKey> = self.streams.keys().cloned().collect();
         for key in keys {
-            let _ = self.journal.record(&key, JournalRecord::Closed);
+            self.close(&key);
         }
-        self.streams.clear();
+    }
+
+    fn close(&mut self, key: &StreamKey) {
+        if let Some(stream) = self.streams.remove(key) {
+            if stream.journaled {
+                if let Err(e) = self.journal.record(key, JournalRecord::Closed) {
+                    tracing::warn!(task_id = %key.task_id, error = %e, "cannot record closed stream");
+                }
+            }
+        }
+    }
+
+    /// Rebuilds a stream from its journal, read back after a restart.
+    /// Returns every update the stream ever accepted, oldest first (the
+    /// task's history), and whether the stream is still open: a stream
+    /// whose terminal update was acknowledged (or that was closed) is not
+    /// recreated. Nothing is sent until [`resend_all`](Self::resend_all).
+    pub fn recover(
+        &mut self,
+        key: &StreamKey,
+        records: Vec<ReplayedRecord>,
+    ) -> (Vec<v1::TaskStatus>, bool) {
+        let framework_id = v1::FrameworkId {
+            value: key.framework_id.clone(),
+        };
+        let mut history = Vec::new();
+        let mut stream: Option<Stream> = None;
+        for record in records {
+            match record {
+                ReplayedRecord::Update(update) => {
+                    let latest = update.status.state;
+                    let stream = stream
+                        .get_or_insert_with(|| Stream::new(framework_id.clone(), latest, true));
+                    let uuid = update.status.uuid.clone().unwrap_or_default();
+                    if !stream.seen.insert(uuid) {
+                        continue;
+                    }
+                    stream.latest_state = latest;
+                    stream.terminated = stream.terminated || is_terminal(latest);
+                    let status = update.status;
+                    history.push(status.clone());
+                    stream.pending.push_back(status);
+                }
+                ReplayedRecord::Acknowledged(uuid) => {
+                    if let Some(stream) = stream.as_mut() {
+                        if stream.pending.front().and_then(|s| s.uuid.as_deref()) == Some(&uuid) {
+                            stream.pending.pop_front();
+                        }
+                    }
+                }
+                ReplayedRecord::Closed => stream = None,
+            }
+        }
+        let open = stream
+            .as_ref()
+            .is_some_and(|s| !(s.terminated && s.pending.is_empty()));
+        match stream {
+            Some(stream) if open => {
+                self.streams.insert(key.clone(), stream);
+            }
+            _ => {}
+        }
+        (history, open)
     }
 
     fn message(stream: &Stream, index: usize) -> cluster::StatusUpdate {

@@ -209,6 +209,106 @@ fn status_updates_are_journaled_before_they_apply() {
 }
 
 #[test]
+fn status_updates_unjournaled_streams_record_nothing() {
+    #[derive(Clone, Default)]
+    struct Counting(Arc<Mutex<usize>>);
+    impl UpdateJournal for Counting {
+        fn record(&mut self, _: &StreamKey, _: JournalRecord<'_>) -> Result<(), AgentError> {
+            *self.0.lock().unwrap() += 1;
+            Ok(())
+        }
+    }
+    let journal = Counting::default();
+    let mut m = StatusUpdateManager::new(
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+        Box::new(journal.clone()),
+    );
+    let t0 = Instant::now();
+    let done = status("t", TaskState::TaskFinished);
+    forwarded(
+        m.update_journaled(t0, &framework(), done.clone(), false)
+            .unwrap(),
+    );
+    m.acknowledge(
+        t0,
+        &framework(),
+        &done.task_id,
+        done.uuid.as_deref().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(*journal.0.lock().unwrap(), 0);
+}
+
+#[test]
+fn status_updates_streams_are_rebuilt_from_their_journal() {
+    let key = StreamKey::new(&framework(), &v1::TaskId { value: "t".into() });
+    let record = |s: &v1::TaskStatus| {
+        ReplayedRecord::Update(Box::new(cluster::StatusUpdate {
+            framework_id: framework(),
+            status: s.clone(),
+            latest_state: Some(s.state),
+        }))
+    };
+    let starting = status("t", TaskState::TaskStarting);
+    let running = status("t", TaskState::TaskRunning);
+    let finished = status("t", TaskState::TaskFinished);
+    let mut m = manager();
+    let t0 = Instant::now();
+    let (history, open) = m.recover(
+        &key,
+        vec![
+            record(&starting),
+            ReplayedRecord::Acknowledged(starting.uuid.clone().unwrap()),
+            record(&running),
+            record(&finished),
+        ],
+    );
+    assert!(open);
+    assert_eq!(
+        history,
+        vec![starting.clone(), running.clone(), finished.clone()]
+    );
+    assert_eq!(m.pending_count(), 2);
+    assert_eq!(m.latest_state(&key), Some(TaskState::TaskFinished as i32));
+    assert_eq!(
+        m.next_deadline(),
+        None,
+        "nothing is sent before registration"
+    );
+    // The heads go out after registration; known UUIDs stay duplicates.
+    let heads = m.resend_all(t0);
+    assert_eq!(heads.len(), 1);
+    assert_eq!(heads[0].status, running);
+    assert_eq!(
+        m.update(t0, &framework(), starting.clone()).unwrap(),
+        Accepted::Duplicate
+    );
+    let ack = m
+        .acknowledge(
+            t0,
+            &framework(),
+            &running.task_id,
+            running.uuid.as_deref().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(ack.next.map(|n| n.status), Some(finished.clone()));
+
+    // A stream whose terminal update was acknowledged is not recreated.
+    let mut m = manager();
+    let (history, open) = m.recover(
+        &key,
+        vec![
+            record(&finished),
+            ReplayedRecord::Acknowledged(finished.uuid.clone().unwrap()),
+        ],
+    );
+    assert!(!open);
+    assert_eq!(history.len(), 1);
+    assert_eq!(m.pending_count(), 0);
+}
+
+#[test]
 fn status_updates_stamp_fills_uuid_time_and_ids() {
     let mut s = v1::TaskStatus::default();
     stamp(

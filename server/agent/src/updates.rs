@@ -6,7 +6,8 @@
 //! manager. Answers that need no acknowledgement — reconciliation, and a
 //! kill of a task the agent does not know — carry no UUID and are sent once.
 //! Updates of a framework the master shut down are recorded in the task
-//! table but not sent: nobody would acknowledge them.
+//! table but not sent: nobody would acknowledge them. Updates of a
+//! framework that checkpoints are journaled before they count as accepted.
 
 use std::sync::Arc;
 
@@ -41,6 +42,12 @@ impl Inner {
         let agent_id = state.agent_id.clone();
         stamp(&mut status, agent_id.as_ref(), executor_id.as_ref());
         let terminating = state.frameworks.get(fid).is_some_and(|f| f.terminating);
+        let journaled = state.frameworks.get(fid).is_some_and(|f| f.checkpoints());
+        if state.is_completed(fid, &status.task_id.value) {
+            // An executor repeating an update the agent accepted and the
+            // master acknowledged (it subscribed again before hearing so).
+            return Ok(Accepted::Duplicate);
+        }
         if terminating {
             state.record_status(fid, &status);
             if is_terminal(status.state) {
@@ -48,7 +55,10 @@ impl Inner {
             }
             return Ok(Accepted::Queued);
         }
-        let accepted = state.updates.update(now(), framework_id, status.clone());
+        let accepted =
+            state
+                .updates
+                .update_journaled(now(), framework_id, status.clone(), journaled);
         match &accepted {
             Ok(Accepted::Duplicate) => {}
             Ok(_) => {

@@ -22,6 +22,7 @@ fn request(sandbox: &Path, id: &str, shell_command: &str) -> LaunchRequest {
         sandbox: sandbox.to_path_buf(),
         user: None,
         resources: Vec::new(),
+        checkpoint_dir: None,
     }
 }
 
@@ -167,5 +168,5 @@ async fn containerizer_rejects_unknown_and_duplicate_containers() {
         c.wait(&r.container_id).await.unwrap().signal,
         Some(libc::SIGKILL)
     );
-    assert!(c.recover().await.unwrap().is_empty());
+    assert!(c.recover(Vec::new()).await.unwrap().is_empty());
 }

@@ -117,3 +117,36 @@ async fn shutdown_framework_completes_unacknowledged_terminal_tasks() {
     assert_eq!(metrics["slave/status_updates_pending"], 0);
     agent.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_right_after_a_launch_leaves_no_process_behind() {
+    let mut master = FakeMaster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = agent_for(&mut master, dir.path(), "agent-1").await;
+    master.send(run_tasks(
+        framework("fw-1"),
+        None,
+        vec![command_task(
+            "t",
+            "agent-1",
+            "echo $$ > pid; exec sleep 100",
+        )],
+    ));
+    // Shut down while the task may be anywhere between RunTasks and running.
+    eventually("the task to be known", || {
+        latest_run(dir.path(), "agent-1", "fw-1", "t").exists()
+    })
+    .await;
+    agent.shutdown().await;
+    let pid_file = latest_run(dir.path(), "agent-1", "fw-1", "t").join("pid");
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    {
+        eventually("the task to be stopped", || !pid_alive(pid)).await;
+    }
+    let leftovers = std::fs::read_dir(dir.path().join("meta/containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0, "every container ended and was forgotten");
+}

@@ -1,4 +1,9 @@
 //! `meseta agent`.
+//!
+//! SIGTERM (or Ctrl-C) stops the agent gracefully: its tasks are killed. A
+//! crash (or SIGKILL) leaves the tasks of checkpointing frameworks running,
+//! and `meseta agent` started again on the same `--work-dir` takes them
+//! back (see `--recover`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -6,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use meseta_agent::{Agent, AgentConfig};
+use meseta_agent::{Agent, AgentConfig, RecoverMode};
 use meseta_master::config::parse_duration;
 
 /// Flags of `meseta agent` (Mesos's names where Mesos has the flag).
@@ -43,6 +48,15 @@ pub struct Args {
     /// How long a custom executor has to subscribe after it starts.
     #[arg(long, default_value = "1mins", value_parser = parse_duration)]
     executor_registration_timeout: Duration,
+    /// How long an executor that survived an agent restart has to subscribe
+    /// again before it is killed and its tasks fail.
+    #[arg(long, default_value = "2secs", value_parser = parse_duration)]
+    executor_reregistration_timeout: Duration,
+    /// After a restart: `reconnect` takes back the tasks of frameworks that
+    /// checkpoint (same agent ID); `cleanup` kills everything the previous
+    /// run left and registers as a new agent.
+    #[arg(long, default_value = "reconnect")]
+    recover: RecoverMode,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -59,6 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             status_update_retry_initial: args.status_update_retry_interval,
             executor_shutdown_grace_period: args.executor_shutdown_grace_period,
             executor_registration_timeout: args.executor_registration_timeout,
+            executor_reregistration_timeout: args.executor_reregistration_timeout,
+            recover: args.recover,
             ..AgentConfig::default()
         };
         std::fs::create_dir_all(&args.work_dir)

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agent_restart;
 mod agents;
 mod bad_input;
 mod endpoints;

@@ -14,9 +14,14 @@
 //! * `kill` reaches every process of the container, and is a no-op for a
 //!   container that already ended;
 //! * when a container's main process ends, the rest of the container is
-//!   destroyed too: nothing outlives a container.
+//!   destroyed too: nothing outlives a container;
+//! * a container launched with a `checkpoint_dir` survives the agent's
+//!   death, and a restarted agent takes it back with `recover` (the
+//!   containerizer owns what it keeps in that directory).
 
+pub mod identity;
 mod process;
+pub mod supervisor;
 
 use std::path::PathBuf;
 
@@ -42,6 +47,28 @@ pub struct LaunchRequest {
     pub user: Option<String>,
     /// The resources allotted, for containerizers that enforce limits.
     pub resources: Vec<v1::Resource>,
+    /// Where the containerizer records what it needs to take the container
+    /// back after an agent restart (and how it ended). `None`: the
+    /// container cannot be recovered.
+    pub checkpoint_dir: Option<PathBuf>,
+}
+
+/// A container of an earlier agent run, to take back.
+#[derive(Debug, Clone)]
+pub struct RecoverRequest {
+    /// The container's ID.
+    pub container_id: v1::ContainerId,
+    /// The `checkpoint_dir` it was launched with.
+    pub checkpoint_dir: PathBuf,
+}
+
+/// A container [`Containerizer::recover`] took back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredContainer {
+    /// The container's ID.
+    pub container_id: v1::ContainerId,
+    /// False when it ended while the agent was away (`wait` says how).
+    pub running: bool,
 }
 
 /// Graceful or forced.
@@ -124,9 +151,16 @@ pub trait Containerizer: Send + Sync + 'static {
         signal: Signal,
     ) -> BoxFuture<'_, Result<(), AgentError>>;
 
-    /// Finds containers left by an earlier agent run; returns those still
-    /// alive and under this containerizer's control.
-    fn recover(&self) -> BoxFuture<'_, Result<Vec<v1::ContainerId>, AgentError>>;
+    /// Takes back containers an earlier agent run launched with a
+    /// checkpoint directory. Each one it has a record of is returned —
+    /// still running, or ended (with the recorded termination, or one with
+    /// neither code nor signal when none was recorded) — and can then be
+    /// waited on, killed and measured like a container launched now.
+    /// Containers without a record (they never started) are left out.
+    fn recover(
+        &self,
+        containers: Vec<RecoverRequest>,
+    ) -> BoxFuture<'_, Result<Vec<RecoveredContainer>, AgentError>>;
 
     /// Resource usage of a running container.
     fn usage(

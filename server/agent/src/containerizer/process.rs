@@ -8,26 +8,49 @@
 //!
 //! Ended containers are remembered (up to [`RETAINED_TERMINATIONS`]) so that
 //! a late `wait` still learns how they ended.
+//!
+//! A container launched with a checkpoint directory outlives the agent: its
+//! main process is a [supervisor](super::supervisor) that records how the
+//! command ended, and its PID is recorded ([`super::identity`]). After a
+//! restart, [`Containerizer::recover`] takes such containers back: the agent
+//! is no longer their parent, so it polls `/proc` every
+//! [`RECOVERED_POLL`] until the supervisor is gone, then reads the
+//! termination file.
 
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use meseta_proto::v1;
 use tokio::sync::watch;
 
-use super::{container_key, Containerizer, LaunchRequest, Signal, Termination};
+use super::identity::ProcessRecord;
+use super::supervisor::{self, read_termination};
+use super::{
+    container_key, Containerizer, LaunchRequest, RecoverRequest, RecoveredContainer, Signal,
+    Termination,
+};
 use crate::error::AgentError;
 
 /// How many ended containers are remembered for late `wait` calls.
 pub const RETAINED_TERMINATIONS: usize = 4096;
+/// How often a recovered container's main process is checked for.
+pub const RECOVERED_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Debug)]
 struct Entry {
     pgid: i32,
+    /// The main process is a supervisor (left out of usage figures).
+    supervised: bool,
     ended: watch::Receiver<Option<Termination>>,
+    /// SIGKILL was sent: a recovered container that ends unrecorded (the
+    /// supervisor died with the group) ended by it.
+    killed: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +118,13 @@ impl ProcessContainerizer {
             .stderr(stderr)
             .process_group(0)
             .kill_on_drop(false);
+        let supervised = request.checkpoint_dir.is_some();
+        if let Some(dir) = &request.checkpoint_dir {
+            prepare_checkpoint_dir(dir)?;
+            let files = supervisor::Files::new(dir)
+                .map_err(|e| AgentError::io("cannot use checkpoint directory", dir, e))?;
+            supervisor::install(&mut cmd, files);
+        }
         let mut child = cmd
             .spawn()
             .map_err(|e| AgentError::container(&key, format!("cannot start the command: {e}")))?;
@@ -102,11 +132,23 @@ impl ProcessContainerizer {
             .id()
             .and_then(|pid| i32::try_from(pid).ok())
             .ok_or_else(|| AgentError::container(&key, "the process ended before it had a PID"))?;
+        if let Some(dir) = &request.checkpoint_dir {
+            let recorded = ProcessRecord::of(pgid).map(|record| record.write(dir));
+            if !matches!(recorded, Some(Ok(()))) {
+                tracing::warn!(container = %key, pgid, "cannot record the container's process; it cannot be recovered after a restart");
+            }
+        }
         let (tx, rx) = watch::channel(None);
-        self.lock()
-            .containers
-            .insert(key.clone(), Entry { pgid, ended: rx });
-        tracing::debug!(container = %key, pgid, "container started");
+        self.lock().containers.insert(
+            key.clone(),
+            Entry {
+                pgid,
+                supervised,
+                ended: rx,
+                killed: Arc::default(),
+            },
+        );
+        tracing::debug!(container = %key, pgid, supervised, "container started");
         let table = Arc::clone(&self.table);
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -129,28 +171,125 @@ impl ProcessContainerizer {
             };
             tracing::debug!(container = %key, ?termination, "container ended");
             let _ = tx.send(Some(termination));
-            let mut table = table.lock().unwrap_or_else(|p| p.into_inner());
-            table.ended_order.push_back(key);
-            while table.ended_order.len() > RETAINED_TERMINATIONS {
-                if let Some(old) = table.ended_order.pop_front() {
-                    table.containers.remove(&old);
-                }
-            }
+            retire(&table, key);
         });
         Ok(())
     }
 
-    fn receiver(
-        &self,
-        container_id: &v1::ContainerId,
-    ) -> Result<(i32, watch::Receiver<Option<Termination>>), AgentError> {
+    /// Takes back one container of an earlier run (see the module docs).
+    fn adopt(&self, request: &RecoverRequest) -> Option<RecoveredContainer> {
+        let key = container_key(&request.container_id);
+        let dir = &request.checkpoint_dir;
+        let Some(record) = ProcessRecord::read(dir) else {
+            tracing::info!(container = %key, "no process recorded for the container; it never started");
+            return None;
+        };
+        let running = record.is_alive();
+        let (tx, rx) = watch::channel(None);
+        if !running {
+            let _ = tx.send(Some(recorded_termination(dir, false)));
+        }
+        let killed = Arc::new(AtomicBool::new(false));
+        self.lock().containers.insert(
+            key.clone(),
+            Entry {
+                pgid: record.pid,
+                supervised: true,
+                ended: rx,
+                killed: Arc::clone(&killed),
+            },
+        );
+        tracing::info!(container = %key, pid = record.pid, running, "recovered container");
+        if running {
+            let table = Arc::clone(&self.table);
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                while record.is_alive() {
+                    tokio::time::sleep(RECOVERED_POLL).await;
+                }
+                signal_group(record.pid, libc::SIGKILL);
+                let termination = recorded_termination(&dir, killed.load(Ordering::SeqCst));
+                tracing::debug!(container = %key, ?termination, "recovered container ended");
+                let _ = tx.send(Some(termination));
+                retire(&table, key);
+            });
+        }
+        Some(RecoveredContainer {
+            container_id: request.container_id.clone(),
+            running,
+        })
+    }
+
+    fn receiver(&self, container_id: &v1::ContainerId) -> Result<Handle, AgentError> {
         let key = container_key(container_id);
         let table = self.lock();
         let entry = table
             .containers
             .get(&key)
             .ok_or_else(|| AgentError::container(&key, "unknown container"))?;
-        Ok((entry.pgid, entry.ended.clone()))
+        Ok(Handle {
+            pgid: entry.pgid,
+            supervised: entry.supervised,
+            ended: entry.ended.clone(),
+            killed: Arc::clone(&entry.killed),
+        })
+    }
+}
+
+/// What the operations need of an [`Entry`], taken out of the lock.
+struct Handle {
+    pgid: i32,
+    supervised: bool,
+    ended: watch::Receiver<Option<Termination>>,
+    killed: Arc<AtomicBool>,
+}
+
+/// Remembers an ended container, forgetting the oldest ones.
+fn retire(table: &Mutex<Table>, key: String) {
+    let mut table = table.lock().unwrap_or_else(|p| p.into_inner());
+    table.ended_order.push_back(key);
+    while table.ended_order.len() > RETAINED_TERMINATIONS {
+        if let Some(old) = table.ended_order.pop_front() {
+            table.containers.remove(&old);
+        }
+    }
+}
+
+/// Creates a container's checkpoint directory, without what an earlier
+/// container of the same ID left there.
+fn prepare_checkpoint_dir(dir: &Path) -> Result<(), AgentError> {
+    std::fs::create_dir_all(dir).map_err(|e| AgentError::io("cannot create", dir, e))?;
+    for name in [supervisor::TERMINATION_FILE, super::identity::PID_FILE] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    Ok(())
+}
+
+/// How a recovered container ended, as its supervisor recorded it; when
+/// nothing was recorded, by SIGKILL if one was sent, else a termination
+/// with neither code nor signal.
+fn recorded_termination(dir: &Path, killed: bool) -> Termination {
+    match read_termination(dir) {
+        Some(Ok(code)) => Termination {
+            exit_code: Some(code),
+            signal: None,
+            wait_status: Some((code & 0xff) << 8),
+        },
+        Some(Err(signal)) => Termination {
+            exit_code: None,
+            signal: Some(signal),
+            wait_status: Some(signal & 0x7f),
+        },
+        None if killed => Termination {
+            exit_code: None,
+            signal: Some(libc::SIGKILL),
+            wait_status: Some(libc::SIGKILL),
+        },
+        None => Termination {
+            exit_code: None,
+            signal: None,
+            wait_status: None,
+        },
     }
 }
 
@@ -181,7 +320,7 @@ impl Containerizer for ProcessContainerizer {
         let found = self.receiver(container_id);
         let key = container_key(container_id);
         async move {
-            let (_, mut rx) = found?;
+            let mut rx = found?.ended;
             let ended = rx
                 .wait_for(Option::is_some)
                 .await
@@ -200,23 +339,27 @@ impl Containerizer for ProcessContainerizer {
     ) -> BoxFuture<'_, Result<(), AgentError>> {
         let found = self.receiver(container_id);
         async move {
-            let (pgid, rx) = found?;
-            if rx.borrow().is_none() {
+            let handle = found?;
+            if handle.ended.borrow().is_none() {
                 let number = match signal {
                     Signal::Terminate => libc::SIGTERM,
-                    Signal::Kill => libc::SIGKILL,
+                    Signal::Kill => {
+                        handle.killed.store(true, Ordering::SeqCst);
+                        libc::SIGKILL
+                    }
                 };
-                signal_group(pgid, number);
+                signal_group(handle.pgid, number);
             }
             Ok(())
         }
         .boxed()
     }
 
-    fn recover(&self) -> BoxFuture<'_, Result<Vec<v1::ContainerId>, AgentError>> {
-        // Nothing is checkpointed yet, so an earlier run's processes are not
-        // known to us: report none.
-        async { Ok(Vec::new()) }.boxed()
+    fn recover(
+        &self,
+        containers: Vec<RecoverRequest>,
+    ) -> BoxFuture<'_, Result<Vec<RecoveredContainer>, AgentError>> {
+        async move { Ok(containers.iter().filter_map(|c| self.adopt(c)).collect()) }.boxed()
     }
 
     fn usage(
@@ -225,15 +368,16 @@ impl Containerizer for ProcessContainerizer {
     ) -> BoxFuture<'_, Result<v1::ResourceStatistics, AgentError>> {
         let found = self.receiver(container_id);
         async move {
-            let (pgid, _) = found?;
-            Ok(group_usage(pgid))
+            let handle = found?;
+            Ok(group_usage(handle.pgid, handle.supervised))
         }
         .boxed()
     }
 }
 
-/// Sums `/proc/<pid>/stat` over the processes of a group.
-fn group_usage(pgid: i32) -> v1::ResourceStatistics {
+/// Sums `/proc/<pid>/stat` over the processes of a group (without the
+/// supervisor, a copy of the agent that shares its memory).
+fn group_usage(pgid: i32, supervised: bool) -> v1::ResourceStatistics {
     // SAFETY: sysconf only reads configuration values.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     // SAFETY: as above.
@@ -266,7 +410,7 @@ fn group_usage(pgid: i32) -> v1::ResourceStatistics {
                     .and_then(|f| f.parse::<i64>().ok())
                     .unwrap_or(0)
             };
-            if field(2) != i64::from(pgid) {
+            if field(2) != i64::from(pgid) || (supervised && i64::from(pid) == i64::from(pgid)) {
                 continue;
             }
             processes += 1;

@@ -225,6 +225,8 @@ pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
         executor_shutdown_grace_period: Duration::from_secs(2),
         reconnect_backoff_max: Duration::from_millis(200),
         executor_registration_timeout: Duration::from_secs(30),
+        executor_reregistration_timeout: Duration::from_secs(2),
+        recover: meseta_agent::RecoverMode::Reconnect,
     }
 }
 
@@ -345,4 +347,21 @@ pub async fn agent_for(
 ) -> Agent {
     let cfg = config(master, work_dir.to_path_buf());
     registered_agent(master, cfg, agent_id).await
+}
+
+/// Waits until the agent has had every status update acknowledged (the
+/// master's acknowledgements arrive asynchronously).
+pub async fn settled(agent: &Agent) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let metrics = get_json(agent.http_address(), "/metrics/snapshot").await;
+        if metrics["slave/status_updates_pending"] == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "updates stay pending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

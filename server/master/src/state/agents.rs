@@ -308,23 +308,36 @@ impl Master {
             .collect();
         self.allocator.activate_agent(agent_id);
         for (framework_id, task_id) in missing {
-            let lost = self
+            let state = self
                 .frameworks
                 .get(&framework_id)
                 .and_then(|f| f.tasks.get(&task_id))
-                .is_some_and(|r| !is_terminal(r.state()));
-            if lost {
-                self.fail_task(
-                    now,
-                    &framework_id,
-                    &task_id,
+                .map(|r| r.state())
+                .filter(|state| !is_terminal(*state));
+            // A launch still in flight never reached the agent; a task that
+            // had started was lost with an agent restart (its framework did
+            // not checkpoint, so the agent did not recover it).
+            let (state, message) = match state {
+                None => continue,
+                Some(TaskState::TaskStaging) => (
                     TaskState::TaskDropped,
-                    Reason::AgentRestarted,
                     "Task was not received by the agent before it reconnected",
-                    true,
-                    actions,
-                );
-            }
+                ),
+                Some(_) => (
+                    TaskState::TaskGone,
+                    "The agent re-registered without this task (it restarted without recovering it)",
+                ),
+            };
+            self.fail_task(
+                now,
+                &framework_id,
+                &task_id,
+                state,
+                Reason::AgentRestarted,
+                message,
+                true,
+                actions,
+            );
         }
     }
 

@@ -299,3 +299,52 @@ fn a_gone_agent_is_refused_and_a_replaced_agent_takes_its_tasks_with_it() {
     )));
     assert!(actions.contains(&Action::CloseAgent { link: 4 }));
 }
+
+#[test]
+fn a_started_task_missing_from_a_re_registering_agent_is_gone() {
+    let mut h = Harness::new();
+    let agent = h.add_agent(1, "cpus:2;mem:1024");
+    let fw = h.subscribe(10, framework_info("fw", true));
+    h.advance(Duration::from_secs(1));
+    let offer = h.offers(10).remove(0);
+    h.call(
+        &fw,
+        accept(
+            &offer,
+            vec![
+                task("started", &agent, "cpus:0.5;mem:64"),
+                task("in-flight", &agent, "cpus:0.5;mem:64"),
+            ],
+        ),
+    )
+    .unwrap();
+    h.status(1, &fw.0, "started", TaskState::TaskRunning);
+    h.events(10);
+
+    // The agent restarted without recovering its tasks (the framework does
+    // not checkpoint) and comes back with the same ID and nothing running.
+    let mut info = agent_info("host1", Some(&agent));
+    info.resources = meseta_proto::resources::parse_resources("cpus:2;mem:1024").unwrap();
+    let actions = register(
+        &mut h,
+        2,
+        cluster::Register {
+            info,
+            ..Default::default()
+        },
+    );
+    h.actions.extend(actions);
+    let mut updates: Vec<(String, i32)> = h
+        .updates(10)
+        .into_iter()
+        .map(|s| (s.task_id.value, s.state))
+        .collect();
+    updates.sort();
+    assert_eq!(
+        updates,
+        vec![
+            ("in-flight".to_string(), TaskState::TaskDropped as i32),
+            ("started".to_string(), TaskState::TaskGone as i32),
+        ]
+    );
+}

@@ -1,0 +1,242 @@
+//! The supervisor: how a task's exit status outlives the agent.
+//!
+//! A container's main process is normally a child of the agent, so only the
+//! agent can learn how it ended (`waitpid`). If the agent crashes, the
+//! process is re-parented to `init`, and a restarted agent can see that it
+//! is gone but not whether it succeeded. So a checkpointed container's main
+//! process is a *supervisor*: the agent forks, and the forked copy forks
+//! once more; the grandchild goes on to `exec` the command, the middle
+//! process stays behind, waits for the command, writes how it ended to the
+//! container's `termination` file (`exit N` or `signal N`, written to a
+//! temporary file and renamed), and then ends *the same way* — it exits with
+//! the same code, or kills itself with the same signal. The agent that
+//! launched it therefore sees exactly the wait status the command had, and
+//! an agent that restarted reads the file.
+//!
+//! Why not a `/bin/sh` wrapper: a shell cannot tell "killed by signal N"
+//! from "exited with 128+N", cannot preserve a custom `argv[0]`, and puts
+//! its own signal dispositions in front of the command. The forked
+//! supervisor keeps the launch itself untouched (same `exec`, same
+//! environment, same signal dispositions in the command).
+//!
+//! The supervisor runs between `fork` and `exec` of a multi-threaded
+//! program, so it may only use async-signal-safe calls: no allocation, no
+//! locks, no Rust I/O — just the raw system calls below. It first resets
+//! every signal handler it inherited from the agent (tokio's SIGCHLD
+//! handler writes to a descriptor) and closes every inherited descriptor
+//! (the agent's listening socket must not stay open in it, and the pipe the
+//! spawning code waits on must close once the command is exec'd). It
+//! ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT, which a kill sends to the
+//! whole process group, so that it outlives the command's graceful shutdown;
+//! SIGKILL ends it like the rest of the group.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// The name of the file the supervisor writes.
+pub const TERMINATION_FILE: &str = "termination";
+const TERMINATION_TEMPORARY: &str = ".termination.tmp";
+/// Signals a kill sends to the group that the supervisor must survive.
+const IGNORED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+/// Paths prepared before the fork (the supervisor cannot allocate).
+pub(super) struct Files {
+    termination: CString,
+    temporary: CString,
+}
+
+impl Files {
+    /// The files of a container whose checkpoint directory is `dir`.
+    pub fn new(dir: &Path) -> io::Result<Self> {
+        let c = |name: &str| {
+            CString::new(dir.join(name).as_os_str().as_bytes())
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in a path"))
+        };
+        Ok(Self {
+            termination: c(TERMINATION_FILE)?,
+            temporary: c(TERMINATION_TEMPORARY)?,
+        })
+    }
+}
+
+/// Makes `command`'s main process a supervisor of the real command (see
+/// the module docs).
+pub(super) fn install(command: &mut tokio::process::Command, files: Files) {
+    // SAFETY: the closure runs in the forked child before `exec`; it only
+    // calls async-signal-safe functions (fork, waitpid, open, write, rename,
+    // signal, kill, _exit, close_range/close, prctl, setrlimit) and
+    // allocates nothing: the paths were prepared above.
+    unsafe {
+        command.pre_exec(move || {
+            let pid = libc::fork();
+            if pid < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if pid == 0 {
+                // The command's process: go on to exec.
+                return Ok(());
+            }
+            supervise(pid, &files)
+        });
+    }
+}
+
+/// The supervisor's whole life. Never returns.
+///
+/// # Safety
+/// Must only run in a freshly forked child (see [`install`]).
+unsafe fn supervise(child: libc::pid_t, files: &Files) -> ! {
+    // Linux numbers signals 1 to 64; resetting a reserved one just fails.
+    for signal in 1..=64 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
+    for signal in IGNORED {
+        libc::signal(signal, libc::SIG_IGN);
+    }
+    close_inherited_descriptors();
+    libc::prctl(libc::PR_SET_NAME, c"meseta-superv".as_ptr());
+    let mut status: libc::c_int = 0;
+    loop {
+        let rc = libc::waitpid(child, &mut status, 0);
+        if rc == child {
+            break;
+        }
+        if rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            libc::_exit(127);
+        }
+    }
+    let mut line = [0u8; 32];
+    let length = if libc::WIFEXITED(status) {
+        format_line(&mut line, b"exit ", libc::WEXITSTATUS(status))
+    } else {
+        format_line(&mut line, b"signal ", libc::WTERMSIG(status))
+    };
+    write_termination(files, &line[..length]);
+    if libc::WIFEXITED(status) {
+        libc::_exit(libc::WEXITSTATUS(status));
+    }
+    let signal = libc::WTERMSIG(status);
+    // End the same way, without a core dump of the supervisor.
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+    libc::signal(signal, libc::SIG_DFL);
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigaddset(&mut set, signal);
+    libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    libc::kill(libc::getpid(), signal);
+    libc::_exit(128 + signal)
+}
+
+/// Closes every descriptor but stdin, stdout and stderr.
+unsafe fn close_inherited_descriptors() {
+    let rc = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    if rc == 0 {
+        return;
+    }
+    let mut limit: libc::rlimit = std::mem::zeroed();
+    let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+        limit.rlim_cur.min(1 << 16) as libc::c_int
+    } else {
+        1024
+    };
+    for fd in 3..max {
+        libc::close(fd);
+    }
+}
+
+/// `prefix` and `value` and a newline into `out`; returns the length.
+fn format_line(out: &mut [u8; 32], prefix: &[u8], value: libc::c_int) -> usize {
+    let mut length = 0;
+    for byte in prefix {
+        out[length] = *byte;
+        length += 1;
+    }
+    let mut digits = [0u8; 12];
+    let mut count = 0;
+    let mut rest = value.unsigned_abs();
+    loop {
+        digits[count] = b'0' + (rest % 10) as u8;
+        count += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out[length] = b'-';
+        length += 1;
+    }
+    while count > 0 {
+        count -= 1;
+        out[length] = digits[count];
+        length += 1;
+    }
+    out[length] = b'\n';
+    length + 1
+}
+
+unsafe fn write_termination(files: &Files, line: &[u8]) {
+    let fd = libc::open(
+        files.temporary.as_ptr(),
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+        0o644,
+    );
+    if fd < 0 {
+        return;
+    }
+    let written = libc::write(fd, line.as_ptr().cast(), line.len());
+    libc::close(fd);
+    if written == line.len() as isize {
+        libc::rename(files.temporary.as_ptr(), files.termination.as_ptr());
+    }
+}
+
+/// How a supervised command ended, from its `termination` file:
+/// `Some(Ok(code))` for an exit, `Some(Err(signal))` for a signal, `None`
+/// when the file is missing or unreadable.
+pub fn read_termination(dir: &Path) -> Option<Result<i32, i32>> {
+    let text = std::fs::read_to_string(dir.join(TERMINATION_FILE)).ok()?;
+    let (kind, number) = text.trim().split_once(' ')?;
+    let number: i32 = number.trim().parse().ok()?;
+    match kind {
+        "exit" => Some(Ok(number)),
+        "signal" => Some(Err(number)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_formatted_without_allocating() {
+        let mut out = [0u8; 32];
+        let n = format_line(&mut out, b"exit ", 0);
+        assert_eq!(&out[..n], b"exit 0\n");
+        let n = format_line(&mut out, b"signal ", 15);
+        assert_eq!(&out[..n], b"signal 15\n");
+        let n = format_line(&mut out, b"exit ", 255);
+        assert_eq!(&out[..n], b"exit 255\n");
+    }
+
+    #[test]
+    fn termination_files_are_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_termination(dir.path()), None);
+        std::fs::write(dir.path().join(TERMINATION_FILE), "exit 3\n").unwrap();
+        assert_eq!(read_termination(dir.path()), Some(Ok(3)));
+        std::fs::write(dir.path().join(TERMINATION_FILE), "signal 9\n").unwrap();
+        assert_eq!(read_termination(dir.path()), Some(Err(9)));
+        std::fs::write(dir.path().join(TERMINATION_FILE), "garbage").unwrap();
+        assert_eq!(read_termination(dir.path()), None);
+    }
+}
