@@ -272,11 +272,29 @@ impl Cluster {
 
     /// Restarts agent `index` with the same flags and work dir.
     pub fn restart_agent(&mut self, index: usize) -> Result<(), LaunchError> {
+        self.restart_agent_with_resources(index, None)
+    }
+
+    /// Like [`Cluster::restart_agent`], but with other `--resources` when
+    /// given (an agent whose configuration changed across a restart).
+    pub fn restart_agent_with_resources(
+        &mut self,
+        index: usize,
+        resources: Option<&str>,
+    ) -> Result<(), LaunchError> {
         let Some(process) = self.agents.get_mut(index) else {
             return Ok(());
         };
         process.kill();
-        let fresh = launch(&self.spec, &process.name, process.args.clone())?;
+        let mut args = process.args.clone();
+        if let Some(resources) = resources {
+            if let Some(at) = args.iter().position(|a| a == "--resources") {
+                if let Some(value) = args.get_mut(at + 1) {
+                    *value = resources.to_string();
+                }
+            }
+        }
+        let fresh = launch(&self.spec, &process.name, args)?;
         *process = fresh;
         Ok(())
     }

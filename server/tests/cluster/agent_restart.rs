@@ -216,3 +216,38 @@ fn custom_executor_survives_an_agent_restart() {
         .unwrap_or_default();
     assert!(!log.contains("shutting the executor down"), "{log}");
 }
+
+#[test]
+fn an_agent_restarted_with_other_resources_is_new_and_its_old_tasks_are_gone() {
+    let mut tc = cluster_with_agent_args("cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let info = v1::FrameworkInfo {
+        checkpoint: Some(true),
+        ..framework_info("reconfigured", true)
+    };
+    let mut fw = TestFramework::start(&master, info);
+    let offer = fw.offers().remove(0);
+    let old_agent = offer.agent_id.value.clone();
+    let task = command_task("old", &offer, "sleep 600", "cpus:0.5;mem:32");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("old", TaskState::TaskRunning);
+
+    tc.cluster.kill_agent(0);
+    tc.cluster
+        .restart_agent_with_resources(0, Some("cpus:2;mem:512"))
+        .expect("agent restarts");
+
+    let gone = fw.terminal("old");
+    assert_eq!(gone.state, TaskState::TaskGone as i32, "{gone:?}");
+    wait_until(DEADLINE, "a new agent with the new resources", || {
+        let slaves = get_json(&master, "/master/slaves").unwrap_or_default();
+        let agent = &slaves["slaves"][0];
+        agent["active"] == true
+            && agent["id"] != old_agent.as_str()
+            && agent["resources"]["cpus"] == 2.0
+    });
+    // The old agent may not come back under its old ID.
+    let state = get_json(&master, "/master/state").expect("state");
+    assert_eq!(state["slaves"].as_array().map(Vec::len), Some(1));
+}
