@@ -94,10 +94,17 @@ async fn run(
     let ours = format!("{CONTENDER_PREFIX}{sequence}");
     tracing::info!(node = %format!("{}/{ours}", url.path), "contending for leadership");
     loop {
-        let (children, watcher) = client
-            .list_and_watch_children(&url.path)
-            .await
-            .map_err(zk)?;
+        let (children, watcher) = match client.list_and_watch_children(&url.path).await {
+            Ok(listed) => listed,
+            // A lost connection is not a lost session: wait for it to come
+            // back, as long as the session can still be alive.
+            Err(zookeeper_client::Error::ConnectionLoss) => {
+                tracing::warn!(?session_timeout, "lost the connection to ZooKeeper");
+                wait_for_reconnection(&mut session, session_timeout).await?;
+                continue;
+            }
+            Err(error) => return Err(zk(error)),
+        };
         if !children.contains(&ours) {
             return Err(ElectionError::NodeLost(ours));
         }
@@ -141,6 +148,13 @@ async fn wait_for_reconnection(
     session_timeout: Duration,
 ) -> Result<(), ElectionError> {
     let deadline = tokio::time::Instant::now() + session_timeout;
+    match session.state() {
+        SessionState::SyncConnected | SessionState::ConnectedReadOnly => return Ok(()),
+        state @ (SessionState::Expired | SessionState::Closed | SessionState::AuthFailed) => {
+            return Err(ElectionError::SessionLost(state))
+        }
+        _ => {}
+    }
     loop {
         match tokio::time::timeout_at(deadline, session.changed()).await {
             Err(_) => return Err(ElectionError::Disconnected(session_timeout)),

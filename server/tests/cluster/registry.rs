@@ -98,6 +98,10 @@ fn a_restarted_master_recovers_agents_and_frameworks_from_its_registry() {
         metric(&master, "master/slaves_unreachable") == Some(1.0)
             && metric(&master, "master/slaves_active") == Some(1.0)
     });
+    fw.expect("re-registration after the second restart", |e| match e {
+        Ev::Reregistered => Some(()),
+        _ => None,
+    });
     fw.driver.kill_task(&steady.task_id);
     let killed = fw.terminal("steady");
     assert_eq!(killed.state, TaskState::TaskKilled as i32, "{killed:?}");
