@@ -1,5 +1,7 @@
 //! Framework failover: `FrameworkInfo.failover_timeout` is honoured.
 
+use std::time::Duration;
+
 use meseta_proto::v1::{self, TaskState};
 
 use crate::common::*;
@@ -34,6 +36,14 @@ fn framework_failover_within_and_after_the_timeout() {
     assert_eq!(second.id, first.id);
     second.driver.reconcile_tasks(&[]);
     second.state("kept", TaskState::TaskRunning);
+    // It wants nothing more: the next framework must not wait for offers
+    // it holds (there is no offer timeout).
+    second.driver.suppress_offers();
+    while let Some(offers) = second.try_offers(Duration::from_millis(300)) {
+        for offer in offers {
+            second.driver.decline_offer(&offer.id, None);
+        }
+    }
 
     // After the timeout: the framework is removed and its tasks are killed.
     let mut short = framework_info("ephemeral", false);
