@@ -15,6 +15,7 @@
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
 
 /// The state of a driver, returned by every driver method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,6 +129,37 @@ impl Lifecycle {
             return self.status();
         }
         self.join()
+    }
+
+    /// Like [`Lifecycle::join_outside_callbacks`], but gives up after
+    /// `timeout`, returning `None` if the driver is still running then (so a
+    /// binding can check for Ctrl-C between waits).
+    pub(crate) fn join_timeout(&self, driver: &str, timeout: Duration) -> Option<Status> {
+        let on_callback_thread = *self
+            .callback_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            == Some(thread::current().id());
+        if on_callback_thread {
+            tracing::error!("{driver}::join called from a callback; not waiting");
+            return Some(self.status());
+        }
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.status == Status::Running
+            || (state.status == Status::Stopped && !state.io_finished)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Some(state.status)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

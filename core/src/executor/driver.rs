@@ -212,6 +212,14 @@ impl ExecutorDriver {
             .join_outside_callbacks("ExecutorDriver")
     }
 
+    /// [`join`](Self::join) for at most `timeout`: `None` while the driver
+    /// is still running. Bindings wait in slices so they can notice Ctrl-C.
+    pub fn join_timeout(&self, timeout: std::time::Duration) -> Option<Status> {
+        self.shared
+            .lifecycle
+            .join_timeout("ExecutorDriver", timeout)
+    }
+
     /// [`start`](Self::start) then [`join`](Self::join).
     pub fn run(&self) -> Status {
         match self.start() {

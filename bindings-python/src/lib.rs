@@ -1,0 +1,41 @@
+//! `meseta._meseta`: the native half of the `meseta` Python package.
+//!
+//! The glue only converts and forwards. Python hands each call's messages
+//! over as Mesos JSON text (the format pymesos uses), this module decodes
+//! them into the `mesos.v1` types and calls the Rust client core; callbacks
+//! come back the same way, as JSON text per argument, to one Python method
+//! (`_dispatch`) of the pure-Python driver object, which turns them into
+//! attribute dicts and calls the user's scheduler or executor. Everything
+//! about connections, retries, acknowledgements and ordering lives in
+//! `meseta-core`.
+//!
+//! Threads: the core runs callbacks on its own thread, which takes the GIL
+//! only for the Python call; driver methods only enqueue, so they are cheap
+//! to call with the GIL held, from any thread; `join` waits with the GIL
+//! released, in slices, so Ctrl-C is noticed.
+
+mod convert;
+mod executor;
+mod scheduler;
+
+use pyo3::prelude::*;
+
+/// Sends the core's logs to stderr, filtered by `MESETA_LOG` (default
+/// `warn`), once per process.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MESETA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[pymodule]
+fn _meseta(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_logging();
+    module.add_class::<scheduler::SchedulerDriver>()?;
+    module.add_class::<executor::ExecutorDriver>()?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
