@@ -11,7 +11,7 @@ CARGO ?= cargo
 VENV ?= $(CARGO_TARGET_DIR)/pyvenv
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: demo build test test-deps lint rust-tests compat-tests bench
+.PHONY: demo build test test-deps lint rust-tests compat-tests python-binding python-tests bench
 
 build:
 	$(CARGO) build --workspace --bins
@@ -20,7 +20,8 @@ demo: build
 	$(BIN)/meseta local --agents 2 --port 0 -- $(BIN)/command_framework --master {master} --tasks 10
 
 # Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser) and a
-# Python venv with pymesos (the real client from PyPI).
+# Python venv with pymesos (the real client from PyPI), pytest, and ruff (the
+# Python formatter and linter).
 DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -28,15 +29,19 @@ test-deps:
 	  echo "test-deps: installing$$missing (Debian)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	fi
-	@if [ ! -x $(VENV)/bin/pytest ] || ! $(VENV)/bin/python -c "import pymesos, kazoo" 2>/dev/null; then \
-	  echo "test-deps: creating $(VENV) with pymesos and pytest"; \
+	@if [ ! -x $(VENV)/bin/pytest ] || [ ! -x $(VENV)/bin/ruff ] || ! $(VENV)/bin/python -c "import pymesos, kazoo" 2>/dev/null; then \
+	  echo "test-deps: creating $(VENV) with pymesos, pytest and ruff"; \
 	  /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
-	  $(VENV)/bin/pip install -q pymesos kazoo pytest; \
+	  $(VENV)/bin/pip install -q pymesos kazoo pytest ruff; \
 	fi
 
-lint:
+PYTHON_SOURCES := bindings-python examples/python tests/compat
+
+lint: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
+	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
 
 rust-tests: build test-deps
 	$(CARGO) test --workspace
@@ -44,7 +49,16 @@ rust-tests: build test-deps
 compat-tests: build test-deps
 	$(VENV)/bin/pytest -q tests/compat
 
-test: test-deps lint rust-tests compat-tests
+# `pip install ./bindings-python`, as a user would (maturin builds the native
+# module; the dev profile reuses the workspace's debug build). A release
+# wheel: `maturin build --release -m bindings-python/Cargo.toml`.
+python-binding: test-deps
+	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings-python
+
+python-tests: build python-binding
+	$(VENV)/bin/pytest -q bindings-python/tests
+
+test: test-deps lint rust-tests compat-tests python-tests
 
 bench:
 	$(CARGO) bench -p meseta-bench

@@ -15,13 +15,24 @@ import threading
 
 TASK_CPUS = 0.1
 TASK_MEM = 32.0
-TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
-            "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
+TERMINAL = {
+    "TASK_FINISHED",
+    "TASK_FAILED",
+    "TASK_KILLED",
+    "TASK_LOST",
+    "TASK_ERROR",
+    "TASK_DROPPED",
+    "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR",
+}
 
 
 def scalar(offer, name):
-    return sum(r["scalar"]["value"] for r in offer.get("resources", [])
-               if r["name"] == name and "scalar" in r)
+    return sum(
+        r["scalar"]["value"]
+        for r in offer.get("resources", [])
+        if r["name"] == name and "scalar" in r
+    )
 
 
 class CommandLogic:
@@ -50,16 +61,18 @@ class CommandLogic:
                     self.launched += 1
                     cpus -= TASK_CPUS
                     mem -= TASK_MEM
-                    tasks.append({
-                        "name": task_id,
-                        "task_id": {"value": task_id},
-                        "agent_id": offer["agent_id"],
-                        "resources": [
-                            {"name": "cpus", "type": "SCALAR", "scalar": {"value": TASK_CPUS}},
-                            {"name": "mem", "type": "SCALAR", "scalar": {"value": TASK_MEM}},
-                        ],
-                        "command": {"value": self.command.format(task=task_id), "shell": True},
-                    })
+                    tasks.append(
+                        {
+                            "name": task_id,
+                            "task_id": {"value": task_id},
+                            "agent_id": offer["agent_id"],
+                            "resources": [
+                                {"name": "cpus", "type": "SCALAR", "scalar": {"value": TASK_CPUS}},
+                                {"name": "mem", "type": "SCALAR", "scalar": {"value": TASK_MEM}},
+                            ],
+                            "command": {"value": self.command.format(task=task_id), "shell": True},
+                        }
+                    )
             if tasks:
                 driver.launchTasks(offer["id"], tasks)
             else:
@@ -82,13 +95,21 @@ class CommandLogic:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--master", default="127.0.0.1:5050",
-                        help="HOST:PORT, zk://HOST:PORT/PATH or file:///path")
+    parser.add_argument(
+        "--master", default="127.0.0.1:5050", help="HOST:PORT, zk://HOST:PORT/PATH or file:///path"
+    )
     parser.add_argument("--tasks", type=int, default=5, help="how many tasks")
-    parser.add_argument("--command", default="echo hello from {task}",
-                        help="shell command of each task ({task} is its ID)")
-    parser.add_argument("--api", choices=["meseta", "pymesos"], default="meseta",
-                        help="which Python driver runs the scheduler")
+    parser.add_argument(
+        "--command",
+        default="echo hello from {task}",
+        help="shell command of each task ({task} is its ID)",
+    )
+    parser.add_argument(
+        "--api",
+        choices=["meseta", "pymesos"],
+        default="meseta",
+        help="which Python driver runs the scheduler",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -9,17 +9,17 @@ import json
 import os
 import signal
 import subprocess
-import urllib.request
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 pymesos = pytest.importorskip("pymesos", reason="pymesos is not installed; `make test` installs it")
-from pymesos import MesosSchedulerDriver, Scheduler  # noqa: E402
 from addict import Dict  # noqa: E402
+from pymesos import MesosSchedulerDriver, Scheduler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -42,12 +42,24 @@ def start_local(tmp_path, *flags):
     assert MESETA.exists(), f"{MESETA} is missing: run `cargo build --bins` first"
     log = open(tmp_path / "local.log", "wb")
     proc = subprocess.Popen(
-        [str(MESETA), "local", "--port", "0", "--work-dir", str(tmp_path / "cluster"),
-         "--resources", "cpus:2;mem:1024;disk:1024", *flags],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(MESETA),
+            "local",
+            "--port",
+            "0",
+            "--work-dir",
+            str(tmp_path / "cluster"),
+            "--resources",
+            "cpus:2;mem:1024;disk:1024",
+            *flags,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url_file = tmp_path / "cluster" / "master_url"
-    url = wait_for("the cluster to be ready", lambda: url_file.exists() and url_file.read_text().strip())
+    url = wait_for(
+        "the cluster to be ready", lambda: url_file.exists() and url_file.read_text().strip()
+    )
     return proc, log, url
 
 
@@ -125,10 +137,12 @@ def test_pymesos_framework_runs_tasks_to_finished(cluster):
     driver = MesosSchedulerDriver(scheduler, framework, cluster, use_addict=True)
     driver.start()
     try:
+
         def finished():
             with scheduler.lock:
                 done = [t for t, s in scheduler.states.items() if s[-1] == "TASK_FINISHED"]
                 return len(done) == 5
+
         wait_for("five TASK_FINISHED updates", finished)
         assert scheduler.framework_id, "registered() was called with the framework ID"
         with scheduler.lock:
@@ -145,7 +159,9 @@ def elected_master_pid(root):
     for name in ("master", "master-1"):
         address = (root / name / "address").read_text().strip()
         try:
-            with urllib.request.urlopen(f"http://{address}/metrics/snapshot", timeout=5) as response:
+            with urllib.request.urlopen(
+                f"http://{address}/metrics/snapshot", timeout=5
+            ) as response:
                 metrics = json.load(response)
         except OSError:
             continue
@@ -167,6 +183,7 @@ def test_pymesos_finds_the_leader_in_zookeeper_and_follows_a_failover(ha_cluster
         def check():
             with scheduler.lock:
                 return sum(1 for s in scheduler.states.values() if s[-1] == "TASK_FINISHED") >= n
+
         return check
 
     try:
@@ -175,7 +192,11 @@ def test_pymesos_finds_the_leader_in_zookeeper_and_follows_a_failover(ha_cluster
         os.kill(pid, signal.SIGKILL)
         with scheduler.lock:
             scheduler.to_launch += 2
-        wait_for("the other master to lead", lambda: elected_master_pid(root) not in (None, pid), deadline=90)
+        wait_for(
+            "the other master to lead",
+            lambda: elected_master_pid(root) not in (None, pid),
+            deadline=90,
+        )
         driver.reviveOffers()
         wait_for("two more tasks finished through the new leader", finished(4), deadline=90)
         assert scheduler.framework_id, "registered() was called"

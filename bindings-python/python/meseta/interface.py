@@ -85,7 +85,9 @@ class Scheduler:
 class Executor:
     """Callbacks of an executor. Every one does nothing by default."""
 
-    def registered(self, driver: Any, executorInfo: Msg, frameworkInfo: Msg, agentInfo: Msg) -> None:
+    def registered(
+        self, driver: Any, executorInfo: Msg, frameworkInfo: Msg, agentInfo: Msg
+    ) -> None:
         """Subscribed to the agent for the first time."""
 
     def reregistered(self, driver: Any, agentInfo: Msg) -> None:

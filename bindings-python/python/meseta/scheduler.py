@@ -104,15 +104,31 @@ class MesosSchedulerDriver:
 
     # -- calls ---------------------------------------------------------------
 
-    def launchTasks(self, offerIds: Union[Msg, Sequence[Msg]], tasks: Sequence[Msg], filters: Optional[Msg] = None) -> int:
+    def launchTasks(
+        self,
+        offerIds: Union[Msg, Sequence[Msg]],
+        tasks: Sequence[Msg],
+        filters: Optional[Msg] = None,
+    ) -> int:
         """Launches ``tasks`` on the offers (no tasks declines them)."""
-        return self._native.launch_tasks(dumps(_list(offerIds)), dumps(list(tasks)), _optional(filters))
+        return self._native.launch_tasks(
+            dumps(_list(offerIds)), dumps(list(tasks)), _optional(filters)
+        )
 
-    def acceptOffers(self, offerIds: Union[Msg, Sequence[Msg]], operations: Sequence[Msg], filters: Optional[Msg] = None) -> int:
+    def acceptOffers(
+        self,
+        offerIds: Union[Msg, Sequence[Msg]],
+        operations: Sequence[Msg],
+        filters: Optional[Msg] = None,
+    ) -> int:
         """Runs offer operations (``LAUNCH``, ``LAUNCH_GROUP``, ``RESERVE``, ...)."""
-        return self._native.accept_offers(dumps(_list(offerIds)), dumps(list(operations)), _optional(filters))
+        return self._native.accept_offers(
+            dumps(_list(offerIds)), dumps(list(operations)), _optional(filters)
+        )
 
-    def declineOffer(self, offerIds: Union[Msg, Sequence[Msg]], filters: Optional[Msg] = None) -> int:
+    def declineOffer(
+        self, offerIds: Union[Msg, Sequence[Msg]], filters: Optional[Msg] = None
+    ) -> int:
         """Declines one offer or several."""
         status = DRIVER_RUNNING
         for offer_id in _list(offerIds):

@@ -29,8 +29,9 @@ class PingPongExecutor(meseta.Executor):
         if text.startswith("ping "):
             driver.sendFrameworkMessage(meseta.encode_data("pong " + text[5:]))
         elif text == "done" and self.task_id is not None:
-            driver.sendStatusUpdate({"task_id": self.task_id, "state": "TASK_FINISHED",
-                                     "message": "played every round"})
+            driver.sendStatusUpdate(
+                {"task_id": self.task_id, "state": "TASK_FINISHED", "message": "played every round"}
+            )
             self.finished.set()
 
     def killTask(self, driver, taskId):

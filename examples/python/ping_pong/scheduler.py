@@ -97,7 +97,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
     scheduler = PingPongScheduler(args.rounds)
     driver = meseta.MesosSchedulerDriver(
-        scheduler, {"user": "", "name": "ping-pong (python)"}, args.master)
+        scheduler, {"user": "", "name": "ping-pong (python)"}, args.master
+    )
     driver.start()
     scheduler.done.wait(args.timeout)
     driver.stop()

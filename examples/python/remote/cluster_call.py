@@ -53,8 +53,11 @@ class _OneCall(meseta.Scheduler):
 
     def _task(self, offer):
         def scalars(cpus, mem):
-            return [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
-                    {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}]
+            return [
+                {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+                {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
+            ]
+
         path = os.pathsep.join(p for p in sys.path if p)
         return {
             "name": "cluster-call",

@@ -35,9 +35,13 @@ class CallRunner(meseta.Executor):
         try:
             data = pickle.dumps(outcome)
         except Exception as exc:  # noqa: BLE001
-            data, state = pickle.dumps(("error", RuntimeError(f"unpicklable result: {exc}"))), "TASK_FAILED"
-        driver.sendStatusUpdate({"task_id": task_id, "state": state,
-                                 "data": meseta.encode_data(data)})
+            data, state = (
+                pickle.dumps(("error", RuntimeError(f"unpicklable result: {exc}"))),
+                "TASK_FAILED",
+            )
+        driver.sendStatusUpdate(
+            {"task_id": task_id, "state": state, "data": meseta.encode_data(data)}
+        )
         self.done.set()
 
     def killTask(self, driver, taskId):

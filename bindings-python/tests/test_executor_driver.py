@@ -1,0 +1,87 @@
+"""The executor driver's callbacks and methods, with a Python executor run
+by a real agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import meseta
+from conftest import Recorder, command_task, wait_for
+
+HERE = Path(__file__).resolve().parent
+
+
+def records(path: Path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_executor_callbacks_and_methods(cluster, tmp_path):
+    record = tmp_path / "executor.jsonl"
+    recorder = Recorder()
+    driver = meseta.MesosSchedulerDriver(
+        recorder, {"user": "", "name": "exec-test"}, cluster.master.address
+    )
+    driver.start()
+    offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
+    executor = {
+        "executor_id": {"value": "recorder"},
+        "command": {
+            "value": f"{sys.executable} {HERE / 'recording_executor.py'}",
+            "environment": {
+                "variables": [
+                    {"name": "RECORD_TO", "value": str(record)},
+                    {"name": "PYTHONPATH", "value": os.pathsep.join(p for p in sys.path if p)},
+                ]
+            },
+        },
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 64.0}},
+        ],
+    }
+    tasks = []
+    for name in ("one", "two"):
+        task = command_task(name, offer, "unused")
+        del task["command"]
+        task["executor"] = executor
+        tasks.append(task)
+    driver.launchTasks(offer["id"], tasks)
+    for name in ("one", "two"):
+        recorder.wait(
+            f"{name} running",
+            lambda e, n=name: (
+                e[0] == "statusUpdate"
+                and e[1]["task_id"]["value"] == n
+                and e[1]["state"] == "TASK_RUNNING"
+            ),
+        )
+
+    driver.sendFrameworkMessage(
+        {"value": "recorder"}, offer["agent_id"], meseta.encode_data(b"hello")
+    )
+    echoed = recorder.wait("the echo", lambda e: e[1:] if e[0] == "frameworkMessage" else None)
+    assert echoed[0].value == "recorder" and meseta.decode_data(echoed[2]) == b"hello"
+
+    driver.killTask({"value": "one"})
+    recorder.wait(
+        "one killed",
+        lambda e: (
+            e[0] == "statusUpdate"
+            and e[1]["task_id"]["value"] == "one"
+            and e[1]["state"] == "TASK_KILLED"
+        ),
+    )
+    driver.stop()  # teardown: the executor is shut down
+    driver.join()
+    wait_for("the executor's shutdown", lambda: ["shutdown"] in records(record))
+    names = [r[0] for r in records(record)]
+    assert names[0] == "registered"
+    assert records(record)[0][1:] == ["recorder", "exec-test", records(record)[0][3]]
+    assert names.count("launchTask") == 2
+    assert ["frameworkMessage", "hello"] in records(record)
+    assert ["killTask", "one"] in records(record)
