@@ -35,7 +35,7 @@ test-deps:
 	  $(VENV)/bin/pip install -q pymesos kazoo pytest ruff; \
 	fi
 
-PYTHON_SOURCES := bindings-python examples/python tests/compat
+PYTHON_SOURCES := bindings-python examples/python tests/compat bench/python_events.py
 
 lint: test-deps
 	$(CARGO) fmt --all -- --check

@@ -354,6 +354,31 @@ fn kill_leftover_containers(work_dir: &Path) {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
+        if std::thread::panicking() {
+            self.print_log_tails(40);
+        }
+    }
+}
+
+impl Cluster {
+    /// Prints the last `lines` of every process's log to stderr (a failing
+    /// test shows what the processes said before its temp dir goes away).
+    pub fn print_log_tails(&self, lines: usize) {
+        let all = std::iter::once(&self.master)
+            .chain(self.standby_masters.iter())
+            .chain(self.agents.iter());
+        for process in all {
+            let text = fs::read_to_string(&process.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+            eprintln!(
+                "---- last {} lines of {} ----",
+                tail.len(),
+                process.log.display()
+            );
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 

@@ -93,15 +93,28 @@ async fn run(
     let (_, sequence) = client.create(&prefix, &data, &options).await.map_err(zk)?;
     let ours = format!("{CONTENDER_PREFIX}{sequence}");
     tracing::info!(node = %format!("{}/{ours}", url.path), "contending for leadership");
+    let mut vanished = 0u32;
     loop {
-        let (children, watcher) = match client.list_and_watch_children(&url.path).await {
-            Ok(listed) => listed,
+        let (children, watcher, leader) = match observe(&client, &url.path).await {
+            Ok(observed) => {
+                vanished = 0;
+                observed
+            }
             // A lost connection is not a lost session: wait for it to come
             // back, as long as the session can still be alive.
             Err(zookeeper_client::Error::ConnectionLoss) => {
                 tracing::warn!(?session_timeout, "lost the connection to ZooKeeper");
                 wait_for_reconnection(&mut session, session_timeout).await?;
                 continue;
+            }
+            // The leader's node went away between listing and reading it.
+            Err(zookeeper_client::Error::NoNode) if vanished < 20 => {
+                vanished += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(zookeeper_client::Error::SessionExpired) => {
+                return Err(ElectionError::SessionLost(SessionState::Expired))
             }
             Err(error) => return Err(zk(error)),
         };
@@ -119,7 +132,6 @@ async fn run(
             if handle.leadership() == Leadership::Leading {
                 return Err(ElectionError::NodeLost(ours));
             }
-            let leader = zookeeper::leader(&client, &url.path).await.map_err(zk)?;
             handle.set_leadership(Leadership::Following(leader));
         }
         let mut watch = std::pin::pin!(watcher.changed());
@@ -140,6 +152,29 @@ async fn run(
             }
         }
     }
+}
+
+/// The group's members, a watch on them, and the leader's info.
+async fn observe(
+    client: &zookeeper_client::Client,
+    path: &str,
+) -> Result<
+    (
+        Vec<String>,
+        zookeeper_client::OneshotWatcher,
+        Option<v1::MasterInfo>,
+    ),
+    zookeeper_client::Error,
+> {
+    let (children, watcher) = client.list_and_watch_children(path).await?;
+    let leader = match zookeeper::leading_node(&children) {
+        Some(node) => {
+            let (data, _) = client.get_data(&format!("{path}/{node}")).await?;
+            meseta_proto::json::from_slice::<v1::MasterInfo>(&data).ok()
+        }
+        None => None,
+    };
+    Ok((children, watcher, leader))
 }
 
 /// Waits for the session to reconnect; fails if a session timeout passes first.
