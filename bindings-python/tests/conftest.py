@@ -143,6 +143,11 @@ class Cluster:
         self.master.args[at + 1] = port
         self.master.start()
 
+    def restart_agent(self, index: int) -> None:
+        """Kills agent ``index`` (SIGKILL) and starts it again on its work dir."""
+        self.agents[index].kill()
+        self.agents[index].start()
+
     def stop(self) -> None:
         for process in [*self.agents, self.master]:
             process.stop()

@@ -29,6 +29,12 @@ class RecordingExecutor(meseta.Executor):
             agentInfo["hostname"],
         )
 
+    def reregistered(self, driver, agentInfo):
+        self.record("reregistered", agentInfo["hostname"])
+
+    def disconnected(self, driver):
+        self.record("disconnected")
+
     def launchTask(self, driver, task):
         self.record("launchTask", task["task_id"]["value"])
         driver.sendStatusUpdate({"task_id": task["task_id"], "state": "TASK_RUNNING"})

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import meseta
-from conftest import Recorder, command_task, wait_for
+from conftest import Recorder, command_task, get_json, wait_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,3 +85,57 @@ def test_executor_callbacks_and_methods(cluster, tmp_path):
     assert names.count("launchTask") == 2
     assert ["frameworkMessage", "hello"] in records(record)
     assert ["killTask", "one"] in records(record)
+
+
+def test_a_python_executor_survives_an_agent_restart(cluster, tmp_path):
+    record = tmp_path / "executor.jsonl"
+    recorder = Recorder()
+    info = {"user": "", "name": "checkpointed", "checkpoint": True, "failover_timeout": 3600.0}
+    driver = meseta.MesosSchedulerDriver(recorder, info, cluster.master.address)
+    driver.start()
+    offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
+    task = command_task("durable", offer, "unused")
+    del task["command"]
+    task["executor"] = {
+        "executor_id": {"value": "durable-recorder"},
+        "command": {
+            "value": f"{sys.executable} {HERE / 'recording_executor.py'}",
+            "environment": {
+                "variables": [
+                    {"name": "RECORD_TO", "value": str(record)},
+                    {"name": "PYTHONPATH", "value": os.pathsep.join(p for p in sys.path if p)},
+                ]
+            },
+        },
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 64.0}},
+        ],
+    }
+    driver.launchTasks(offer["id"], [task])
+    recorder.wait(
+        "running",
+        lambda e: e[0] == "statusUpdate" and e[1]["state"] == "TASK_RUNNING",
+    )
+    index = next(
+        i
+        for i, agent in enumerate(cluster.agents)
+        if get_json(agent.address, "/state")["id"] == offer["agent_id"]["value"]
+    )
+    cluster.restart_agent(index)
+    wait_for(
+        "the executor re-subscribes", lambda: any(r[0] == "reregistered" for r in records(record))
+    )
+    assert ["disconnected"] in records(record)
+    # The task is still there, and still killable through the new agent.
+    driver.killTask({"value": "durable"})
+    recorder.wait(
+        "killed",
+        lambda e: (
+            e[0] == "statusUpdate"
+            and e[1]["task_id"]["value"] == "durable"
+            and e[1]["state"] == "TASK_KILLED"
+        ),
+    )
+    driver.stop()
+    driver.join()

@@ -279,3 +279,18 @@ def test_calls_from_many_threads_while_callbacks_run(cluster):
     assert not errors
     assert driver.stop() == meseta.DRIVER_STOPPED
     assert driver.join() == meseta.DRIVER_STOPPED
+
+
+def test_abort_stops_callbacks_without_tearing_down(cluster):
+    recorder = Recorder()
+    info = framework("aborted", failover_timeout=3600.0)
+    driver = meseta.MesosSchedulerDriver(recorder, info, cluster.master.address)
+    driver.start()
+    framework_id = recorder.wait("registered", lambda e: e[1] if e[0] == "registered" else None)
+    assert driver.abort() == meseta.DRIVER_ABORTED
+    assert driver.join() == meseta.DRIVER_ABORTED
+    assert driver.launchTasks([], []) == meseta.DRIVER_ABORTED
+    # Aborting is not a teardown: the master still has the framework.
+    frameworks = get_json(cluster.master.address, "/master/frameworks")
+    assert any(f["id"] == framework_id.value for f in frameworks["frameworks"])
+    assert driver.stop() == meseta.DRIVER_ABORTED
