@@ -20,16 +20,12 @@ def records(path: Path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_executor_callbacks_and_methods(cluster, tmp_path):
-    record = tmp_path / "executor.jsonl"
-    recorder = Recorder()
-    driver = meseta.MesosSchedulerDriver(
-        recorder, {"user": "", "name": "exec-test"}, cluster.master.address
-    )
-    driver.start()
-    offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
-    executor = {
-        "executor_id": {"value": "recorder"},
+def executor_task(task_id: str, offer, executor_id: str, record: Path) -> dict:
+    """A task run by ``recording_executor.py``, which writes to ``record``."""
+    task = command_task(task_id, offer, "unused")
+    del task["command"]
+    task["executor"] = {
+        "executor_id": {"value": executor_id},
         "command": {
             "value": f"{sys.executable} {HERE / 'recording_executor.py'}",
             "environment": {
@@ -44,12 +40,18 @@ def test_executor_callbacks_and_methods(cluster, tmp_path):
             {"name": "mem", "type": "SCALAR", "scalar": {"value": 64.0}},
         ],
     }
-    tasks = []
-    for name in ("one", "two"):
-        task = command_task(name, offer, "unused")
-        del task["command"]
-        task["executor"] = executor
-        tasks.append(task)
+    return task
+
+
+def test_executor_callbacks_and_methods(cluster, tmp_path):
+    record = tmp_path / "executor.jsonl"
+    recorder = Recorder()
+    driver = meseta.MesosSchedulerDriver(
+        recorder, {"user": "", "name": "exec-test"}, cluster.master.address
+    )
+    driver.start()
+    offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
+    tasks = [executor_task(name, offer, "recorder", record) for name in ("one", "two")]
     driver.launchTasks(offer["id"], tasks)
     for name in ("one", "two"):
         recorder.wait(
@@ -94,24 +96,7 @@ def test_a_python_executor_survives_an_agent_restart(cluster, tmp_path):
     driver = meseta.MesosSchedulerDriver(recorder, info, cluster.master.address)
     driver.start()
     offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
-    task = command_task("durable", offer, "unused")
-    del task["command"]
-    task["executor"] = {
-        "executor_id": {"value": "durable-recorder"},
-        "command": {
-            "value": f"{sys.executable} {HERE / 'recording_executor.py'}",
-            "environment": {
-                "variables": [
-                    {"name": "RECORD_TO", "value": str(record)},
-                    {"name": "PYTHONPATH", "value": os.pathsep.join(p for p in sys.path if p)},
-                ]
-            },
-        },
-        "resources": [
-            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
-            {"name": "mem", "type": "SCALAR", "scalar": {"value": 64.0}},
-        ],
-    }
+    task = executor_task("durable", offer, "durable-recorder", record)
     driver.launchTasks(offer["id"], [task])
     recorder.wait(
         "running",

@@ -119,12 +119,7 @@ impl Lifecycle {
     /// [`Lifecycle::join`], except on the callback thread, where waiting would
     /// deadlock: there it logs an error and returns the current status.
     pub(crate) fn join_outside_callbacks(&self, driver: &str) -> Status {
-        let on_callback_thread = *self
-            .callback_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            == Some(thread::current().id());
-        if on_callback_thread {
+        if self.on_callback_thread() {
             tracing::error!("{driver}::join called from a callback; not waiting");
             return self.status();
         }
@@ -135,12 +130,7 @@ impl Lifecycle {
     /// `timeout`, returning `None` if the driver is still running then (so a
     /// binding can check for Ctrl-C between waits).
     pub(crate) fn join_timeout(&self, driver: &str, timeout: Duration) -> Option<Status> {
-        let on_callback_thread = *self
-            .callback_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            == Some(thread::current().id());
-        if on_callback_thread {
+        if self.on_callback_thread() {
             tracing::error!("{driver}::join called from a callback; not waiting");
             return Some(self.status());
         }
@@ -160,6 +150,14 @@ impl Lifecycle {
                 .0;
         }
         Some(state.status)
+    }
+
+    fn on_callback_thread(&self) -> bool {
+        *self
+            .callback_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            == Some(thread::current().id())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

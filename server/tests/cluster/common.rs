@@ -363,3 +363,27 @@ pub fn sibling_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Index of the elected master among `addresses`, once exactly one leads
+/// (`master/elected` is 1 on it and 0 on the others).
+pub fn elected(addresses: &[String]) -> Option<usize> {
+    let flags: Vec<bool> = addresses
+        .iter()
+        .map(|a| {
+            get_json(a, "/metrics/snapshot")
+                .ok()
+                .and_then(|m| m["master/elected"].as_f64())
+                == Some(1.0)
+        })
+        .collect();
+    (flags.iter().filter(|f| **f).count() == 1)
+        .then(|| flags.iter().position(|f| *f))
+        .flatten()
+}
+
+/// Fails loudly where ZooKeeper cannot run (`make test` installs it).
+pub fn need_zookeeper() {
+    if let Some(reason) = meseta::zookeeper::ZooKeeper::unavailable() {
+        panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
+    }
+}

@@ -6,27 +6,9 @@ use meseta_proto::v1::{self, TaskState};
 
 use crate::common::*;
 
-/// Index of the elected master among `addresses`, once exactly one leads.
-fn elected(addresses: &[String]) -> Option<usize> {
-    let flags: Vec<bool> = addresses
-        .iter()
-        .map(|a| {
-            get_json(a, "/metrics/snapshot")
-                .ok()
-                .and_then(|m| m["master/elected"].as_f64())
-                == Some(1.0)
-        })
-        .collect();
-    (flags.iter().filter(|f| **f).count() == 1)
-        .then(|| flags.iter().position(|f| *f))
-        .flatten()
-}
-
 #[test]
 fn leader_failover_keeps_agents_frameworks_and_tasks() {
-    if let Some(reason) = ZooKeeper::unavailable() {
-        panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
-    }
+    need_zookeeper();
     let root = tempfile::tempdir().expect("temp dir");
     let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
     let zk = zookeeper.url("/meseta");

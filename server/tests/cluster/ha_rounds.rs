@@ -11,30 +11,8 @@ use meseta_proto::v1::{self, TaskState};
 
 use crate::common::*;
 
-fn need_zookeeper() {
-    if let Some(reason) = ZooKeeper::unavailable() {
-        panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
-    }
-}
-
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-/// Index of the one master reporting `master/elected 1`, if exactly one does.
-fn elected(addresses: &[String]) -> Option<usize> {
-    let flags: Vec<bool> = addresses
-        .iter()
-        .map(|a| {
-            get_json(a, "/metrics/snapshot")
-                .ok()
-                .and_then(|m| m["master/elected"].as_f64())
-                == Some(1.0)
-        })
-        .collect();
-    (flags.iter().filter(|f| **f).count() == 1)
-        .then(|| flags.iter().position(|f| *f))
-        .flatten()
 }
 
 fn wait_for_leader(cluster: &mut Cluster) -> usize {

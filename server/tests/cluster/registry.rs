@@ -129,9 +129,7 @@ fn the_zookeeper_registry_fences_a_deposed_leader() {
     use meseta::zookeeper::ZooKeeper;
     use meseta_master::registry::{ops, zookeeper::ZooKeeperStore, RegistryError};
 
-    if let Some(reason) = ZooKeeper::unavailable() {
-        panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
-    }
+    need_zookeeper();
     let root = tempfile::tempdir().expect("temp dir");
     let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
     let url = meseta_core::zookeeper::ZkUrl::parse(&zookeeper.url("/fenced")).expect("url");
