@@ -39,13 +39,28 @@ class RecordingExecutor(meseta.Executor):
         self.record("launchTask", task["task_id"]["value"])
         driver.sendStatusUpdate({"task_id": task["task_id"], "state": "TASK_RUNNING"})
 
+    def launchTaskGroup(self, driver, taskGroup):
+        self.record("launchTaskGroup", [t["task_id"]["value"] for t in taskGroup["tasks"]])
+        for task in taskGroup["tasks"]:
+            driver.sendStatusUpdate({"task_id": task["task_id"], "state": "TASK_RUNNING"})
+
     def killTask(self, driver, taskId):
         self.record("killTask", taskId["value"])
         driver.sendStatusUpdate({"task_id": taskId, "state": "TASK_KILLED"})
 
     def frameworkMessage(self, driver, data):
-        self.record("frameworkMessage", meseta.decode_data(data).decode())
+        text = meseta.decode_data(data).decode()
+        self.record("frameworkMessage", text)
+        if text == "misbehave":
+            # The agent refuses this (executors may not send TASK_STAGING):
+            # the driver reports it through error().
+            driver.sendStatusUpdate({"task_id": {"value": "two"}, "state": "TASK_STAGING"})
+            return
         driver.sendFrameworkMessage(data)
+
+    def error(self, driver, message):
+        self.record("error", message)
+        self.done.set()
 
     def shutdown(self, driver):
         self.record("shutdown")

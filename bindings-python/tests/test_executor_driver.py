@@ -124,3 +124,73 @@ def test_a_python_executor_survives_an_agent_restart(cluster, tmp_path):
     )
     driver.stop()
     driver.join()
+
+
+def test_a_task_group_reaches_the_python_executor(cluster, tmp_path):
+    record = tmp_path / "executor.jsonl"
+    recorder = Recorder()
+    driver = meseta.MesosSchedulerDriver(
+        recorder, {"user": "", "name": "group-test"}, cluster.master.address
+    )
+    driver.start()
+    offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
+    tasks = [executor_task(name, offer, "grouped", record) for name in ("a", "b")]
+    executor = {**tasks[0]["executor"], "type": "CUSTOM"}
+    for task in tasks:
+        del task["executor"]
+    driver.acceptOffers(
+        [offer["id"]],
+        [
+            {
+                "type": "LAUNCH_GROUP",
+                "launch_group": {"executor": executor, "task_group": {"tasks": tasks}},
+            }
+        ],
+    )
+    for name in ("a", "b"):
+        recorder.wait(
+            f"{name} running",
+            lambda e, n=name: (
+                e[0] == "statusUpdate"
+                and e[1]["task_id"]["value"] == n
+                and e[1]["state"] == "TASK_RUNNING"
+            ),
+        )
+    assert ["launchTaskGroup", ["a", "b"]] in records(record)
+    driver.stop()
+    driver.join()
+
+
+def test_an_executor_that_breaks_the_rules_gets_error_and_stops(cluster, tmp_path):
+    record = tmp_path / "executor.jsonl"
+    recorder = Recorder()
+    driver = meseta.MesosSchedulerDriver(
+        recorder, {"user": "", "name": "rule-breaker"}, cluster.master.address
+    )
+    driver.start()
+    offer = recorder.wait("offers", lambda e: e[1] if e[0] == "resourceOffers" else None)[0]
+    driver.launchTasks(offer["id"], [executor_task("two", offer, "breaker", record)])
+    recorder.wait(
+        "running",
+        lambda e: e[0] == "statusUpdate" and e[1]["state"] == "TASK_RUNNING",
+    )
+    # The executor then sends TASK_STAGING, which executors may not: its
+    # driver aborts and reports why through error(), as Mesos's does.
+    driver.sendFrameworkMessage(
+        {"value": "breaker"}, offer["agent_id"], meseta.encode_data(b"misbehave")
+    )
+    wait_for(
+        "the executor's error callback",
+        lambda: any(r[0] == "error" and "TASK_STAGING" in r[1] for r in records(record)),
+    )
+    # Its process then ends, and so does the task.
+    recorder.wait(
+        "the task ends",
+        lambda e: (
+            e[0] == "statusUpdate"
+            and e[1]["task_id"]["value"] == "two"
+            and e[1]["state"] in ("TASK_FAILED", "TASK_LOST", "TASK_KILLED", "TASK_FINISHED")
+        ),
+    )
+    driver.stop()
+    driver.join()
