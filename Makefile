@@ -15,6 +15,7 @@ BIN := $(CARGO_TARGET_DIR)/debug
 
 build:
 	$(CARGO) build --workspace --bins
+	$(CARGO) build -p meseta-java
 
 demo: build
 	$(BIN)/meseta local --agents 2 --port 0 -- $(BIN)/command_framework --master {master} --tasks 10
@@ -22,7 +23,7 @@ demo: build
 # Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser) and a
 # Python venv with pymesos (the real client from PyPI), pytest, and ruff (the
 # Python formatter and linter).
-DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv
+DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,265 @@
+//! The natives of `org.apache.mesos.MesosExecutorDriver`. The driver's
+//! configuration comes from the `MESOS_*` environment the agent sets.
+
+use std::sync::Arc;
+
+use jni::errors::Result;
+use jni::objects::{JByteArray, JObject, JValue};
+use jni::sys::jlong;
+use jni::JNIEnv;
+use meseta_core::executor::{Executor, ExecutorConfig};
+use meseta_core::{v1, ExecutorDriver, Status};
+
+use crate::jvm::{self, Arg, Callbacks, Classes, ARRAY_LIST, STATUS};
+
+const EXECUTOR_INFO: &str = "org/apache/mesos/Protos$ExecutorInfo";
+const FRAMEWORK_INFO: &str = "org/apache/mesos/Protos$FrameworkInfo";
+const SLAVE_INFO: &str = "org/apache/mesos/Protos$SlaveInfo";
+const TASK_INFO: &str = "org/apache/mesos/Protos$TaskInfo";
+const TASK_ID: &str = "org/apache/mesos/Protos$TaskID";
+const DRIVER_SIG: &str = "Lorg/apache/mesos/ExecutorDriver;";
+
+struct Native {
+    driver: ExecutorDriver,
+    classes: Arc<Classes>,
+}
+
+struct JavaExecutor(Callbacks);
+
+fn proto<'l, M: prost::Message>(
+    env: &mut JNIEnv<'l>,
+    classes: &Classes,
+    class: &str,
+    message: &M,
+) -> Result<Arg<'l>> {
+    Ok(Arg::Object(classes.proto(env, class, message)?))
+}
+
+impl Executor for JavaExecutor {
+    fn registered(
+        &mut self,
+        _: &ExecutorDriver,
+        executor_info: &v1::ExecutorInfo,
+        framework_info: &v1::FrameworkInfo,
+        agent_info: &v1::AgentInfo,
+    ) {
+        let sig = format!("L{EXECUTOR_INFO};L{FRAMEWORK_INFO};L{SLAVE_INFO};");
+        self.0.call("registered", &sig, |env, c| {
+            Ok(vec![
+                proto(env, c, EXECUTOR_INFO, executor_info)?,
+                proto(env, c, FRAMEWORK_INFO, framework_info)?,
+                proto(env, c, SLAVE_INFO, agent_info)?,
+            ])
+        });
+    }
+
+    fn reregistered(&mut self, _: &ExecutorDriver, agent_info: &v1::AgentInfo) {
+        let sig = format!("L{SLAVE_INFO};");
+        self.0.call("reregistered", &sig, |env, c| {
+            Ok(vec![proto(env, c, SLAVE_INFO, agent_info)?])
+        });
+    }
+
+    fn disconnected(&mut self, _: &ExecutorDriver) {
+        self.0.call("disconnected", "", |_, _| Ok(Vec::new()));
+    }
+
+    fn launch_task(&mut self, _: &ExecutorDriver, task: &v1::TaskInfo) {
+        let sig = format!("L{TASK_INFO};");
+        self.0.call("launchTask", &sig, |env, c| {
+            Ok(vec![proto(env, c, TASK_INFO, task)?])
+        });
+    }
+
+    fn kill_task(&mut self, _: &ExecutorDriver, task_id: &v1::TaskId) {
+        let sig = format!("L{TASK_ID};");
+        self.0.call("killTask", &sig, |env, c| {
+            Ok(vec![proto(env, c, TASK_ID, task_id)?])
+        });
+    }
+
+    fn framework_message(&mut self, _: &ExecutorDriver, data: &[u8]) {
+        self.0.call("frameworkMessage", "[B", |env, _| {
+            Ok(vec![Arg::Object(env.byte_array_from_slice(data)?.into())])
+        });
+    }
+
+    fn shutdown(&mut self, _: &ExecutorDriver) {
+        self.0.call("shutdown", "", |_, _| Ok(Vec::new()));
+    }
+
+    fn error(&mut self, _: &ExecutorDriver, message: &str) {
+        let message = message.to_string();
+        self.0.call("error", "Ljava/lang/String;", move |env, _| {
+            Ok(vec![Arg::Object(env.new_string(message)?.into())])
+        });
+    }
+}
+
+fn native<'a>(env: &mut JNIEnv, this: &JObject) -> Result<&'a Native> {
+    let pointer = env.get_field(this, "__driver", "J")?.j()?;
+    if pointer == 0 {
+        let _ = env.throw_new(
+            "java/lang/IllegalStateException",
+            "the driver was not initialized, or was finalized",
+        );
+        return Err(jni::errors::Error::JavaException);
+    }
+    // SAFETY: as in the scheduler driver: `__driver` holds a pointer from
+    // `Box::into_raw` made by `initialize`, cleared by `finalize` before the
+    // box is freed, and `finalize` runs only on an unreachable object.
+    Ok(unsafe { &*(pointer as *const Native) })
+}
+
+fn body<'l>(
+    env: &mut JNIEnv<'l>,
+    this: &JObject<'l>,
+    f: impl FnOnce(&mut JNIEnv<'l>, &Native) -> Result<Status>,
+) -> JObject<'l> {
+    let result = native(env, this).and_then(|native| {
+        let status = f(env, native)?;
+        native.classes.status(env, status)
+    });
+    result.unwrap_or_else(|error| {
+        jvm::ensure_thrown(env, &error);
+        JObject::null()
+    })
+}
+
+fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
+    crate::init_logging();
+    let classes = Arc::new(Classes::load(
+        env,
+        &[
+            STATUS,
+            ARRAY_LIST,
+            EXECUTOR_INFO,
+            FRAMEWORK_INFO,
+            SLAVE_INFO,
+            TASK_INFO,
+            TASK_ID,
+        ],
+    )?);
+    let executor = env
+        .get_field(this, "executor", "Lorg/apache/mesos/Executor;")?
+        .l()?;
+    let config = ExecutorConfig::from_env().map_err(|error| {
+        let _ = env.throw_new(
+            "java/lang/IllegalStateException",
+            format!(
+                "not started by a Mesos agent (the MESOS_* environment is incomplete): {error}"
+            ),
+        );
+        jni::errors::Error::JavaException
+    })?;
+    let Some(weak) = env.new_weak_ref(this)? else {
+        return Err(jvm::invalid(env, "the driver object is null"));
+    };
+    let forwarder = JavaExecutor(Callbacks {
+        vm: env.get_java_vm()?,
+        driver: weak,
+        target: env.new_global_ref(executor)?,
+        classes: Arc::clone(&classes),
+        driver_signature: DRIVER_SIG,
+        target_name: "Executor",
+    });
+    let native = Box::new(Native {
+        driver: ExecutorDriver::with_config(forwarder, config),
+        classes,
+    });
+    env.set_field(
+        this,
+        "__driver",
+        "J",
+        JValue::Long(Box::into_raw(native) as jlong),
+    )?;
+    Ok(())
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_initialize<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) {
+    if let Err(error) = initialize(&mut env, &this) {
+        jvm::ensure_thrown(&mut env, &error);
+    }
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_finalize<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) {
+    let Ok(pointer) = env.get_field(&this, "__driver", "J").and_then(|v| v.j()) else {
+        return;
+    };
+    if pointer == 0 {
+        return;
+    }
+    let _ = env.set_field(&this, "__driver", "J", JValue::Long(0));
+    // SAFETY: see `native`; the field was reset, so the box is freed once.
+    let native = unsafe { Box::from_raw(pointer as *mut Native) };
+    native.driver.abort();
+    drop(native);
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_start<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |_, n| Ok(n.driver.start()))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_stop<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |_, n| Ok(n.driver.stop()))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_abort<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |_, n| Ok(n.driver.abort()))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_join<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |_, n| Ok(n.driver.join()))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendStatusUpdate<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    status: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let status: v1::TaskStatus = jvm::decode(env, &status, "TaskStatus")?;
+        Ok(n.driver.send_status_update(status))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendFrameworkMessage<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    data: JByteArray<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let data = if data.is_null() {
+            Vec::new()
+        } else {
+            env.convert_byte_array(&data)?
+        };
+        Ok(n.driver.send_framework_message(data))
+    })
+}

@@ -1,0 +1,286 @@
+//! JNI plumbing shared by both drivers: protobuf objects in and out, Java
+//! collections, the `Protos.Status` enum, exceptions.
+
+use std::collections::HashMap;
+
+use jni::errors::{Error, Result};
+use std::sync::Arc;
+
+use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JValue, WeakRef};
+use jni::{JNIEnv, JavaVM};
+use meseta_core::Status;
+use prost::Message;
+
+/// Classes the callbacks need, looked up once on a Java thread: on the
+/// core's own callback thread `FindClass` would only see the system class
+/// loader, which in containers like Spark's is not the one that loaded
+/// `org.apache.mesos`.
+pub struct Classes {
+    by_name: HashMap<&'static str, GlobalRef>,
+}
+
+impl Classes {
+    /// Looks up `names` (JNI form, `org/apache/mesos/Protos$Offer`).
+    pub fn load(env: &mut JNIEnv, names: &[&'static str]) -> Result<Self> {
+        let mut by_name = HashMap::new();
+        for name in names {
+            let class = env.find_class(*name)?;
+            by_name.insert(*name, env.new_global_ref(class)?);
+        }
+        Ok(Self { by_name })
+    }
+
+    /// A class looked up by [`Classes::load`].
+    pub fn get(&self, name: &str) -> Result<&JClass<'static>> {
+        self.by_name
+            .get(name)
+            .map(|global| <&JClass>::from(global.as_obj()))
+            .ok_or_else(|| Error::MethodNotFound {
+                name: name.to_string(),
+                sig: "(class not preloaded)".into(),
+            })
+    }
+
+    /// A Java protobuf object of class `name` holding `message`
+    /// (`name.parseFrom(message.encode())`).
+    pub fn proto<'l, M: Message>(
+        &self,
+        env: &mut JNIEnv<'l>,
+        name: &str,
+        message: &M,
+    ) -> Result<JObject<'l>> {
+        let bytes = env.byte_array_from_slice(&message.encode_to_vec())?;
+        let signature = format!("([B)L{name};");
+        env.call_static_method(
+            self.get(name)?,
+            "parseFrom",
+            &signature,
+            &[JValue::Object(&bytes)],
+        )?
+        .l()
+    }
+
+    /// `org.apache.mesos.Protos.Status` for a driver status.
+    pub fn status<'l>(&self, env: &mut JNIEnv<'l>, status: Status) -> Result<JObject<'l>> {
+        env.call_static_method(
+            self.get(STATUS)?,
+            "valueOf",
+            format!("(I)L{STATUS};"),
+            &[JValue::Int(status.as_mesos_code())],
+        )?
+        .l()
+    }
+}
+
+pub const STATUS: &str = "org/apache/mesos/Protos$Status";
+pub const ARRAY_LIST: &str = "java/util/ArrayList";
+
+/// The wire bytes of a Java protobuf object (`toByteArray()`).
+pub fn bytes_of(env: &mut JNIEnv, message: &JObject) -> Result<Vec<u8>> {
+    let array = env.call_method(message, "toByteArray", "()[B", &[])?.l()?;
+    env.convert_byte_array(JByteArray::from(array))
+}
+
+/// Decodes a Java protobuf object into the core's (wire-compatible) type.
+pub fn decode<M: Message + Default>(env: &mut JNIEnv, message: &JObject, what: &str) -> Result<M> {
+    if message.is_null() {
+        return Err(invalid(env, &format!("{what} is null")));
+    }
+    let bytes = bytes_of(env, message)?;
+    M::decode(bytes.as_slice()).map_err(|error| invalid(env, &format!("invalid {what}: {error}")))
+}
+
+/// Decodes every element of a `java.util.Collection` of protobuf objects.
+pub fn decode_all<M: Message + Default>(
+    env: &mut JNIEnv,
+    collection: &JObject,
+    what: &str,
+) -> Result<Vec<M>> {
+    if collection.is_null() {
+        return Err(invalid(env, &format!("the collection of {what} is null")));
+    }
+    let array = env
+        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
+        .l()?;
+    let array = JObjectArray::from(array);
+    let length = env.get_array_length(&array)?;
+    let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    for index in 0..length {
+        let element = env.get_object_array_element(&array, index)?;
+        out.push(decode(env, &element, what)?);
+        env.delete_local_ref(element)?;
+    }
+    Ok(out)
+}
+
+/// The strings of a `java.util.Collection<String>`.
+pub fn strings(env: &mut JNIEnv, collection: &JObject) -> Result<Vec<String>> {
+    if collection.is_null() {
+        return Ok(Vec::new());
+    }
+    let array = env
+        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
+        .l()?;
+    let array = JObjectArray::from(array);
+    let length = env.get_array_length(&array)?;
+    let mut out = Vec::new();
+    for index in 0..length {
+        let element = env.get_object_array_element(&array, index)?;
+        out.push(env.get_string(&element.into())?.into());
+    }
+    Ok(out)
+}
+
+/// Throws `IllegalArgumentException(message)` and returns the error that
+/// makes the native method return at once.
+pub fn invalid(env: &mut JNIEnv, message: &str) -> Error {
+    let _ = env.throw_new("java/lang/IllegalArgumentException", message);
+    Error::JavaException
+}
+
+/// Makes sure a Java exception is pending for `error` (throwing a
+/// `RuntimeException` if the failure was not Java's own).
+pub fn ensure_thrown(env: &mut JNIEnv, error: &Error) {
+    if !env.exception_check().unwrap_or(false) {
+        let _ = env.throw_new(
+            "java/lang/RuntimeException",
+            format!("meseta native library: {error}"),
+        );
+    }
+}
+
+/// Runs a callback into Java on the current (native) thread: attaches it as
+/// a daemon, gives the call its own local frame, and turns a Java exception
+/// into a description (printed with its stack trace, then cleared).
+pub fn call_java(
+    vm: &JavaVM,
+    call: impl for<'l> FnOnce(&mut JNIEnv<'l>) -> Result<()>,
+) -> std::result::Result<(), String> {
+    let mut env = vm
+        .attach_current_thread_as_daemon()
+        .map_err(|error| format!("cannot attach the callback thread to the JVM: {error}"))?;
+    let outcome = env.with_local_frame(32, |env| call(env));
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            if env.exception_check().unwrap_or(false) {
+                let throwable = env.exception_occurred().ok();
+                let _ = env.exception_describe();
+                let _ = env.exception_clear();
+                let text = throwable
+                    .and_then(|t| {
+                        env.call_method(&t, "toString", "()Ljava/lang/String;", &[])
+                            .ok()
+                    })
+                    .and_then(|v| v.l().ok())
+                    .and_then(|s| env.get_string(&s.into()).ok().map(String::from))
+                    .unwrap_or_else(|| error.to_string());
+                Err(text)
+            } else {
+                Err(error.to_string())
+            }
+        }
+    }
+}
+
+/// A `java.util.ArrayList` of the given objects.
+pub fn array_list<'l>(
+    env: &mut JNIEnv<'l>,
+    classes: &Classes,
+    items: Vec<JObject<'l>>,
+) -> Result<JObject<'l>> {
+    let list = env.new_object(
+        classes.get(ARRAY_LIST)?,
+        "(I)V",
+        &[JValue::Int(i32::try_from(items.len()).unwrap_or(i32::MAX))],
+    )?;
+    for item in items {
+        env.call_method(
+            &list,
+            "add",
+            "(Ljava/lang/Object;)Z",
+            &[JValue::Object(&item)],
+        )?;
+    }
+    Ok(list)
+}
+
+/// One argument of a callback into Java.
+pub enum Arg<'l> {
+    /// An object (protobuf message, list, string, byte array).
+    Object(JObject<'l>),
+    /// An `int`.
+    Int(i32),
+}
+
+/// Calls a Java `Scheduler` or `Executor` for the core's callbacks.
+pub struct Callbacks {
+    pub vm: JavaVM,
+    /// The Java driver, passed first to every callback; weak, so that the
+    /// driver can still be collected (and finalized).
+    pub driver: WeakRef,
+    /// The user's `Scheduler` or `Executor`.
+    pub target: GlobalRef,
+    pub classes: Arc<Classes>,
+    /// JNI type of the driver argument (`Lorg/apache/mesos/SchedulerDriver;`).
+    pub driver_signature: &'static str,
+    /// `Scheduler` or `Executor`, for messages.
+    pub target_name: &'static str,
+}
+
+impl Callbacks {
+    /// Calls `target.<method>(driver, args...)` (`signature` lists the
+    /// arguments after the driver). A Java exception is printed with its
+    /// stack trace and reported through `error`; it never escapes.
+    pub fn call(
+        &self,
+        method: &str,
+        signature: &str,
+        arguments: impl for<'l> FnOnce(&mut JNIEnv<'l>, &Classes) -> Result<Vec<Arg<'l>>>,
+    ) {
+        let outcome = call_java(&self.vm, |env| {
+            let Some(driver) = self.driver.upgrade_local(env)? else {
+                return Ok(());
+            };
+            let values = arguments(env, &self.classes)?;
+            let mut args: Vec<JValue> = vec![JValue::Object(&driver)];
+            for value in &values {
+                args.push(match value {
+                    Arg::Object(object) => JValue::Object(object),
+                    Arg::Int(number) => JValue::Int(*number),
+                });
+            }
+            let full = format!("({}{signature})V", self.driver_signature);
+            env.call_method(self.target.as_obj(), method, &full, &args)?;
+            Ok(())
+        });
+        if let Err(problem) = outcome {
+            tracing::error!(callback = method, %problem, "a Java callback failed");
+            if method != "error" {
+                self.report(format!("{}.{method} threw {problem}", self.target_name));
+            }
+        }
+    }
+
+    /// Calls `target.error(driver, message)`; if that throws too, the
+    /// exception is printed and dropped.
+    fn report(&self, message: String) {
+        let outcome = call_java(&self.vm, |env| {
+            let Some(driver) = self.driver.upgrade_local(env)? else {
+                return Ok(());
+            };
+            let message = env.new_string(message)?;
+            let signature = format!("({}Ljava/lang/String;)V", self.driver_signature);
+            env.call_method(
+                self.target.as_obj(),
+                "error",
+                &signature,
+                &[JValue::Object(&driver), JValue::Object(&message)],
+            )?;
+            Ok(())
+        });
+        if let Err(problem) = outcome {
+            tracing::error!(%problem, "the Java error callback failed too");
+        }
+    }
+}

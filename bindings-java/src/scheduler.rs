@@ -1,0 +1,481 @@
+//! The natives of `org.apache.mesos.MesosSchedulerDriver`.
+//!
+//! `initialize` (called by the Java constructor) reads the driver's fields
+//! and stores a boxed [`Native`] in its `__driver` field; `finalize` frees
+//! it. Every other native reads `__driver` and forwards to the core.
+
+use std::sync::Arc;
+
+use jni::errors::Result;
+use jni::objects::{JByteArray, JObject, JString, JValue};
+use jni::sys::{jboolean, jlong};
+use jni::JNIEnv;
+use meseta_core::scheduler::{Scheduler, SchedulerConfig};
+use meseta_core::{v1, SchedulerDriver, Status};
+
+use crate::jvm::{self, Arg, Callbacks, Classes, ARRAY_LIST, STATUS};
+
+const FRAMEWORK_ID: &str = "org/apache/mesos/Protos$FrameworkID";
+const MASTER_INFO: &str = "org/apache/mesos/Protos$MasterInfo";
+const OFFER: &str = "org/apache/mesos/Protos$Offer";
+const OFFER_ID: &str = "org/apache/mesos/Protos$OfferID";
+const TASK_STATUS: &str = "org/apache/mesos/Protos$TaskStatus";
+const EXECUTOR_ID: &str = "org/apache/mesos/Protos$ExecutorID";
+const SLAVE_ID: &str = "org/apache/mesos/Protos$SlaveID";
+const DRIVER_SIG: &str = "Lorg/apache/mesos/SchedulerDriver;";
+
+/// What `__driver` points to.
+struct Native {
+    driver: SchedulerDriver,
+    classes: Arc<Classes>,
+}
+
+/// Calls the Java `Scheduler` for every callback of the core.
+struct JavaScheduler(Callbacks);
+
+impl JavaScheduler {
+    fn call(
+        &self,
+        method: &str,
+        signature: &str,
+        arguments: impl for<'l> FnOnce(&mut JNIEnv<'l>, &Classes) -> Result<Vec<Arg<'l>>>,
+    ) {
+        self.0.call(method, signature, arguments);
+    }
+}
+
+fn proto<'l, M: prost::Message>(
+    env: &mut JNIEnv<'l>,
+    classes: &Classes,
+    class: &str,
+    message: &M,
+) -> Result<Arg<'l>> {
+    Ok(Arg::Object(classes.proto(env, class, message)?))
+}
+
+impl Scheduler for JavaScheduler {
+    fn registered(&mut self, _: &SchedulerDriver, id: &v1::FrameworkId, master: &v1::MasterInfo) {
+        let sig = format!("L{FRAMEWORK_ID};L{MASTER_INFO};");
+        self.call("registered", &sig, |env, c| {
+            Ok(vec![
+                proto(env, c, FRAMEWORK_ID, id)?,
+                proto(env, c, MASTER_INFO, master)?,
+            ])
+        });
+    }
+
+    fn reregistered(&mut self, _: &SchedulerDriver, master: &v1::MasterInfo) {
+        let sig = format!("L{MASTER_INFO};");
+        self.call("reregistered", &sig, |env, c| {
+            Ok(vec![proto(env, c, MASTER_INFO, master)?])
+        });
+    }
+
+    fn disconnected(&mut self, _: &SchedulerDriver) {
+        self.call("disconnected", "", |_, _| Ok(Vec::new()));
+    }
+
+    fn resource_offers(&mut self, _: &SchedulerDriver, offers: &[v1::Offer]) {
+        self.call("resourceOffers", "Ljava/util/List;", |env, c| {
+            let mut items = Vec::with_capacity(offers.len());
+            for offer in offers {
+                items.push(c.proto(env, OFFER, offer)?);
+            }
+            Ok(vec![Arg::Object(jvm::array_list(env, c, items)?)])
+        });
+    }
+
+    fn offer_rescinded(&mut self, _: &SchedulerDriver, offer_id: &v1::OfferId) {
+        let sig = format!("L{OFFER_ID};");
+        self.call("offerRescinded", &sig, |env, c| {
+            Ok(vec![proto(env, c, OFFER_ID, offer_id)?])
+        });
+    }
+
+    fn status_update(&mut self, _: &SchedulerDriver, status: &v1::TaskStatus) {
+        let sig = format!("L{TASK_STATUS};");
+        self.call("statusUpdate", &sig, |env, c| {
+            Ok(vec![proto(env, c, TASK_STATUS, status)?])
+        });
+    }
+
+    fn framework_message(
+        &mut self,
+        _: &SchedulerDriver,
+        executor_id: &v1::ExecutorId,
+        agent_id: &v1::AgentId,
+        data: &[u8],
+    ) {
+        let sig = format!("L{EXECUTOR_ID};L{SLAVE_ID};[B");
+        self.call("frameworkMessage", &sig, |env, c| {
+            Ok(vec![
+                proto(env, c, EXECUTOR_ID, executor_id)?,
+                proto(env, c, SLAVE_ID, agent_id)?,
+                Arg::Object(env.byte_array_from_slice(data)?.into()),
+            ])
+        });
+    }
+
+    fn slave_lost(&mut self, _: &SchedulerDriver, agent_id: &v1::AgentId) {
+        let sig = format!("L{SLAVE_ID};");
+        self.call("slaveLost", &sig, |env, c| {
+            Ok(vec![proto(env, c, SLAVE_ID, agent_id)?])
+        });
+    }
+
+    fn executor_lost(
+        &mut self,
+        _: &SchedulerDriver,
+        executor_id: &v1::ExecutorId,
+        agent_id: &v1::AgentId,
+        status: i32,
+    ) {
+        let sig = format!("L{EXECUTOR_ID};L{SLAVE_ID};I");
+        self.call("executorLost", &sig, |env, c| {
+            Ok(vec![
+                proto(env, c, EXECUTOR_ID, executor_id)?,
+                proto(env, c, SLAVE_ID, agent_id)?,
+                Arg::Int(status),
+            ])
+        });
+    }
+
+    fn error(&mut self, _: &SchedulerDriver, message: &str) {
+        let message = message.to_string();
+        self.call("error", "Ljava/lang/String;", move |env, _| {
+            Ok(vec![Arg::Object(env.new_string(message)?.into())])
+        });
+    }
+}
+
+/// The [`Native`] behind a Java driver.
+fn native<'a>(env: &mut JNIEnv, this: &JObject) -> Result<&'a Native> {
+    let pointer = env.get_field(this, "__driver", "J")?.j()?;
+    if pointer == 0 {
+        let _ = env.throw_new(
+            "java/lang/IllegalStateException",
+            "the driver was not initialized, or was finalized",
+        );
+        return Err(jni::errors::Error::JavaException);
+    }
+    // SAFETY: `__driver` only ever holds a pointer made by `initialize`
+    // from `Box::into_raw`, reset to 0 by `finalize` before the box is
+    // freed; the JVM finalizes an object only once it is unreachable, so
+    // no method can run concurrently with `finalize`.
+    Ok(unsafe { &*(pointer as *const Native) })
+}
+
+/// Runs a native method body; on failure leaves a Java exception pending
+/// and returns null.
+fn body<'l>(
+    env: &mut JNIEnv<'l>,
+    this: &JObject<'l>,
+    f: impl FnOnce(&mut JNIEnv<'l>, &Native) -> Result<Status>,
+) -> JObject<'l> {
+    let result = native(env, this).and_then(|native| {
+        let status = f(env, native)?;
+        native.classes.status(env, status)
+    });
+    result.unwrap_or_else(|error| {
+        jvm::ensure_thrown(env, &error);
+        JObject::null()
+    })
+}
+
+fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
+    crate::init_logging();
+    let classes = Arc::new(Classes::load(
+        env,
+        &[
+            STATUS,
+            ARRAY_LIST,
+            FRAMEWORK_ID,
+            MASTER_INFO,
+            OFFER,
+            OFFER_ID,
+            TASK_STATUS,
+            EXECUTOR_ID,
+            SLAVE_ID,
+        ],
+    )?);
+    let scheduler = env
+        .get_field(this, "scheduler", "Lorg/apache/mesos/Scheduler;")?
+        .l()?;
+    let framework = env
+        .get_field(this, "framework", "Lorg/apache/mesos/Protos$FrameworkInfo;")?
+        .l()?;
+    let framework: v1::FrameworkInfo = jvm::decode(env, &framework, "FrameworkInfo")?;
+    let master = env.get_field(this, "master", "Ljava/lang/String;")?.l()?;
+    if master.is_null() {
+        return Err(jvm::invalid(env, "the master address is null"));
+    }
+    let master: String = env.get_string(&JString::from(master))?.into();
+    let implicit = env.get_field(this, "implicitAcknowledgements", "Z")?.z()?;
+    let credential = env
+        .get_field(this, "credential", "Lorg/apache/mesos/Protos$Credential;")?
+        .l()?;
+    let mut config = SchedulerConfig::new(master, framework);
+    config.implicit_acknowledgements = implicit;
+    if !credential.is_null() {
+        let credential: v1::Credential = jvm::decode(env, &credential, "Credential")?;
+        config.credential = Some((credential.principal, credential.secret.unwrap_or_default()));
+    }
+    let Some(weak) = env.new_weak_ref(this)? else {
+        return Err(jvm::invalid(env, "the driver object is null"));
+    };
+    let forwarder = JavaScheduler(Callbacks {
+        vm: env.get_java_vm()?,
+        driver: weak,
+        target: env.new_global_ref(scheduler)?,
+        classes: Arc::clone(&classes),
+        driver_signature: DRIVER_SIG,
+        target_name: "Scheduler",
+    });
+    let native = Box::new(Native {
+        driver: SchedulerDriver::new(forwarder, config),
+        classes,
+    });
+    let pointer = Box::into_raw(native) as jlong;
+    env.set_field(this, "__driver", "J", JValue::Long(pointer))?;
+    Ok(())
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_initialize<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) {
+    if let Err(error) = initialize(&mut env, &this) {
+        jvm::ensure_thrown(&mut env, &error);
+    }
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_finalize<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+) {
+    let Ok(pointer) = env.get_field(&this, "__driver", "J").and_then(|v| v.j()) else {
+        return;
+    };
+    if pointer == 0 {
+        return;
+    }
+    let _ = env.set_field(&this, "__driver", "J", JValue::Long(0));
+    // SAFETY: see `native`; the field was reset, so this box is freed once.
+    let native = unsafe { Box::from_raw(pointer as *mut Native) };
+    native.driver.abort();
+    drop(native);
+}
+
+macro_rules! simple {
+    ($name:ident, |$native:ident| $call:expr) => {
+        #[no_mangle]
+        pub extern "system" fn $name<'l>(mut env: JNIEnv<'l>, this: JObject<'l>) -> JObject<'l> {
+            body(&mut env, &this, |_, $native| Ok($call))
+        }
+    };
+}
+
+simple!(Java_org_apache_mesos_MesosSchedulerDriver_start, |n| n
+    .driver
+    .start());
+simple!(Java_org_apache_mesos_MesosSchedulerDriver_abort, |n| n
+    .driver
+    .abort());
+simple!(Java_org_apache_mesos_MesosSchedulerDriver_join, |n| n
+    .driver
+    .join());
+simple!(
+    Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__,
+    |n| n.driver.revive_offers()
+);
+simple!(
+    Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers__,
+    |n| n.driver.suppress_offers()
+);
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_stop<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    failover: jboolean,
+) -> JObject<'l> {
+    body(&mut env, &this, |_, n| Ok(n.driver.stop(failover != 0)))
+}
+
+/// `reviveOffers(Collection<String> roles)`: the core revives every role of
+/// the framework.
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__Ljava_util_Collection_2<
+    'l,
+>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    roles: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let _ = jvm::strings(env, &roles)?;
+        Ok(n.driver.revive_offers())
+    })
+}
+
+/// `suppressOffers(Collection<String> roles)`: suppresses every role.
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers__Ljava_util_Collection_2<
+    'l,
+>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    roles: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let _ = jvm::strings(env, &roles)?;
+        Ok(n.driver.suppress_offers())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_requestResources<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    requests: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let requests: Vec<v1::Request> = jvm::decode_all(env, &requests, "Request")?;
+        Ok(n.driver.request_resources(requests))
+    })
+}
+
+/// `launchTasks(OfferID, Collection<TaskInfo>, Filters)`.
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_launchTasks__Lorg_apache_mesos_Protos_00024OfferID_2Ljava_util_Collection_2Lorg_apache_mesos_Protos_00024Filters_2<
+    'l,
+>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    offer_id: JObject<'l>,
+    tasks: JObject<'l>,
+    filters: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let offer_id: v1::OfferId = jvm::decode(env, &offer_id, "OfferID")?;
+        let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, &tasks, "TaskInfo")?;
+        let filters = optional(env, &filters)?;
+        Ok(n.driver.launch_tasks(&[offer_id], tasks, filters))
+    })
+}
+
+/// `launchTasks(Collection<OfferID>, Collection<TaskInfo>, Filters)`.
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_launchTasks__Ljava_util_Collection_2Ljava_util_Collection_2Lorg_apache_mesos_Protos_00024Filters_2<
+    'l,
+>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    offer_ids: JObject<'l>,
+    tasks: JObject<'l>,
+    filters: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let offer_ids: Vec<v1::OfferId> = jvm::decode_all(env, &offer_ids, "OfferID")?;
+        let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, &tasks, "TaskInfo")?;
+        let filters = optional(env, &filters)?;
+        Ok(n.driver.launch_tasks(&offer_ids, tasks, filters))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_acceptOffers<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    offer_ids: JObject<'l>,
+    operations: JObject<'l>,
+    filters: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let offer_ids: Vec<v1::OfferId> = jvm::decode_all(env, &offer_ids, "OfferID")?;
+        let operations: Vec<v1::offer::Operation> =
+            jvm::decode_all(env, &operations, "Offer.Operation")?;
+        let filters = optional(env, &filters)?;
+        Ok(n.driver.accept_offers(&offer_ids, operations, filters))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_declineOffer<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    offer_id: JObject<'l>,
+    filters: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let offer_id: v1::OfferId = jvm::decode(env, &offer_id, "OfferID")?;
+        let filters = optional(env, &filters)?;
+        Ok(n.driver.decline_offer(&offer_id, filters))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_killTask<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    task_id: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let task_id: v1::TaskId = jvm::decode(env, &task_id, "TaskID")?;
+        Ok(n.driver.kill_task(&task_id))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_acknowledgeStatusUpdate<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    status: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let status: v1::TaskStatus = jvm::decode(env, &status, "TaskStatus")?;
+        Ok(n.driver.acknowledge_status_update(&status))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_sendFrameworkMessage<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    executor_id: JObject<'l>,
+    agent_id: JObject<'l>,
+    data: JByteArray<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let executor_id: v1::ExecutorId = jvm::decode(env, &executor_id, "ExecutorID")?;
+        let agent_id: v1::AgentId = jvm::decode(env, &agent_id, "SlaveID")?;
+        let data = if data.is_null() {
+            Vec::new()
+        } else {
+            env.convert_byte_array(&data)?
+        };
+        Ok(n.driver
+            .send_framework_message(&executor_id, &agent_id, data))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reconcileTasks<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    statuses: JObject<'l>,
+) -> JObject<'l> {
+    body(&mut env, &this, |env, n| {
+        let statuses: Vec<v1::TaskStatus> = jvm::decode_all(env, &statuses, "TaskStatus")?;
+        Ok(n.driver.reconcile_tasks(&statuses))
+    })
+}
+
+fn optional(env: &mut JNIEnv, filters: &JObject) -> Result<Option<v1::Filters>> {
+    if filters.is_null() {
+        return Ok(None);
+    }
+    jvm::decode(env, filters, "Filters").map(Some)
+}
