@@ -41,7 +41,10 @@ def official_classpath():
     return os.pathsep.join(str(jar) for jar in JARS.values())
 
 
-def test_launch_commands_on_the_official_jar(tmp_path):
+@pytest.fixture
+def java_cluster(tmp_path):
+    """(master URL, run(main_class, *args)) with the examples compiled
+    against the official jar and a `meseta local` cluster."""
     assert LIBMESOS.exists(), f"{LIBMESOS} is missing: run `make build`"
     classpath = official_classpath()
     classes = tmp_path / "classes"
@@ -66,31 +69,40 @@ def test_launch_commands_on_the_official_jar(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    try:
-        url_file = tmp_path / "cluster" / "master_url"
-        end = time.monotonic() + 60
-        while not (url_file.exists() and url_file.read_text().strip()):
-            assert time.monotonic() < end, "the cluster did not start"
-            time.sleep(0.05)
-        env = {**os.environ, "MESOS_NATIVE_JAVA_LIBRARY": str(LIBMESOS)}
-        result = subprocess.run(
-            [
-                "java",
-                "-cp",
-                f"{classpath}{os.pathsep}{classes}",
-                "dev.meseta.examples.LaunchCommands",
-                url_file.read_text().strip(),
-                "6",
-            ],
+    url_file = tmp_path / "cluster" / "master_url"
+    end = time.monotonic() + 60
+    while not (url_file.exists() and url_file.read_text().strip()):
+        assert time.monotonic() < end, "the cluster did not start"
+        time.sleep(0.05)
+    env = {**os.environ, "MESOS_NATIVE_JAVA_LIBRARY": str(LIBMESOS)}
+
+    def run(main_class, *args):
+        return subprocess.run(
+            ["java", "-cp", f"{classpath}{os.pathsep}{classes}", main_class, *args],
             capture_output=True,
             text=True,
             timeout=180,
             env=env,
         )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert "TASK_FINISHED=6" in result.stdout
-        assert result.stdout.startswith("registered ")
+
+    try:
+        yield url_file.read_text().strip(), run
     finally:
         cluster.terminate()
         cluster.wait(timeout=30)
         log.close()
+
+
+def test_launch_commands_on_the_official_jar(java_cluster):
+    master, run = java_cluster
+    result = run("dev.meseta.examples.LaunchCommands", master, "6")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "TASK_FINISHED=6" in result.stdout
+    assert result.stdout.startswith("registered ")
+
+
+def test_a_java_executor_and_framework_messages_on_the_official_jar(java_cluster):
+    master, run = java_cluster
+    result = run("dev.meseta.examples.EchoFramework", master)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "echoes=3 final=TASK_FINISHED" in result.stdout
