@@ -1,6 +1,7 @@
-"""Compatibility: a JVM framework built against the official
-`org.apache.mesos:mesos` jar from Maven Central runs unchanged on Meseta,
-with `MESOS_NATIVE_JAVA_LIBRARY` pointing at Meseta's `libmesos.so`."""
+"""Compatibility: JVM frameworks built against the official
+`org.apache.mesos:mesos` jars from Maven Central (1.11.0, and 1.4.3 as Spark
+ships it) run unchanged on Meseta, with `MESOS_NATIVE_JAVA_LIBRARY` pointing
+at Meseta's `libmesos.so`."""
 
 import os
 import shutil
@@ -15,38 +16,47 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 MESETA = TARGET / "debug" / "meseta"
 LIBMESOS = TARGET / "debug" / "libmesos.so"
 M2 = Path.home() / ".m2" / "repository"
-MESOS_VERSION = os.environ.get("MESOS_JAR_VERSION", "1.11.0")
-JARS = {
-    f"org.apache.mesos:mesos:{MESOS_VERSION}": M2
-    / f"org/apache/mesos/mesos/{MESOS_VERSION}/mesos-{MESOS_VERSION}.jar",
-    "com.google.protobuf:protobuf-java:3.5.0": M2
-    / "com/google/protobuf/protobuf-java/3.5.0/protobuf-java-3.5.0.jar",
+# Each official jar with the protobuf-java it was built against: the newest
+# release, and the one Spark 3.5 ships.
+JAR_SETS = {
+    "1.11.0": ["org.apache.mesos:mesos:1.11.0", "com.google.protobuf:protobuf-java:3.5.0"],
+    "1.4.3": ["org.apache.mesos:mesos:1.4.3", "com.google.protobuf:protobuf-java:3.3.0"],
 }
+
+
+def jar_path(artifact):
+    group, name, version = artifact.split(":")
+    return M2 / group.replace(".", "/") / name / version / f"{name}-{version}.jar"
+
+
 EXAMPLE = ROOT / "examples" / "java" / "src" / "main" / "java"
 
 
-def official_classpath():
+def official_classpath(mesos_version):
     for tool in ("javac", "java", "mvn"):
         if shutil.which(tool) is None:
             pytest.fail(
                 f"{tool} is needed (Debian's openjdk-17-jdk-headless and maven); "
                 "`make test` installs them"
             )
-    for artifact, jar in JARS.items():
+    jars = []
+    for artifact in JAR_SETS[mesos_version]:
+        jar = jar_path(artifact)
         if not jar.exists():
             subprocess.run(
                 ["mvn", "-q", "dependency:get", f"-Dartifact={artifact}"], check=True, timeout=600
             )
         assert jar.exists(), f"{artifact} could not be fetched from Maven Central"
-    return os.pathsep.join(str(jar) for jar in JARS.values())
+        jars.append(str(jar))
+    return os.pathsep.join(jars)
 
 
-@pytest.fixture
-def java_cluster(tmp_path):
+@pytest.fixture(params=sorted(JAR_SETS))
+def java_cluster(request, tmp_path):
     """(master URL, run(main_class, *args)) with the examples compiled
     against the official jar and a `meseta local` cluster."""
     assert LIBMESOS.exists(), f"{LIBMESOS} is missing: run `make build`"
-    classpath = official_classpath()
+    classpath = official_classpath(request.param)
     classes = tmp_path / "classes"
     sources = [str(p) for p in EXAMPLE.rglob("*.java")]
     subprocess.run(
