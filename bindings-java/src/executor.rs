@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use jni::errors::Result;
-use jni::objects::{JByteArray, JObject, JValue};
-use jni::sys::jlong;
+use jni::objects::{JByteArray, JObject};
 use jni::JNIEnv;
 use meseta_core::executor::{Executor, ExecutorConfig};
-use meseta_core::{v1, ExecutorDriver, Status};
+use meseta_core::{v1, ExecutorDriver};
 
 use crate::jvm::{self, Arg, Callbacks, Classes, ARRAY_LIST, STATUS};
 
@@ -22,6 +21,16 @@ const DRIVER_SIG: &str = "Lorg/apache/mesos/ExecutorDriver;";
 struct Native {
     driver: ExecutorDriver,
     classes: Arc<Classes>,
+}
+
+impl jvm::NativeDriver for Native {
+    fn classes(&self) -> &Classes {
+        &self.classes
+    }
+
+    fn abort(&self) {
+        self.driver.abort();
+    }
 }
 
 struct JavaExecutor(Callbacks);
@@ -96,36 +105,6 @@ impl Executor for JavaExecutor {
     }
 }
 
-fn native<'a>(env: &mut JNIEnv, this: &JObject) -> Result<&'a Native> {
-    let pointer = env.get_field(this, "__driver", "J")?.j()?;
-    if pointer == 0 {
-        let _ = env.throw_new(
-            "java/lang/IllegalStateException",
-            "the driver was not initialized, or was finalized",
-        );
-        return Err(jni::errors::Error::JavaException);
-    }
-    // SAFETY: as in the scheduler driver: `__driver` holds a pointer from
-    // `Box::into_raw` made by `initialize`, cleared by `finalize` before the
-    // box is freed, and `finalize` runs only on an unreachable object.
-    Ok(unsafe { &*(pointer as *const Native) })
-}
-
-fn body<'l>(
-    env: &mut JNIEnv<'l>,
-    this: &JObject<'l>,
-    f: impl FnOnce(&mut JNIEnv<'l>, &Native) -> Result<Status>,
-) -> JObject<'l> {
-    let result = native(env, this).and_then(|native| {
-        let status = f(env, native)?;
-        native.classes.status(env, status)
-    });
-    result.unwrap_or_else(|error| {
-        jvm::ensure_thrown(env, &error);
-        JObject::null()
-    })
-}
-
 fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
     crate::init_logging();
     let classes = Arc::new(Classes::load(
@@ -163,17 +142,11 @@ fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
         driver_signature: DRIVER_SIG,
         target_name: "Executor",
     });
-    let native = Box::new(Native {
+    let native = Native {
         driver: ExecutorDriver::with_config(forwarder, config),
         classes,
-    });
-    env.set_field(
-        this,
-        "__driver",
-        "J",
-        JValue::Long(Box::into_raw(native) as jlong),
-    )?;
-    Ok(())
+    };
+    jvm::install(env, this, native)
 }
 
 #[no_mangle]
@@ -191,17 +164,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_finalize<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
 ) {
-    let Ok(pointer) = env.get_field(&this, "__driver", "J").and_then(|v| v.j()) else {
-        return;
-    };
-    if pointer == 0 {
-        return;
-    }
-    let _ = env.set_field(&this, "__driver", "J", JValue::Long(0));
-    // SAFETY: see `native`; the field was reset, so the box is freed once.
-    let native = unsafe { Box::from_raw(pointer as *mut Native) };
-    native.driver.abort();
-    drop(native);
+    jvm::finalize::<Native>(&mut env, &this);
 }
 
 #[no_mangle]
@@ -209,7 +172,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_start<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |_, n| Ok(n.driver.start()))
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.start()))
 }
 
 #[no_mangle]
@@ -217,7 +180,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_stop<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |_, n| Ok(n.driver.stop()))
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.stop()))
 }
 
 #[no_mangle]
@@ -225,7 +188,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_abort<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |_, n| Ok(n.driver.abort()))
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.abort()))
 }
 
 #[no_mangle]
@@ -233,7 +196,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_join<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |_, n| Ok(n.driver.join()))
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.join()))
 }
 
 #[no_mangle]
@@ -242,7 +205,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendStatusUpdat
     this: JObject<'l>,
     status: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let status: v1::TaskStatus = jvm::decode(env, &status, "TaskStatus")?;
         Ok(n.driver.send_status_update(status))
     })
@@ -254,7 +217,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendFrameworkMe
     this: JObject<'l>,
     data: JByteArray<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let data = if data.is_null() {
             Vec::new()
         } else {

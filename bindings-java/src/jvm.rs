@@ -284,3 +284,66 @@ impl Callbacks {
         }
     }
 }
+
+/// The native half of a Java driver, boxed behind its `__driver` field.
+pub trait NativeDriver: Sized {
+    /// The classes its callbacks and return values need.
+    fn classes(&self) -> &Classes;
+    /// Stops callbacks and calls at once (before the box is freed).
+    fn abort(&self);
+}
+
+/// Stores `native` in the Java driver's `__driver` field.
+pub fn install<T: NativeDriver>(env: &mut JNIEnv, this: &JObject, native: T) -> Result<()> {
+    let pointer = Box::into_raw(Box::new(native)) as i64;
+    env.set_field(this, "__driver", "J", JValue::Long(pointer))
+}
+
+/// The native half behind a Java driver.
+pub fn native<'a, T: NativeDriver>(env: &mut JNIEnv, this: &JObject) -> Result<&'a T> {
+    let pointer = env.get_field(this, "__driver", "J")?.j()?;
+    if pointer == 0 {
+        let _ = env.throw_new(
+            "java/lang/IllegalStateException",
+            "the driver was not initialized, or was finalized",
+        );
+        return Err(Error::JavaException);
+    }
+    // SAFETY: `__driver` only ever holds a pointer made by `install` from
+    // `Box::into_raw` for this driver class's native type, reset to 0 by
+    // `finalize` before the box is freed; the JVM finalizes an object only
+    // once it is unreachable, so no method runs concurrently with it.
+    Ok(unsafe { &*(pointer as *const T) })
+}
+
+/// `finalize()`: clears `__driver`, aborts and frees the native half.
+pub fn finalize<T: NativeDriver>(env: &mut JNIEnv, this: &JObject) {
+    let Ok(pointer) = env.get_field(this, "__driver", "J").and_then(|v| v.j()) else {
+        return;
+    };
+    if pointer == 0 {
+        return;
+    }
+    let _ = env.set_field(this, "__driver", "J", JValue::Long(0));
+    // SAFETY: see `native`; the field was reset, so the box is freed once.
+    let native = unsafe { Box::from_raw(pointer as *mut T) };
+    native.abort();
+}
+
+/// Runs a native method: `f` gets the native half and returns a driver
+/// status, which goes back as `Protos.Status`; on failure a Java exception
+/// is left pending and null is returned.
+pub fn body<'l, T: NativeDriver>(
+    env: &mut JNIEnv<'l>,
+    this: &JObject<'l>,
+    f: impl FnOnce(&mut JNIEnv<'l>, &T) -> Result<meseta_core::Status>,
+) -> JObject<'l> {
+    let result = native::<T>(env, this).and_then(|native| {
+        let status = f(env, native)?;
+        native.classes().status(env, status)
+    });
+    result.unwrap_or_else(|error| {
+        ensure_thrown(env, &error);
+        JObject::null()
+    })
+}

@@ -47,12 +47,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosNativeLibrary__1version<'local
     .unwrap_or_else(|_| JObject::null())
 }
 
-/// Sends the core's logs to stderr (`MESETA_LOG`, default `warn`), once.
+/// Core logs go to stderr, filtered by `MESETA_LOG` (default `warn`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MESETA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    meseta_core::logging::init_stderr("MESETA_LOG");
 }

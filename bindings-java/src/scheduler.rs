@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use jni::errors::Result;
-use jni::objects::{JByteArray, JObject, JString, JValue};
-use jni::sys::{jboolean, jlong};
+use jni::objects::{JByteArray, JObject, JString};
+use jni::sys::jboolean;
 use jni::JNIEnv;
 use meseta_core::scheduler::{Scheduler, SchedulerConfig};
-use meseta_core::{v1, SchedulerDriver, Status};
+use meseta_core::{v1, SchedulerDriver};
 
 use crate::jvm::{self, Arg, Callbacks, Classes, ARRAY_LIST, STATUS};
 
@@ -28,6 +28,16 @@ const DRIVER_SIG: &str = "Lorg/apache/mesos/SchedulerDriver;";
 struct Native {
     driver: SchedulerDriver,
     classes: Arc<Classes>,
+}
+
+impl jvm::NativeDriver for Native {
+    fn classes(&self) -> &Classes {
+        &self.classes
+    }
+
+    fn abort(&self) {
+        self.driver.abort();
+    }
 }
 
 /// Calls the Java `Scheduler` for every callback of the core.
@@ -148,40 +158,6 @@ impl Scheduler for JavaScheduler {
     }
 }
 
-/// The [`Native`] behind a Java driver.
-fn native<'a>(env: &mut JNIEnv, this: &JObject) -> Result<&'a Native> {
-    let pointer = env.get_field(this, "__driver", "J")?.j()?;
-    if pointer == 0 {
-        let _ = env.throw_new(
-            "java/lang/IllegalStateException",
-            "the driver was not initialized, or was finalized",
-        );
-        return Err(jni::errors::Error::JavaException);
-    }
-    // SAFETY: `__driver` only ever holds a pointer made by `initialize`
-    // from `Box::into_raw`, reset to 0 by `finalize` before the box is
-    // freed; the JVM finalizes an object only once it is unreachable, so
-    // no method can run concurrently with `finalize`.
-    Ok(unsafe { &*(pointer as *const Native) })
-}
-
-/// Runs a native method body; on failure leaves a Java exception pending
-/// and returns null.
-fn body<'l>(
-    env: &mut JNIEnv<'l>,
-    this: &JObject<'l>,
-    f: impl FnOnce(&mut JNIEnv<'l>, &Native) -> Result<Status>,
-) -> JObject<'l> {
-    let result = native(env, this).and_then(|native| {
-        let status = f(env, native)?;
-        native.classes.status(env, status)
-    });
-    result.unwrap_or_else(|error| {
-        jvm::ensure_thrown(env, &error);
-        JObject::null()
-    })
-}
-
 fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
     crate::init_logging();
     let classes = Arc::new(Classes::load(
@@ -231,13 +207,11 @@ fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
         driver_signature: DRIVER_SIG,
         target_name: "Scheduler",
     });
-    let native = Box::new(Native {
+    let native = Native {
         driver: SchedulerDriver::new(forwarder, config),
         classes,
-    });
-    let pointer = Box::into_raw(native) as jlong;
-    env.set_field(this, "__driver", "J", JValue::Long(pointer))?;
-    Ok(())
+    };
+    jvm::install(env, this, native)
 }
 
 #[no_mangle]
@@ -255,24 +229,14 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_finalize<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
 ) {
-    let Ok(pointer) = env.get_field(&this, "__driver", "J").and_then(|v| v.j()) else {
-        return;
-    };
-    if pointer == 0 {
-        return;
-    }
-    let _ = env.set_field(&this, "__driver", "J", JValue::Long(0));
-    // SAFETY: see `native`; the field was reset, so this box is freed once.
-    let native = unsafe { Box::from_raw(pointer as *mut Native) };
-    native.driver.abort();
-    drop(native);
+    jvm::finalize::<Native>(&mut env, &this);
 }
 
 macro_rules! simple {
     ($name:ident, |$native:ident| $call:expr) => {
         #[no_mangle]
         pub extern "system" fn $name<'l>(mut env: JNIEnv<'l>, this: JObject<'l>) -> JObject<'l> {
-            body(&mut env, &this, |_, $native| Ok($call))
+            jvm::body::<Native>(&mut env, &this, |_, $native| Ok($call))
         }
     };
 }
@@ -301,7 +265,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_stop<'l>(
     this: JObject<'l>,
     failover: jboolean,
 ) -> JObject<'l> {
-    body(&mut env, &this, |_, n| Ok(n.driver.stop(failover != 0)))
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.stop(failover != 0)))
 }
 
 /// `reviveOffers(Collection<String> roles)`: the core revives every role of
@@ -314,7 +278,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__
     this: JObject<'l>,
     roles: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let _ = jvm::strings(env, &roles)?;
         Ok(n.driver.revive_offers())
     })
@@ -329,7 +293,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers
     this: JObject<'l>,
     roles: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let _ = jvm::strings(env, &roles)?;
         Ok(n.driver.suppress_offers())
     })
@@ -341,7 +305,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_requestResourc
     this: JObject<'l>,
     requests: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let requests: Vec<v1::Request> = jvm::decode_all(env, &requests, "Request")?;
         Ok(n.driver.request_resources(requests))
     })
@@ -358,7 +322,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_launchTasks__L
     tasks: JObject<'l>,
     filters: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let offer_id: v1::OfferId = jvm::decode(env, &offer_id, "OfferID")?;
         let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, &tasks, "TaskInfo")?;
         let filters = optional(env, &filters)?;
@@ -377,7 +341,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_launchTasks__L
     tasks: JObject<'l>,
     filters: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let offer_ids: Vec<v1::OfferId> = jvm::decode_all(env, &offer_ids, "OfferID")?;
         let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, &tasks, "TaskInfo")?;
         let filters = optional(env, &filters)?;
@@ -393,7 +357,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_acceptOffers<'
     operations: JObject<'l>,
     filters: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let offer_ids: Vec<v1::OfferId> = jvm::decode_all(env, &offer_ids, "OfferID")?;
         let operations: Vec<v1::offer::Operation> =
             jvm::decode_all(env, &operations, "Offer.Operation")?;
@@ -409,7 +373,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_declineOffer<'
     offer_id: JObject<'l>,
     filters: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let offer_id: v1::OfferId = jvm::decode(env, &offer_id, "OfferID")?;
         let filters = optional(env, &filters)?;
         Ok(n.driver.decline_offer(&offer_id, filters))
@@ -422,7 +386,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_killTask<'l>(
     this: JObject<'l>,
     task_id: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let task_id: v1::TaskId = jvm::decode(env, &task_id, "TaskID")?;
         Ok(n.driver.kill_task(&task_id))
     })
@@ -434,7 +398,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_acknowledgeSta
     this: JObject<'l>,
     status: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let status: v1::TaskStatus = jvm::decode(env, &status, "TaskStatus")?;
         Ok(n.driver.acknowledge_status_update(&status))
     })
@@ -448,7 +412,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_sendFrameworkM
     agent_id: JObject<'l>,
     data: JByteArray<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let executor_id: v1::ExecutorId = jvm::decode(env, &executor_id, "ExecutorID")?;
         let agent_id: v1::AgentId = jvm::decode(env, &agent_id, "SlaveID")?;
         let data = if data.is_null() {
@@ -467,7 +431,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reconcileTasks
     this: JObject<'l>,
     statuses: JObject<'l>,
 ) -> JObject<'l> {
-    body(&mut env, &this, |env, n| {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
         let statuses: Vec<v1::TaskStatus> = jvm::decode_all(env, &statuses, "TaskStatus")?;
         Ok(n.driver.reconcile_tasks(&statuses))
     })

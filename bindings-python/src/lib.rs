@@ -20,15 +20,9 @@ mod scheduler;
 
 use pyo3::prelude::*;
 
-/// Sends the core's logs to stderr, filtered by `MESETA_LOG` (default
-/// `warn`), once per process.
+/// Core logs go to stderr, filtered by `MESETA_LOG` (default `warn`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MESETA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    meseta_core::logging::init_stderr("MESETA_LOG");
 }
 
 #[pymodule]

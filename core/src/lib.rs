@@ -50,6 +50,7 @@ pub mod detector;
 mod error;
 pub mod executor;
 mod http;
+pub mod logging;
 pub mod scheduler;
 mod sender;
 mod status;
