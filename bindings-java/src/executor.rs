@@ -131,17 +131,14 @@ fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
         );
         jni::errors::Error::JavaException
     })?;
-    let Some(weak) = env.new_weak_ref(this)? else {
-        return Err(jvm::invalid(env, "the driver object is null"));
-    };
-    let forwarder = JavaExecutor(Callbacks {
-        vm: env.get_java_vm()?,
-        driver: weak,
-        target: env.new_global_ref(executor)?,
-        classes: Arc::clone(&classes),
-        driver_signature: DRIVER_SIG,
-        target_name: "Executor",
-    });
+    let forwarder = JavaExecutor(Callbacks::new(
+        env,
+        this,
+        executor,
+        Arc::clone(&classes),
+        DRIVER_SIG,
+        "Executor",
+    )?);
     let native = Native {
         driver: ExecutorDriver::with_config(forwarder, config),
         classes,

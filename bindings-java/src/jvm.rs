@@ -229,6 +229,29 @@ pub struct Callbacks {
 }
 
 impl Callbacks {
+    /// Callbacks for the Java driver `this` into its `target` (`Scheduler`
+    /// or `Executor`).
+    pub fn new(
+        env: &mut JNIEnv,
+        this: &JObject,
+        target: JObject,
+        classes: Arc<Classes>,
+        driver_signature: &'static str,
+        target_name: &'static str,
+    ) -> Result<Self> {
+        let Some(driver) = env.new_weak_ref(this)? else {
+            return Err(invalid(env, "the driver object is null"));
+        };
+        Ok(Self {
+            vm: env.get_java_vm()?,
+            driver,
+            target: env.new_global_ref(target)?,
+            classes,
+            driver_signature,
+            target_name,
+        })
+    }
+
     /// Calls `target.<method>(driver, args...)` (`signature` lists the
     /// arguments after the driver). A Java exception is printed with its
     /// stack trace and reported through `error`; it never escapes.

@@ -196,17 +196,14 @@ fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
         let credential: v1::Credential = jvm::decode(env, &credential, "Credential")?;
         config.credential = Some((credential.principal, credential.secret.unwrap_or_default()));
     }
-    let Some(weak) = env.new_weak_ref(this)? else {
-        return Err(jvm::invalid(env, "the driver object is null"));
-    };
-    let forwarder = JavaScheduler(Callbacks {
-        vm: env.get_java_vm()?,
-        driver: weak,
-        target: env.new_global_ref(scheduler)?,
-        classes: Arc::clone(&classes),
-        driver_signature: DRIVER_SIG,
-        target_name: "Scheduler",
-    });
+    let forwarder = JavaScheduler(Callbacks::new(
+        env,
+        this,
+        scheduler,
+        Arc::clone(&classes),
+        DRIVER_SIG,
+        "Scheduler",
+    )?);
     let native = Native {
         driver: SchedulerDriver::new(forwarder, config),
         classes,
