@@ -94,16 +94,26 @@ async fn run(
     let ours = format!("{CONTENDER_PREFIX}{sequence}");
     tracing::info!(node = %format!("{}/{ours}", url.path), "contending for leadership");
     let mut vanished = 0u32;
+    let mut failures = 0u32;
     loop {
         let (children, watcher, leader) = match observe(&client, &url.path).await {
             Ok(observed) => {
                 vanished = 0;
+                failures = 0;
                 observed
             }
-            // A lost connection is not a lost session: wait for it to come
-            // back, as long as the session can still be alive.
-            Err(zookeeper_client::Error::ConnectionLoss) => {
-                tracing::warn!(?session_timeout, "lost the connection to ZooKeeper");
+            Err(zookeeper_client::Error::SessionExpired) => {
+                return Err(ElectionError::SessionLost(SessionState::Expired))
+            }
+            // A lost connection (reported as ConnectionLoss or as the
+            // socket's own error) is not a lost session: wait for it to come
+            // back, as long as the session can still be alive. An error that
+            // survives reconnecting a few times is real.
+            Err(error) if failures < 3 && !matches!(error, zookeeper_client::Error::NoNode) => {
+                failures += 1;
+                tracing::warn!(%error, ?session_timeout, "ZooKeeper call failed; waiting for the connection");
+                // Let the session notice a broken socket before asking it.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 wait_for_reconnection(&mut session, session_timeout).await?;
                 continue;
             }
@@ -112,9 +122,6 @@ async fn run(
                 vanished += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
-            }
-            Err(zookeeper_client::Error::SessionExpired) => {
-                return Err(ElectionError::SessionLost(SessionState::Expired))
             }
             Err(error) => return Err(zk(error)),
         };
