@@ -11,7 +11,7 @@ CARGO ?= cargo
 VENV ?= $(CARGO_TARGET_DIR)/pyvenv
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: demo build test test-deps lint rust-tests compat-tests python-binding python-tests bench
+.PHONY: demo build test test-deps lint rust-tests compat-tests python-binding python-tests java-tests bench
 
 build:
 	$(CARGO) build --workspace --bins
@@ -59,7 +59,12 @@ python-binding: test-deps
 python-tests: build python-binding
 	$(VENV)/bin/pytest -q bindings-python/tests
 
-test: test-deps lint rust-tests compat-tests python-tests
+# JUnit against a real cluster with the official org.apache.mesos jar and
+# our libmesos.so (Maven fetches the jar and JUnit from Maven Central).
+java-tests: build test-deps
+	mvn -q -B -f bindings-java/pom.xml verify -Dmeseta.target=$(BIN)
+
+test: test-deps lint rust-tests compat-tests python-tests java-tests
 
 bench:
 	$(CARGO) bench -p meseta-bench
