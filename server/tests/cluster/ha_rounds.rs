@@ -229,6 +229,15 @@ fn a_new_leader_marks_agents_that_stay_away_unreachable() {
             .and_then(|m| m["master/slaves_active"].as_f64())
             == Some(2.0)
     });
+    // ... and know their IDs: an agent that never got its `Registered`
+    // would rightly register anew with the next leader.
+    let agent_addresses: Vec<String> = cluster.agents.iter().map(|a| a.address.clone()).collect();
+    wait_until(DEADLINE, "both agents know their IDs", || {
+        agent_addresses.iter().all(|address| {
+            get_json(address, "/state")
+                .is_ok_and(|s| s["id"].as_str().is_some_and(|id| !id.is_empty()))
+        })
+    });
 
     // One agent and the leader die together; the new leader learns about
     // the agent from the registry in ZooKeeper only.
