@@ -35,15 +35,6 @@ impl jvm::NativeDriver for Native {
 
 struct JavaExecutor(Callbacks);
 
-fn proto<'l, M: prost::Message>(
-    env: &mut JNIEnv<'l>,
-    classes: &Classes,
-    class: &str,
-    message: &M,
-) -> Result<Arg<'l>> {
-    Ok(Arg::Object(classes.proto(env, class, message)?))
-}
-
 impl Executor for JavaExecutor {
     fn registered(
         &mut self,
@@ -55,9 +46,9 @@ impl Executor for JavaExecutor {
         let sig = format!("L{EXECUTOR_INFO};L{FRAMEWORK_INFO};L{SLAVE_INFO};");
         self.0.call("registered", &sig, |env, c| {
             Ok(vec![
-                proto(env, c, EXECUTOR_INFO, executor_info)?,
-                proto(env, c, FRAMEWORK_INFO, framework_info)?,
-                proto(env, c, SLAVE_INFO, agent_info)?,
+                jvm::proto_arg(env, c, EXECUTOR_INFO, executor_info)?,
+                jvm::proto_arg(env, c, FRAMEWORK_INFO, framework_info)?,
+                jvm::proto_arg(env, c, SLAVE_INFO, agent_info)?,
             ])
         });
     }
@@ -65,7 +56,7 @@ impl Executor for JavaExecutor {
     fn reregistered(&mut self, _: &ExecutorDriver, agent_info: &v1::AgentInfo) {
         let sig = format!("L{SLAVE_INFO};");
         self.0.call("reregistered", &sig, |env, c| {
-            Ok(vec![proto(env, c, SLAVE_INFO, agent_info)?])
+            Ok(vec![jvm::proto_arg(env, c, SLAVE_INFO, agent_info)?])
         });
     }
 
@@ -76,14 +67,14 @@ impl Executor for JavaExecutor {
     fn launch_task(&mut self, _: &ExecutorDriver, task: &v1::TaskInfo) {
         let sig = format!("L{TASK_INFO};");
         self.0.call("launchTask", &sig, |env, c| {
-            Ok(vec![proto(env, c, TASK_INFO, task)?])
+            Ok(vec![jvm::proto_arg(env, c, TASK_INFO, task)?])
         });
     }
 
     fn kill_task(&mut self, _: &ExecutorDriver, task_id: &v1::TaskId) {
         let sig = format!("L{TASK_ID};");
         self.0.call("killTask", &sig, |env, c| {
-            Ok(vec![proto(env, c, TASK_ID, task_id)?])
+            Ok(vec![jvm::proto_arg(env, c, TASK_ID, task_id)?])
         });
     }
 
@@ -164,37 +155,21 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_finalize<'l>(
     jvm::finalize::<Native>(&mut env, &this);
 }
 
-#[no_mangle]
-pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_start<'l>(
-    mut env: JNIEnv<'l>,
-    this: JObject<'l>,
-) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.start()))
-}
+crate::no_arg_native!(Java_org_apache_mesos_MesosExecutorDriver_start, |n| n
+    .driver
+    .start());
 
-#[no_mangle]
-pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_stop<'l>(
-    mut env: JNIEnv<'l>,
-    this: JObject<'l>,
-) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.stop()))
-}
+crate::no_arg_native!(Java_org_apache_mesos_MesosExecutorDriver_stop, |n| n
+    .driver
+    .stop());
 
-#[no_mangle]
-pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_abort<'l>(
-    mut env: JNIEnv<'l>,
-    this: JObject<'l>,
-) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.abort()))
-}
+crate::no_arg_native!(Java_org_apache_mesos_MesosExecutorDriver_abort, |n| n
+    .driver
+    .abort());
 
-#[no_mangle]
-pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_join<'l>(
-    mut env: JNIEnv<'l>,
-    this: JObject<'l>,
-) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.join()))
-}
+crate::no_arg_native!(Java_org_apache_mesos_MesosExecutorDriver_join, |n| n
+    .driver
+    .join());
 
 #[no_mangle]
 pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendStatusUpdate<'l>(

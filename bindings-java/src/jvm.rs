@@ -113,24 +113,6 @@ pub fn decode_all<M: Message + Default>(
     Ok(out)
 }
 
-/// The strings of a `java.util.Collection<String>`.
-pub fn strings(env: &mut JNIEnv, collection: &JObject) -> Result<Vec<String>> {
-    if collection.is_null() {
-        return Ok(Vec::new());
-    }
-    let array = env
-        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
-        .l()?;
-    let array = JObjectArray::from(array);
-    let length = env.get_array_length(&array)?;
-    let mut out = Vec::new();
-    for index in 0..length {
-        let element = env.get_object_array_element(&array, index)?;
-        out.push(env.get_string(&element.into())?.into());
-    }
-    Ok(out)
-}
-
 /// Throws `IllegalArgumentException(message)` and returns the error that
 /// makes the native method return at once.
 pub fn invalid(env: &mut JNIEnv, message: &str) -> Error {
@@ -211,6 +193,31 @@ pub enum Arg<'l> {
     Object(JObject<'l>),
     /// An `int`.
     Int(i32),
+}
+
+/// A protobuf callback argument of Java class `class`.
+pub fn proto_arg<'l, M: Message>(
+    env: &mut JNIEnv<'l>,
+    classes: &Classes,
+    class: &str,
+    message: &M,
+) -> Result<Arg<'l>> {
+    Ok(Arg::Object(classes.proto(env, class, message)?))
+}
+
+/// Defines a native method without arguments that forwards to the driver,
+/// e.g. `no_arg_native!(Java_..._start, |n| n.driver.start());`.
+#[macro_export]
+macro_rules! no_arg_native {
+    ($name:ident, |$native:ident| $call:expr) => {
+        #[no_mangle]
+        pub extern "system" fn $name<'l>(
+            mut env: jni::JNIEnv<'l>,
+            this: jni::objects::JObject<'l>,
+        ) -> jni::objects::JObject<'l> {
+            $crate::jvm::body::<Native>(&mut env, &this, |_, $native| Ok($call))
+        }
+    };
 }
 
 /// Calls a Java `Scheduler` or `Executor` for the core's callbacks.

@@ -54,22 +54,13 @@ impl JavaScheduler {
     }
 }
 
-fn proto<'l, M: prost::Message>(
-    env: &mut JNIEnv<'l>,
-    classes: &Classes,
-    class: &str,
-    message: &M,
-) -> Result<Arg<'l>> {
-    Ok(Arg::Object(classes.proto(env, class, message)?))
-}
-
 impl Scheduler for JavaScheduler {
     fn registered(&mut self, _: &SchedulerDriver, id: &v1::FrameworkId, master: &v1::MasterInfo) {
         let sig = format!("L{FRAMEWORK_ID};L{MASTER_INFO};");
         self.call("registered", &sig, |env, c| {
             Ok(vec![
-                proto(env, c, FRAMEWORK_ID, id)?,
-                proto(env, c, MASTER_INFO, master)?,
+                jvm::proto_arg(env, c, FRAMEWORK_ID, id)?,
+                jvm::proto_arg(env, c, MASTER_INFO, master)?,
             ])
         });
     }
@@ -77,7 +68,7 @@ impl Scheduler for JavaScheduler {
     fn reregistered(&mut self, _: &SchedulerDriver, master: &v1::MasterInfo) {
         let sig = format!("L{MASTER_INFO};");
         self.call("reregistered", &sig, |env, c| {
-            Ok(vec![proto(env, c, MASTER_INFO, master)?])
+            Ok(vec![jvm::proto_arg(env, c, MASTER_INFO, master)?])
         });
     }
 
@@ -98,14 +89,14 @@ impl Scheduler for JavaScheduler {
     fn offer_rescinded(&mut self, _: &SchedulerDriver, offer_id: &v1::OfferId) {
         let sig = format!("L{OFFER_ID};");
         self.call("offerRescinded", &sig, |env, c| {
-            Ok(vec![proto(env, c, OFFER_ID, offer_id)?])
+            Ok(vec![jvm::proto_arg(env, c, OFFER_ID, offer_id)?])
         });
     }
 
     fn status_update(&mut self, _: &SchedulerDriver, status: &v1::TaskStatus) {
         let sig = format!("L{TASK_STATUS};");
         self.call("statusUpdate", &sig, |env, c| {
-            Ok(vec![proto(env, c, TASK_STATUS, status)?])
+            Ok(vec![jvm::proto_arg(env, c, TASK_STATUS, status)?])
         });
     }
 
@@ -119,8 +110,8 @@ impl Scheduler for JavaScheduler {
         let sig = format!("L{EXECUTOR_ID};L{SLAVE_ID};[B");
         self.call("frameworkMessage", &sig, |env, c| {
             Ok(vec![
-                proto(env, c, EXECUTOR_ID, executor_id)?,
-                proto(env, c, SLAVE_ID, agent_id)?,
+                jvm::proto_arg(env, c, EXECUTOR_ID, executor_id)?,
+                jvm::proto_arg(env, c, SLAVE_ID, agent_id)?,
                 Arg::Object(env.byte_array_from_slice(data)?.into()),
             ])
         });
@@ -129,7 +120,7 @@ impl Scheduler for JavaScheduler {
     fn slave_lost(&mut self, _: &SchedulerDriver, agent_id: &v1::AgentId) {
         let sig = format!("L{SLAVE_ID};");
         self.call("slaveLost", &sig, |env, c| {
-            Ok(vec![proto(env, c, SLAVE_ID, agent_id)?])
+            Ok(vec![jvm::proto_arg(env, c, SLAVE_ID, agent_id)?])
         });
     }
 
@@ -143,8 +134,8 @@ impl Scheduler for JavaScheduler {
         let sig = format!("L{EXECUTOR_ID};L{SLAVE_ID};I");
         self.call("executorLost", &sig, |env, c| {
             Ok(vec![
-                proto(env, c, EXECUTOR_ID, executor_id)?,
-                proto(env, c, SLAVE_ID, agent_id)?,
+                jvm::proto_arg(env, c, EXECUTOR_ID, executor_id)?,
+                jvm::proto_arg(env, c, SLAVE_ID, agent_id)?,
                 Arg::Int(status),
             ])
         });
@@ -229,29 +220,20 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_finalize<'l>(
     jvm::finalize::<Native>(&mut env, &this);
 }
 
-macro_rules! simple {
-    ($name:ident, |$native:ident| $call:expr) => {
-        #[no_mangle]
-        pub extern "system" fn $name<'l>(mut env: JNIEnv<'l>, this: JObject<'l>) -> JObject<'l> {
-            jvm::body::<Native>(&mut env, &this, |_, $native| Ok($call))
-        }
-    };
-}
-
-simple!(Java_org_apache_mesos_MesosSchedulerDriver_start, |n| n
+crate::no_arg_native!(Java_org_apache_mesos_MesosSchedulerDriver_start, |n| n
     .driver
     .start());
-simple!(Java_org_apache_mesos_MesosSchedulerDriver_abort, |n| n
+crate::no_arg_native!(Java_org_apache_mesos_MesosSchedulerDriver_abort, |n| n
     .driver
     .abort());
-simple!(Java_org_apache_mesos_MesosSchedulerDriver_join, |n| n
+crate::no_arg_native!(Java_org_apache_mesos_MesosSchedulerDriver_join, |n| n
     .driver
     .join());
-simple!(
+crate::no_arg_native!(
     Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__,
     |n| n.driver.revive_offers()
 );
-simple!(
+crate::no_arg_native!(
     Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers__,
     |n| n.driver.suppress_offers()
 );
@@ -273,12 +255,9 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__
 >(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
-    roles: JObject<'l>,
+    _roles: JObject<'l>,
 ) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |env, n| {
-        let _ = jvm::strings(env, &roles)?;
-        Ok(n.driver.revive_offers())
-    })
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.revive_offers()))
 }
 
 /// `suppressOffers(Collection<String> roles)`: suppresses every role.
@@ -288,12 +267,9 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers
 >(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
-    roles: JObject<'l>,
+    _roles: JObject<'l>,
 ) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |env, n| {
-        let _ = jvm::strings(env, &roles)?;
-        Ok(n.driver.suppress_offers())
-    })
+    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.suppress_offers()))
 }
 
 #[no_mangle]

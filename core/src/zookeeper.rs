@@ -102,6 +102,25 @@ pub async fn connect_with_timeout(
     }
 }
 
+/// Creates `path` and its missing parents as persistent, open nodes.
+pub async fn ensure_path(
+    client: &zookeeper_client::Client,
+    path: &str,
+) -> std::result::Result<(), zookeeper_client::Error> {
+    let mut current = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        current.push('/');
+        current.push_str(part);
+        let options = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        match client.create(&current, &[], &options).await {
+            Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 /// The current leader's `MasterInfo`, or `None` when nobody contends.
 pub async fn leader(
     client: &zookeeper_client::Client,

@@ -49,21 +49,6 @@ fn zk(error: impl std::fmt::Display) -> ElectionError {
     ElectionError::ZooKeeper(error.to_string())
 }
 
-/// Creates `path` and its parents as persistent nodes if they are missing.
-async fn ensure_path(client: &zookeeper_client::Client, path: &str) -> Result<(), ElectionError> {
-    let mut current = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        current.push('/');
-        current.push_str(part);
-        let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-        match client.create(&current, &[], &options).await {
-            Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
-            Err(error) => return Err(zk(error)),
-        }
-    }
-    Ok(())
-}
-
 /// Contends for leadership until the session is lost, updating the master's
 /// [`Leadership`] as the group changes. Returns only on failure.
 pub async fn contend(url: ZkUrl, session_timeout: Duration, handle: MasterHandle) -> ElectionError {
@@ -85,7 +70,9 @@ async fn run(
         .await
         .map_err(zk)?;
     let mut session = client.state_watcher();
-    ensure_path(&client, &url.path).await?;
+    zookeeper::ensure_path(&client, &url.path)
+        .await
+        .map_err(zk)?;
     let info: &v1::MasterInfo = handle.info();
     let data = meseta_proto::json::to_vec(info);
     let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());

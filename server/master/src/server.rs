@@ -328,15 +328,11 @@ async fn driver_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_allocation: Option<Instant> = None;
     loop {
+        let mut recoveries = Vec::new();
         let mut actions = tokio::select! {
             _ = stopping.changed() => break,
             command = inbox.recv() => match command {
-                Some(Command::Recover { reply }) => {
-                    let result = recover(&mut master, &mut store).await;
-                    let _ = reply.send(result);
-                    continue;
-                }
-                Some(command) => handle_command(&mut master, command, &mut outputs),
+                Some(command) => handle_command(&mut master, command, &mut outputs, &mut recoveries),
                 None => break,
             },
             _ = ticker.tick() => {
@@ -349,20 +345,22 @@ async fn driver_loop(
             }
         };
         for _ in 1..COMMAND_BATCH {
-            match inbox.try_recv() {
-                Ok(Command::Recover { reply }) => {
-                    let _ = reply.send(Err(RegistryError::ZooKeeper(
-                        "recovery requested while already running".into(),
-                    )));
-                }
-                Ok(command) => actions.extend(handle_command(&mut master, command, &mut outputs)),
-                Err(_) => break,
-            }
+            let Ok(command) = inbox.try_recv() else { break };
+            actions.extend(handle_command(
+                &mut master,
+                command,
+                &mut outputs,
+                &mut recoveries,
+            ));
         }
         if let Err(error) = persist_then_perform(actions, &mut store, &mut outputs).await {
             tracing::error!(%error, "cannot write the registry; this master stops");
             let _ = shutdown.send(true);
             break;
+        }
+        // After the batch: what the old state acknowledged is out first.
+        for reply in recoveries {
+            let _ = reply.send(recover(&mut master, &mut store).await);
         }
         if master.allocation_wanted() && next_allocation.is_none() {
             next_allocation = Some(Instant::now() + ALLOCATION_BATCH);
@@ -389,7 +387,14 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn handle_command(master: &mut Master, command: Command, outputs: &mut Outputs) -> Vec<Action> {
+/// Handles one command; a request to recover is only collected, to run
+/// once the batch is persisted and sent.
+fn handle_command(
+    master: &mut Master,
+    command: Command,
+    outputs: &mut Outputs,
+    recoveries: &mut Vec<oneshot::Sender<Result<(), RegistryError>>>,
+) -> Vec<Action> {
     let now = wall_clock();
     let frameworks = &mut outputs.frameworks;
     let agents = &mut outputs.agents;
@@ -445,9 +450,7 @@ fn handle_command(master: &mut Master, command: Command, outputs: &mut Outputs) 
             Vec::new()
         }
         Command::Recover { reply } => {
-            let _ = reply.send(Err(RegistryError::ZooKeeper(
-                "recovery must be handled by the driver loop".into(),
-            )));
+            recoveries.push(reply);
             Vec::new()
         }
     }

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use meseta_core::zookeeper::{connect_with_timeout, ZkUrl};
+use meseta_core::zookeeper::{connect_with_timeout, ensure_path, ZkUrl};
 use meseta_proto::registry::{Operation, Registry};
 use prost::Message;
 use zookeeper_client::{Acls, Client, CreateMode};
@@ -59,7 +59,8 @@ impl ZooKeeperStore {
 
     /// Reads the registry, creating an empty one on first use.
     pub async fn recover(&mut self) -> Result<RegistryState, RegistryError> {
-        self.ensure_parents().await?;
+        let parent = self.node.rsplit_once('/').map_or("", |(p, _)| p);
+        ensure_path(&self.client, parent).await.map_err(zk)?;
         loop {
             match self.client.get_data(&self.node).await {
                 Ok((bytes, stat)) => {
@@ -118,20 +119,5 @@ impl ZooKeeperStore {
             }
             Err(error) => Err(zk(error)),
         }
-    }
-
-    async fn ensure_parents(&self) -> Result<(), RegistryError> {
-        let mut current = String::new();
-        let parent = self.node.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-        for part in parent.split('/').filter(|p| !p.is_empty()) {
-            current.push('/');
-            current.push_str(part);
-            let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-            match self.client.create(&current, &[], &options).await {
-                Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
-                Err(error) => return Err(zk(error)),
-            }
-        }
-        Ok(())
     }
 }
