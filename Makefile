@@ -11,7 +11,7 @@ CARGO ?= cargo
 VENV ?= $(CARGO_TARGET_DIR)/pyvenv
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: demo build test test-deps lint rust-tests compat-tests python-binding python-tests java-tests bench
+.PHONY: demo build test test-deps proto-check lint rust-tests compat-tests python-binding python-tests java-tests bench
 
 build:
 	$(CARGO) build --workspace --bins
@@ -20,10 +20,10 @@ build:
 demo: build
 	$(BIN)/meseta local --agents 2 --port 0 -- $(BIN)/command_framework --master {master} --tasks 10
 
-# Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser) and a
-# Python venv with pymesos (the real client from PyPI), pytest, and ruff (the
-# Python formatter and linter).
-DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven
+# Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser; a JDK,
+# Maven and protoc for the Java binding) and a Python venv with pymesos (the
+# real client from PyPI), pytest, and ruff (the Python formatter and linter).
+DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven protobuf-compiler
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -38,7 +38,14 @@ test-deps:
 
 PYTHON_SOURCES := bindings-python examples/python tests/compat bench/python_events.py
 
-lint: test-deps
+# Our .proto files against the official jar's descriptors: any difference in
+# a message or enum we define (number, name, type, label, packing) fails.
+MESOS_PROTO ?= ../shared/tools/mesos-proto
+proto-check: test-deps
+	protoc --include_imports --descriptor_set_out=$(CARGO_TARGET_DIR)/ours.pb -I proto $$(find proto -name '*.proto' | sort)
+	$(MESOS_PROTO) check $(CARGO_TARGET_DIR)/ours.pb
+
+lint: test-deps proto-check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
@@ -59,8 +66,10 @@ python-binding: test-deps
 python-tests: build python-binding
 	$(VENV)/bin/pytest -q bindings-python/tests
 
-# JUnit against a real cluster with the official org.apache.mesos jar and
-# our libmesos.so (Maven fetches the jar and JUnit from Maven Central).
+# Our jar (bindings-java/pom.xml: the org.apache.mesos API, Protos generated
+# by protoc from proto/mesos/, libmesos.so inside), then the JUnit suite
+# against a real cluster twice: on our jar, and on the official
+# org.apache.mesos:mesos jar from Maven Central with our libmesos.so.
 java-tests: build test-deps
 	mvn -q -B -f bindings-java/pom.xml verify -Dmeseta.target=$(BIN)
 

@@ -14,6 +14,21 @@ import org.junit.jupiter.api.Test;
 
 /** The executor driver of the Java API, in an executor the agent starts. */
 class ExecutorDriverTest {
+    /**
+     * The executor's JVM finds the native library as this one did: through
+     * MESOS_NATIVE_JAVA_LIBRARY when it is set (the official jar), else in
+     * our jar on the classpath.
+     */
+    static Protos.Environment nativeLibraryEnvironment() {
+        Protos.Environment.Builder environment = Protos.Environment.newBuilder();
+        String path = System.getenv("MESOS_NATIVE_JAVA_LIBRARY");
+        if (path != null) {
+            environment.addVariables(Protos.Environment.Variable.newBuilder()
+                    .setName("MESOS_NATIVE_JAVA_LIBRARY").setValue(path));
+        }
+        return environment.build();
+    }
+
     static String message(Recorder.Event event) {
         return new String((byte[]) event.arg(2), StandardCharsets.UTF_8);
     }
@@ -34,10 +49,7 @@ class ExecutorDriverTest {
                     .setCommand(Protos.CommandInfo.newBuilder()
                             .setValue(System.getProperty("java.home") + "/bin/java -cp " + classpath
                                     + " dev.meseta.java.EchoingExecutor")
-                            .setEnvironment(Protos.Environment.newBuilder().addVariables(
-                                    Protos.Environment.Variable.newBuilder()
-                                            .setName("MESOS_NATIVE_JAVA_LIBRARY")
-                                            .setValue(System.getenv("MESOS_NATIVE_JAVA_LIBRARY")))))
+                            .setEnvironment(nativeLibraryEnvironment()))
                     .addResources(SchedulerDriverTest.scalar("cpus", 0.1))
                     .addResources(SchedulerDriverTest.scalar("mem", 128))
                     .build();
