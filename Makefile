@@ -11,7 +11,7 @@ CARGO ?= cargo
 VENV ?= $(CARGO_TARGET_DIR)/pyvenv
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: demo build test test-deps proto-check lint rust-tests compat-tests python-binding python-tests java-tests bench
+.PHONY: demo build test test-deps proto-check lint java-jar rust-tests compat-tests python-binding python-tests java-tests bench
 
 build:
 	$(CARGO) build --workspace --bins
@@ -54,8 +54,13 @@ lint: test-deps proto-check
 rust-tests: build test-deps
 	$(CARGO) test --workspace
 
-compat-tests: build test-deps
+compat-tests: build test-deps java-jar
 	$(VENV)/bin/pytest -q tests/compat
+
+# Our jar alone (bindings-java/target/meseta-java-0.1.0.jar), for the compat
+# tests that compile the examples against it.
+java-jar: build test-deps
+	mvn -q -B -f bindings-java/pom.xml package -DskipTests -Dmeseta.target=$(BIN)
 
 # `pip install ./bindings-python`, as a user would (maturin builds the native
 # module; the dev profile reuses the workspace's debug build). A release

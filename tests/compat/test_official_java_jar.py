@@ -1,7 +1,8 @@
 """Compatibility: JVM frameworks built against the official
 `org.apache.mesos:mesos` jars from Maven Central (1.11.0, and 1.4.3 as Spark
 ships it) run unchanged on Meseta, with `MESOS_NATIVE_JAVA_LIBRARY` pointing
-at Meseta's `libmesos.so`."""
+at Meseta's `libmesos.so`; and the same sources compile and run against our
+own jar (`bindings-java`, library inside, no environment variable)."""
 
 import os
 import shutil
@@ -21,7 +22,10 @@ M2 = Path.home() / ".m2" / "repository"
 JAR_SETS = {
     "1.11.0": ["org.apache.mesos:mesos:1.11.0", "com.google.protobuf:protobuf-java:3.5.0"],
     "1.4.3": ["org.apache.mesos:mesos:1.4.3", "com.google.protobuf:protobuf-java:3.3.0"],
+    "meseta": ["com.google.protobuf:protobuf-java:3.21.12"],
 }
+# Our jar, as `make java-jar` (mvn package) leaves it.
+MESETA_JAR = ROOT / "bindings-java" / "target" / "meseta-java-0.1.0.jar"
 
 
 def jar_path(artifact):
@@ -48,6 +52,9 @@ def official_classpath(mesos_version):
             )
         assert jar.exists(), f"{artifact} could not be fetched from Maven Central"
         jars.append(str(jar))
+    if mesos_version == "meseta":
+        assert MESETA_JAR.exists(), f"{MESETA_JAR} is missing: run `make java-jar`"
+        jars.append(str(MESETA_JAR))
     return os.pathsep.join(jars)
 
 
@@ -84,7 +91,13 @@ def java_cluster(request, tmp_path):
     while not (url_file.exists() and url_file.read_text().strip()):
         assert time.monotonic() < end, "the cluster did not start"
         time.sleep(0.05)
-    env = {**os.environ, "MESOS_NATIVE_JAVA_LIBRARY": str(LIBMESOS)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MESOS_NATIVE_JAVA_LIBRARY", "MESOS_NATIVE_LIBRARY")
+    }
+    if request.param != "meseta":
+        env["MESOS_NATIVE_JAVA_LIBRARY"] = str(LIBMESOS)
 
     def run(main_class, *args):
         return subprocess.run(
@@ -103,7 +116,7 @@ def java_cluster(request, tmp_path):
         log.close()
 
 
-def test_launch_commands_on_the_official_jar(java_cluster):
+def test_launch_commands(java_cluster):
     master, run = java_cluster
     result = run("dev.meseta.examples.LaunchCommands", master, "6")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -111,8 +124,17 @@ def test_launch_commands_on_the_official_jar(java_cluster):
     assert result.stdout.startswith("registered ")
 
 
-def test_a_java_executor_and_framework_messages_on_the_official_jar(java_cluster):
+def test_a_java_executor_and_framework_messages(java_cluster):
     master, run = java_cluster
     result = run("dev.meseta.examples.EchoFramework", master)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "echoes=3 final=TASK_FINISHED" in result.stdout
+
+
+def test_accept_offers_with_several_operations(java_cluster):
+    master, run = java_cluster
+    result = run("dev.meseta.examples.AcceptOperations", master, "2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # Two agents, one acceptOffers call each: LAUNCH, LAUNCH_GROUP (two tasks), LAUNCH.
+    assert "accept calls=2 tasks=8 TASK_FINISHED=8" in result.stdout
+    assert "agent1-pod-sidecar TASK_FINISHED" in result.stdout
