@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use jni::errors::{Error, Result};
 use std::sync::Arc;
 
-use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JValue, WeakRef};
+use jni::objects::{
+    GlobalRef, JByteArray, JClass, JObject, JObjectArray, JString, JValue, WeakRef,
+};
 use jni::{JNIEnv, JavaVM};
 use meseta_core::Status;
 use prost::Message;
@@ -109,6 +111,33 @@ pub fn decode_all<M: Message + Default>(
         let element = env.get_object_array_element(&array, index)?;
         out.push(decode(env, &element, what)?);
         env.delete_local_ref(element)?;
+    }
+    Ok(out)
+}
+
+/// The elements of a `java.util.Collection<String>`.
+pub fn strings(env: &mut JNIEnv, collection: &JObject, what: &str) -> Result<Vec<String>> {
+    if collection.is_null() {
+        return Err(invalid(env, &format!("the collection of {what} is null")));
+    }
+    let array = env
+        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
+        .l()?;
+    let array = JObjectArray::from(array);
+    let length = env.get_array_length(&array)?;
+    let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    for index in 0..length {
+        let element = env.get_object_array_element(&array, index)?;
+        if element.is_null() || !env.is_instance_of(&element, "java/lang/String")? {
+            return Err(invalid(
+                env,
+                &format!("{what} must hold only non-null Strings"),
+            ));
+        }
+        let element = JString::from(element);
+        let text: String = env.get_string(&element)?.into();
+        env.delete_local_ref(element)?;
+        out.push(text);
     }
     Ok(out)
 }

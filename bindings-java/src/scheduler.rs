@@ -183,6 +183,7 @@ fn initialize(env: &mut JNIEnv, this: &JObject) -> Result<()> {
         .l()?;
     let mut config = SchedulerConfig::new(master, framework);
     config.implicit_acknowledgements = implicit;
+    config.suppressed_roles = suppressed_roles(env, this)?;
     if !credential.is_null() {
         let credential: v1::Credential = jvm::decode(env, &credential, "Credential")?;
         config.credential = Some((credential.principal, credential.secret.unwrap_or_default()));
@@ -408,6 +409,72 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reconcileTasks
         let statuses: Vec<v1::TaskStatus> = jvm::decode_all(env, &statuses, "TaskStatus")?;
         Ok(n.driver.reconcile_tasks(&statuses))
     })
+}
+
+/// `updateFramework(FrameworkInfo, Collection<String> suppressedRoles)`.
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_updateFramework<'l>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    framework: JObject<'l>,
+    suppressed_roles: JObject<'l>,
+) -> JObject<'l> {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
+        let framework: v1::FrameworkInfo = jvm::decode(env, &framework, "FrameworkInfo")?;
+        let roles = jvm::strings(env, &suppressed_roles, "suppressedRoles")?;
+        Ok(n.driver.update_framework(framework, roles))
+    })
+}
+
+/// `updateFramework(FrameworkInfo, Collection<String>, OfferConstraints)`.
+/// The master does not filter offers by constraints yet: a non-empty set is
+/// logged and the rest of the update applies.
+#[no_mangle]
+pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_updateFrameworkWithConstraints<
+    'l,
+>(
+    mut env: JNIEnv<'l>,
+    this: JObject<'l>,
+    framework: JObject<'l>,
+    suppressed_roles: JObject<'l>,
+    constraints: JObject<'l>,
+) -> JObject<'l> {
+    jvm::body::<Native>(&mut env, &this, |env, n| {
+        let framework: v1::FrameworkInfo = jvm::decode(env, &framework, "FrameworkInfo")?;
+        let roles = jvm::strings(env, &suppressed_roles, "suppressedRoles")?;
+        if !constraints.is_null() && !jvm::bytes_of(env, &constraints)?.is_empty() {
+            tracing::warn!(
+                "updateFramework: offer constraints are not supported by Meseta yet; ignoring them"
+            );
+        }
+        Ok(n.driver.update_framework(framework, roles))
+    })
+}
+
+/// The `suppressedRoles` the driver was built with. The field is new in
+/// the 1.11 jar; older jars (1.4.x) do not have it, and subscribe with none.
+fn suppressed_roles(env: &mut JNIEnv, this: &JObject) -> Result<Vec<String>> {
+    match env.get_field(this, "suppressedRoles", "Ljava/util/Collection;") {
+        Ok(value) => {
+            let roles = value.l()?;
+            if roles.is_null() {
+                Ok(Vec::new())
+            } else {
+                jvm::strings(env, &roles, "suppressedRoles")
+            }
+        }
+        Err(jni::errors::Error::JavaException) => {
+            let thrown = env.exception_occurred()?;
+            env.exception_clear()?;
+            if env.is_instance_of(&thrown, "java/lang/NoSuchFieldError")? {
+                Ok(Vec::new())
+            } else {
+                env.throw(thrown)?;
+                Err(jni::errors::Error::JavaException)
+            }
+        }
+        Err(error) => Err(error),
+    }
 }
 
 fn optional(env: &mut JNIEnv, filters: &JObject) -> Result<Option<v1::Filters>> {

@@ -1,6 +1,7 @@
 //! Sending the calls of one subscription: in order, one at a time, each its
 //! own `POST` (on a pooled connection other than the subscription's), each
-//! expected to be answered `202 Accepted`.
+//! expected to be answered with a 2xx (`202 Accepted`, or the `200 OK` of
+//! UPDATE_FRAMEWORK).
 
 use std::time::Duration;
 

@@ -69,6 +69,15 @@ pub enum Request {
     },
     /// `TEARDOWN`: end the framework, killing its tasks.
     Teardown,
+    /// `UPDATE_FRAMEWORK`: replace the framework's info and its set of
+    /// suppressed roles. The session sets `framework.id` to the assigned ID.
+    UpdateFramework {
+        /// The new info (boxed: it dwarfs every other request).
+        framework: Box<FrameworkInfo>,
+        /// Roles to suppress from now on; the framework's other roles are
+        /// unsuppressed.
+        suppressed_roles: Vec<String>,
+    },
 }
 
 impl Request {
@@ -132,6 +141,7 @@ impl Request {
             Self::Reconcile { .. } => call::Type::Reconcile,
             Self::ResourceRequest { .. } => call::Type::Request,
             Self::Teardown => call::Type::Teardown,
+            Self::UpdateFramework { .. } => call::Type::UpdateFramework,
         }
     }
 
@@ -198,6 +208,16 @@ impl Request {
             }
             Self::ResourceRequest { requests } => out.request = Some(call::Request { requests }),
             Self::Teardown => {}
+            Self::UpdateFramework {
+                framework,
+                suppressed_roles,
+            } => {
+                out.update_framework = Some(call::UpdateFramework {
+                    framework_info: *framework,
+                    suppressed_roles,
+                    offer_constraints: None,
+                })
+            }
         }
         out
     }
@@ -206,12 +226,18 @@ impl Request {
 /// The `SUBSCRIBE` call for `framework`; when it has an ID (a re-subscription
 /// or a failover), the ID is on both the call and the `FrameworkInfo`.
 pub fn subscribe_call(framework: &FrameworkInfo) -> Call {
+    subscribe_call_suppressed(framework, &[])
+}
+
+/// [`subscribe_call`] with roles that start suppressed.
+pub fn subscribe_call_suppressed(framework: &FrameworkInfo, suppressed_roles: &[String]) -> Call {
     Call {
         framework_id: framework.id.clone().filter(|id| !id.value.is_empty()),
         r#type: Some(call::Type::Subscribe as i32),
         subscribe: Some(call::Subscribe {
             framework_info: framework.clone(),
-            ..Default::default()
+            suppressed_roles: suppressed_roles.to_vec(),
+            offer_constraints: None,
         }),
         ..Default::default()
     }

@@ -99,7 +99,8 @@ impl Connection {
             .as_ref()
             .and_then(|(principal, secret)| client::basic_auth(principal, secret));
         Self {
-            session: Session::new(config.framework.clone()),
+            session: Session::new(config.framework.clone())
+                .with_suppressed_roles(config.suppressed_roles.clone()),
             shared,
             config,
             http: HttpClient::new(),
@@ -315,7 +316,7 @@ impl Connection {
             Some(Command::Request(request)) => {
                 let name = request.name();
                 if let Err(callbacks) = self.session.prepare(request) {
-                    tracing::warn!("dropping a {name} call: not subscribed to a master");
+                    log_dropped(name, "not subscribed to a master");
                     for callback in callbacks {
                         self.deliver(callback, false);
                     }
@@ -330,7 +331,7 @@ impl Connection {
         match self.session.prepare(request) {
             Ok(call) => sender.send(call),
             Err(callbacks) => {
-                tracing::warn!("dropping a {name} call: not subscribed yet");
+                log_dropped(name, "not subscribed yet");
                 for callback in callbacks {
                     self.deliver(callback, false);
                 }
@@ -458,6 +459,16 @@ async fn subscribe_once(
         error: Error::TooManyRedirects(MAX_REDIRECTS),
         endpoint: None,
     })
+}
+
+/// Logs a request the session dropped because no subscription is live.
+fn log_dropped(name: &str, why: &str) {
+    if name == call::Type::UpdateFramework.as_str_name() {
+        // Not lost: the session keeps the update for the next SUBSCRIBE.
+        tracing::info!("{why}: the updated FrameworkInfo goes with the next SUBSCRIBE");
+    } else {
+        tracing::warn!("dropping a {name} call: {why}");
+    }
 }
 
 /// The call type's Mesos name.

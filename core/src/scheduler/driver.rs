@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) lifecycle: Lifecycle,
     commands: UnboundedSender<Command>,
     framework_id: Mutex<Option<v1::FrameworkId>>,
+    /// The credential's principal, for infos that leave `principal` unset.
+    principal: Option<String>,
     implicit_acknowledgements: bool,
     pending: Mutex<Option<Pending>>,
 }
@@ -109,6 +111,7 @@ impl SchedulerDriver {
             lifecycle: Lifecycle::new(),
             commands,
             framework_id: Mutex::new(config.framework.id.clone()),
+            principal: config.credential.as_ref().map(|(p, _)| p.clone()),
             implicit_acknowledgements: config.implicit_acknowledgements,
             pending: Mutex::new(Some(Pending {
                 scheduler,
@@ -292,6 +295,30 @@ impl SchedulerDriver {
     /// Stops offers until [`revive_offers`](Self::revive_offers).
     pub fn suppress_offers(&self) -> Status {
         self.enqueue(Request::Suppress)
+    }
+
+    /// Replaces the framework's `FrameworkInfo` and its set of suppressed
+    /// roles (`UPDATE_FRAMEWORK`): roles in `suppressed_roles` get no offers,
+    /// the framework's other roles do. The framework ID stays the assigned
+    /// one whatever `framework.id` says, and an unset `principal` is the
+    /// credential's, as at `new`.
+    ///
+    /// The driver keeps the new info for every later re-subscription, and
+    /// sends `UPDATE_FRAMEWORK` when subscribed. The master refuses changes
+    /// of `principal`, `user` or `checkpoint` (reported through
+    /// [`Scheduler::error`](super::Scheduler::error)).
+    pub fn update_framework(
+        &self,
+        mut framework: v1::FrameworkInfo,
+        suppressed_roles: Vec<String>,
+    ) -> Status {
+        if framework.principal.is_none() {
+            framework.principal = self.shared.principal.clone();
+        }
+        self.enqueue(Request::UpdateFramework {
+            framework: Box::new(framework),
+            suppressed_roles,
+        })
     }
 
     /// Kills a task. The agent is filled in when the driver has seen the task

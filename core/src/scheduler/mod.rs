@@ -23,7 +23,11 @@
 //! Calls are not queued across disconnections: a call made while no
 //! subscription is live is dropped (tasks it would have launched come back
 //! as `TASK_LOST`, or `TASK_DROPPED` for partition-aware frameworks), as in
-//! Mesos. Status updates are acknowledged after `status_update` returns when
+//! Mesos. The exception is [`SchedulerDriver::update_framework`]: the new
+//! `FrameworkInfo` and suppressed roles replace the session's at once, so
+//! the next SUBSCRIBE carries them even if the `UPDATE_FRAMEWORK` call
+//! itself could not be sent. Status updates are acknowledged after
+//! `status_update` returns when
 //! [`SchedulerConfig::implicit_acknowledgements`] is on (the default).
 
 pub mod calls;
@@ -189,6 +193,10 @@ pub struct SchedulerConfig {
     pub master: String,
     /// The framework. Set `id` to fail over from an earlier instance.
     pub framework: v1::FrameworkInfo,
+    /// Roles (of `framework`'s roles) that start suppressed: SUBSCRIBE's
+    /// `suppressed_roles` (default none). Replaced by
+    /// [`SchedulerDriver::update_framework`].
+    pub suppressed_roles: Vec<String>,
     /// Acknowledge each status update after `status_update` returns
     /// (default `true`). When `false`, call
     /// [`SchedulerDriver::acknowledge_status_update`].
@@ -210,6 +218,7 @@ impl SchedulerConfig {
         Self {
             master: master.into(),
             framework,
+            suppressed_roles: Vec::new(),
             implicit_acknowledgements: true,
             content_type: ContentType::Protobuf,
             credential: None,
@@ -224,6 +233,7 @@ impl fmt::Debug for SchedulerConfig {
         f.debug_struct("SchedulerConfig")
             .field("master", &self.master)
             .field("framework", &self.framework)
+            .field("suppressed_roles", &self.suppressed_roles)
             .field("implicit_acknowledgements", &self.implicit_acknowledgements)
             .field("content_type", &self.content_type)
             .field(

@@ -13,6 +13,11 @@
 //!   Mesos driver does).
 //! * [`Session::disconnected`]: the stream broke or went silent.
 //!
+//! The session also holds what the next `SUBSCRIBE` carries: the
+//! `FrameworkInfo` and the roles that start suppressed. An
+//! `UPDATE_FRAMEWORK` request replaces both (keeping the framework ID)
+//! whether or not it can be sent, so a re-subscription never undoes it.
+//!
 //! States: *not subscribed* (initially, and after each disconnection) and
 //! *subscribed* (after a `SUBSCRIBED` event). The first `SUBSCRIBED` yields
 //! `registered`, each later one `reregistered`.
@@ -56,6 +61,7 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct Session {
     framework: FrameworkInfo,
+    suppressed_roles: Vec<String>,
     subscribed: bool,
     registered_before: bool,
     heartbeat_interval: Duration,
@@ -69,12 +75,29 @@ impl Session {
     pub fn new(framework: FrameworkInfo) -> Self {
         Self {
             framework,
+            suppressed_roles: Vec::new(),
             subscribed: false,
             registered_before: false,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             master: None,
             task_agents: HashMap::new(),
         }
+    }
+
+    /// The same session, with roles that start suppressed at SUBSCRIBE.
+    pub fn with_suppressed_roles(mut self, suppressed_roles: Vec<String>) -> Self {
+        self.suppressed_roles = suppressed_roles;
+        self
+    }
+
+    /// The `FrameworkInfo` the next `SUBSCRIBE` carries.
+    pub fn framework(&self) -> &FrameworkInfo {
+        &self.framework
+    }
+
+    /// The roles the next `SUBSCRIBE` asks to start suppressed.
+    pub fn suppressed_roles(&self) -> &[String] {
+        &self.suppressed_roles
     }
 
     /// The framework ID, once known.
@@ -94,7 +117,7 @@ impl Session {
 
     /// The `SUBSCRIBE` call to send now (with the framework ID once known).
     pub fn subscribe_call(&self) -> Call {
-        calls::subscribe_call(&self.framework)
+        calls::subscribe_call_suppressed(&self.framework, &self.suppressed_roles)
     }
 
     /// A subscription stream to `master` opened (`200 OK`), before any event.
@@ -232,8 +255,17 @@ impl Session {
 
     /// Turns a request into the call to send, or, when not subscribed, into
     /// the callbacks standing for the dropped call (the call itself is lost:
-    /// Mesos calls are not queued across disconnections).
+    /// Mesos calls are not queued across disconnections). An
+    /// `UpdateFramework` replaces the session's info and suppressed roles
+    /// first, subscribed or not.
     pub fn prepare(&mut self, request: Request) -> Result<Call, Vec<Callback>> {
+        let request = match request {
+            Request::UpdateFramework {
+                framework,
+                suppressed_roles,
+            } => self.replace_framework(framework, suppressed_roles),
+            other => other,
+        };
         let launched: Vec<TaskInfo> = match &request {
             Request::Accept { operations, .. } => operations
                 .iter()
@@ -254,6 +286,23 @@ impl Session {
             _ => None,
         };
         Ok(request.into_call(self.framework_id().cloned(), kill_agent))
+    }
+
+    /// Takes `framework` (with this session's framework ID, whatever it
+    /// carries) and `suppressed_roles` for every later SUBSCRIBE, and
+    /// returns the request to send now.
+    fn replace_framework(
+        &mut self,
+        mut framework: Box<FrameworkInfo>,
+        suppressed_roles: Vec<String>,
+    ) -> Request {
+        framework.id = self.framework.id.clone();
+        self.framework = (*framework).clone();
+        self.suppressed_roles = suppressed_roles.clone();
+        Request::UpdateFramework {
+            framework,
+            suppressed_roles,
+        }
     }
 
     /// The update the Mesos driver synthesizes for a task it could not send.

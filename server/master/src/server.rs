@@ -328,11 +328,11 @@ async fn driver_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_allocation: Option<Instant> = None;
     loop {
-        let mut recoveries = Vec::new();
+        let mut after = AfterBatch::default();
         let mut actions = tokio::select! {
             _ = stopping.changed() => break,
             command = inbox.recv() => match command {
-                Some(command) => handle_command(&mut master, command, &mut outputs, &mut recoveries),
+                Some(command) => handle_command(&mut master, command, &mut outputs, &mut after),
                 None => break,
             },
             _ = ticker.tick() => {
@@ -350,7 +350,7 @@ async fn driver_loop(
                 &mut master,
                 command,
                 &mut outputs,
-                &mut recoveries,
+                &mut after,
             ));
         }
         if let Err(error) = persist_then_perform(actions, &mut store, &mut outputs).await {
@@ -358,8 +358,12 @@ async fn driver_loop(
             let _ = shutdown.send(true);
             break;
         }
+        // The batch is durable: accepted calls may be answered.
+        for reply in after.accepted {
+            let _ = reply.send(Ok(()));
+        }
         // After the batch: what the old state acknowledged is out first.
-        for reply in recoveries {
+        for reply in after.recoveries {
             let _ = reply.send(recover(&mut master, &mut store).await);
         }
         if master.allocation_wanted() && next_allocation.is_none() {
@@ -387,13 +391,23 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Handles one command; a request to recover is only collected, to run
-/// once the batch is persisted and sent.
+/// What waits until a batch is persisted and sent.
+#[derive(Default)]
+struct AfterBatch {
+    /// Replies to accepted scheduler calls: their answer (`202`, or the
+    /// `200` of UPDATE_FRAMEWORK) acknowledges what the batch persists.
+    accepted: Vec<oneshot::Sender<Result<(), CallError>>>,
+    /// Requests to recover from the registry.
+    recoveries: Vec<oneshot::Sender<Result<(), RegistryError>>>,
+}
+
+/// Handles one command; the reply to an accepted call and a request to
+/// recover are only collected, for when the batch is persisted and sent.
 fn handle_command(
     master: &mut Master,
     command: Command,
     outputs: &mut Outputs,
-    recoveries: &mut Vec<oneshot::Sender<Result<(), RegistryError>>>,
+    after: &mut AfterBatch,
 ) -> Vec<Action> {
     let now = wall_clock();
     let frameworks = &mut outputs.frameworks;
@@ -424,7 +438,7 @@ fn handle_command(
             reply,
         } => match master.scheduler_call(now, call, &stream_id) {
             Ok(actions) => {
-                let _ = reply.send(Ok(()));
+                after.accepted.push(reply);
                 actions
             }
             Err(error) => {
@@ -450,7 +464,7 @@ fn handle_command(
             Vec::new()
         }
         Command::Recover { reply } => {
-            recoveries.push(reply);
+            after.recoveries.push(reply);
             Vec::new()
         }
     }

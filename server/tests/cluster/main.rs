@@ -17,3 +17,4 @@ mod leadership;
 mod offers;
 mod registry;
 mod tasks;
+mod update_framework;

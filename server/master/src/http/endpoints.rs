@@ -334,6 +334,10 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
     );
     put("master/invalid_framework_to_executor_messages", 0.0);
     put("master/invalid_calls", m.counters().invalid_calls as f64);
+    put(
+        "allocator/mesos/allocation_runs",
+        m.counters().allocation_runs as f64,
+    );
     let mut total = meseta_allocator::Resources::default();
     for agent in agents.values() {
         total.add(&agent.total);

@@ -1,6 +1,7 @@
 //! `POST /api/v1/scheduler`: decode the call (protobuf or JSON), hand it to
 //! the driver loop, and answer as Mesos does: 200 with a RecordIO event
-//! stream for SUBSCRIBE, 202 for every other accepted call, 4xx with a
+//! stream for SUBSCRIBE, 200 for UPDATE_FRAMEWORK (once the update is
+//! applied and persisted), 202 for every other accepted call, 4xx with a
 //! readable message otherwise.
 
 // Parsing helpers return the finished error `Response` on a cold path; boxing
@@ -181,6 +182,7 @@ pub(super) async fn handle(
             "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
         );
     };
+    let accepted = accepted_status(&call);
     let (reply, result) = oneshot::channel();
     master.send(Command::Call {
         call,
@@ -188,9 +190,20 @@ pub(super) async fn handle(
         reply,
     });
     match result.await {
-        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Ok(())) => accepted.into_response(),
         Ok(Err(err)) => call_error(err),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
+    }
+}
+
+/// The status of an accepted non-SUBSCRIBE call: Mesos answers
+/// UPDATE_FRAMEWORK with `200 OK` (the update is applied, not only queued)
+/// and everything else with `202 Accepted`.
+fn accepted_status(call: &Call) -> StatusCode {
+    if call.r#type == Some(call::Type::UpdateFramework as i32) {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
     }
 }
 

@@ -10,6 +10,8 @@
 //! * [`accept`]: ACCEPT with LAUNCH / LAUNCH_GROUP and their validation;
 //! * [`updates`]: status updates from agents, ACKNOWLEDGE, KILL, SHUTDOWN,
 //!   MESSAGE in both directions;
+//! * [`update_framework`]: UPDATE_FRAMEWORK, and the role and suppressed
+//!   roles a framework subscribes with;
 //! * [`reconcile`]: RECONCILE, explicit and implicit;
 //! * [`agents`]: agent (re-)registration and disconnection;
 //! * [`health`]: pings, unreachable and gone agents;
@@ -22,8 +24,9 @@
 //! * a framework's tasks stay in `Framework::tasks` until their terminal
 //!   update is acknowledged, then move to `completed_tasks`;
 //! * a change the master acknowledges (an agent's `Registered`, a
-//!   framework's `SUBSCRIBED`) is preceded by an [`Action::Persist`] of it,
-//!   and the shell persists before it sends (see [`crate::registry`]);
+//!   framework's `SUBSCRIBED`, the `200 OK` of UPDATE_FRAMEWORK) is preceded
+//!   by an [`Action::Persist`] of it, and the shell persists before it sends
+//!   or answers a call (see [`crate::registry`]);
 //! * updates the master makes up itself (errors, reconciliation, lost agents)
 //!   carry no uuid, so schedulers do not acknowledge them, as in Mesos.
 
@@ -34,6 +37,7 @@ mod offers;
 mod reconcile;
 mod recovery;
 mod subscription;
+mod update_framework;
 mod updates;
 pub mod view;
 
@@ -129,7 +133,8 @@ pub struct Framework {
     pub offers: HashSet<String>,
     /// Last time an event was sent (for heartbeats).
     pub last_event: Duration,
-    /// Offers are suppressed.
+    /// Offers to its role are suppressed (SUPPRESS, or the role among the
+    /// `suppressed_roles` of SUBSCRIBE or UPDATE_FRAMEWORK).
     pub suppressed: bool,
     /// Executors known to run on agents: (agent, executor) → info.
     pub executors: HashMap<(String, String), v1::ExecutorInfo>,
@@ -293,6 +298,8 @@ pub struct Counters {
     pub agents_unreachable: u64,
     /// Frameworks removed.
     pub frameworks_removed: u64,
+    /// Allocation cycles run (`allocator/mesos/allocation_runs`).
+    pub allocation_runs: u64,
 }
 
 /// The master's whole state.
@@ -404,6 +411,9 @@ impl Master {
             }
             call::Type::Message => {
                 self.framework_message(&framework_id, call.message, &mut actions)
+            }
+            call::Type::UpdateFramework => {
+                self.update_framework(now, &framework_id, call.update_framework, &mut actions)
             }
             call::Type::Request => Ok(()),
             call::Type::Subscribe => Err(CallError::BadRequest(

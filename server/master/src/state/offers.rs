@@ -18,6 +18,7 @@ impl Master {
     /// Runs one allocation cycle and sends the resulting offers.
     pub(super) fn allocate(&mut self, now: Duration, actions: &mut Vec<Action>) {
         self.allocation_wanted = false;
+        self.counters.allocation_runs += 1;
         let allocations = self.allocator.allocate(now);
         let mut by_framework: HashMap<String, Vec<v1::Offer>> = HashMap::new();
         for allocation in allocations {

@@ -6,6 +6,11 @@
 //! refused. A framework the master does not know but which re-subscribes
 //! with an ID (the master restarted, its tasks are still on agents) is
 //! accepted under that ID, as Mesos does after a failover.
+//!
+//! `subscribe.suppressed_roles` (a subset of the framework's roles) start
+//! suppressed; a re-subscription replaces the framework's role and
+//! suppression as UPDATE_FRAMEWORK does (see [`super::update_framework`]),
+//! except that it also clears its offer filters, as before.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -45,6 +50,8 @@ impl Master {
                 "FrameworkInfo.name must be set".into(),
             ));
         }
+        let suppressed =
+            super::update_framework::role_suppressed(&info, &subscribe.suppressed_roles)?;
         let call_id = call.framework_id.map(|id| id.value);
         let info_id = info.id.as_ref().map(|id| id.value.clone());
         if call_id != info_id {
@@ -73,6 +80,7 @@ impl Master {
         let stream_id = uuid::Uuid::new_v4().to_string();
         let mut actions = vec![Action::Persist(ops::save_framework(&info))];
         let role = super::framework_role(&info);
+        let mut old_role = None;
 
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
             if let Some(old) = framework.conn.take() {
@@ -83,6 +91,7 @@ impl Master {
                 });
                 actions.push(Action::CloseFramework { conn: old });
             }
+            old_role = Some(framework.role());
             framework.info = info;
             framework.conn = Some(conn);
             framework.stream_id = Some(stream_id.clone());
@@ -90,19 +99,24 @@ impl Master {
             framework.reregistered_time = Some(now);
             framework.unregistered_time = None;
             framework.failover_deadline = None;
-            framework.suppressed = false;
-            self.allocator.activate_framework(&framework_id);
+            framework.suppressed = suppressed;
+            // Filters go; then role and suppression as subscribed (this
+            // also activates the framework).
             self.allocator.revive(&framework_id);
+            self.allocator
+                .add_framework(&framework_id, &role, suppressed);
         } else {
-            tracing::info!(framework_id, name = %info.name, role, "framework subscribed");
+            tracing::info!(framework_id, name = %info.name, role, suppressed, "framework subscribed");
             let framework = Framework {
                 conn: Some(conn),
                 stream_id: Some(stream_id.clone()),
                 active: true,
+                suppressed,
                 ..Framework::new(framework_id.clone(), info, now)
             };
             self.frameworks.insert(framework_id.clone(), framework);
-            self.allocator.add_framework(&framework_id, &role, false);
+            self.allocator
+                .add_framework(&framework_id, &role, suppressed);
         }
         self.conns.insert(conn, framework_id.clone());
         self.allocation_wanted = true;
@@ -119,6 +133,10 @@ impl Master {
             ..Default::default()
         };
         self.send(&framework_id, subscribed, now, &mut actions);
+        if old_role.is_some_and(|old| old != role) {
+            // After SUBSCRIBED: offers made to the role it left are void.
+            self.rescind_offers_outside_role(&framework_id, &role, now, &mut actions);
+        }
         Ok(Subscribed {
             stream_id,
             framework_id,

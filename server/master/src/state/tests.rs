@@ -457,3 +457,6 @@ fn unreachable_task_is_gone_when_its_agent_returns_without_it() {
 
 #[path = "recovery_tests.rs"]
 mod recovery;
+
+#[path = "update_framework_tests.rs"]
+mod update_framework;
