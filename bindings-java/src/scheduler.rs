@@ -248,29 +248,34 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_stop<'l>(
     jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.stop(failover != 0)))
 }
 
-/// `reviveOffers(Collection<String> roles)`: the core revives every role of
-/// the framework.
+/// `reviveOffers(Collection<String> roles)`.
 #[no_mangle]
 pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__Ljava_util_Collection_2<
     'l,
 >(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
-    _roles: JObject<'l>,
+    roles: JObject<'l>,
 ) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.revive_offers()))
+    jvm::body::<Native>(&mut env, &this, |env, n| {
+        let roles = jvm::strings(env, &roles, "roles")?;
+        Ok(n.driver.revive_offers_for(roles))
+    })
 }
 
-/// `suppressOffers(Collection<String> roles)`: suppresses every role.
+/// `suppressOffers(Collection<String> roles)`.
 #[no_mangle]
 pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers__Ljava_util_Collection_2<
     'l,
 >(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
-    _roles: JObject<'l>,
+    roles: JObject<'l>,
 ) -> JObject<'l> {
-    jvm::body::<Native>(&mut env, &this, |_, n| Ok(n.driver.suppress_offers()))
+    jvm::body::<Native>(&mut env, &this, |env, n| {
+        let roles = jvm::strings(env, &roles, "roles")?;
+        Ok(n.driver.suppress_offers_for(roles))
+    })
 }
 
 #[no_mangle]

@@ -180,12 +180,14 @@ impl SchedulerDriver {
         Ok(code(self.inner.decline_offer(&offer_id, filters)))
     }
 
-    fn revive_offers(&self) -> i32 {
-        code(self.inner.revive_offers())
+    #[pyo3(signature = (roles = Vec::new()))]
+    fn revive_offers(&self, roles: Vec<String>) -> i32 {
+        code(self.inner.revive_offers_for(roles))
     }
 
-    fn suppress_offers(&self) -> i32 {
-        code(self.inner.suppress_offers())
+    #[pyo3(signature = (roles = Vec::new()))]
+    fn suppress_offers(&self, roles: Vec<String>) -> i32 {
+        code(self.inner.suppress_offers_for(roles))
     }
 
     fn kill_task(&self, task_id: &str) -> PyResult<i32> {

@@ -284,7 +284,10 @@ fn session_launch_while_disconnected_reports_task_lost() {
         );
     }
     // Other calls are simply dropped.
-    assert_eq!(session.prepare(Request::Revive), Err(vec![]));
+    assert_eq!(
+        session.prepare(Request::Revive { roles: vec![] }),
+        Err(vec![])
+    );
 }
 
 #[test]
@@ -352,8 +355,13 @@ fn calls_build_each_request() {
     assert_eq!(tasks[0].agent_id, Some(agent_id("a1")));
 
     for (request, kind) in [
-        (Request::Revive, call::Type::Revive),
-        (Request::Suppress, call::Type::Suppress),
+        (Request::Revive { roles: vec![] }, call::Type::Revive),
+        (
+            Request::Suppress {
+                roles: vec!["a".into()],
+            },
+            call::Type::Suppress,
+        ),
         (Request::Teardown, call::Type::Teardown),
         (
             Request::ResourceRequest { requests: vec![] },

@@ -136,12 +136,14 @@ class MesosSchedulerDriver:
         return status
 
     def reviveOffers(self, roles: Iterable[str] = ()) -> int:
-        """Removes offer filters and resumes offers (for all of the framework's roles)."""
-        return self._native.revive_offers()
+        """Removes offer filters and resumes offers for ``roles`` (default:
+        all of the framework's roles)."""
+        return self._native.revive_offers(list(roles))
 
     def suppressOffers(self, roles: Iterable[str] = ()) -> int:
-        """Stops offers until :meth:`reviveOffers` (for all of the framework's roles)."""
-        return self._native.suppress_offers()
+        """Stops offers for ``roles`` (default: all of the framework's roles)
+        until :meth:`reviveOffers`."""
+        return self._native.suppress_offers(list(roles))
 
     def killTask(self, taskId: Msg) -> int:
         """Kills a task; its end arrives as a status update."""

@@ -29,10 +29,17 @@ pub enum Request {
         /// How long not to offer them again.
         filters: Option<Filters>,
     },
-    /// `REVIVE`: clear filters, resume offers.
-    Revive,
-    /// `SUPPRESS`: stop sending offers.
-    Suppress,
+    /// `REVIVE`: clear filters, resume offers, for `roles` (empty: every
+    /// role of the framework).
+    Revive {
+        /// The roles to revive.
+        roles: Vec<String>,
+    },
+    /// `SUPPRESS`: stop sending offers for `roles` (empty: every role).
+    Suppress {
+        /// The roles to suppress.
+        roles: Vec<String>,
+    },
     /// `KILL`; the session adds the task's agent when it knows it.
     Kill {
         /// The task.
@@ -133,8 +140,8 @@ impl Request {
         match self {
             Self::Accept { .. } => call::Type::Accept,
             Self::Decline { .. } => call::Type::Decline,
-            Self::Revive => call::Type::Revive,
-            Self::Suppress => call::Type::Suppress,
+            Self::Revive { .. } => call::Type::Revive,
+            Self::Suppress { .. } => call::Type::Suppress,
             Self::Kill { .. } => call::Type::Kill,
             Self::Acknowledge { .. } => call::Type::Acknowledge,
             Self::Message { .. } => call::Type::Message,
@@ -167,8 +174,8 @@ impl Request {
             Self::Decline { offer_ids, filters } => {
                 out.decline = Some(call::Decline { offer_ids, filters })
             }
-            Self::Revive => out.revive = Some(call::Revive::default()),
-            Self::Suppress => out.suppress = Some(call::Suppress::default()),
+            Self::Revive { roles } => out.revive = Some(call::Revive { roles }),
+            Self::Suppress { roles } => out.suppress = Some(call::Suppress { roles }),
             Self::Kill { task_id } => {
                 out.kill = Some(call::Kill {
                     task_id,

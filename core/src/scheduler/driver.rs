@@ -287,14 +287,26 @@ impl SchedulerDriver {
         })
     }
 
-    /// Clears offer filters and resumes offers.
+    /// Clears offer filters and resumes offers, for every role.
     pub fn revive_offers(&self) -> Status {
-        self.enqueue(Request::Revive)
+        self.revive_offers_for(Vec::new())
     }
 
-    /// Stops offers until [`revive_offers`](Self::revive_offers).
+    /// Clears offer filters and resumes offers for `roles` only (empty:
+    /// every role of the framework).
+    pub fn revive_offers_for(&self, roles: Vec<String>) -> Status {
+        self.enqueue(Request::Revive { roles })
+    }
+
+    /// Stops offers, for every role, until
+    /// [`revive_offers`](Self::revive_offers).
     pub fn suppress_offers(&self) -> Status {
-        self.enqueue(Request::Suppress)
+        self.suppress_offers_for(Vec::new())
+    }
+
+    /// Stops offers for `roles` only (empty: every role of the framework).
+    pub fn suppress_offers_for(&self, roles: Vec<String>) -> Status {
+        self.enqueue(Request::Suppress { roles })
     }
 
     /// Replaces the framework's `FrameworkInfo` and its set of suppressed

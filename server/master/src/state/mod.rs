@@ -392,11 +392,13 @@ impl Master {
             call::Type::Accept => self.accept(now, &framework_id, call.accept, &mut actions),
             call::Type::Decline => self.decline(now, &framework_id, call.decline),
             call::Type::Revive => {
-                self.revive(&framework_id);
+                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                self.revive_roles(&framework_id, &roles);
                 Ok(())
             }
             call::Type::Suppress => {
-                self.suppress(&framework_id);
+                let roles = call.suppress.map(|s| s.roles).unwrap_or_default();
+                self.suppress_roles(&framework_id, &roles);
                 Ok(())
             }
             call::Type::Kill => self.kill(now, &framework_id, call.kill, &mut actions),

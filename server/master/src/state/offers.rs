@@ -157,6 +157,33 @@ impl Master {
         self.allocation_wanted = true;
     }
 
+    /// REVIVE with `roles` (empty: all of them). This master offers a
+    /// framework resources for one role (its first): a REVIVE naming only
+    /// other roles changes nothing.
+    pub(super) fn revive_roles(&mut self, framework_id: &str, roles: &[String]) {
+        if self.names_offered_role(framework_id, roles) {
+            self.revive(framework_id);
+        }
+    }
+
+    /// SUPPRESS with `roles` (empty: all of them); see
+    /// [`revive_roles`](Self::revive_roles).
+    pub(super) fn suppress_roles(&mut self, framework_id: &str, roles: &[String]) {
+        if self.names_offered_role(framework_id, roles) {
+            self.suppress(framework_id);
+        }
+    }
+
+    /// Whether `roles` (empty: every role) include the role the framework
+    /// is offered resources for.
+    fn names_offered_role(&self, framework_id: &str, roles: &[String]) -> bool {
+        roles.is_empty()
+            || self
+                .frameworks
+                .get(framework_id)
+                .is_some_and(|f| roles.contains(&f.role()))
+    }
+
     /// SUPPRESS: no more offers until REVIVE.
     pub(super) fn suppress(&mut self, framework_id: &str) {
         if let Some(framework) = self.frameworks.get_mut(framework_id) {

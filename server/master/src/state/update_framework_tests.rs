@@ -341,3 +341,41 @@ fn an_updated_framework_info_survives_a_failover() {
     second.master.recover(second.now, registry);
     assert_eq!(second.master.frameworks()[&fw.0].info, info);
 }
+
+fn roles_call(kind: call::Type, roles: &[&str]) -> Call {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    Call {
+        r#type: Some(kind as i32),
+        revive: (kind == call::Type::Revive).then(|| call::Revive {
+            roles: roles.clone(),
+        }),
+        suppress: (kind == call::Type::Suppress).then(|| call::Suppress { roles }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn suppress_and_revive_act_only_when_they_name_the_offered_role() {
+    let mut h = Harness::new();
+    let fw =
+        subscribe_suppressed(&mut h, 10, with_roles("two-roles", &["busy", "idle"]), &[]).unwrap();
+    let suppressed = |h: &Harness| h.master.frameworks()[&fw.0].suppressed;
+
+    h.call(&fw, roles_call(call::Type::Suppress, &["idle"]))
+        .unwrap();
+    assert!(
+        !suppressed(&h),
+        "suppressing another role leaves 'busy' offered"
+    );
+    h.call(&fw, roles_call(call::Type::Suppress, &["busy"]))
+        .unwrap();
+    assert!(suppressed(&h));
+    h.call(&fw, roles_call(call::Type::Revive, &["idle"]))
+        .unwrap();
+    assert!(
+        suppressed(&h),
+        "reviving another role leaves 'busy' suppressed"
+    );
+    h.call(&fw, roles_call(call::Type::Revive, &[])).unwrap();
+    assert!(!suppressed(&h), "REVIVE without roles revives every role");
+}
