@@ -344,14 +344,16 @@ fn an_updated_framework_info_survives_a_failover() {
 
 fn roles_call(kind: call::Type, roles: &[&str]) -> Call {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-    Call {
+    let mut out = Call {
         r#type: Some(kind as i32),
-        revive: (kind == call::Type::Revive).then(|| call::Revive {
-            roles: roles.clone(),
-        }),
-        suppress: (kind == call::Type::Suppress).then(|| call::Suppress { roles }),
         ..Default::default()
+    };
+    if kind == call::Type::Revive {
+        out.revive = Some(call::Revive { roles });
+    } else {
+        out.suppress = Some(call::Suppress { roles });
     }
+    out
 }
 
 #[test]
