@@ -9,12 +9,11 @@
 #include <condition_variable>
 #include <iostream>
 #include <map>
+#include <mesos/executor.hpp>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <mesos/executor.hpp>
 
 namespace {
 

@@ -2,16 +2,16 @@
 // test executor (one executor per agent), collects the executors' framework
 // messages, and exits 0 once every task finished.
 //
-//   meseta_test_framework --master 127.0.0.1:5050 --executor /path/to/meseta_test_executor --tasks 4
+//   meseta_test_framework --master 127.0.0.1:5050 --executor /path/to/meseta_test_executor --tasks
+//   4
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <mesos/scheduler.hpp>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <mesos/scheduler.hpp>
 
 namespace {
 

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <memory>
-#include <string>
-
 #include <mesos/mesos.hpp>
+#include <string>
 
 namespace mesos {
 

@@ -4,12 +4,12 @@
 // it works against Meseta and Apache Mesos masters alike.
 #pragma once
 
+#include <mesos/scheduler/scheduler.pb.h>  // IWYU pragma: export
+
 #include <memory>
+#include <mesos/mesos.hpp>
 #include <string>
 #include <vector>
-
-#include <mesos/mesos.hpp>
-#include <mesos/scheduler/scheduler.pb.h>  // IWYU pragma: export
 
 namespace mesos {
 
@@ -112,12 +112,11 @@ class MesosSchedulerDriver : public SchedulerDriver {
                        const std::string& master, bool implicitAcknowledgements,
                        const Credential& credential);
   MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
-                       const std::vector<std::string>& suppressedRoles,
-                       const std::string& master, bool implicitAcknowledgements);
+                       const std::vector<std::string>& suppressedRoles, const std::string& master,
+                       bool implicitAcknowledgements);
   MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
-                       const std::vector<std::string>& suppressedRoles,
-                       const std::string& master, bool implicitAcknowledgements,
-                       const Credential& credential);
+                       const std::vector<std::string>& suppressedRoles, const std::string& master,
+                       bool implicitAcknowledgements, const Credential& credential);
 
   // A driver destroyed while running disconnects as stop(true) would, and
   // waits until no callback is running.

@@ -1,13 +1,13 @@
 // Protobuf objects to and from the bytes that cross the cxx bridge.
 #pragma once
 
+#include <google/protobuf/message_lite.h>
+
 #include <cstdint>
 #include <iostream>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/message_lite.h>
 
 #include "meseta/bridge.hpp"
 

@@ -3,12 +3,11 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <mesos/executor.hpp>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include <mesos/executor.hpp>
 
 #include "convert.hpp"
 #include "meseta/bridge.rs.h"
@@ -20,7 +19,8 @@ namespace bridge {
 // catching whatever it throws (reported through error()).
 class ExecutorCallbacks final : public ExecutorSink {
  public:
-  ExecutorCallbacks(mesos::Executor* executor, mesos::ExecutorDriver* driver, std::shared_ptr<Gate> gate);
+  ExecutorCallbacks(mesos::Executor* executor, mesos::ExecutorDriver* driver,
+                    std::shared_ptr<Gate> gate);
 
   void registered(Bytes executor_info, Bytes framework_info, Bytes agent_info) const override;
   void reregistered(Bytes agent_info) const override;
@@ -41,7 +41,7 @@ class ExecutorCallbacks final : public ExecutorSink {
 };
 
 ExecutorCallbacks::ExecutorCallbacks(mesos::Executor* executor, mesos::ExecutorDriver* driver,
-                           std::shared_ptr<Gate> gate)
+                                     std::shared_ptr<Gate> gate)
     : executor_(executor), driver_(driver), gate_(std::move(gate)) {}
 
 template <typename Call>
@@ -72,7 +72,7 @@ void ExecutorCallbacks::deliver(const char* callback, Call call) const {
 }
 
 void ExecutorCallbacks::registered(Bytes executor_info, Bytes framework_info,
-                              Bytes agent_info) const {
+                                   Bytes agent_info) const {
   deliver("registered", [&] {
     executor_->registered(driver_, convert::parse<mesos::ExecutorInfo>(executor_info),
                           convert::parse<mesos::FrameworkInfo>(framework_info),
@@ -81,9 +81,8 @@ void ExecutorCallbacks::registered(Bytes executor_info, Bytes framework_info,
 }
 
 void ExecutorCallbacks::reregistered(Bytes agent_info) const {
-  deliver("reregistered", [&] {
-    executor_->reregistered(driver_, convert::parse<mesos::SlaveInfo>(agent_info));
-  });
+  deliver("reregistered",
+          [&] { executor_->reregistered(driver_, convert::parse<mesos::SlaveInfo>(agent_info)); });
 }
 
 void ExecutorCallbacks::disconnected() const {
@@ -130,9 +129,9 @@ MesosExecutorDriver::MesosExecutorDriver(Executor* executor) {
     throw std::invalid_argument("MesosExecutorDriver: the executor must not be null");
   }
   auto gate = std::make_shared<meseta::bridge::Gate>();
-  impl_.reset(new Impl{gate, meseta::bridge::new_executor_driver(
-                                 std::make_unique<meseta::bridge::ExecutorCallbacks>(executor, this,
-                                                                                gate))});
+  impl_.reset(new Impl{
+      gate, meseta::bridge::new_executor_driver(
+                std::make_unique<meseta::bridge::ExecutorCallbacks>(executor, this, gate))});
 }
 
 MesosExecutorDriver::~MesosExecutorDriver() { impl_->gate->close(); }

@@ -3,12 +3,11 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <mesos/scheduler.hpp>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <mesos/scheduler.hpp>
 
 #include "convert.hpp"
 #include "meseta/bridge.rs.h"
@@ -20,7 +19,8 @@ namespace bridge {
 // catching whatever it throws (reported through error()).
 class SchedulerCallbacks final : public SchedulerSink {
  public:
-  SchedulerCallbacks(mesos::Scheduler* scheduler, mesos::SchedulerDriver* driver, std::shared_ptr<Gate> gate);
+  SchedulerCallbacks(mesos::Scheduler* scheduler, mesos::SchedulerDriver* driver,
+                     std::shared_ptr<Gate> gate);
 
   void registered(Bytes framework_id, Bytes master_info) const override;
   void reregistered(Bytes master_info) const override;
@@ -43,7 +43,7 @@ class SchedulerCallbacks final : public SchedulerSink {
 };
 
 SchedulerCallbacks::SchedulerCallbacks(mesos::Scheduler* scheduler, mesos::SchedulerDriver* driver,
-                             std::shared_ptr<Gate> gate)
+                                       std::shared_ptr<Gate> gate)
     : scheduler_(scheduler), driver_(driver), gate_(std::move(gate)) {}
 
 template <typename Call>
@@ -102,34 +102,31 @@ void SchedulerCallbacks::resource_offers(rust::Slice<const Bytes> offers) const 
 }
 
 void SchedulerCallbacks::offer_rescinded(Bytes offer_id) const {
-  deliver("offerRescinded", [&] {
-    scheduler_->offerRescinded(driver_, convert::parse<mesos::OfferID>(offer_id));
-  });
+  deliver("offerRescinded",
+          [&] { scheduler_->offerRescinded(driver_, convert::parse<mesos::OfferID>(offer_id)); });
 }
 
 void SchedulerCallbacks::status_update(Bytes status) const {
-  deliver("statusUpdate", [&] {
-    scheduler_->statusUpdate(driver_, convert::parse<mesos::TaskStatus>(status));
-  });
+  deliver("statusUpdate",
+          [&] { scheduler_->statusUpdate(driver_, convert::parse<mesos::TaskStatus>(status)); });
 }
 
 void SchedulerCallbacks::framework_message(Bytes executor_id, Bytes agent_id, Bytes data) const {
   deliver("frameworkMessage", [&] {
-    scheduler_->frameworkMessage(driver_, convert::parse<mesos::ExecutorID>(executor_id),
-                                 convert::parse<mesos::SlaveID>(agent_id),
-                                 std::string(reinterpret_cast<const char*>(data.data()),
-                                             data.size()));
+    scheduler_->frameworkMessage(
+        driver_, convert::parse<mesos::ExecutorID>(executor_id),
+        convert::parse<mesos::SlaveID>(agent_id),
+        std::string(reinterpret_cast<const char*>(data.data()), data.size()));
   });
 }
 
 void SchedulerCallbacks::slave_lost(Bytes agent_id) const {
-  deliver("slaveLost", [&] {
-    scheduler_->slaveLost(driver_, convert::parse<mesos::SlaveID>(agent_id));
-  });
+  deliver("slaveLost",
+          [&] { scheduler_->slaveLost(driver_, convert::parse<mesos::SlaveID>(agent_id)); });
 }
 
 void SchedulerCallbacks::executor_lost(Bytes executor_id, Bytes agent_id,
-                                  std::int32_t status) const {
+                                       std::int32_t status) const {
   deliver("executorLost", [&] {
     scheduler_->executorLost(driver_, convert::parse<mesos::ExecutorID>(executor_id),
                              convert::parse<mesos::SlaveID>(agent_id), status);
@@ -186,39 +183,35 @@ MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const Framework
     : MesosSchedulerDriver(scheduler, framework, {}, master, true) {}
 
 MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
-                                           const std::string& master,
-                                           const Credential& credential)
+                                           const std::string& master, const Credential& credential)
     : MesosSchedulerDriver(scheduler, framework, {}, master, true, credential) {}
 
 MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
-                                           const std::string& master,
-                                           bool implicitAcknowledgements)
+                                           const std::string& master, bool implicitAcknowledgements)
     : MesosSchedulerDriver(scheduler, framework, {}, master, implicitAcknowledgements) {}
 
 MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
-                                           const std::string& master,
-                                           bool implicitAcknowledgements,
+                                           const std::string& master, bool implicitAcknowledgements,
                                            const Credential& credential)
-    : MesosSchedulerDriver(scheduler, framework, {}, master, implicitAcknowledgements,
-                           credential) {}
+    : MesosSchedulerDriver(scheduler, framework, {}, master, implicitAcknowledgements, credential) {
+}
 
 MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
                                            const std::vector<std::string>& suppressedRoles,
                                            const std::string& master,
                                            bool implicitAcknowledgements) {
   auto gate = std::make_shared<meseta::bridge::Gate>();
-  impl_.reset(new Impl{gate, makeDriver(scheduler, this, gate, framework, suppressedRoles,
-                                        master, implicitAcknowledgements, nullptr)});
+  impl_.reset(new Impl{gate, makeDriver(scheduler, this, gate, framework, suppressedRoles, master,
+                                        implicitAcknowledgements, nullptr)});
 }
 
 MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
                                            const std::vector<std::string>& suppressedRoles,
-                                           const std::string& master,
-                                           bool implicitAcknowledgements,
+                                           const std::string& master, bool implicitAcknowledgements,
                                            const Credential& credential) {
   auto gate = std::make_shared<meseta::bridge::Gate>();
-  impl_.reset(new Impl{gate, makeDriver(scheduler, this, gate, framework, suppressedRoles,
-                                        master, implicitAcknowledgements, &credential)});
+  impl_.reset(new Impl{gate, makeDriver(scheduler, this, gate, framework, suppressedRoles, master,
+                                        implicitAcknowledgements, &credential)});
 }
 
 MesosSchedulerDriver::~MesosSchedulerDriver() {
@@ -260,8 +253,7 @@ Status MesosSchedulerDriver::launchTasks(const std::vector<OfferID>& offerIds,
   });
 }
 
-Status MesosSchedulerDriver::launchTasks(const OfferID& offerId,
-                                         const std::vector<TaskInfo>& tasks,
+Status MesosSchedulerDriver::launchTasks(const OfferID& offerId, const std::vector<TaskInfo>& tasks,
                                          const Filters& filters) {
   return launchTasks(std::vector<OfferID>{offerId}, tasks, filters);
 }
@@ -319,8 +311,7 @@ Status MesosSchedulerDriver::acknowledgeStatusUpdate(const TaskStatus& status) {
 }
 
 Status MesosSchedulerDriver::sendFrameworkMessage(const ExecutorID& executorId,
-                                                  const SlaveID& slaveId,
-                                                  const std::string& data) {
+                                                  const SlaveID& slaveId, const std::string& data) {
   std::string executorBytes = meseta::convert::serialize(executorId);
   std::string agentBytes = meseta::convert::serialize(slaveId);
   return impl_->guarded("sendFrameworkMessage", [&] {

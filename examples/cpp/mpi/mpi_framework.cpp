@@ -34,14 +34,13 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <mesos/scheduler.hpp>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <mesos/scheduler.hpp>
 
 extern char** environ;
 
@@ -103,10 +102,18 @@ class Mpiexec {
   // Starts mpiexec for `ranks` ranks of `program`; returns the proxy commands
   // (one per rank, in rank order) or an error message.
   std::optional<std::string> start(const Options& options, std::vector<std::string>* commands) {
-    std::vector<std::string> args = {options.mpiexec, "-launcher", "manual",
-                                     "-localhost", options.advertiseIp,
-                                     "-disable-hostname-propagation", "-genvnone", "-wdir",
-                                     "/tmp", "-n", std::to_string(options.ranks), "-hosts"};
+    std::vector<std::string> args = {options.mpiexec,
+                                     "-launcher",
+                                     "manual",
+                                     "-localhost",
+                                     options.advertiseIp,
+                                     "-disable-hostname-propagation",
+                                     "-genvnone",
+                                     "-wdir",
+                                     "/tmp",
+                                     "-n",
+                                     std::to_string(options.ranks),
+                                     "-hosts"};
     // One distinct label per rank: one proxy (one task) per rank.
     std::string hosts;
     for (int rank = 0; rank < options.ranks; rank++) {
@@ -392,8 +399,8 @@ class MpiFramework : public mesos::Scheduler {
       }
     }
     if (static_cast<int>(rankOffer.size()) < options_.ranks) {
-      std::cout << "holding " << held_.size() << " offer(s): room for " << rankOffer.size() << " of "
-                << options_.ranks << " ranks" << std::endl;
+      std::cout << "holding " << held_.size() << " offer(s): room for " << rankOffer.size()
+                << " of " << options_.ranks << " ranks" << std::endl;
       return;
     }
 
@@ -445,8 +452,7 @@ class MpiFramework : public mesos::Scheduler {
       driver->declineOffer(offer.id(), filters);
     }
     if (!held_.empty()) {
-      std::cout << "declined " << held_.size() << " offer(s) that cannot fit the gang"
-                << std::endl;
+      std::cout << "declined " << held_.size() << " offer(s) that cannot fit the gang" << std::endl;
     }
     held_.clear();
   }
@@ -524,8 +530,8 @@ std::optional<Options> parse(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (options.master.empty() || options.program.empty() || options.ranks < 1 ||
-      options.cpus <= 0 || options.mem <= 0) {
+  if (options.master.empty() || options.program.empty() || options.ranks < 1 || options.cpus <= 0 ||
+      options.mem <= 0) {
     return std::nullopt;
   }
   return options;
