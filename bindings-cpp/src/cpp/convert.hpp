@@ -4,6 +4,7 @@
 #include <google/protobuf/message_lite.h>
 
 #include <cstdint>
+#include <exception>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -24,6 +25,37 @@ struct Gate {
   void close() {
     std::lock_guard<std::recursive_mutex> lock(mutex);
     open = false;
+  }
+
+  // Runs `kind::callback` (through `call`) unless the gate is closed. What
+  // it throws is printed and passed to `report` (the user's error
+  // callback), unless the failing callback was error itself.
+  template <typename Call, typename Report>
+  static void deliver(Gate& gate, const char* kind, const char* callback, Call call,
+                      Report report) {
+    std::lock_guard<std::recursive_mutex> lock(gate.mutex);
+    if (!gate.open) {
+      return;
+    }
+    std::string failure;
+    try {
+      call();
+      return;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "an exception that is not a std::exception";
+    }
+    std::string message = std::string(kind) + "::" + callback + " threw: " + failure;
+    std::cerr << "meseta: " << message << std::endl;
+    if (std::string(callback) == "error") {
+      return;
+    }
+    try {
+      report(message);
+    } catch (...) {
+      std::cerr << "meseta: " << kind << "::error threw too; ignored" << std::endl;
+    }
   }
 };
 

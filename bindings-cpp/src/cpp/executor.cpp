@@ -1,6 +1,5 @@
 // mesos::MesosExecutorDriver on Meseta's Rust client core, and the sink
 // that brings the core's callbacks back to the mesos::Executor.
-#include <cstring>
 #include <exception>
 #include <iostream>
 #include <mesos/executor.hpp>
@@ -46,29 +45,8 @@ ExecutorCallbacks::ExecutorCallbacks(mesos::Executor* executor, mesos::ExecutorD
 
 template <typename Call>
 void ExecutorCallbacks::deliver(const char* callback, Call call) const {
-  std::lock_guard<std::recursive_mutex> lock(gate_->mutex);
-  if (!gate_->open) {
-    return;
-  }
-  std::string failure;
-  try {
-    call();
-    return;
-  } catch (const std::exception& e) {
-    failure = e.what();
-  } catch (...) {
-    failure = "an exception that is not a std::exception";
-  }
-  std::string message = std::string("Executor::") + callback + " threw: " + failure;
-  std::cerr << "meseta: " << message << std::endl;
-  if (std::strcmp(callback, "error") == 0) {
-    return;
-  }
-  try {
-    executor_->error(driver_, message);
-  } catch (...) {
-    std::cerr << "meseta: Executor::error threw too; ignored" << std::endl;
-  }
+  Gate::deliver(*gate_, "Executor", callback, call,
+                [this](const std::string& message) { executor_->error(driver_, message); });
 }
 
 void ExecutorCallbacks::registered(Bytes executor_info, Bytes framework_info,

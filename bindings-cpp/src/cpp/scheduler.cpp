@@ -1,6 +1,5 @@
 // mesos::MesosSchedulerDriver on Meseta's Rust client core, and the sink
 // that brings the core's callbacks back to the mesos::Scheduler.
-#include <cstring>
 #include <exception>
 #include <iostream>
 #include <mesos/scheduler.hpp>
@@ -48,29 +47,8 @@ SchedulerCallbacks::SchedulerCallbacks(mesos::Scheduler* scheduler, mesos::Sched
 
 template <typename Call>
 void SchedulerCallbacks::deliver(const char* callback, Call call) const {
-  std::lock_guard<std::recursive_mutex> lock(gate_->mutex);
-  if (!gate_->open) {
-    return;
-  }
-  std::string failure;
-  try {
-    call();
-    return;
-  } catch (const std::exception& e) {
-    failure = e.what();
-  } catch (...) {
-    failure = "an exception that is not a std::exception";
-  }
-  std::string message = std::string("Scheduler::") + callback + " threw: " + failure;
-  std::cerr << "meseta: " << message << std::endl;
-  if (std::strcmp(callback, "error") == 0) {
-    return;
-  }
-  try {
-    scheduler_->error(driver_, message);
-  } catch (...) {
-    std::cerr << "meseta: Scheduler::error threw too; ignored" << std::endl;
-  }
+  Gate::deliver(*gate_, "Scheduler", callback, call,
+                [this](const std::string& message) { scheduler_->error(driver_, message); });
 }
 
 void SchedulerCallbacks::registered(Bytes framework_id, Bytes master_info) const {
