@@ -220,6 +220,14 @@ impl SchedulerDriver {
         Ok(code(self.inner.reconcile_tasks(&statuses)))
     }
 
+    #[pyo3(signature = (framework, suppressed_roles = Vec::new()))]
+    fn update_framework(&self, framework: &str, suppressed_roles: Vec<String>) -> PyResult<i32> {
+        let framework: v1::FrameworkInfo = convert::message("FrameworkInfo", framework)?;
+        Ok(code(
+            self.inner.update_framework(framework, suppressed_roles),
+        ))
+    }
+
     fn request_resources(&self, requests: &str) -> PyResult<i32> {
         let requests: Vec<v1::Request> = convert::messages("Request", requests)?;
         Ok(code(self.inner.request_resources(requests)))

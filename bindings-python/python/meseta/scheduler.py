@@ -162,6 +162,22 @@ class MesosSchedulerDriver:
         ideally ``agent_id``); an empty list asks for every task."""
         return self._native.reconcile_tasks(dumps([_status(task) for task in tasks]))
 
+    def updateFramework(
+        self,
+        frameworkInfo: Msg,
+        suppressedRoles: Iterable[str] = (),
+        offerConstraints: Optional[Msg] = None,
+    ) -> int:
+        """Replaces the framework's FrameworkInfo (name, roles, capabilities,
+        failover timeout, ...; not ``principal``, ``user`` or ``checkpoint``)
+        and its exact set of suppressed roles. The framework ID is kept.
+        A refusal by the master arrives through ``error``. Offer constraints
+        are not supported yet: passing any raises ``NotImplementedError``."""
+        if offerConstraints:
+            raise NotImplementedError("offer constraints are not supported by Meseta yet")
+        self.framework = dict(frameworkInfo)
+        return self._native.update_framework(dumps(self.framework), list(suppressedRoles))
+
     def requestResources(self, requests: Sequence[Msg]) -> int:
         """Hints the allocator (Mesos ignores it too, but the call is sent)."""
         return self._native.request_resources(dumps(list(requests)))
