@@ -11,7 +11,7 @@ CARGO ?= cargo
 VENV ?= $(CARGO_TARGET_DIR)/pyvenv
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: demo build test test-deps proto-check lint java-jar rust-tests compat-tests python-binding python-tests java-tests bench
+.PHONY: demo build test test-deps proto-check lint java-jar cpp-tests rust-tests compat-tests python-binding python-tests java-tests bench
 
 build:
 	$(CARGO) build --workspace --bins
@@ -21,9 +21,11 @@ demo: build
 	$(BIN)/meseta local --agents 2 --port 0 -- $(BIN)/command_framework --master {master} --tasks 10
 
 # Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser; a JDK,
-# Maven and protoc for the Java binding) and a Python venv with pymesos (the
+# Maven and protoc for the Java binding; CMake, protobuf, GoogleTest, MPICH
+# and clang-format for the C++ binding) and a Python venv with pymesos (the
 # real client from PyPI), pytest, and ruff (the Python formatter and linter).
-DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven protobuf-compiler
+DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven \
+	protobuf-compiler cmake g++ libprotobuf-dev libgtest-dev mpich libmpich-dev clang-format
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,6 +39,7 @@ test-deps:
 	fi
 
 PYTHON_SOURCES := bindings-python examples/python tests/compat bench/python_events.py
+CPP_SOURCES = $$(find bindings-cpp examples/cpp -name '*.cpp' -o -name '*.hpp' -o -name '*.c' | sort)
 
 # Our .proto files against the official jar's descriptors: any difference in
 # a message or enum we define (number, name, type, label, packing) fails.
@@ -50,6 +53,7 @@ lint: test-deps proto-check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
 	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
+	clang-format --dry-run --Werror $(CPP_SOURCES)
 
 rust-tests: build test-deps
 	$(CARGO) test --workspace
@@ -78,7 +82,17 @@ python-tests: build python-binding
 java-tests: build test-deps
 	mvn -q -B -f bindings-java/pom.xml verify -Dmeseta.target=$(BIN)
 
-test: test-deps lint rust-tests compat-tests python-tests java-tests
+# The C++ binding: CMake builds the Rust library (cargo), the C++ half, the
+# examples and the GoogleTest suite; CTest runs it against real clusters,
+# with the MPI example on three agents and a consumer project built against
+# the installed package.
+CPP_BUILD := $(CARGO_TARGET_DIR)/cpp
+cpp-tests: build test-deps
+	cmake -S bindings-cpp -B $(CPP_BUILD) -DMESETA_CARGO_TARGET_DIR=$(CARGO_TARGET_DIR) -DMESETA_BINARY=$(BIN)/meseta
+	cmake --build $(CPP_BUILD) -j2
+	ctest --test-dir $(CPP_BUILD) --output-on-failure -j2
+
+test: test-deps lint rust-tests compat-tests python-tests java-tests cpp-tests
 
 bench:
 	$(CARGO) bench -p meseta-bench

@@ -134,13 +134,21 @@ impl RustExecutorDriver {
     }
 }
 
-impl Drop for RustExecutorDriver {
-    /// Stops a driver destroyed while running and waits for its threads, so
-    /// no callback reaches a destroyed C++ executor.
-    fn drop(&mut self) {
+impl RustExecutorDriver {
+    /// Stops a driver destroyed while running (or aborted), then delivers
+    /// every queued callback (the `error` of a fatal abort above all) before
+    /// the C++ executor goes away.
+    pub fn close(&self) {
         if matches!(self.driver.status(), Status::Running | Status::Aborted) {
             self.driver.stop();
             self.driver.join();
         }
+        self.driver.wait_for_callbacks();
+    }
+}
+
+impl Drop for RustExecutorDriver {
+    fn drop(&mut self) {
+        self.close();
     }
 }

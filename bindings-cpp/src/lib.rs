@@ -77,6 +77,10 @@ mod ffi {
         fn abort(self: &RustSchedulerDriver) -> i32;
         fn join(self: &RustSchedulerDriver) -> i32;
         fn status(self: &RustSchedulerDriver) -> i32;
+        /// For the C++ destructor: disconnects a running or aborted driver
+        /// (as `stop(true)`), then waits until every queued callback was
+        /// delivered and the callback thread ended.
+        fn close(self: &RustSchedulerDriver);
         fn request_resources(self: &RustSchedulerDriver, requests: &[&[u8]]) -> Result<i32>;
         fn launch_tasks(
             self: &RustSchedulerDriver,
@@ -123,6 +127,9 @@ mod ffi {
         fn abort(self: &RustExecutorDriver) -> i32;
         fn join(self: &RustExecutorDriver) -> i32;
         fn status(self: &RustExecutorDriver) -> i32;
+        /// For the C++ destructor: stops the driver, then waits until every
+        /// queued callback was delivered and the callback thread ended.
+        fn close(self: &RustExecutorDriver);
         fn send_status_update(self: &RustExecutorDriver, status: &[u8]) -> Result<i32>;
         fn send_framework_message(self: &RustExecutorDriver, data: &[u8]) -> i32;
     }

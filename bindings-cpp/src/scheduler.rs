@@ -250,15 +250,23 @@ impl RustSchedulerDriver {
     }
 }
 
-impl Drop for RustSchedulerDriver {
+impl RustSchedulerDriver {
     /// A driver destroyed while running (or aborted) disconnects as if the
     /// process had exited: `stop(failover = true)` keeps the framework
-    /// registered for its failover timeout. Then it waits for the threads,
-    /// so no callback reaches a destroyed C++ scheduler.
-    fn drop(&mut self) {
+    /// registered for its failover timeout. Then every queued callback is
+    /// delivered (the `error` of a fatal abort above all) before the C++
+    /// scheduler goes away.
+    pub fn close(&self) {
         if matches!(self.driver.status(), Status::Running | Status::Aborted) {
             self.driver.stop(true);
             self.driver.join();
         }
+        self.driver.wait_for_callbacks();
+    }
+}
+
+impl Drop for RustSchedulerDriver {
+    fn drop(&mut self) {
+        self.close();
     }
 }

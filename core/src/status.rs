@@ -14,7 +14,7 @@
 //! so that a final TEARDOWN or status update is not lost when `main` returns.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, ThreadId};
+use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 /// The state of a driver, returned by every driver method.
@@ -94,6 +94,8 @@ pub(crate) struct Lifecycle {
     changed: Condvar,
     /// The callback thread, which must never block in `join`.
     callback_thread: Mutex<Option<ThreadId>>,
+    /// Its handle, for [`Lifecycle::wait_for_callbacks`].
+    callback_handle: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Lifecycle {
@@ -105,15 +107,40 @@ impl Lifecycle {
             }),
             changed: Condvar::new(),
             callback_thread: Mutex::new(None),
+            callback_handle: Mutex::new(None),
         }
     }
 
     /// Records the driver's callback thread.
-    pub(crate) fn set_callback_thread(&self, id: ThreadId) {
+    pub(crate) fn set_callback_thread(&self, handle: JoinHandle<()>) {
         *self
             .callback_thread
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(id);
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle.thread().id());
+        *self
+            .callback_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+    }
+
+    /// Waits until the callback thread has delivered what was queued for it
+    /// and exited. It exits once the I/O thread has ended, which a stop
+    /// brings about; after an abort the I/O thread lives on until a stop.
+    /// Does not wait on the callback thread itself.
+    pub(crate) fn wait_for_callbacks(&self) {
+        if self.on_callback_thread() {
+            return;
+        }
+        let handle = self
+            .callback_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                tracing::error!("the driver's callback thread panicked");
+            }
+        }
     }
 
     /// [`Lifecycle::join`], except on the callback thread, where waiting would

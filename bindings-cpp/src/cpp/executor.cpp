@@ -112,7 +112,12 @@ MesosExecutorDriver::MesosExecutorDriver(Executor* executor) {
                 std::make_unique<meseta::bridge::ExecutorCallbacks>(executor, this, gate))});
 }
 
-MesosExecutorDriver::~MesosExecutorDriver() { impl_->gate->close(); }
+MesosExecutorDriver::~MesosExecutorDriver() {
+  // Every callback queued so far is delivered (the error of a fatal abort
+  // above all), then none starts any more.
+  impl_->rust->close();
+  impl_->gate->close();
+}
 
 Status MesosExecutorDriver::start() { return static_cast<Status>(impl_->rust->start()); }
 

@@ -193,8 +193,10 @@ MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const Framework
 }
 
 MesosSchedulerDriver::~MesosSchedulerDriver() {
-  // No callback starts from here on (one in progress finishes first), then
-  // the Rust driver disconnects and its threads end.
+  // A running driver disconnects (as stop(true)); every callback queued so
+  // far is delivered (the error of a fatal abort above all); then none
+  // starts any more.
+  impl_->rust->close();
   impl_->gate->close();
 }
 

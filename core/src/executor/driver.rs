@@ -136,9 +136,7 @@ impl ExecutorDriver {
             .spawn(move || driver.run_callbacks(executor, dispatch_rx));
         match callbacks {
             Ok(handle) => {
-                self.shared
-                    .lifecycle
-                    .set_callback_thread(handle.thread().id());
+                self.shared.lifecycle.set_callback_thread(handle);
             }
             Err(e) => {
                 tracing::error!("cannot spawn the executor callback thread: {e}");
@@ -218,6 +216,14 @@ impl ExecutorDriver {
         self.shared
             .lifecycle
             .join_timeout("ExecutorDriver", timeout)
+    }
+
+    /// Blocks until every callback queued before the driver ended has been
+    /// delivered (including the `error` that follows a fatal abort) and the
+    /// callback thread has exited; for bindings about to free the executor.
+    /// Stop the driver first. Does not wait when called from a callback.
+    pub fn wait_for_callbacks(&self) {
+        self.shared.lifecycle.wait_for_callbacks();
     }
 
     /// [`start`](Self::start) then [`join`](Self::join).

@@ -154,9 +154,7 @@ impl SchedulerDriver {
             .spawn(move || driver.run_callbacks(scheduler, dispatch_rx));
         match callbacks {
             Ok(handle) => {
-                self.shared
-                    .lifecycle
-                    .set_callback_thread(handle.thread().id());
+                self.shared.lifecycle.set_callback_thread(handle);
             }
             Err(e) => {
                 tracing::error!("cannot spawn the scheduler callback thread: {e}");
@@ -239,6 +237,15 @@ impl SchedulerDriver {
         self.shared
             .lifecycle
             .join_timeout("SchedulerDriver", timeout)
+    }
+
+    /// Blocks until every callback queued before the driver ended has been
+    /// delivered (including the `error` that follows a fatal abort) and the
+    /// callback thread has exited; for bindings about to free the scheduler.
+    /// Stop the driver first: after an abort the callback thread lives on
+    /// until a stop. Does not wait when called from a callback.
+    pub fn wait_for_callbacks(&self) {
+        self.shared.lifecycle.wait_for_callbacks();
     }
 
     /// [`start`](Self::start) then [`join`](Self::join).

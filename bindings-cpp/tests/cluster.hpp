@@ -1,0 +1,144 @@
+// A real Meseta cluster for the tests: one `meseta master` and N `meseta
+// agent` processes on 127.0.0.1, each with its own work dir and log file
+// under a fresh temp dir. The master can be killed and restarted on the same
+// port, an agent killed, or killed and restarted on its work dir (it then
+// recovers what it checkpointed). Everything is killed on destruction; if
+// the test failed, the logs' tails are printed and the temp dir is kept
+// (also kept when MESETA_TEST_KEEP is set), else it is removed.
+//
+// Waits poll with a deadline and throw WaitTimeout when it passes
+// (GoogleTest reports an exception thrown by a test body as a failure).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace meseta_test {
+
+// How long any wait lasts before the test fails.
+constexpr std::chrono::milliseconds kDeadline{60000};
+
+// A wait that ran out of time.
+class WaitTimeout : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Polls `condition` (every 20 ms) until it holds; throws WaitTimeout after
+// `deadline`.
+void waitFor(const std::string& what, const std::function<bool()>& condition,
+             std::chrono::milliseconds deadline = kDeadline);
+
+// Paths the build passes (overridable through the environment variables of
+// the same name): the `meseta` binary, the example C++ executor and the
+// tests' recording executor.
+std::string mesetaBinary();
+std::string testExecutorPath();
+std::string recordingExecutorPath();
+
+// A TCP port nobody listens on right now.
+int freePort();
+
+// A new directory under $TMPDIR (or /tmp).
+std::string makeTempDir(const std::string& prefix);
+
+// The lines of a text file; none if it cannot be read.
+std::vector<std::string> readLines(const std::string& path);
+
+// The last `count` lines of a text file, ANSI colours removed.
+std::string tail(const std::string& path, int count);
+
+// `GET http://address/path` with a 5 s timeout: the body, or "" if the
+// request failed. `status` (if given) gets the HTTP status, 0 on failure.
+std::string httpGet(const std::string& address, const std::string& path, int* status = nullptr);
+
+class LocalCluster {
+ public:
+  // Master flags that notice a silent agent within about 1.5 s (pings every
+  // 300 ms, 5 unanswered in a row); the default is 75 s.
+  static const std::vector<std::string> kFastAgentTimeouts;
+
+  struct Options {
+    int agents = 1;
+    std::vector<std::string> masterFlags;  // added to the master's usual ones
+    std::vector<std::string> agentFlags;   // added to every agent's
+  };
+
+  // Starts a master on a free port and `agents` agents, and waits until the
+  // master counts them all active.
+  explicit LocalCluster(int agents = 1);
+  explicit LocalCluster(const Options& options);
+
+  // A cluster whose master will listen on `port`; nothing starts until
+  // startMaster().
+  static LocalCluster onPort(int port);
+
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+  ~LocalCluster();
+
+  // The master's "127.0.0.1:PORT".
+  std::string master() const;
+
+  void startMaster();
+  // Kills the master (SIGKILL) and starts it again on the same port and
+  // work dir.
+  void restartMaster();
+  // Starts agent `index` (the next one, or one killed earlier) on its own
+  // work dir.
+  void startAgent(int index);
+  // SIGKILL: the agent's executors and tasks keep running.
+  void killAgent(int index);
+  // killAgent, then startAgent on the same work dir.
+  void restartAgent(int index);
+
+  // The "HOST:PORT" agent `index` listens on.
+  std::string agentAddress(int index) const;
+  // The ID agent `index` registered with (from its /state), waiting for it.
+  std::string agentId(int index) const;
+
+  // GET on the master; "" if it failed.
+  std::string get(const std::string& path) const;
+  // A value of the master's /metrics/snapshot; NaN if missing or down.
+  double metric(const std::string& name) const;
+  void waitForMetric(const std::string& name, double value) const;
+  void waitForActiveAgents(int count) const;
+  // The master's allocation cycles so far (allocator/mesos/allocation_runs).
+  long allocationRuns() const;
+  // Waits until the master ran `cycles` more allocation cycles (one every
+  // 100 ms): how long "nothing happens" is watched for.
+  void awaitAllocationCycles(int cycles) const;
+
+  const std::string& root() const { return root_; }
+  void printLogTails(std::ostream& out, int lines) const;
+
+ private:
+  struct Process {
+    std::string name;
+    pid_t pid = -1;
+  };
+
+  // Starts nothing.
+  LocalCluster(const Options& options, int port);
+
+  Process launch(const std::string& name, const std::vector<std::string>& args);
+  void terminate(Process& process, int signal, std::chrono::milliseconds grace);
+  void killLeftoverContainers(const std::string& agentWorkDir) const;
+  std::string workDir(const std::string& name) const;
+  std::string logPath(const std::string& name) const;
+
+  std::string root_;
+  std::string binary_;
+  int port_ = 0;
+  Options options_;
+  Process master_;
+  std::vector<Process> agents_;
+};
+
+}  // namespace meseta_test
