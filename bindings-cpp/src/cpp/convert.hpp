@@ -27,6 +27,10 @@ struct Gate {
     open = false;
   }
 
+  // Returns once no callback is in progress (at once on the callback
+  // thread itself).
+  void awaitIdle() { std::lock_guard<std::recursive_mutex> lock(mutex); }
+
   // Runs `kind::callback` (through `call`) unless the gate is closed. What
   // it throws is printed and passed to `report` (the user's error
   // callback), unless the failing callback was error itself.

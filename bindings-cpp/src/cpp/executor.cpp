@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "convert.hpp"
-#include "meseta/bridge.rs.h"
+#include "meseta-cpp/src/lib.rs.h"
 
 namespace meseta {
 namespace bridge {
@@ -113,8 +113,10 @@ MesosExecutorDriver::MesosExecutorDriver(Executor* executor) {
 }
 
 MesosExecutorDriver::~MesosExecutorDriver() {
-  // Every callback queued so far is delivered (the error of a fatal abort
-  // above all), then none starts any more.
+  // A callback in progress ends first; then the driver stops, every
+  // callback queued so far is delivered (the error of a fatal abort above
+  // all), and none starts any more.
+  impl_->gate->awaitIdle();
   impl_->rust->close();
   impl_->gate->close();
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "convert.hpp"
-#include "meseta/bridge.rs.h"
+#include "meseta-cpp/src/lib.rs.h"
 
 namespace meseta {
 namespace bridge {
@@ -193,9 +193,11 @@ MesosSchedulerDriver::MesosSchedulerDriver(Scheduler* scheduler, const Framework
 }
 
 MesosSchedulerDriver::~MesosSchedulerDriver() {
-  // A running driver disconnects (as stop(true)); every callback queued so
-  // far is delivered (the error of a fatal abort above all); then none
-  // starts any more.
+  // A callback in progress ends first (it sees the status it expects);
+  // then a running driver disconnects (as stop(true)), every callback
+  // queued so far is delivered (the error of a fatal abort above all), and
+  // none starts any more.
+  impl_->gate->awaitIdle();
   impl_->rust->close();
   impl_->gate->close();
 }
