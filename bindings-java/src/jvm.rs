@@ -92,54 +92,54 @@ pub fn decode<M: Message + Default>(env: &mut JNIEnv, message: &JObject, what: &
     M::decode(bytes.as_slice()).map_err(|error| invalid(env, &format!("invalid {what}: {error}")))
 }
 
+/// Maps every element of a `java.util.Collection` (each element's local
+/// reference is released once `each` has used it).
+fn map_collection<T>(
+    env: &mut JNIEnv,
+    collection: &JObject,
+    what: &str,
+    mut each: impl FnMut(&mut JNIEnv, &JObject) -> Result<T>,
+) -> Result<Vec<T>> {
+    if collection.is_null() {
+        return Err(invalid(env, &format!("the collection of {what} is null")));
+    }
+    let array = env
+        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
+        .l()?;
+    let array = JObjectArray::from(array);
+    let length = env.get_array_length(&array)?;
+    let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    for index in 0..length {
+        let element = env.get_object_array_element(&array, index)?;
+        out.push(each(env, &element)?);
+        env.delete_local_ref(element)?;
+    }
+    Ok(out)
+}
+
 /// Decodes every element of a `java.util.Collection` of protobuf objects.
 pub fn decode_all<M: Message + Default>(
     env: &mut JNIEnv,
     collection: &JObject,
     what: &str,
 ) -> Result<Vec<M>> {
-    if collection.is_null() {
-        return Err(invalid(env, &format!("the collection of {what} is null")));
-    }
-    let array = env
-        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
-        .l()?;
-    let array = JObjectArray::from(array);
-    let length = env.get_array_length(&array)?;
-    let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-    for index in 0..length {
-        let element = env.get_object_array_element(&array, index)?;
-        out.push(decode(env, &element, what)?);
-        env.delete_local_ref(element)?;
-    }
-    Ok(out)
+    map_collection(env, collection, what, |env, element| {
+        decode(env, element, what)
+    })
 }
 
 /// The elements of a `java.util.Collection<String>`.
 pub fn strings(env: &mut JNIEnv, collection: &JObject, what: &str) -> Result<Vec<String>> {
-    if collection.is_null() {
-        return Err(invalid(env, &format!("the collection of {what} is null")));
-    }
-    let array = env
-        .call_method(collection, "toArray", "()[Ljava/lang/Object;", &[])?
-        .l()?;
-    let array = JObjectArray::from(array);
-    let length = env.get_array_length(&array)?;
-    let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-    for index in 0..length {
-        let element = env.get_object_array_element(&array, index)?;
-        if element.is_null() || !env.is_instance_of(&element, "java/lang/String")? {
+    map_collection(env, collection, what, |env, element| {
+        if element.is_null() || !env.is_instance_of(element, "java/lang/String")? {
             return Err(invalid(
                 env,
                 &format!("{what} must hold only non-null Strings"),
             ));
         }
-        let element = JString::from(element);
-        let text: String = env.get_string(&element)?.into();
-        env.delete_local_ref(element)?;
-        out.push(text);
-    }
-    Ok(out)
+        let text: String = env.get_string(<&JString>::from(element))?.into();
+        Ok(text)
+    })
 }
 
 /// Throws `IllegalArgumentException(message)` and returns the error that
