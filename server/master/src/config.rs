@@ -62,6 +62,9 @@ pub struct Settings {
     /// After a failover or restart, how long an agent in the registry has to
     /// re-register before it is marked unreachable.
     pub agent_reregister_timeout: Duration,
+    /// Offers a framework holds longer than this are rescinded, and their
+    /// resources offered again (Mesos's `--offer_timeout`); `None`: never.
+    pub offer_timeout: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             max_completed_tasks_per_framework: 1000,
             max_completed_frameworks: 50,
             agent_reregister_timeout: Duration::from_secs(600),
+            offer_timeout: None,
         }
     }
 }

@@ -60,6 +60,10 @@ pub struct Args {
     /// before they are marked unreachable.
     #[arg(long, default_value = "10mins", value_parser = parse_duration)]
     agent_reregister_timeout: Duration,
+    /// Rescind offers a framework holds longer than this and offer their
+    /// resources again (e.g. `5mins`); by default offers never time out.
+    #[arg(long, value_parser = parse_duration)]
+    offer_timeout: Option<Duration>,
     /// Interval of HEARTBEAT events on scheduler streams.
     #[arg(long, default_value = "15secs", value_parser = parse_duration)]
     heartbeat_interval: Duration,
@@ -104,6 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 agent_ping_timeout: args.agent_ping_timeout,
                 max_agent_ping_timeouts: args.max_agent_ping_timeouts,
                 agent_reregister_timeout: args.agent_reregister_timeout,
+                offer_timeout: args.offer_timeout,
                 ..Settings::default()
             },
         };

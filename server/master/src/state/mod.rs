@@ -277,6 +277,8 @@ pub struct OfferRecord {
     pub resources: Resources,
     /// The role they are allocated to.
     pub role: String,
+    /// When it was made (for the offer timeout).
+    pub made_at: Duration,
 }
 
 /// Counters for `/metrics/snapshot`.
@@ -467,6 +469,7 @@ impl Master {
         self.expire_recovered_agents(now, &mut actions);
         self.check_agents(now, &mut actions);
         self.send_heartbeats(now, &mut actions);
+        self.expire_offers(now, &mut actions);
         self.allocate(now, &mut actions);
         actions
     }

@@ -80,6 +80,7 @@ impl Master {
                     agent_id: allocation.agent_id.clone(),
                     resources: allocation.resources,
                     role: allocation.role,
+                    made_at: now,
                 },
             );
             if let Some(framework) = self.frameworks.get_mut(&allocation.framework_id) {
@@ -190,6 +191,25 @@ impl Master {
             framework.suppressed = true;
         }
         self.allocator.suppress(framework_id);
+    }
+
+    /// Rescinds the offers held longer than the offer timeout (if one is
+    /// set), so that a framework sitting on offers does not starve others.
+    /// Their resources go back without a filter, as in Mesos.
+    pub(super) fn expire_offers(&mut self, now: Duration, actions: &mut Vec<Action>) {
+        let Some(timeout) = self.settings.offer_timeout else {
+            return;
+        };
+        let expired: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, offer)| now.saturating_sub(offer.made_at) >= timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for offer_id in expired {
+            tracing::info!(offer_id, "offer timed out; rescinding it");
+            self.rescind_offer(&offer_id, now, actions);
+        }
     }
 
     /// Rescinds one offer: RESCIND to its framework, resources back.

@@ -34,6 +34,10 @@ fn framework_info(name: &str, partition_aware: bool) -> v1::FrameworkInfo {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_settings(Settings::default())
+    }
+
+    fn with_settings(settings: Settings) -> Self {
         let info = v1::MasterInfo {
             id: "M".into(),
             ip: 0,
@@ -41,7 +45,7 @@ impl Harness {
             ..Default::default()
         };
         Self {
-            master: Master::new(Settings::default(), info, AllocatorConfig::default(), T0),
+            master: Master::new(settings, info, AllocatorConfig::default(), T0),
             now: T0,
             actions: Vec::new(),
         }
@@ -460,3 +464,6 @@ mod recovery;
 
 #[path = "update_framework_tests.rs"]
 mod update_framework;
+
+#[path = "offer_timeout_tests.rs"]
+mod offer_timeout;
