@@ -190,11 +190,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendFrameworkMe
     data: JByteArray<'l>,
 ) -> JObject<'l> {
     jvm::body::<Native>(&mut env, &this, |env, n| {
-        let data = if data.is_null() {
-            Vec::new()
-        } else {
-            env.convert_byte_array(&data)?
-        };
+        let data = jvm::bytes_or_empty(env, &data)?;
         Ok(n.driver.send_framework_message(data))
     })
 }

@@ -83,6 +83,15 @@ pub fn bytes_of(env: &mut JNIEnv, message: &JObject) -> Result<Vec<u8>> {
     env.convert_byte_array(JByteArray::from(array))
 }
 
+/// The contents of a Java `byte[]`; `null` is taken as empty.
+pub fn bytes_or_empty(env: &mut JNIEnv, array: &JByteArray) -> Result<Vec<u8>> {
+    if array.is_null() {
+        Ok(Vec::new())
+    } else {
+        env.convert_byte_array(array)
+    }
+}
+
 /// Decodes a Java protobuf object into the core's (wire-compatible) type.
 pub fn decode<M: Message + Default>(env: &mut JNIEnv, message: &JObject, what: &str) -> Result<M> {
     if message.is_null() {

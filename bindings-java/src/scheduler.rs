@@ -11,7 +11,7 @@ use jni::objects::{JByteArray, JObject, JString};
 use jni::sys::jboolean;
 use jni::JNIEnv;
 use meseta_core::scheduler::{Scheduler, SchedulerConfig};
-use meseta_core::{v1, SchedulerDriver};
+use meseta_core::{v1, SchedulerDriver, Status};
 
 use crate::jvm::{self, Arg, Callbacks, Classes, ARRAY_LIST, STATUS};
 
@@ -43,21 +43,10 @@ impl jvm::NativeDriver for Native {
 /// Calls the Java `Scheduler` for every callback of the core.
 struct JavaScheduler(Callbacks);
 
-impl JavaScheduler {
-    fn call(
-        &self,
-        method: &str,
-        signature: &str,
-        arguments: impl for<'l> FnOnce(&mut JNIEnv<'l>, &Classes) -> Result<Vec<Arg<'l>>>,
-    ) {
-        self.0.call(method, signature, arguments);
-    }
-}
-
 impl Scheduler for JavaScheduler {
     fn registered(&mut self, _: &SchedulerDriver, id: &v1::FrameworkId, master: &v1::MasterInfo) {
         let sig = format!("L{FRAMEWORK_ID};L{MASTER_INFO};");
-        self.call("registered", &sig, |env, c| {
+        self.0.call("registered", &sig, |env, c| {
             Ok(vec![
                 jvm::proto_arg(env, c, FRAMEWORK_ID, id)?,
                 jvm::proto_arg(env, c, MASTER_INFO, master)?,
@@ -67,17 +56,17 @@ impl Scheduler for JavaScheduler {
 
     fn reregistered(&mut self, _: &SchedulerDriver, master: &v1::MasterInfo) {
         let sig = format!("L{MASTER_INFO};");
-        self.call("reregistered", &sig, |env, c| {
+        self.0.call("reregistered", &sig, |env, c| {
             Ok(vec![jvm::proto_arg(env, c, MASTER_INFO, master)?])
         });
     }
 
     fn disconnected(&mut self, _: &SchedulerDriver) {
-        self.call("disconnected", "", |_, _| Ok(Vec::new()));
+        self.0.call("disconnected", "", |_, _| Ok(Vec::new()));
     }
 
     fn resource_offers(&mut self, _: &SchedulerDriver, offers: &[v1::Offer]) {
-        self.call("resourceOffers", "Ljava/util/List;", |env, c| {
+        self.0.call("resourceOffers", "Ljava/util/List;", |env, c| {
             let mut items = Vec::with_capacity(offers.len());
             for offer in offers {
                 items.push(c.proto(env, OFFER, offer)?);
@@ -88,14 +77,14 @@ impl Scheduler for JavaScheduler {
 
     fn offer_rescinded(&mut self, _: &SchedulerDriver, offer_id: &v1::OfferId) {
         let sig = format!("L{OFFER_ID};");
-        self.call("offerRescinded", &sig, |env, c| {
+        self.0.call("offerRescinded", &sig, |env, c| {
             Ok(vec![jvm::proto_arg(env, c, OFFER_ID, offer_id)?])
         });
     }
 
     fn status_update(&mut self, _: &SchedulerDriver, status: &v1::TaskStatus) {
         let sig = format!("L{TASK_STATUS};");
-        self.call("statusUpdate", &sig, |env, c| {
+        self.0.call("statusUpdate", &sig, |env, c| {
             Ok(vec![jvm::proto_arg(env, c, TASK_STATUS, status)?])
         });
     }
@@ -108,7 +97,7 @@ impl Scheduler for JavaScheduler {
         data: &[u8],
     ) {
         let sig = format!("L{EXECUTOR_ID};L{SLAVE_ID};[B");
-        self.call("frameworkMessage", &sig, |env, c| {
+        self.0.call("frameworkMessage", &sig, |env, c| {
             Ok(vec![
                 jvm::proto_arg(env, c, EXECUTOR_ID, executor_id)?,
                 jvm::proto_arg(env, c, SLAVE_ID, agent_id)?,
@@ -119,7 +108,7 @@ impl Scheduler for JavaScheduler {
 
     fn slave_lost(&mut self, _: &SchedulerDriver, agent_id: &v1::AgentId) {
         let sig = format!("L{SLAVE_ID};");
-        self.call("slaveLost", &sig, |env, c| {
+        self.0.call("slaveLost", &sig, |env, c| {
             Ok(vec![jvm::proto_arg(env, c, SLAVE_ID, agent_id)?])
         });
     }
@@ -132,7 +121,7 @@ impl Scheduler for JavaScheduler {
         status: i32,
     ) {
         let sig = format!("L{EXECUTOR_ID};L{SLAVE_ID};I");
-        self.call("executorLost", &sig, |env, c| {
+        self.0.call("executorLost", &sig, |env, c| {
             Ok(vec![
                 jvm::proto_arg(env, c, EXECUTOR_ID, executor_id)?,
                 jvm::proto_arg(env, c, SLAVE_ID, agent_id)?,
@@ -143,7 +132,7 @@ impl Scheduler for JavaScheduler {
 
     fn error(&mut self, _: &SchedulerDriver, message: &str) {
         let message = message.to_string();
-        self.call("error", "Ljava/lang/String;", move |env, _| {
+        self.0.call("error", "Ljava/lang/String;", move |env, _| {
             Ok(vec![Arg::Object(env.new_string(message)?.into())])
         });
     }
@@ -303,9 +292,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_launchTasks__L
 ) -> JObject<'l> {
     jvm::body::<Native>(&mut env, &this, |env, n| {
         let offer_id: v1::OfferId = jvm::decode(env, &offer_id, "OfferID")?;
-        let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, &tasks, "TaskInfo")?;
-        let filters = optional(env, &filters)?;
-        Ok(n.driver.launch_tasks(&[offer_id], tasks, filters))
+        launch(env, n, vec![offer_id], &tasks, &filters)
     })
 }
 
@@ -322,9 +309,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_launchTasks__L
 ) -> JObject<'l> {
     jvm::body::<Native>(&mut env, &this, |env, n| {
         let offer_ids: Vec<v1::OfferId> = jvm::decode_all(env, &offer_ids, "OfferID")?;
-        let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, &tasks, "TaskInfo")?;
-        let filters = optional(env, &filters)?;
-        Ok(n.driver.launch_tasks(&offer_ids, tasks, filters))
+        launch(env, n, offer_ids, &tasks, &filters)
     })
 }
 
@@ -394,11 +379,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_sendFrameworkM
     jvm::body::<Native>(&mut env, &this, |env, n| {
         let executor_id: v1::ExecutorId = jvm::decode(env, &executor_id, "ExecutorID")?;
         let agent_id: v1::AgentId = jvm::decode(env, &agent_id, "SlaveID")?;
-        let data = if data.is_null() {
-            Vec::new()
-        } else {
-            env.convert_byte_array(&data)?
-        };
+        let data = jvm::bytes_or_empty(env, &data)?;
         Ok(n.driver
             .send_framework_message(&executor_id, &agent_id, data))
     })
@@ -425,9 +406,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_updateFramewor
     suppressed_roles: JObject<'l>,
 ) -> JObject<'l> {
     jvm::body::<Native>(&mut env, &this, |env, n| {
-        let framework: v1::FrameworkInfo = jvm::decode(env, &framework, "FrameworkInfo")?;
-        let roles = jvm::strings(env, &suppressed_roles, "suppressedRoles")?;
-        Ok(n.driver.update_framework(framework, roles))
+        update_framework(env, n, &framework, &suppressed_roles)
     })
 }
 
@@ -445,15 +424,38 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_updateFramewor
     constraints: JObject<'l>,
 ) -> JObject<'l> {
     jvm::body::<Native>(&mut env, &this, |env, n| {
-        let framework: v1::FrameworkInfo = jvm::decode(env, &framework, "FrameworkInfo")?;
-        let roles = jvm::strings(env, &suppressed_roles, "suppressedRoles")?;
         if !constraints.is_null() && !jvm::bytes_of(env, &constraints)?.is_empty() {
             tracing::warn!(
                 "updateFramework: offer constraints are not supported by Meseta yet; ignoring them"
             );
         }
-        Ok(n.driver.update_framework(framework, roles))
+        update_framework(env, n, &framework, &suppressed_roles)
     })
+}
+
+/// The two `launchTasks` natives, once their offer IDs are decoded.
+fn launch(
+    env: &mut JNIEnv,
+    native: &Native,
+    offer_ids: Vec<v1::OfferId>,
+    tasks: &JObject,
+    filters: &JObject,
+) -> Result<Status> {
+    let tasks: Vec<v1::TaskInfo> = jvm::decode_all(env, tasks, "TaskInfo")?;
+    let filters = optional(env, filters)?;
+    Ok(native.driver.launch_tasks(&offer_ids, tasks, filters))
+}
+
+/// The two `updateFramework` natives.
+fn update_framework(
+    env: &mut JNIEnv,
+    native: &Native,
+    framework: &JObject,
+    suppressed_roles: &JObject,
+) -> Result<Status> {
+    let framework: v1::FrameworkInfo = jvm::decode(env, framework, "FrameworkInfo")?;
+    let roles = jvm::strings(env, suppressed_roles, "suppressedRoles")?;
+    Ok(native.driver.update_framework(framework, roles))
 }
 
 /// The `suppressedRoles` the driver was built with. The field is new in

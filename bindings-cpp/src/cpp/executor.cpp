@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "convert.hpp"
+#include "gate.hpp"
 #include "meseta-cpp/src/lib.rs.h"
 
 namespace meseta {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "convert.hpp"
+#include "gate.hpp"
 #include "meseta-cpp/src/lib.rs.h"
 
 namespace meseta {
@@ -267,18 +268,14 @@ Status MesosSchedulerDriver::declineOffer(const OfferID& offerId, const Filters&
   });
 }
 
-Status MesosSchedulerDriver::reviveOffers() {
-  return static_cast<Status>(impl_->rust->revive_offers(meseta::convert::Strings({}).slice()));
-}
+Status MesosSchedulerDriver::reviveOffers() { return reviveOffers(std::vector<std::string>()); }
 
 Status MesosSchedulerDriver::reviveOffers(const std::vector<std::string>& roles) {
   meseta::convert::Strings list(roles);
   return static_cast<Status>(impl_->rust->revive_offers(list.slice()));
 }
 
-Status MesosSchedulerDriver::suppressOffers() {
-  return static_cast<Status>(impl_->rust->suppress_offers(meseta::convert::Strings({}).slice()));
-}
+Status MesosSchedulerDriver::suppressOffers() { return suppressOffers(std::vector<std::string>()); }
 
 Status MesosSchedulerDriver::suppressOffers(const std::vector<std::string>& roles) {
   meseta::convert::Strings list(roles);
