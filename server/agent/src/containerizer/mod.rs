@@ -19,6 +19,7 @@
 //!   death, and a restarted agent takes it back with `recover` (the
 //!   containerizer owns what it keeps in that directory).
 
+pub mod cgroups;
 pub mod identity;
 mod process;
 pub mod supervisor;
