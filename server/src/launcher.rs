@@ -208,6 +208,10 @@ impl Cluster {
             "--resources".into(),
             resources,
         ];
+        if !self.spec.agent_args.iter().any(|a| a == "--cgroups-root") {
+            args.push("--cgroups-root".into());
+            args.push(self.agent_cgroups_root(index));
+        }
         args.extend(self.spec.agent_args.iter().cloned());
         let process = launch(&self.spec, &format!("agent-{index}"), args)?;
         if index < self.agents.len() {
@@ -325,6 +329,55 @@ impl Cluster {
         }
         for agent in &self.agents {
             kill_leftover_containers(&agent.work_dir);
+        }
+        for index in 0..self.agents.len() {
+            remove_agent_cgroups(&self.agent_cgroups_root(index));
+        }
+    }
+
+    /// The `--cgroups-root` of agent `index`: one of its own, so that the
+    /// agents of a cluster (and of clusters started side by side) never take
+    /// each other's containers for orphans.
+    pub fn agent_cgroups_root(&self, index: usize) -> String {
+        let cluster: String = self
+            .spec
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .collect();
+        format!("meseta-local/{cluster}-{}-agent-{index}", std::process::id())
+    }
+}
+
+/// Kills what an agent killed hard left in its cgroups, and removes them.
+fn remove_agent_cgroups(root: &str) {
+    use meseta_agent::containerizer::cgroups::{Controller, Hierarchy};
+    let (cpu, memory, pids, devices) = (
+        Controller::Cpu,
+        Controller::Memory,
+        Controller::Pids,
+        Controller::Devices,
+    );
+    let candidates: [&[Controller]; 3] = [&[cpu, memory, pids, devices], &[cpu, memory, pids], &[]];
+    let Some(hierarchy) = candidates
+        .iter()
+        .find_map(|controllers| Hierarchy::detect(Path::new("/sys/fs/cgroup"), root, controllers).ok())
+    else {
+        return;
+    };
+    for name in hierarchy.top_level() {
+        let cgroup = hierarchy.cgroup(&name);
+        let _ = cgroup.kill_all(Duration::from_secs(10));
+        let _ = cgroup.remove();
+    }
+    for dir in hierarchy.base_dirs() {
+        let _ = fs::remove_dir(&dir);
+        if let Some(parent) = dir.parent() {
+            // The shared `meseta-local` level goes once no cluster uses it.
+            let _ = fs::remove_dir(parent);
         }
     }
 }

@@ -42,6 +42,9 @@ pub(crate) struct BuiltinTask {
     /// The framework understands `TASK_KILLING`.
     pub killing_state: bool,
     pub user: Option<String>,
+    /// The container's first process, once launched (for
+    /// `container_status.executor_pid`).
+    pub executor_pid: Option<u32>,
 }
 
 impl BuiltinTask {
@@ -54,6 +57,7 @@ impl BuiltinTask {
             message,
             container_status: Some(v1::ContainerStatus {
                 container_id: Some(self.container_id.clone()),
+                executor_pid: self.executor_pid,
                 ..Default::default()
             }),
             ..Default::default()
@@ -111,7 +115,7 @@ impl Inner {
     /// Runs one task of a built-in executor to its end.
     pub(crate) async fn run_builtin_task(
         self: Arc<Self>,
-        spec: BuiltinTask,
+        mut spec: BuiltinTask,
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
         let fid = &spec.framework_id;
@@ -144,8 +148,13 @@ impl Inner {
                     command: command.clone(),
                     environment: task_environment(&self, &spec),
                     sandbox: spec.sandbox.clone(),
-                    user: spec.user.clone(),
+                    user: command
+                        .user
+                        .clone()
+                        .filter(|u| !u.is_empty())
+                        .or_else(|| spec.user.clone()),
                     resources: spec.task.resources.clone(),
+                    container: spec.task.container.clone(),
                     checkpoint_dir: Some(spec.checkpoint_dir.clone()),
                 };
                 self.containerizer.launch(request).await
@@ -165,6 +174,8 @@ impl Inner {
             );
             return self.builtin_task_ended(&spec, TaskState::TaskFailed);
         }
+        spec.executor_pid = self.containerizer.pid(&spec.container_id);
+        let fid = &spec.framework_id;
         let _ = self.report(fid, spec.status(TaskState::TaskStarting, None));
         let _ = self.report(fid, spec.status(TaskState::TaskRunning, None));
         self.supervise_builtin_task(spec, control, false).await;
@@ -202,6 +213,25 @@ impl Inner {
                 let mut status = spec.status(TaskState::TaskFailed, Some(message.into()));
                 status.reason = Some(task_status::Reason::ExecutorTerminated as i32);
                 status.source = Some(task_status::Source::Agent as i32);
+                let _ = self.report(fid, status);
+                self.lock().checkpoint.remove_container(&spec.container_id);
+                return self.builtin_task_ended(&spec, TaskState::TaskFailed);
+            }
+            Ok(Termination {
+                limitation: Some(limitation),
+                ..
+            }) if !killed => {
+                let mut status = spec.status(TaskState::TaskFailed, Some(limitation.message.clone()));
+                status.reason = Some(limitation.reason as i32);
+                status.limitation = Some(v1::TaskResourceLimitation {
+                    resources: limitation.resources.clone(),
+                });
+                // As in Mesos: the agent speaks for the command executor,
+                // the default executor for its tasks.
+                if spec.container_id.parent.is_none() {
+                    status.source = Some(task_status::Source::Agent as i32);
+                }
+                tracing::warn!(framework_id = %fid.value, task_id = %tid.value, reason = ?limitation.reason, "task ended by a container limitation");
                 let _ = self.report(fid, status);
                 self.lock().checkpoint.remove_container(&spec.container_id);
                 return self.builtin_task_ended(&spec, TaskState::TaskFailed);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use meseta_proto::resources::{parse_attributes, parse_resources};
 use meseta_proto::v1;
 
+use crate::containerizer::isolators::IsolationConfig;
 use crate::error::AgentError;
 use crate::resources_detect;
 
@@ -48,6 +49,8 @@ pub struct AgentConfig {
     pub executor_reregistration_timeout: Duration,
     /// What a restarted agent does with the work of its previous run.
     pub recover: RecoverMode,
+    /// How containers are run and isolated.
+    pub isolation: IsolationConfig,
 }
 
 /// What a restarted agent does with what its previous run checkpointed
@@ -93,6 +96,7 @@ impl Default for AgentConfig {
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: Duration::from_secs(2),
             recover: RecoverMode::Reconnect,
+            isolation: IsolationConfig::default(),
         }
     }
 }

@@ -144,8 +144,15 @@ impl Inner {
                     command,
                     environment: executor_environment(&self, &launch),
                     sandbox: launch.sandbox.clone(),
-                    user: launch.user.clone(),
+                    user: launch
+                        .info
+                        .command
+                        .as_ref()
+                        .and_then(|c| c.user.clone())
+                        .filter(|u| !u.is_empty())
+                        .or_else(|| launch.user.clone()),
                     resources: launch.info.resources.clone(),
+                    container: launch.info.container.clone(),
                     checkpoint_dir: Some(launch.checkpoint_dir.clone()),
                 };
                 self.containerizer.launch(request).await
@@ -256,14 +263,24 @@ impl Inner {
             state.counters.executors_terminated += 1;
             unfinished
         };
+        let limitation = termination.as_ref().and_then(|t| t.limitation.clone());
         for task_id in unfinished {
-            self.report_from_agent(
-                &launch.framework_id,
-                &task_id,
-                TaskState::TaskFailed,
-                Some(reason),
-                message.clone(),
-            );
+            let mut status = v1::TaskStatus {
+                task_id,
+                state: TaskState::TaskFailed as i32,
+                source: Some(v1::task_status::Source::Agent as i32),
+                reason: Some(reason as i32),
+                message: Some(message.clone()),
+                ..Default::default()
+            };
+            if let Some(limitation) = &limitation {
+                status.reason = Some(limitation.reason as i32);
+                status.message = Some(limitation.message.clone());
+                status.limitation = Some(v1::TaskResourceLimitation {
+                    resources: limitation.resources.clone(),
+                });
+            }
+            let _ = self.report(&launch.framework_id, status);
         }
         self.master
             .send(Kind::ExecutorExited(cluster::ExecutorExited {

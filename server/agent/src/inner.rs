@@ -76,6 +76,10 @@ pub(crate) struct Inner {
     pub stop: watch::Sender<bool>,
     /// Set when the agent cannot go on.
     pub fatal: watch::Sender<Option<String>>,
+    /// The isolators in force, as `--isolation` names them.
+    pub isolation: String,
+    /// Why isolation is off although it was the default.
+    pub isolation_fallback: Option<String>,
 }
 
 impl Inner {
@@ -120,6 +124,20 @@ impl Inner {
     pub fn end_launch(&self) {
         let mut state = self.lock();
         state.launching = state.launching.saturating_sub(1);
+    }
+
+    /// Hands an executor's new limits (see
+    /// [`AgentState::executor_limits`]) to the containerizer.
+    pub fn update_limits(&self, target: Option<(v1::ContainerId, Vec<v1::Resource>)>) {
+        let Some((container_id, resources)) = target else {
+            return;
+        };
+        let containerizer = Arc::clone(&self.containerizer);
+        tokio::spawn(async move {
+            if let Err(error) = containerizer.update(&container_id, resources).await {
+                tracing::warn!(container = %container_id.value, %error, "cannot update the executor's limits");
+            }
+        });
     }
 
     pub fn is_stopping(&self) -> bool {

@@ -246,6 +246,7 @@ impl Inner {
                             grace,
                             killing_state,
                             user: user.clone(),
+                            executor_pid: None,
                         }),
                         rx,
                     ));
@@ -373,6 +374,7 @@ impl Inner {
                                     task: task.clone(),
                                     grace,
                                     killing_state,
+                                    executor_pid: None,
                                     user: user.clone(),
                                 }),
                                 rx,
@@ -400,7 +402,12 @@ impl Inner {
                 }
             }
         }
+        let limits = request
+            .executor
+            .as_ref()
+            .and_then(|info| state.executor_limits(&fid, &info.executor_id.value));
         drop(state);
+        self.update_limits(limits);
         self.finish_launch(&framework_id, next);
     }
 

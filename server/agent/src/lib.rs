@@ -89,11 +89,14 @@ impl std::fmt::Debug for Agent {
 }
 
 impl Agent {
-    /// Starts an agent that runs tasks as plain processes
-    /// ([`ProcessContainerizer`]). Returns once the HTTP server is bound; the
-    /// master is dialled in the background.
+    /// Starts an agent with the containerizer its configuration asks for
+    /// (isolated by default where the host allows; see
+    /// [`containerizer::choose`]). Returns once the HTTP server is bound;
+    /// the master is dialled in the background.
     pub async fn start(config: AgentConfig) -> Result<Agent, AgentError> {
-        Self::start_with_containerizer(config, Arc::new(ProcessContainerizer::new())).await
+        let settings = Settings::derive(config)?;
+        let chosen = containerizer::choose(&settings.config.isolation, &settings.resources)?;
+        Self::start_derived(settings, chosen).await
     }
 
     /// Starts an agent with another way of running containers.
@@ -102,6 +105,23 @@ impl Agent {
         containerizer: Arc<dyn Containerizer>,
     ) -> Result<Agent, AgentError> {
         let settings = Settings::derive(config)?;
+        let chosen = containerizer::Chosen {
+            containerizer,
+            isolation: containerizer::isolators::NO_ISOLATION.to_string(),
+            fallback: None,
+        };
+        Self::start_derived(settings, chosen).await
+    }
+
+    async fn start_derived(
+        settings: Settings,
+        chosen: containerizer::Chosen,
+    ) -> Result<Agent, AgentError> {
+        let containerizer::Chosen {
+            containerizer,
+            isolation,
+            fallback,
+        } = chosen;
         let layout = Layout::new(&settings.config.work_dir);
         let meta = layout.meta_dir();
         let loaded = checkpoint::load::load(&meta);
@@ -134,6 +154,7 @@ impl Agent {
             master = %config.master,
             agent_id = ?state.agent_id.as_ref().map(|a| &a.value),
             resources = %meseta_proto::resources::describe(&settings.resources),
+            %isolation,
             "agent starting"
         );
         let inner = Arc::new(Inner {
@@ -148,6 +169,8 @@ impl Agent {
             updates_wake: tokio::sync::Notify::new(),
             stop: watch::channel(false).0,
             fatal: watch::channel(None).0,
+            isolation,
+            isolation_fallback: fallback,
             settings,
         });
         let server = {

@@ -366,6 +366,7 @@ fn take_back(
                         grace,
                         killing_state,
                         user: user.clone(),
+                        executor_pid: None,
                     }),
                     control: rx,
                     announce,

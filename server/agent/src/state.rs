@@ -282,6 +282,26 @@ impl AgentState {
             .find(|e| e.tasks.contains_key(task_id))
     }
 
+    /// What an executor's container may use now: the executor's own
+    /// resources and those of its unfinished tasks. `None` for the command
+    /// executor (its container holds its one task, limited at launch) and
+    /// for executors that ended.
+    pub fn executor_limits(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+    ) -> Option<(v1::ContainerId, Vec<v1::Resource>)> {
+        let executor = self.executor(framework_id, executor_id)?;
+        if executor.kind == ExecutorKind::Command || !executor.is_live() {
+            return None;
+        }
+        let mut resources = executor.info.resources.clone();
+        for task in executor.tasks.values().filter(|t| !is_terminal(t.state)) {
+            resources.extend(task.info.resources.iter().cloned());
+        }
+        Some((executor.container_id.clone(), resources))
+    }
+
     /// True when the task's terminal update was acknowledged (it is in a
     /// completed list); a late update for it is a duplicate.
     pub fn is_completed(&self, framework_id: &str, task_id: &str) -> bool {

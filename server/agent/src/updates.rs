@@ -59,15 +59,21 @@ impl Inner {
             state
                 .updates
                 .update_journaled(now(), framework_id, status.clone(), journaled);
+        let mut limits = None;
         match &accepted {
             Ok(Accepted::Duplicate) => {}
             Ok(_) => {
                 state.counters.valid_status_updates += 1;
-                state.record_status(fid, &status);
+                if state.record_status(fid, &status) {
+                    limits = executor_id
+                        .as_ref()
+                        .and_then(|eid| state.executor_limits(fid, &eid.value));
+                }
             }
             Err(_) => state.counters.invalid_status_updates += 1,
         }
         drop(state);
+        self.update_limits(limits);
         match &accepted {
             Ok(Accepted::Forward(update)) => {
                 tracing::info!(

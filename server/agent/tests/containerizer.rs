@@ -23,6 +23,7 @@ fn request(sandbox: &Path, id: &str, shell_command: &str) -> LaunchRequest {
         user: None,
         resources: Vec::new(),
         checkpoint_dir: None,
+        container: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn request(root: &Path, id: &str, shell_command: &str, supervised: bool) -> Laun
         user: None,
         resources: Vec::new(),
         checkpoint_dir: supervised.then(|| root.join("meta").join(id)),
+        container: None,
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use meseta_agent::containerizer::isolators::IsolationConfig;
 use meseta_agent::{Agent, AgentConfig, RecoverMode};
 use meseta_master::config::parse_duration;
 
@@ -57,6 +58,96 @@ pub struct Args {
     /// run left and registers as a new agent.
     #[arg(long, default_value = "reconnect")]
     recover: RecoverMode,
+    #[command(flatten)]
+    isolation: IsolationArgs,
+}
+
+/// How tasks are contained (Mesos's containerizer and isolator flags).
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Containers and isolation")]
+pub struct IsolationArgs {
+    /// How tasks run: `mesos` (isolated as --isolation says) or `process`
+    /// (plain processes, nothing enforced).
+    #[arg(long, default_value = "mesos", value_delimiter = ',')]
+    containerizers: Vec<String>,
+    /// Isolators, comma-separated, as Mesos names them: cgroups/cpu,
+    /// cgroups/mem, cgroups/pids, cgroups/devices (or cgroups/all),
+    /// namespaces/pid, namespaces/ipc, filesystem/linux, network/ports,
+    /// disk/du, posix/rlimits, gpu/nvidia; posix/cpu,posix/mem isolates
+    /// nothing. Default, when the agent runs as root with writable cgroups:
+    /// cpu, mem and pids cgroups, a PID namespace, filesystem/linux, and
+    /// ports and disk watched (not enforced); otherwise plain processes,
+    /// said loudly in the log and in /state. An --isolation given here that
+    /// cannot be honoured stops the agent.
+    #[arg(long)]
+    isolation: Option<String>,
+    /// Where the cgroup hierarchies are mounted.
+    #[arg(long, default_value = "/sys/fs/cgroup")]
+    cgroups_hierarchy: PathBuf,
+    /// The cgroup, below the agent's own, that holds its containers (one
+    /// per agent on a machine).
+    #[arg(long, default_value = "meseta")]
+    cgroups_root: String,
+    /// Cap each container's CPU at its `cpus` with a CFS quota (by default
+    /// `cpus` only sets its share under contention).
+    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true")]
+    cgroups_enable_cfs: bool,
+    /// Processes and threads allowed per container (cgroups/pids): far
+    /// above what a task needs, low enough that a fork bomb stays inside.
+    #[arg(long, default_value_t = meseta_agent::containerizer::isolators::DEFAULT_MAX_PIDS)]
+    cgroups_max_pids: u64,
+    /// Kill a container listening on a TCP port it was not given
+    /// (network/ports); otherwise the violation is logged and counted.
+    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true")]
+    enforce_container_ports: bool,
+    /// How often network/ports looks at listening sockets.
+    #[arg(long, default_value = "30secs", value_parser = parse_duration)]
+    container_ports_watch_interval: Duration,
+    /// The ports network/ports watches, e.g. `[31000-32000]` (default: the
+    /// agent's `ports` resource).
+    #[arg(long)]
+    container_ports_isolated_range: Option<String>,
+    /// Fail a task whose sandbox grows past its `disk` (disk/du);
+    /// otherwise usage is only measured and reported.
+    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true")]
+    enforce_container_disk_quota: bool,
+    /// How often disk/du measures sandboxes.
+    #[arg(long, default_value = "15secs", value_parser = parse_duration)]
+    container_disk_watch_interval: Duration,
+    /// Run each task as its user (CommandInfo.user, else the framework's)
+    /// when the agent is root; `--switch-user=false` runs them as the agent.
+    #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    switch_user: bool,
+    /// Where the sandbox is mounted inside a container with its own mount
+    /// namespace (filesystem/linux); MESOS_SANDBOX points there.
+    #[arg(long, default_value = "/mnt/mesos/sandbox")]
+    sandbox_directory: PathBuf,
+}
+
+impl IsolationArgs {
+    fn config(self) -> IsolationConfig {
+        IsolationConfig {
+            containerizers: self
+                .containerizers
+                .into_iter()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            isolation: self.isolation,
+            cgroups_hierarchy: self.cgroups_hierarchy,
+            cgroups_root: self.cgroups_root,
+            cgroups_enable_cfs: self.cgroups_enable_cfs,
+            cgroups_max_pids: self.cgroups_max_pids,
+            enforce_container_ports: self.enforce_container_ports,
+            container_ports_watch_interval: self.container_ports_watch_interval,
+            container_ports_isolated_range: self.container_ports_isolated_range,
+            enforce_container_disk_quota: self.enforce_container_disk_quota,
+            container_disk_watch_interval: self.container_disk_watch_interval,
+            switch_user: self.switch_user,
+            sandbox_directory: self.sandbox_directory,
+            ..IsolationConfig::default()
+        }
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -75,6 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             executor_registration_timeout: args.executor_registration_timeout,
             executor_reregistration_timeout: args.executor_reregistration_timeout,
             recover: args.recover,
+            isolation: args.isolation.config(),
             ..AgentConfig::default()
         };
         std::fs::create_dir_all(&args.work_dir)

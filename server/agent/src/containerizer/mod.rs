@@ -20,9 +20,15 @@
 //!   containerizer owns what it keeps in that directory).
 
 pub mod cgroups;
+mod choose;
 pub mod identity;
+pub mod isolators;
+mod linux;
 mod process;
+mod program;
+mod spawn;
 pub mod supervisor;
+mod users;
 
 use std::path::PathBuf;
 
@@ -31,6 +37,8 @@ use meseta_proto::v1;
 
 use crate::error::AgentError;
 
+pub use choose::{choose, Chosen};
+pub use linux::LinuxContainerizer;
 pub use process::ProcessContainerizer;
 
 /// Everything needed to start a container.
@@ -48,6 +56,9 @@ pub struct LaunchRequest {
     pub user: Option<String>,
     /// The resources allotted, for containerizers that enforce limits.
     pub resources: Vec<v1::Resource>,
+    /// How the framework asked for the container to be set up (hostname,
+    /// rlimits, images); `None` for a plain command.
+    pub container: Option<v1::ContainerInfo>,
     /// Where the containerizer records what it needs to take the container
     /// back after an agent restart (and how it ended). `None`: the
     /// container cannot be recovered.
@@ -81,8 +92,21 @@ pub enum Signal {
     Kill,
 }
 
+/// A limit a container went past, which ended it (Mesos's
+/// `ContainerLimitation`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limitation {
+    /// `REASON_CONTAINER_LIMITATION_MEMORY`, `..._DISK`, or
+    /// `REASON_CONTAINER_LIMITATION` (ports).
+    pub reason: v1::task_status::Reason,
+    /// What happened, for `TaskStatus.message`.
+    pub message: String,
+    /// The resources concerned, for `TaskStatus.limitation`.
+    pub resources: Vec<v1::Resource>,
+}
+
 /// How a container ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Termination {
     /// The main process's exit code, when it exited.
     pub exit_code: Option<i32>,
@@ -90,9 +114,21 @@ pub struct Termination {
     pub signal: Option<i32>,
     /// The raw wait status (as Mesos reports it in `ExecutorExited`).
     pub wait_status: Option<i32>,
+    /// The limit that ended it, when the containerizer ended it for one.
+    pub limitation: Option<Limitation>,
 }
 
 impl Termination {
+    /// A termination nobody recorded (neither code nor signal known).
+    pub fn unknown() -> Self {
+        Self {
+            exit_code: None,
+            signal: None,
+            wait_status: None,
+            limitation: None,
+        }
+    }
+
     /// True when the main process exited with code 0.
     pub fn succeeded(&self) -> bool {
         self.exit_code == Some(0)
@@ -123,6 +159,31 @@ pub fn signal_name(signal: i32) -> String {
         std::ffi::CStr::from_ptr(ptr).to_string_lossy().into_owned()
     };
     text
+}
+
+/// Refuses a container the agent cannot run yet: a Docker container, or
+/// one from an image (until the Docker containerizer and the provisioner
+/// arrive), instead of running its command on the host with the container
+/// ignored.
+pub(crate) fn refuse_unsupported(
+    key: &str,
+    info: Option<&v1::ContainerInfo>,
+) -> Result<(), AgentError> {
+    let Some(info) = info else {
+        return Ok(());
+    };
+    use v1::container_info::Type;
+    match Type::try_from(info.r#type).unwrap_or(Type::Mesos) {
+        Type::Docker => Err(AgentError::container(
+            key,
+            "Docker containers (ContainerInfo.type DOCKER) are not supported by this agent yet",
+        )),
+        _ if info.mesos.as_ref().is_some_and(|m| m.image.is_some()) => Err(AgentError::container(
+            key,
+            "container images (ContainerInfo.mesos.image) are not supported by this agent yet",
+        )),
+        Type::Mesos => Ok(()),
+    }
 }
 
 /// The text form of a container ID (`parent.child` for nested ones), used as
@@ -162,6 +223,32 @@ pub trait Containerizer: Send + Sync + 'static {
         &self,
         containers: Vec<RecoverRequest>,
     ) -> BoxFuture<'_, Result<Vec<RecoveredContainer>, AgentError>>;
+
+    /// Sets the resources a running container is limited to: a custom
+    /// executor's grow and shrink with its tasks. For a container with no
+    /// process of its own (the default executor's, whose tasks are its
+    /// nested containers) the first update creates it. Containerizers
+    /// that enforce nothing accept and ignore it.
+    fn update(
+        &self,
+        container_id: &v1::ContainerId,
+        resources: Vec<v1::Resource>,
+    ) -> BoxFuture<'_, Result<(), AgentError>> {
+        let _ = (container_id, resources);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The PID of a running container's first process, as the agent sees
+    /// it.
+    fn pid(&self, container_id: &v1::ContainerId) -> Option<u32> {
+        let _ = container_id;
+        None
+    }
+
+    /// Counters for the agent's `/metrics/snapshot`: (key, value).
+    fn metrics(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 
     /// Resource usage of a running container.
     fn usage(

@@ -18,8 +18,6 @@
 //! termination file.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,7 +28,8 @@ use meseta_proto::v1;
 use tokio::sync::watch;
 
 use super::identity::ProcessRecord;
-use super::supervisor::{self, read_termination};
+use super::program::Program;
+use super::spawn::{recorded_termination, signal_group, spawn, termination_of, Spawned};
 use super::{
     container_key, Containerizer, LaunchRequest, RecoverRequest, RecoveredContainer, Signal,
     Termination,
@@ -63,12 +62,22 @@ struct Table {
 #[derive(Debug, Default, Clone)]
 pub struct ProcessContainerizer {
     table: Arc<Mutex<Table>>,
+    switch_user: bool,
 }
 
 impl ProcessContainerizer {
-    /// A containerizer with no containers.
+    /// A containerizer with no containers, running every command as the
+    /// agent's user.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs each command as its user (`--switch-user`) when the agent is
+    /// root.
+    pub fn with_switch_user(mut self, switch_user: bool) -> Self {
+        // SAFETY: geteuid has no preconditions.
+        self.switch_user = switch_user && unsafe { libc::geteuid() } == 0;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -77,67 +86,24 @@ impl ProcessContainerizer {
 
     fn spawn(&self, request: LaunchRequest) -> Result<(), AgentError> {
         let key = container_key(&request.container_id);
+        super::refuse_unsupported(&key, request.container.as_ref())?;
         if self.lock().containers.contains_key(&key) {
             return Err(AgentError::container(
                 &key,
                 "a container with this ID exists",
             ));
         }
-        let open = |name: &str| {
-            let path = request.sandbox.join(name);
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| AgentError::io("cannot open", &path, e))
-        };
-        let (stdout, stderr) = (open("stdout")?, open("stderr")?);
-        let command = &request.command;
-        let mut cmd = if command.shell() {
-            let mut cmd = tokio::process::Command::new("/bin/sh");
-            cmd.arg("-c").arg(command.value());
-            cmd
-        } else {
-            let program = command.value();
-            if program.is_empty() {
-                return Err(AgentError::container(
-                    &key,
-                    "the command has no value to execute",
-                ));
-            }
-            let mut cmd = tokio::process::Command::new(program);
-            if let Some((first, rest)) = command.arguments.split_first() {
-                cmd.arg0(first).args(rest);
-            }
-            cmd
-        };
-        cmd.current_dir(&request.sandbox)
-            .envs(request.environment.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
-            .kill_on_drop(false);
         let supervised = request.checkpoint_dir.is_some();
-        if let Some(dir) = &request.checkpoint_dir {
-            prepare_checkpoint_dir(dir)?;
-            let files = supervisor::Files::new(dir)
-                .map_err(|e| AgentError::io("cannot use checkpoint directory", dir, e))?;
-            supervisor::install(&mut cmd, files);
+        let mut program = Program::default();
+        if let Some(user) = request.user.as_deref().filter(|u| self.switch_user && !u.is_empty()) {
+            let credentials =
+                super::users::credentials(user).map_err(|e| AgentError::container(&key, e))?;
+            super::users::chown_tree(&request.sandbox, &credentials).map_err(|e| {
+                AgentError::container(&key, format!("cannot give the sandbox to user {user:?}: {e}"))
+            })?;
+            program.credentials = Some(credentials);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| AgentError::container(&key, format!("cannot start the command: {e}")))?;
-        let pgid = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| AgentError::container(&key, "the process ended before it had a PID"))?;
-        if let Some(dir) = &request.checkpoint_dir {
-            let recorded = ProcessRecord::of(pgid).map(|record| record.write(dir));
-            if !matches!(recorded, Some(Ok(()))) {
-                tracing::warn!(container = %key, pgid, "cannot record the container's process; it cannot be recovered after a restart");
-            }
-        }
+        let Spawned { mut child, pid: pgid } = spawn(&key, &request, program, &[])?;
         let (tx, rx) = watch::channel(None);
         self.lock().containers.insert(
             key.clone(),
@@ -154,21 +120,7 @@ impl ProcessContainerizer {
             let status = child.wait().await;
             // The main process is gone: destroy whatever it left behind.
             signal_group(pgid, libc::SIGKILL);
-            let termination = match status {
-                Ok(status) => Termination {
-                    exit_code: status.code(),
-                    signal: status.signal(),
-                    wait_status: Some(status.into_raw()),
-                },
-                Err(e) => {
-                    tracing::warn!(container = %key, error = %e, "cannot wait for the container");
-                    Termination {
-                        exit_code: None,
-                        signal: None,
-                        wait_status: None,
-                    }
-                }
-            };
+            let termination = termination_of(status);
             tracing::debug!(container = %key, ?termination, "container ended");
             let _ = tx.send(Some(termination));
             retire(&table, key);
@@ -255,59 +207,6 @@ fn retire(table: &Mutex<Table>, key: String) {
     }
 }
 
-/// Creates a container's checkpoint directory, without what an earlier
-/// container of the same ID left there.
-fn prepare_checkpoint_dir(dir: &Path) -> Result<(), AgentError> {
-    std::fs::create_dir_all(dir).map_err(|e| AgentError::io("cannot create", dir, e))?;
-    for name in [supervisor::TERMINATION_FILE, super::identity::PID_FILE] {
-        let _ = std::fs::remove_file(dir.join(name));
-    }
-    Ok(())
-}
-
-/// How a recovered container ended, as its supervisor recorded it; when
-/// nothing was recorded, by SIGKILL if one was sent, else a termination
-/// with neither code nor signal.
-fn recorded_termination(dir: &Path, killed: bool) -> Termination {
-    match read_termination(dir) {
-        Some(Ok(code)) => Termination {
-            exit_code: Some(code),
-            signal: None,
-            wait_status: Some((code & 0xff) << 8),
-        },
-        Some(Err(signal)) => Termination {
-            exit_code: None,
-            signal: Some(signal),
-            wait_status: Some(signal & 0x7f),
-        },
-        None if killed => Termination {
-            exit_code: None,
-            signal: Some(libc::SIGKILL),
-            wait_status: Some(libc::SIGKILL),
-        },
-        None => Termination {
-            exit_code: None,
-            signal: None,
-            wait_status: None,
-        },
-    }
-}
-
-/// Sends `signal` to a process group; a group that is already gone is fine.
-fn signal_group(pgid: i32, signal: i32) {
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: killpg has no memory effects; pgid > 1 is a group we created.
-    let rc = unsafe { libc::killpg(pgid, signal) };
-    if rc != 0 {
-        let error = std::io::Error::last_os_error();
-        if error.raw_os_error() != Some(libc::ESRCH) {
-            tracing::warn!(pgid, signal, %error, "cannot signal process group");
-        }
-    }
-}
-
 impl Containerizer for ProcessContainerizer {
     fn launch(&self, request: LaunchRequest) -> BoxFuture<'_, Result<(), AgentError>> {
         async move { self.spawn(request) }.boxed()
@@ -360,6 +259,11 @@ impl Containerizer for ProcessContainerizer {
         containers: Vec<RecoverRequest>,
     ) -> BoxFuture<'_, Result<Vec<RecoveredContainer>, AgentError>> {
         async move { Ok(containers.iter().filter_map(|c| self.adopt(c)).collect()) }.boxed()
+    }
+
+    fn pid(&self, container_id: &v1::ContainerId) -> Option<u32> {
+        let table = self.lock();
+        u32::try_from(table.containers.get(&container_key(container_id))?.pgid).ok()
     }
 
     fn usage(

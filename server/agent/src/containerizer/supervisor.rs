@@ -42,7 +42,8 @@ const TERMINATION_TEMPORARY: &str = ".termination.tmp";
 const IGNORED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
 /// Paths prepared before the fork (the supervisor cannot allocate).
-pub(super) struct Files {
+#[derive(Debug)]
+pub(crate) struct Files {
     termination: CString,
     temporary: CString,
 }
@@ -61,52 +62,31 @@ impl Files {
     }
 }
 
-/// Makes `command`'s main process a supervisor of the real command (see
-/// the module docs).
-pub(super) fn install(command: &mut tokio::process::Command, files: Files) {
-    // SAFETY: the closure runs in the forked child before `exec`; it only
-    // calls async-signal-safe functions (fork, waitpid, open, write, rename,
-    // signal, kill, _exit, close_range/close, prctl, setrlimit) and
-    // allocates nothing: the paths were prepared above.
-    unsafe {
-        command.pre_exec(move || {
-            let pid = libc::fork();
-            if pid < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if pid == 0 {
-                // The command's process: go on to exec.
-                return Ok(());
-            }
-            supervise(pid, &files)
-        });
-    }
-}
-
-/// The supervisor's whole life. Never returns.
+/// The supervisor's whole life (see the module docs): waits for `child`,
+/// records how the command ended, ends the same way. With a PID
+/// namespace, `child` is the namespace's init, which sends the command's
+/// wait status through `status_pipe` (else it is `-1`). Never returns.
 ///
 /// # Safety
-/// Must only run in a freshly forked child (see [`install`]).
-unsafe fn supervise(child: libc::pid_t, files: &Files) -> ! {
-    // Linux numbers signals 1 to 64; resetting a reserved one just fails.
-    for signal in 1..=64 {
-        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-            libc::signal(signal, libc::SIG_DFL);
-        }
-    }
+/// Must only run in a freshly forked child (see [`super::program`]).
+pub(super) unsafe fn supervise(
+    child: libc::pid_t,
+    files: Option<&Files>,
+    status_pipe: libc::c_int,
+) -> ! {
+    reset_signal_handlers();
     for signal in IGNORED {
         libc::signal(signal, libc::SIG_IGN);
     }
-    close_inherited_descriptors();
+    close_descriptors_except(status_pipe);
     libc::prctl(libc::PR_SET_NAME, c"meseta-superv".as_ptr());
-    let mut status: libc::c_int = 0;
-    loop {
-        let rc = libc::waitpid(child, &mut status, 0);
-        if rc == child {
-            break;
-        }
-        if rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            libc::_exit(127);
+    let mut status = wait_for(child);
+    if status_pipe >= 0 {
+        let mut reported: libc::c_int = 0;
+        let size = std::mem::size_of::<libc::c_int>();
+        let read = libc::read(status_pipe, (&raw mut reported).cast(), size);
+        if read == size as isize {
+            status = reported;
         }
     }
     let mut line = [0u8; 32];
@@ -115,7 +95,9 @@ unsafe fn supervise(child: libc::pid_t, files: &Files) -> ! {
     } else {
         format_line(&mut line, b"signal ", libc::WTERMSIG(status))
     };
-    write_termination(files, &line[..length]);
+    if let Some(files) = files {
+        write_termination(files, &line[..length]);
+    }
     if libc::WIFEXITED(status) {
         libc::_exit(libc::WEXITSTATUS(status));
     }
@@ -135,20 +117,88 @@ unsafe fn supervise(child: libc::pid_t, files: &Files) -> ! {
     libc::_exit(128 + signal)
 }
 
-/// Closes every descriptor but stdin, stdout and stderr.
-unsafe fn close_inherited_descriptors() {
-    let rc = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+/// The life of a PID namespace's init: reaps every process re-parented to
+/// it until `command` ends, sends the command's raw wait status up
+/// `status_pipe`, and exits (taking the rest of the namespace with it).
+///
+/// # Safety
+/// Must only run in a freshly forked child (see [`super::program`]).
+pub(super) unsafe fn init(command: libc::pid_t, status_pipe: libc::c_int) -> ! {
+    reset_signal_handlers();
+    close_descriptors_except(status_pipe);
+    libc::prctl(libc::PR_SET_NAME, c"meseta-init".as_ptr());
+    loop {
+        let mut status: libc::c_int = 0;
+        let rc = libc::waitpid(-1, &mut status, 0);
+        if rc == command {
+            libc::write(
+                status_pipe,
+                (&raw const status).cast(),
+                std::mem::size_of::<libc::c_int>(),
+            );
+            libc::_exit(0);
+        }
+        if rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            libc::_exit(127);
+        }
+    }
+}
+
+/// Waits for `child`, retrying on interruption; its raw wait status.
+unsafe fn wait_for(child: libc::pid_t) -> libc::c_int {
+    let mut status: libc::c_int = 0;
+    loop {
+        let rc = libc::waitpid(child, &mut status, 0);
+        if rc == child {
+            return status;
+        }
+        if rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            libc::_exit(127);
+        }
+    }
+}
+
+/// Undoes every handler inherited from the agent (tokio's SIGCHLD handler
+/// writes to a descriptor about to be closed). Linux numbers signals 1 to
+/// 64; resetting a reserved one just fails.
+unsafe fn reset_signal_handlers() {
+    for signal in 1..=64 {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
+}
+
+/// Closes every descriptor but stdin, stdout, stderr and `keep` (`-1`:
+/// none): the agent's sockets must not stay open in a long-lived process,
+/// and the pipe the agent's spawn waits on must close once the command is
+/// exec'd.
+unsafe fn close_descriptors_except(keep: libc::c_int) {
+    if keep < 3 {
+        close_range(3, u32::MAX);
+    } else {
+        close_range(3, (keep - 1) as u32);
+        close_range(keep as u32 + 1, u32::MAX);
+    }
+}
+
+/// Closes the descriptors `first..=last`.
+unsafe fn close_range(first: u32, last: u32) {
+    if first > last {
+        return;
+    }
+    let rc = libc::syscall(libc::SYS_close_range, first, last, 0u32);
     if rc == 0 {
         return;
     }
     let mut limit: libc::rlimit = std::mem::zeroed();
     let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-        limit.rlim_cur.min(1 << 16) as libc::c_int
+        limit.rlim_cur.min(1 << 16) as u32
     } else {
         1024
     };
-    for fd in 3..max {
-        libc::close(fd);
+    for fd in first..max.min(last.saturating_add(1)) {
+        libc::close(fd as libc::c_int);
     }
 }
 

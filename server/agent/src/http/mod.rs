@@ -6,6 +6,7 @@
 //! a message a person can act on.
 
 pub mod files;
+mod monitor;
 pub mod state;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/slave(1)/health", get(|| async { StatusCode::OK }))
         .route("/metrics/snapshot", get(state::metrics))
+        .route("/monitor/statistics", get(monitor::statistics))
+        .route("/slave(1)/monitor/statistics", get(monitor::statistics))
         .route("/files/browse", get(files::browse))
         .route("/files/browse.json", get(files::browse))
         .route("/files/read", get(files::read))

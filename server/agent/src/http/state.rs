@@ -138,7 +138,26 @@ pub(crate) fn state_document(inner: &Inner) -> Value {
         "attributes": config.attributes.clone().unwrap_or_default(),
         "executor_shutdown_grace_period": crate::config::mesos_duration(config.executor_shutdown_grace_period),
         "executor_registration_timeout": crate::config::mesos_duration(config.executor_registration_timeout),
+        "containerizers": config.isolation.containerizers.join(","),
+        "isolation": inner.isolation,
+        "cgroups_hierarchy": config.isolation.cgroups_hierarchy.display().to_string(),
+        "cgroups_root": config.isolation.cgroups_root,
+        "cgroups_enable_cfs": config.isolation.cgroups_enable_cfs.to_string(),
+        "cgroups_max_pids": config.isolation.cgroups_max_pids.to_string(),
+        "enforce_container_ports": config.isolation.enforce_container_ports.to_string(),
+        "container_ports_watch_interval": crate::config::mesos_duration(config.isolation.container_ports_watch_interval),
+        "enforce_container_disk_quota": config.isolation.enforce_container_disk_quota.to_string(),
+        "container_disk_watch_interval": crate::config::mesos_duration(config.isolation.container_disk_watch_interval),
+        "switch_user": config.isolation.switch_user.to_string(),
+        "sandbox_directory": config.isolation.sandbox_directory.display().to_string(),
     });
+    let mut flags = flags;
+    if let Some(range) = &config.isolation.container_ports_isolated_range {
+        flags["container_ports_isolated_range"] = json!(range);
+    }
+    if let Some(reason) = &inner.isolation_fallback {
+        flags["isolation_fallback"] = json!(format!("isolation is off: {reason}"));
+    }
     json!({
         "version": MESOS_VERSION,
         "meseta_version": env!("CARGO_PKG_VERSION"),
@@ -182,7 +201,7 @@ pub(crate) fn metrics_document(inner: &Inner) -> Value {
     let percent = |used: f64, total: f64| if total > 0.0 { used / total } else { 0.0 };
     let (cpus_total, mem_total, disk_total) = (total_of("cpus"), total_of("mem"), total_of("disk"));
     let c = &state.counters;
-    json!({
+    let mut document = json!({
         "slave/registered": if state.registered { 1.0 } else { 0.0 },
         "slave/uptime_secs": inner.started.elapsed().as_secs_f64(),
         "slave/tasks_staging": state.count_tasks(TaskState::TaskStaging),
@@ -220,7 +239,12 @@ pub(crate) fn metrics_document(inner: &Inner) -> Value {
         "system/cpus_total": resources_detect::detect_cpus(),
         "system/mem_total_bytes": resources_detect::detect_memory_mb().unwrap_or(0) * 1024 * 1024,
         "system/load_1min": load_average(),
-    })
+    });
+    drop(state);
+    for (key, value) in inner.containerizer.metrics() {
+        document[key] = json!(value);
+    }
+    document
 }
 
 fn load_average() -> f64 {

@@ -1,0 +1,177 @@
+//! Starting a container's first process, the part every containerizer
+//! shares: the command line (`sh -c` or argv with its own `argv[0]`), the
+//! sandbox as working directory, `stdout`/`stderr` appended to the sandbox
+//! files, a process group of its own, the [`Program`] run before `exec`,
+//! and the PID recorded for recovery.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+
+use super::identity::ProcessRecord;
+use super::program::Program;
+use super::supervisor::{self, read_termination};
+use super::{LaunchRequest, Termination};
+use crate::error::AgentError;
+
+/// A started container process.
+pub(crate) struct Spawned {
+    pub child: tokio::process::Child,
+    /// Its PID, also its process group's ID.
+    pub pid: i32,
+}
+
+/// Starts the request's command with `program` run before `exec` and
+/// `environment` added after the request's own variables.
+pub(crate) fn spawn(
+    key: &str,
+    request: &LaunchRequest,
+    mut program: Program,
+    environment: &[(String, String)],
+) -> Result<Spawned, AgentError> {
+    let open = |name: &str| {
+        let path = request.sandbox.join(name);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| AgentError::io("cannot open", &path, e))
+    };
+    let (stdout, stderr) = (open("stdout")?, open("stderr")?);
+    let command = &request.command;
+    let mut cmd = if command.shell() {
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(command.value());
+        cmd
+    } else {
+        let executable = command.value();
+        if executable.is_empty() {
+            return Err(AgentError::container(
+                key,
+                "the command has no value to execute",
+            ));
+        }
+        let mut cmd = tokio::process::Command::new(executable);
+        if let Some((first, rest)) = command.arguments.split_first() {
+            cmd.arg0(first).args(rest);
+        }
+        cmd
+    };
+    cmd.current_dir(&request.sandbox)
+        .envs(request.environment.iter().map(|(k, v)| (k, v)))
+        .envs(environment.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .kill_on_drop(false);
+    if let Some(dir) = &request.checkpoint_dir {
+        prepare_checkpoint_dir(dir)?;
+        program.termination = Some(
+            supervisor::Files::new(dir)
+                .map_err(|e| AgentError::io("cannot use checkpoint directory", dir, e))?,
+        );
+        program.supervise = true;
+    }
+    let names = program.step_names();
+    let reports = if program.is_empty() {
+        None
+    } else {
+        Some(
+            program
+                .install(&mut cmd)
+                .map_err(|e| AgentError::container(key, format!("cannot prepare the launch: {e}")))?,
+        )
+    };
+    let spawned = cmd.spawn();
+    drop(cmd);
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let failure = reports.as_ref().and_then(|r| r.failure());
+            let reason = match failure {
+                Some(failure) => names.describe(&failure),
+                None => format!("cannot start the command: {e}"),
+            };
+            return Err(AgentError::container(key, reason));
+        }
+    };
+    let pid = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .ok_or_else(|| AgentError::container(key, "the process ended before it had a PID"))?;
+    if let Some(dir) = &request.checkpoint_dir {
+        let recorded = ProcessRecord::of(pid).map(|record| record.write(dir));
+        if !matches!(recorded, Some(Ok(()))) {
+            tracing::warn!(container = %key, pid, "cannot record the container's process; it cannot be recovered after a restart");
+        }
+    }
+    Ok(Spawned { child, pid })
+}
+
+/// How a container's main process ended, from its wait result.
+pub(crate) fn termination_of(status: std::io::Result<std::process::ExitStatus>) -> Termination {
+    match status {
+        Ok(status) => Termination {
+            exit_code: status.code(),
+            signal: status.signal(),
+            wait_status: Some(status.into_raw()),
+            limitation: None,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot wait for a container");
+            Termination::unknown()
+        }
+    }
+}
+
+/// Creates a container's checkpoint directory, without what an earlier
+/// container of the same ID left there.
+pub(crate) fn prepare_checkpoint_dir(dir: &Path) -> Result<(), AgentError> {
+    std::fs::create_dir_all(dir).map_err(|e| AgentError::io("cannot create", dir, e))?;
+    for name in [supervisor::TERMINATION_FILE, super::identity::PID_FILE] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    Ok(())
+}
+
+/// How a recovered container ended, as its supervisor recorded it; when
+/// nothing was recorded, by SIGKILL if one was sent, else a termination
+/// with neither code nor signal.
+pub(crate) fn recorded_termination(dir: &Path, killed: bool) -> Termination {
+    match read_termination(dir) {
+        Some(Ok(code)) => Termination {
+            exit_code: Some(code),
+            signal: None,
+            wait_status: Some((code & 0xff) << 8),
+            limitation: None,
+        },
+        Some(Err(signal)) => Termination {
+            exit_code: None,
+            signal: Some(signal),
+            wait_status: Some(signal & 0x7f),
+            limitation: None,
+        },
+        None if killed => Termination {
+            exit_code: None,
+            signal: Some(libc::SIGKILL),
+            wait_status: Some(libc::SIGKILL),
+            limitation: None,
+        },
+        None => Termination::unknown(),
+    }
+}
+
+/// Sends `signal` to a process group; a group that is already gone is fine.
+pub(crate) fn signal_group(pgid: i32, signal: i32) {
+    if pgid <= 1 {
+        return;
+    }
+    // SAFETY: killpg has no memory effects; pgid > 1 is a group we created.
+    let rc = unsafe { libc::killpg(pgid, signal) };
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::ESRCH) {
+            tracing::warn!(pgid, signal, %error, "cannot signal process group");
+        }
+    }
+}
