@@ -212,6 +212,14 @@ impl FakeMaster {
 }
 
 pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
+    // Agents of tests running side by side must not take each other's
+    // containers for orphans: each work dir gets a cgroup root of its own.
+    let cgroups_root = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        work_dir.hash(&mut hasher);
+        format!("meseta-test/{:016x}", hasher.finish())
+    };
     AgentConfig {
         master: master.addr.to_string(),
         ip: "127.0.0.1".parse().unwrap(),
@@ -227,6 +235,10 @@ pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
         executor_registration_timeout: Duration::from_secs(30),
         executor_reregistration_timeout: Duration::from_secs(2),
         recover: meseta_agent::RecoverMode::Reconnect,
+        isolation: meseta_agent::containerizer::isolators::IsolationConfig {
+            cgroups_root,
+            ..Default::default()
+        },
     }
 }
 

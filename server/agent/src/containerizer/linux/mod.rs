@@ -223,6 +223,16 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    /// An agent that stops leaves no empty root cgroup behind (one with
+    /// containers in it stays: they outlive the agent on purpose).
+    fn drop(&mut self) {
+        for dir in self.hierarchy.base_dirs() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// What the operations need of an [`Entry`], taken out of the lock.
 struct Handle {
     key: String,
