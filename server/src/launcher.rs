@@ -346,9 +346,18 @@ impl Cluster {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        format!("meseta-local/{cluster}-{}-agent-{index}", std::process::id())
+        format!(
+            "meseta-local/{cluster}-{}-agent-{index}",
+            std::process::id()
+        )
     }
 }
 
@@ -362,10 +371,9 @@ fn remove_agent_cgroups(root: &str) {
         Controller::Devices,
     );
     let candidates: [&[Controller]; 3] = [&[cpu, memory, pids, devices], &[cpu, memory, pids], &[]];
-    let Some(hierarchy) = candidates
-        .iter()
-        .find_map(|controllers| Hierarchy::detect(Path::new("/sys/fs/cgroup"), root, controllers).ok())
-    else {
+    let Some(hierarchy) = candidates.iter().find_map(|controllers| {
+        Hierarchy::detect(Path::new("/sys/fs/cgroup"), root, controllers).ok()
+    }) else {
         return;
     };
     for name in hierarchy.top_level() {

@@ -205,23 +205,12 @@ impl Inner {
             }
         };
         let (state, message) = match termination {
-            Ok(t) if t.exit_code.is_none() && t.signal.is_none() && !killed => {
-                // Only a recovered task's process can end unrecorded.
-                let message = "The task's process ended while the agent was down, \
-                               and how it ended was not recorded";
-                tracing::warn!(framework_id = %fid.value, task_id = %tid.value, "{message}");
-                let mut status = spec.status(TaskState::TaskFailed, Some(message.into()));
-                status.reason = Some(task_status::Reason::ExecutorTerminated as i32);
-                status.source = Some(task_status::Source::Agent as i32);
-                let _ = self.report(fid, status);
-                self.lock().checkpoint.remove_container(&spec.container_id);
-                return self.builtin_task_ended(&spec, TaskState::TaskFailed);
-            }
             Ok(Termination {
                 limitation: Some(limitation),
                 ..
             }) if !killed => {
-                let mut status = spec.status(TaskState::TaskFailed, Some(limitation.message.clone()));
+                let mut status =
+                    spec.status(TaskState::TaskFailed, Some(limitation.message.clone()));
                 status.reason = Some(limitation.reason as i32);
                 status.limitation = Some(v1::TaskResourceLimitation {
                     resources: limitation.resources.clone(),
@@ -232,6 +221,18 @@ impl Inner {
                     status.source = Some(task_status::Source::Agent as i32);
                 }
                 tracing::warn!(framework_id = %fid.value, task_id = %tid.value, reason = ?limitation.reason, "task ended by a container limitation");
+                let _ = self.report(fid, status);
+                self.lock().checkpoint.remove_container(&spec.container_id);
+                return self.builtin_task_ended(&spec, TaskState::TaskFailed);
+            }
+            Ok(t) if t.exit_code.is_none() && t.signal.is_none() && !killed => {
+                // Only a recovered task's process can end unrecorded.
+                let message = "The task's process ended while the agent was down, \
+                               and how it ended was not recorded";
+                tracing::warn!(framework_id = %fid.value, task_id = %tid.value, "{message}");
+                let mut status = spec.status(TaskState::TaskFailed, Some(message.into()));
+                status.reason = Some(task_status::Reason::ExecutorTerminated as i32);
+                status.source = Some(task_status::Source::Agent as i32);
                 let _ = self.report(fid, status);
                 self.lock().checkpoint.remove_container(&spec.container_id);
                 return self.builtin_task_ended(&spec, TaskState::TaskFailed);

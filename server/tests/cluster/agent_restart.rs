@@ -6,45 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use meseta::launcher::{Cluster, ClusterSpec};
 use meseta_proto::v1::{self, TaskState};
 
 use crate::common::*;
 
-/// A cluster like `start_cluster`'s, with extra agent flags.
-fn cluster_with_agent_args(resources: &str, agent_args: &[&str]) -> TestCluster {
-    let root = tempfile::tempdir().expect("temp dir");
-    let mut spec = ClusterSpec::new(env!("CARGO_BIN_EXE_meseta"), root.path(), 1);
-    spec.agent_resources = Some(resources.to_string());
-    spec.master_args = vec!["--allocation-interval".into(), "100ms".into()];
-    spec.agent_args = ["--status-update-retry-interval", "1secs"]
-        .iter()
-        .chain(agent_args)
-        .map(|s| s.to_string())
-        .collect();
-    let cluster = Cluster::start(spec).expect("cluster starts");
-    let tc = TestCluster { cluster, root };
-    wait_for_active_agent(&tc, None);
-    tc
-}
-
-/// Waits until the master has one active agent (with this ID, if given).
-fn wait_for_active_agent(tc: &TestCluster, id: Option<&str>) {
-    wait_until(DEADLINE, "the agent to be active", || {
-        let slaves = get_json(&tc.master(), "/master/slaves").unwrap_or_default();
-        let agent = &slaves["slaves"][0];
-        agent["active"] == true && id.is_none_or(|id| agent["id"] == id)
-    });
-}
-
-fn checkpointing(name: &str) -> v1::FrameworkInfo {
+pub fn checkpointing(name: &str) -> v1::FrameworkInfo {
     v1::FrameworkInfo {
         checkpoint: Some(true),
         ..framework_info(name, false)
     }
 }
 
-fn sandbox(tc: &TestCluster, agent: &str, framework: &str, executor: &str) -> PathBuf {
+pub fn sandbox(tc: &TestCluster, agent: &str, framework: &str, executor: &str) -> PathBuf {
     tc.cluster.agents[0]
         .work_dir
         .join("slaves")
@@ -56,24 +29,30 @@ fn sandbox(tc: &TestCluster, agent: &str, framework: &str, executor: &str) -> Pa
         .join("runs/latest")
 }
 
-fn read_pid(dir: &Path) -> i32 {
-    let mut pid = 0;
+/// Waits until the task in `dir` has started (it writes a `pid` file).
+fn wait_started(dir: &Path) {
     wait_until(DEADLINE, "the task's pid file", || {
-        pid = std::fs::read_to_string(dir.join("pid"))
-            .ok()
-            .filter(|t| t.ends_with('\n'))
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0);
-        pid > 0
+        std::fs::read_to_string(dir.join("pid")).is_ok_and(|t| t.ends_with('\n'))
     });
-    pid
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+/// True while a live (not zombie) process works in `dir`: the task's
+/// processes have their sandbox as working directory. (PIDs written by
+/// the task are those of its own PID namespace, not the host's.)
+fn running_in(dir: &Path) -> bool {
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let proc_dir = entry.path();
+        let zombie = std::fs::read_to_string(proc_dir.join("stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        });
+        !zombie && std::fs::read_link(proc_dir.join("cwd")).is_ok_and(|cwd| cwd == dir)
     })
 }
 
@@ -124,17 +103,19 @@ fn agent_kill_and_restart_with_tasks_running() {
         .iter()
         .map(|id| sandbox(&tc, &agent_id, &fw.id, id))
         .collect();
-    let pids: Vec<i32> = sandboxes.iter().map(|dir| read_pid(dir)).collect();
+    for dir in &sandboxes {
+        wait_started(dir);
+    }
 
     tc.cluster.kill_agent(0);
     assert!(
-        pids.iter().all(|pid| alive(*pid)),
+        sandboxes.iter().all(|dir| running_in(dir)),
         "tasks outlive the agent"
     );
     // One task finishes while the agent is down.
     std::fs::write(sandboxes[3].join("go"), "").expect("go");
     wait_until(DEADLINE, "the early task to finish", || {
-        sandboxes[3].join("done").exists() && !alive(pids[3])
+        sandboxes[3].join("done").exists() && !running_in(&sandboxes[3])
     });
 
     tc.cluster.restart_agent(0).expect("the agent restarts");

@@ -50,6 +50,33 @@ pub fn start_cluster(agents: usize, resources: &str, master_args: &[&str]) -> Te
     tc
 }
 
+/// A cluster like `start_cluster`'s (one agent) with extra agent flags,
+/// its agent registered and active.
+pub fn cluster_with_agent_args(resources: &str, agent_args: &[&str]) -> TestCluster {
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut spec = ClusterSpec::new(env!("CARGO_BIN_EXE_meseta"), root.path(), 1);
+    spec.agent_resources = Some(resources.to_string());
+    spec.master_args = vec!["--allocation-interval".into(), "100ms".into()];
+    spec.agent_args = ["--status-update-retry-interval", "1secs"]
+        .iter()
+        .chain(agent_args)
+        .map(|s| s.to_string())
+        .collect();
+    let cluster = Cluster::start(spec).expect("cluster starts");
+    let tc = TestCluster { cluster, root };
+    wait_for_active_agent(&tc, None);
+    tc
+}
+
+/// Waits until the master has one active agent (with this ID, if given).
+pub fn wait_for_active_agent(tc: &TestCluster, id: Option<&str>) {
+    wait_until(DEADLINE, "the agent to be active", || {
+        let slaves = get_json(&tc.master(), "/master/slaves").unwrap_or_default();
+        let agent = &slaves["slaves"][0];
+        agent["active"] == true && id.is_none_or(|id| agent["id"] == id)
+    });
+}
+
 /// Polls `condition` until it holds or the deadline passes (then panics).
 pub fn wait_until(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let end = Instant::now() + deadline;

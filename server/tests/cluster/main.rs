@@ -13,6 +13,7 @@ mod failover;
 mod groups;
 mod ha;
 mod ha_rounds;
+mod isolation;
 mod leadership;
 mod offers;
 mod registry;

@@ -30,7 +30,10 @@ pub struct Chosen {
 }
 
 /// Chooses (see the module docs).
-pub fn choose(config: &IsolationConfig, agent_resources: &[v1::Resource]) -> Result<Chosen, AgentError> {
+pub fn choose(
+    config: &IsolationConfig,
+    agent_resources: &[v1::Resource],
+) -> Result<Chosen, AgentError> {
     let mut plain = false;
     for name in &config.containerizers {
         match name.as_str() {
@@ -49,14 +52,20 @@ pub fn choose(config: &IsolationConfig, agent_resources: &[v1::Resource]) -> Res
         }
     }
     if config.containerizers.is_empty() {
-        return Err(AgentError::Config("--containerizers is empty (valid: mesos, process)".into()));
+        return Err(AgentError::Config(
+            "--containerizers is empty (valid: mesos, process)".into(),
+        ));
     }
     let explicit = config.isolation.is_some();
     let isolation = parse_isolation(config.isolation.as_deref().unwrap_or(DEFAULT_ISOLATION))
         .map_err(|e| AgentError::Config(format!("--isolation: {e}")))?;
     let switch_user = config.switch_user;
     if plain || isolation.is_plain() {
-        let text = if plain { NO_ISOLATION.to_string() } else { isolation.text() };
+        let text = if plain {
+            NO_ISOLATION.to_string()
+        } else {
+            isolation.text()
+        };
         tracing::info!(isolation = %text, "tasks run as plain processes, without isolation");
         return Ok(Chosen {
             containerizer: Arc::new(ProcessContainerizer::new().with_switch_user(switch_user)),

@@ -95,15 +95,25 @@ impl ProcessContainerizer {
         }
         let supervised = request.checkpoint_dir.is_some();
         let mut program = Program::default();
-        if let Some(user) = request.user.as_deref().filter(|u| self.switch_user && !u.is_empty()) {
+        if let Some(user) = request
+            .user
+            .as_deref()
+            .filter(|u| self.switch_user && !u.is_empty())
+        {
             let credentials =
                 super::users::credentials(user).map_err(|e| AgentError::container(&key, e))?;
             super::users::chown_tree(&request.sandbox, &credentials).map_err(|e| {
-                AgentError::container(&key, format!("cannot give the sandbox to user {user:?}: {e}"))
+                AgentError::container(
+                    &key,
+                    format!("cannot give the sandbox to user {user:?}: {e}"),
+                )
             })?;
             program.credentials = Some(credentials);
         }
-        let Spawned { mut child, pid: pgid } = spawn(&key, &request, program, &[])?;
+        let Spawned {
+            mut child,
+            pid: pgid,
+        } = spawn(&key, &request, program, &[])?;
         let (tx, rx) = watch::channel(None);
         self.lock().containers.insert(
             key.clone(),

@@ -258,7 +258,9 @@ fn limit_text(value: libc::rlim_t) -> String {
 
 /// Reports a failed step and returns the error that abandons the launch.
 unsafe fn fail(report: libc::c_int, step: Step, index: usize) -> io::Error {
-    let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    let errno = io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO);
     let mut record = [0u8; 12];
     record[..4].copy_from_slice(&(step as u32).to_ne_bytes());
     record[4..8].copy_from_slice(&(index as u32).to_ne_bytes());

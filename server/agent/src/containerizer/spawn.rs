@@ -73,15 +73,14 @@ pub(crate) fn spawn(
         program.supervise = true;
     }
     let names = program.step_names();
-    let reports = if program.is_empty() {
-        None
-    } else {
-        Some(
-            program
-                .install(&mut cmd)
-                .map_err(|e| AgentError::container(key, format!("cannot prepare the launch: {e}")))?,
-        )
-    };
+    let reports =
+        if program.is_empty() {
+            None
+        } else {
+            Some(program.install(&mut cmd).map_err(|e| {
+                AgentError::container(key, format!("cannot prepare the launch: {e}"))
+            })?)
+        };
     let spawned = cmd.spawn();
     drop(cmd);
     let child = match spawned {

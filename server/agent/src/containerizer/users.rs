@@ -11,7 +11,8 @@ use super::program::Credentials;
 
 /// The IDs and groups of `user`, or why they cannot be had.
 pub(crate) fn credentials(user: &str) -> Result<Credentials, String> {
-    let name = CString::new(user).map_err(|_| format!("the user name {user:?} holds a NUL byte"))?;
+    let name =
+        CString::new(user).map_err(|_| format!("the user name {user:?} holds a NUL byte"))?;
     let mut buffer = vec![0u8; 16 * 1024];
     // SAFETY: zeroed is a valid bit pattern for `passwd` (pointers null).
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
@@ -43,9 +44,8 @@ pub(crate) fn credentials(user: &str) -> Result<Credentials, String> {
         let mut wanted = count;
         // SAFETY: `groups` holds `count` entries; getgrouplist writes at
         // most that many and sets `wanted` to the number it needs.
-        let rc = unsafe {
-            libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut wanted)
-        };
+        let rc =
+            unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut wanted) };
         if rc >= 0 {
             groups.truncate(usize::try_from(wanted).unwrap_or(0));
             break;
@@ -101,7 +101,10 @@ mod tests {
         assert_eq!((root.uid, root.gid), (0, 0));
         assert!(root.groups.contains(&0));
         let missing = credentials("no-such-user-here").unwrap_err();
-        assert!(missing.contains("\"no-such-user-here\" does not exist"), "{missing}");
+        assert!(
+            missing.contains("\"no-such-user-here\" does not exist"),
+            "{missing}"
+        );
         assert!(credentials("a\0b").is_err());
     }
 }

@@ -212,8 +212,12 @@ impl FakeMaster {
 }
 
 pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
-    // Agents of tests running side by side must not take each other's
-    // containers for orphans: each work dir gets a cgroup root of its own.
+    // These tests are about the agent's logic and read tasks' host PIDs,
+    // so tasks run as plain processes here; isolation has its own tests
+    // with real processes (server/tests/cluster/isolation). Were an agent
+    // here isolated, its cgroup root would be its own: agents of tests
+    // running side by side must not take each other's containers for
+    // orphans.
     let cgroups_root = {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -236,6 +240,7 @@ pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
         executor_reregistration_timeout: Duration::from_secs(2),
         recover: meseta_agent::RecoverMode::Reconnect,
         isolation: meseta_agent::containerizer::isolators::IsolationConfig {
+            isolation: Some("posix/cpu,posix/mem".into()),
             cgroups_root,
             ..Default::default()
         },

@@ -120,4 +120,3 @@ pub(crate) fn dir_in_mount(mount: &Mount, path: &str) -> PathBuf {
     let relative = path.strip_prefix(root).unwrap_or(path);
     mount.mount_point.join(relative.trim_start_matches('/'))
 }
-

@@ -95,8 +95,8 @@ pub(crate) fn clock_ticks() -> f64 {
 /// Counts the lines of `file` in `dir` and every cgroup below it.
 pub(crate) fn count_recursive(dir: &std::path::Path, file: &str) -> Option<u32> {
     let text = std::fs::read_to_string(dir.join(file)).ok()?;
-    let mut count = u32::try_from(text.lines().filter(|l| !l.trim().is_empty()).count())
-        .unwrap_or(u32::MAX);
+    let mut count =
+        u32::try_from(text.lines().filter(|l| !l.trim().is_empty()).count()).unwrap_or(u32::MAX);
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {

@@ -25,8 +25,15 @@ fn mountinfo_lists_cgroup_mounts_with_their_controllers() {
     let mounts = parse_mountinfo(MOUNTINFO, Path::new("/sys/fs/cgroup"));
     assert_eq!(mounts.len(), 5, "{mounts:?}");
     assert_eq!(mounts[0].controllers, vec!["cpu", "cpuacct"]);
-    assert_eq!(mounts[0].mount_point, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
-    assert_eq!(mounts[3].controllers, Vec::<String>::new(), "named hierarchies are no controller");
+    assert_eq!(
+        mounts[0].mount_point,
+        PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+    );
+    assert_eq!(
+        mounts[3].controllers,
+        Vec::<String>::new(),
+        "named hierarchies are no controller"
+    );
     assert_eq!(mounts[4].version, Version::V2);
     assert_eq!(mounts[4].root, "/inner");
     assert!(parse_mountinfo(MOUNTINFO, Path::new("/elsewhere")).is_empty());
@@ -102,7 +109,11 @@ fn v2_weights_follow_the_shares_mapping() {
     assert_eq!(v2::weight_of_shares(2), 1);
     assert_eq!(v2::weight_of_shares(1024), 39);
     assert_eq!(v2::weight_of_shares(262_144), 10_000);
-    assert_eq!(v2::weight_of_shares(0), 1, "below the v1 minimum is the minimum");
+    assert_eq!(
+        v2::weight_of_shares(0),
+        1,
+        "below the v1 minimum is the minimum"
+    );
     assert_eq!(v2::weight_of_shares(u64::MAX), 10_000);
 }
 
@@ -112,7 +123,11 @@ fn v2_weights_follow_the_shares_mapping() {
 fn v2_limits_are_written_as_the_kernel_expects() {
     let root = tempfile::tempdir().unwrap();
     let own = root.path().to_path_buf();
-    std::fs::write(own.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+    std::fs::write(
+        own.join("cgroup.controllers"),
+        "cpuset cpu io memory pids\n",
+    )
+    .unwrap();
     let base = v2::create_base(&own, "meseta/agent1").unwrap();
     assert_eq!(base, own.join("meseta/agent1"));
     let enabled = std::fs::read_to_string(own.join("cgroup.subtree_control")).unwrap();
@@ -122,7 +137,10 @@ fn v2_limits_are_written_as_the_kernel_expects() {
     cgroup.create().unwrap();
     assert!(base.join("c1").is_dir());
     cgroup
-        .set_cpu(2048, Some((Duration::from_millis(50), Duration::from_millis(100))))
+        .set_cpu(
+            2048,
+            Some((Duration::from_millis(50), Duration::from_millis(100))),
+        )
         .unwrap();
     assert_eq!(read(&base.join("c1"), "cpu.weight").unwrap(), "79");
     assert_eq!(read(&base.join("c1"), "cpu.max").unwrap(), "50000 100000");
@@ -146,8 +164,16 @@ fn v2_limits_are_written_as_the_kernel_expects() {
     .unwrap();
     std::fs::write(dir.join("memory.current"), "1048576\n").unwrap();
     std::fs::write(dir.join("memory.peak"), "2097152\n").unwrap();
-    std::fs::write(dir.join("memory.stat"), "anon 4096\nfile 8192\nfile_mapped 512\n").unwrap();
-    std::fs::write(dir.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n").unwrap();
+    std::fs::write(
+        dir.join("memory.stat"),
+        "anon 4096\nfile 8192\nfile_mapped 512\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("memory.events"),
+        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("cgroup.procs"), "10\n11\n").unwrap();
     std::fs::write(dir.join("cgroup.threads"), "10\n11\n12\n").unwrap();
     let stats = cgroup.stats();
@@ -228,7 +254,10 @@ fn exercise_tracking(hierarchy: &Hierarchy, what: &str) {
     assert!(cgroup.pids().contains(&(child.id() as i32)));
     cgroup.kill_all(Duration::from_secs(10)).unwrap();
     let _ = child.wait();
-    assert!(cgroup.pids().is_empty(), "{what}: nothing survives kill_all");
+    assert!(
+        cgroup.pids().is_empty(),
+        "{what}: nothing survives kill_all"
+    );
     cgroup.remove().unwrap();
     assert!(!cgroup.exists());
     for dir in hierarchy.base_dirs() {
@@ -274,7 +303,10 @@ fn v2_cgroup_kill_ends_a_daemon_that_left_its_session() {
             return;
         }
     };
-    exercise_tracking(&Hierarchy::V2(base), "cgroup v2 (cgroup.kill, cgroup.events)");
+    exercise_tracking(
+        &Hierarchy::V2(base),
+        "cgroup v2 (cgroup.kill, cgroup.events)",
+    );
 }
 
 #[test]
@@ -293,7 +325,9 @@ fn v1_memory_limit_and_oom_counter_are_real() {
     let procs = cgroup.procs_files();
     let mut command = Command::new("/bin/sh");
     // A shell string doubling until it is far past 16 MiB.
-    command.arg("-c").arg("x=aaaaaaaa; while true; do x=\"$x$x\"; done");
+    command
+        .arg("-c")
+        .arg("x=aaaaaaaa; while true; do x=\"$x$x\"; done");
     let join: Vec<std::ffi::CString> = procs
         .iter()
         .map(|p| std::ffi::CString::new(p.to_string_lossy().as_bytes()).unwrap())
@@ -314,7 +348,11 @@ fn v1_memory_limit_and_oom_counter_are_real() {
     }
     let status = command.status().unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGKILL), "the OOM killer ended it");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the OOM killer ended it"
+    );
     assert!(cgroup.oom_kills() >= 1);
     let mut counter = [0u8; 8];
     use std::os::fd::AsRawFd;

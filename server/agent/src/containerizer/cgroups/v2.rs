@@ -31,9 +31,9 @@ fn v2_name(controller: Controller) -> Result<Option<&'static str>, String> {
         Controller::Memory => Ok(Some("memory")),
         Controller::Pids => Ok(Some("pids")),
         Controller::Freezer => Ok(None),
-        Controller::Devices => Err(
-            "device rules are not available on cgroup v2 (they need BPF programs there)".into(),
-        ),
+        Controller::Devices => {
+            Err("device rules are not available on cgroup v2 (they need BPF programs there)".into())
+        }
     }
 }
 
@@ -120,7 +120,8 @@ pub(crate) fn create(dir: &Path) -> Result<(), CgroupError> {
             create(parent)?;
         }
         if !dir.is_dir() {
-            delegate(parent).map_err(|e| CgroupError::io("cannot enable controllers in", parent, e))?;
+            delegate(parent)
+                .map_err(|e| CgroupError::io("cannot enable controllers in", parent, e))?;
         }
     }
     match std::fs::create_dir(dir) {
@@ -137,7 +138,11 @@ pub fn weight_of_shares(shares: u64) -> u64 {
     1 + ((shares - 2) * 9999) / 262_142
 }
 
-pub(crate) fn set_cpu(dir: &Path, shares: u64, quota: Option<(Duration, Duration)>) -> io::Result<()> {
+pub(crate) fn set_cpu(
+    dir: &Path,
+    shares: u64,
+    quota: Option<(Duration, Duration)>,
+) -> io::Result<()> {
     write(dir, "cpu.weight", &weight_of_shares(shares).to_string())?;
     if let Some((quota, period)) = quota {
         let line = format!("{} {}", quota.as_micros(), period.as_micros());

@@ -6,7 +6,12 @@
 use super::Isolator;
 use crate::containerizer::cgroups::{Controller, DeviceRule};
 
-const fn rule(kind: char, major: Option<u32>, minor: Option<u32>, access: &'static str) -> DeviceRule {
+const fn rule(
+    kind: char,
+    major: Option<u32>,
+    minor: Option<u32>,
+    access: &'static str,
+) -> DeviceRule {
     DeviceRule {
         kind,
         major,

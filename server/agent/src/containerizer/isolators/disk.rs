@@ -149,16 +149,16 @@ mod tests {
         std::fs::hard_link(dir.path().join("a"), dir.path().join("sub/a-again")).unwrap();
         let used = disk_usage(dir.path());
         assert!(used >= empty + (2 << 20), "{used}");
-        assert!(used < empty + (3 << 20), "a hard link is not counted twice: {used}");
+        assert!(
+            used < empty + (3 << 20),
+            "a hard link is not counted twice: {used}"
+        );
         assert_eq!(disk_usage(&dir.path().join("missing")), 0);
     }
 
     #[test]
     fn a_task_without_disk_has_no_quota() {
         assert_eq!(quota(&[]), None);
-        assert_eq!(
-            quota(&[scalar_resource("disk", 2.0)]),
-            Some(2 << 20)
-        );
+        assert_eq!(quota(&[scalar_resource("disk", 2.0)]), Some(2 << 20));
     }
 }

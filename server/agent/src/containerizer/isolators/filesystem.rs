@@ -62,10 +62,7 @@ impl Isolator for LinuxFilesystem {
             fstype: None,
             flags: (libc::MS_BIND | libc::MS_REC) as libc::c_ulong,
             data: None,
-            what: format!(
-                "mount the sandbox at {}",
-                self.sandbox_directory.display()
-            ),
+            what: format!("mount the sandbox at {}", self.sandbox_directory.display()),
         });
         launch.environment.push((
             "MESOS_SANDBOX".to_string(),

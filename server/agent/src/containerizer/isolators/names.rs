@@ -92,7 +92,12 @@ pub fn parse_isolation(text: &str) -> Result<Isolation, String> {
             "process" => vec!["posix/cpu", "posix/mem"],
             "cgroups" => vec!["cgroups/cpu", "cgroups/mem"],
             "posix/disk" => vec!["disk/du"],
-            "cgroups/all" => vec!["cgroups/cpu", "cgroups/mem", "cgroups/pids", "cgroups/devices"],
+            "cgroups/all" => vec![
+                "cgroups/cpu",
+                "cgroups/mem",
+                "cgroups/pids",
+                "cgroups/devices",
+            ],
             name if SUPPORTED.contains(&name) => vec![name],
             name if NOT_AVAILABLE.contains(&name) => {
                 return Err(format!(
@@ -112,7 +117,9 @@ pub fn parse_isolation(text: &str) -> Result<Isolation, String> {
                 if given == "cgroups/all" {
                     continue;
                 }
-                return Err(format!("the isolator '{name}' is given twice in --isolation"));
+                return Err(format!(
+                    "the isolator '{name}' is given twice in --isolation"
+                ));
             }
             names.push(name.to_string());
         }
@@ -171,10 +178,19 @@ mod tests {
     #[test]
     fn unknown_and_unavailable_names_list_the_valid_ones() {
         let unknown = parse_isolation("cgroups/cpu,cgroups/memory").unwrap_err();
-        assert!(unknown.contains("unknown isolator 'cgroups/memory'"), "{unknown}");
-        assert!(unknown.contains("cgroups/mem,") || unknown.contains("cgroups/mem "), "{unknown}");
+        assert!(
+            unknown.contains("unknown isolator 'cgroups/memory'"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("cgroups/mem,") || unknown.contains("cgroups/mem "),
+            "{unknown}"
+        );
         let unavailable = parse_isolation("network/cni").unwrap_err();
-        assert!(unavailable.contains("not available in Meseta"), "{unavailable}");
+        assert!(
+            unavailable.contains("not available in Meseta"),
+            "{unavailable}"
+        );
         assert!(parse_isolation(" , ").is_err());
     }
 

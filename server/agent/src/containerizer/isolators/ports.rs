@@ -133,7 +133,9 @@ impl Isolator for PortsIsolator {
         }
         let mut sockets = Vec::new();
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            sockets.extend(listening(&std::fs::read_to_string(table).unwrap_or_default()));
+            sockets.extend(listening(
+                &std::fs::read_to_string(table).unwrap_or_default(),
+            ));
         }
         if sockets.is_empty() {
             return None;
@@ -149,7 +151,10 @@ impl Isolator for PortsIsolator {
             .collect();
         let key = container_key(container.id);
         if unallocated.is_empty() {
-            self.reported.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            self.reported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
             return None;
         }
         let spans = spans_of(&unallocated);

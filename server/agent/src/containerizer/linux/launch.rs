@@ -20,7 +20,10 @@ pub(super) async fn launch(shared: Arc<Shared>, request: LaunchRequest) -> Resul
     let key = container_key(&request.container_id);
     refuse_unsupported(&key, request.container.as_ref())?;
     if shared.lock().containers.contains_key(&key) {
-        return Err(AgentError::container(&key, "a container with this ID exists"));
+        return Err(AgentError::container(
+            &key,
+            "a container with this ID exists",
+        ));
     }
     let credentials = credentials(&shared, request.user.as_deref(), &key)?;
     if let Some(credentials) = &credentials {
@@ -31,7 +34,10 @@ pub(super) async fn launch(shared: Arc<Shared>, request: LaunchRequest) -> Resul
             .map_err(|e| {
                 AgentError::container(
                     &key,
-                    format!("cannot give the sandbox to user {:?}: {e}", credentials.user),
+                    format!(
+                        "cannot give the sandbox to user {:?}: {e}",
+                        credentials.user
+                    ),
                 )
             })?;
     }
@@ -40,7 +46,14 @@ pub(super) async fn launch(shared: Arc<Shared>, request: LaunchRequest) -> Resul
         Some(group) => join_group(&shared, group, &request)?.child(&request.container_id.value),
         None => shared.hierarchy.cgroup(&key),
     };
-    let started = start(&shared, &key, &request, &cgroup, parent.is_some(), credentials);
+    let started = start(
+        &shared,
+        &key,
+        &request,
+        &cgroup,
+        parent.is_some(),
+        credentials,
+    );
     let spawned = match started {
         Ok(spawned) => spawned,
         Err(e) => {
@@ -213,7 +226,11 @@ fn program(
 
 /// The cgroup of the group `group` (a default executor's), created with
 /// its limits when this is its first container; counts the new member.
-fn join_group(shared: &Arc<Shared>, group: &str, request: &LaunchRequest) -> Result<Cgroup, AgentError> {
+fn join_group(
+    shared: &Arc<Shared>,
+    group: &str,
+    request: &LaunchRequest,
+) -> Result<Cgroup, AgentError> {
     let _serial = shared.groups.lock().unwrap_or_else(|p| p.into_inner());
     {
         let mut table = shared.lock();

@@ -127,17 +127,20 @@ impl LinuxContainerizer {
                 "isolation needs the agent to run as root".into(),
             ));
         }
-        let isolators = isolators::build(&isolation, &config, agent_resources)
-            .map_err(AgentError::Config)?;
+        let isolators =
+            isolators::build(&isolation, &config, agent_resources).map_err(AgentError::Config)?;
         let mut controllers: Vec<_> = isolators
             .iter()
             .flat_map(|i| i.controllers().iter().copied())
             .collect();
         controllers.sort();
         controllers.dedup();
-        let hierarchy =
-            Hierarchy::detect(&config.cgroups_hierarchy, &config.cgroups_root, &controllers)
-                .map_err(|e| AgentError::Config(format!("cgroups: {e}")))?;
+        let hierarchy = Hierarchy::detect(
+            &config.cgroups_hierarchy,
+            &config.cgroups_root,
+            &controllers,
+        )
+        .map_err(|e| AgentError::Config(format!("cgroups: {e}")))?;
         tracing::info!(
             isolation = %isolation.text(),
             cgroups = ?hierarchy.version(),
@@ -247,7 +250,9 @@ async fn kill_cgroup(key: &str, cgroup: Cgroup) {
     let killed = tokio::task::spawn_blocking(move || cgroup.kill_all(KILL_TIMEOUT)).await;
     match killed {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(container = %key, error = %e, "cannot kill every process of the container"),
+        Ok(Err(e)) => {
+            tracing::error!(container = %key, error = %e, "cannot kill every process of the container")
+        }
         Err(e) => tracing::error!(container = %key, error = %e, "the kill task failed"),
     }
 }
@@ -408,4 +413,3 @@ impl Containerizer for LinuxContainerizer {
         .boxed()
     }
 }
-

@@ -127,7 +127,11 @@ async fn watch<T>(shared: &Arc<Shared>, key: &str, ended: impl Future<Output = T
             .isolators
             .iter()
             .enumerate()
-            .filter_map(|(i, isolator)| isolator.watch_interval().map(|every| (i, every, now + every)))
+            .filter_map(|(i, isolator)| {
+                isolator
+                    .watch_interval()
+                    .map(|every| (i, every, now + every))
+            })
             .collect()
     } else {
         Vec::new()
@@ -231,12 +235,14 @@ pub(super) async fn check(shared: &Arc<Shared>, key: &str, which: Vec<usize>) {
     let Some(limitation) = found else {
         return;
     };
-    let known = shared
-        .lock()
-        .containers
-        .get(key)
-        .map(|entry| (Arc::clone(&entry.limitation), entry.cgroup.clone()));
-    let Some((slot, cgroup)) = known else {
+    let known = shared.lock().containers.get(key).map(|entry| {
+        (
+            Arc::clone(&entry.limitation),
+            entry.cgroup.clone(),
+            Arc::clone(&entry.killed),
+        )
+    });
+    let Some((slot, cgroup, killed)) = known else {
         return;
     };
     {
@@ -247,6 +253,7 @@ pub(super) async fn check(shared: &Arc<Shared>, key: &str, which: Vec<usize>) {
         tracing::warn!(container = %key, reason = ?limitation.reason, message = %limitation.message.lines().next().unwrap_or(""), "container limitation; killing the container");
         *slot = Some(limitation);
     }
+    killed.store(true, std::sync::atomic::Ordering::SeqCst);
     kill_cgroup(key, cgroup).await;
 }
 
@@ -284,9 +291,7 @@ async fn finish(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone()
-        .or_else(|| {
-            group_slot.and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
-        });
+        .or_else(|| group_slot.and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()));
     termination.limitation = limitation;
     let removed = tokio::task::spawn_blocking(move || cgroup.remove()).await;
     if let Ok(Err(error)) = removed {

@@ -85,7 +85,10 @@ pub(super) async fn recover(
         let cgroup = match &group {
             Some(group) => {
                 rejoin_group(&shared, group, &request, &saved);
-                shared.hierarchy.cgroup(group).child(&request.container_id.value)
+                shared
+                    .hierarchy
+                    .cgroup(group)
+                    .child(&request.container_id.value)
             }
             None => shared.hierarchy.cgroup(&key),
         };
