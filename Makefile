@@ -55,8 +55,12 @@ lint: test-deps proto-check
 	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
 	clang-format --dry-run --Werror $(CPP_SOURCES)
 
+# The cgroup tests say where they ran (the host's v1 and v2 hierarchies, or
+# skipped and why); `cargo test` hides what passing tests print, so they
+# are asked once more to show it.
 rust-tests: build test-deps
 	$(CARGO) test --workspace
+	@$(CARGO) test -q -p meseta-agent --lib containerizer::cgroups -- --show-output 2>&1 | grep -E '(RAN|SKIPPED)' || true
 
 compat-tests: build test-deps java-jar
 	$(VENV)/bin/pytest -q tests/compat

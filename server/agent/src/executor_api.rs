@@ -453,10 +453,23 @@ fn accept_update(
     let task_id = status.task_id.clone();
     let uuid = status.uuid.clone().unwrap_or_default();
     let state = state_name(status.state);
-    let known = inner
-        .lock()
-        .executor(&framework_id.value, &executor_id.value)
-        .is_some_and(|e| e.tasks.contains_key(&task_id.value));
+    let (known, container) = {
+        let state = inner.lock();
+        let executor = state.executor(&framework_id.value, &executor_id.value);
+        (
+            executor.is_some_and(|e| e.tasks.contains_key(&task_id.value)),
+            executor.map(|e| e.container_id.clone()),
+        )
+    };
+    // As Mesos's agent does: the update says which container runs the
+    // executor, and its first process.
+    if let (None, Some(container)) = (&status.container_status, container) {
+        status.container_status = Some(meseta_proto::v1::ContainerStatus {
+            executor_pid: inner.containerizer.pid(&container),
+            container_id: Some(container),
+            ..Default::default()
+        });
+    }
     if !known {
         tracing::warn!(framework_id = %framework_id.value, executor_id = %executor_id.value, task_id = %task_id.value, %state, "update for a task this executor was not given");
     }

@@ -122,6 +122,16 @@ pub struct IsolationArgs {
     /// namespace (filesystem/linux); MESOS_SANDBOX points there.
     #[arg(long, default_value = "/mnt/mesos/sandbox")]
     sandbox_directory: PathBuf,
+    /// The GPUs to offer, as comma-separated NVML indices (`0,1`; see
+    /// `nvidia-smi`), when not all of them: needs gpu/nvidia in --isolation
+    /// and `gpus` in --resources, as many as listed. Without it gpu/nvidia
+    /// offers every GPU NVML finds.
+    #[arg(long, value_delimiter = ',', value_name = "INDICES")]
+    nvidia_gpu_devices: Option<Vec<u32>>,
+    /// The NVML library gpu/nvidia loads to find the GPUs (a file name is
+    /// looked up where the dynamic linker looks; a path is used as is).
+    #[arg(long, default_value = meseta_agent::containerizer::isolators::gpu::DEFAULT_NVML_LIBRARY)]
+    nvml_library: PathBuf,
 }
 
 impl IsolationArgs {
@@ -145,6 +155,8 @@ impl IsolationArgs {
             container_disk_watch_interval: self.container_disk_watch_interval,
             switch_user: self.switch_user,
             sandbox_directory: self.sandbox_directory,
+            nvidia_gpu_devices: self.nvidia_gpu_devices,
+            nvml_library: self.nvml_library,
             ..IsolationConfig::default()
         }
     }

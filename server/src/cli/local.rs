@@ -80,6 +80,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // What frameworks should be given: the group when there is one.
     let master = spec.zk.clone().unwrap_or_else(|| leader.clone());
     std::fs::write(root.join("master_url"), format!("{master}\n"))?;
+    for agent in &cluster.agents {
+        let state = http_get_json(&agent.address, "/state").unwrap_or_default();
+        let isolation = state["flags"]["isolation"].as_str().unwrap_or("unknown");
+        match state["flags"]["isolation_fallback"].as_str() {
+            Some(why) => eprintln!("meseta local: {}: NOT ISOLATED ({why})", agent.name),
+            None => eprintln!("meseta local: {}: isolation {isolation}", agent.name),
+        }
+    }
     eprintln!(
         "meseta local: leading master at http://{leader}; frameworks use {master}; {} agent(s); logs in {}",
         args.agents,

@@ -67,6 +67,11 @@ pub struct Args {
     /// Interval of HEARTBEAT events on scheduler streams.
     #[arg(long, default_value = "15secs", value_parser = parse_duration)]
     heartbeat_interval: Duration,
+    /// Offer agents that have GPUs only to frameworks with the
+    /// GPU_RESOURCES capability, so that GPU machines stay free for GPU
+    /// work (`--filter-gpu-resources=false` offers them to everyone).
+    #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    filter_gpu_resources: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -103,6 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             work_dir: args.work_dir.clone(),
             cluster: args.cluster,
             allocation_interval: args.allocation_interval,
+            filter_gpu_resources: args.filter_gpu_resources,
             settings: Settings {
                 heartbeat_interval: args.heartbeat_interval,
                 agent_ping_timeout: args.agent_ping_timeout,

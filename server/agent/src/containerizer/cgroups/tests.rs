@@ -192,6 +192,7 @@ fn v2_limits_are_written_as_the_kernel_expects() {
     let nested = hierarchy.cgroup("group/task");
     nested.create().unwrap();
     assert!(base.join("group/task").is_dir());
+    eprintln!("RAN against a directory tree laid out like cgroupfs: the cgroup v2 limit writer and stats reader (this host's v2 mount has no controllers)");
 }
 
 /// Who may use the host's real cgroups: root, with a writable hierarchy.

@@ -77,7 +77,7 @@ pub(crate) fn disk_usage(root: &Path) -> u64 {
 
 fn quota(resources: &[v1::Resource]) -> Option<u64> {
     let mb = scalar(resources, "disk");
-    (mb > 0.0).then(|| (mb * 1024.0 * 1024.0) as u64)
+    (mb > 0.0).then_some((mb * 1024.0 * 1024.0) as u64)
 }
 
 impl Isolator for DiskIsolator {

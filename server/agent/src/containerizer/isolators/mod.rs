@@ -24,6 +24,7 @@ mod cgroups_mem;
 mod devices;
 mod disk;
 mod filesystem;
+pub mod gpu;
 mod names;
 mod ports;
 mod rlimits;
@@ -76,6 +77,8 @@ pub struct IsolationConfig {
     pub sandbox_directory: PathBuf,
     /// `--nvidia-gpu-devices`: the NVML indices to offer.
     pub nvidia_gpu_devices: Option<Vec<u32>>,
+    /// `--nvml-library`: the NVML library `gpu/nvidia` loads.
+    pub nvml_library: PathBuf,
 }
 
 /// Mesos's default `--cgroups_root` is `mesos`; ours names us.
@@ -102,6 +105,7 @@ impl Default for IsolationConfig {
             switch_user: true,
             sandbox_directory: PathBuf::from("/mnt/mesos/sandbox"),
             nvidia_gpu_devices: None,
+            nvml_library: PathBuf::from(gpu::DEFAULT_NVML_LIBRARY),
         }
     }
 }
@@ -192,7 +196,7 @@ pub(crate) fn bytes_text(bytes: u64) -> String {
     let mut value = bytes;
     let mut unit = "B";
     for next in UNITS {
-        if value == 0 || value % 1024 != 0 {
+        if value == 0 || !value.is_multiple_of(1024) {
             break;
         }
         value /= 1024;
@@ -226,6 +230,7 @@ pub(crate) fn build(
             "network/ports" => Box::new(ports::PortsIsolator::new(config, agent_ports)?),
             "disk/du" => Box::new(disk::DiskIsolator::new(config)),
             "posix/rlimits" => Box::new(rlimits::RlimitsIsolator),
+            "gpu/nvidia" => Box::new(gpu::NvidiaGpuIsolator::new(config, agent_ports)?),
             // Usage only, which the containerizer reports anyway.
             "posix/cpu" | "posix/mem" | "filesystem/posix" => continue,
             other => return Err(format!("the isolator {other} is not available")),
