@@ -212,16 +212,10 @@ fn real_hierarchy(test: &str, controllers: &[Controller]) -> Option<Hierarchy> {
     }
 }
 
-/// Starts a shell in `cgroup` that leaves a `setsid`ed daemon behind.
-fn start_with_daemon(cgroup: &Cgroup) -> std::process::Child {
-    let procs: Vec<PathBuf> = cgroup.procs_files();
-    let mut command = Command::new("/bin/sh");
-    command
-        .arg("-c")
-        .arg("setsid sh -c 'sleep 600' & sleep 600")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let join: Vec<std::ffi::CString> = procs
+/// Makes `command`'s process join `cgroup` before it execs.
+fn joining(command: &mut Command, cgroup: &Cgroup) {
+    let join: Vec<std::ffi::CString> = cgroup
+        .procs_files()
         .iter()
         .map(|p| std::ffi::CString::new(p.to_string_lossy().as_bytes()).unwrap())
         .collect();
@@ -240,6 +234,17 @@ fn start_with_daemon(cgroup: &Cgroup) -> std::process::Child {
             Ok(())
         });
     }
+}
+
+/// Starts a shell in `cgroup` that leaves a `setsid`ed daemon behind.
+fn start_with_daemon(cgroup: &Cgroup) -> std::process::Child {
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg("setsid sh -c 'sleep 600' & sleep 600")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    joining(&mut command, cgroup);
     command.spawn().expect("the shell starts in the cgroup")
 }
 
@@ -323,30 +328,10 @@ fn v1_memory_limit_and_oom_counter_are_real() {
     cgroup.create().unwrap();
     cgroup.set_memory(16 << 20, 16 << 20).unwrap();
     let event = v1::oom_eventfd(cgroup.dir(Controller::Memory).unwrap()).unwrap();
-    let procs = cgroup.procs_files();
     let mut command = Command::new("/bin/sh");
     // A shell string doubling until it is far past 16 MiB.
-    command
-        .arg("-c")
-        .arg("x=aaaaaaaa; while true; do x=\"$x$x\"; done");
-    let join: Vec<std::ffi::CString> = procs
-        .iter()
-        .map(|p| std::ffi::CString::new(p.to_string_lossy().as_bytes()).unwrap())
-        .collect();
-    // SAFETY: as in start_with_daemon.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        command.pre_exec(move || {
-            for path in &join {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::close(fd);
-            }
-            Ok(())
-        });
-    }
+    command.arg("-c").arg("x=aaaaaaaa; while true; do x=\"$x$x\"; done");
+    joining(&mut command, &cgroup);
     let status = command.status().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(

@@ -2,13 +2,11 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{watch, Notify};
 
-use super::{monitor, Entry, Kind, Shared};
+use super::{executor_directory, monitor, Entry, Kind, Shared};
 use crate::containerizer::cgroups::{Cgroup, Controller};
 use crate::containerizer::isolators::{Container, Launch};
 use crate::containerizer::program::{Credentials, MountCall, Program};
@@ -259,30 +257,10 @@ fn join_group(
     let Some(parent_id) = request.container_id.parent.as_deref().cloned() else {
         return Err(AgentError::container(group, "a group needs a parent ID"));
     };
-    let (tx, rx) = watch::channel(None);
-    let changed = Arc::new(Notify::new());
-    let entry = Entry {
-        id: parent_id,
-        kind: Kind::Group,
-        cgroup: cgroup.clone(),
-        parent: None,
-        resources: limits,
-        sandbox: executor_directory(&request.sandbox),
-        info: None,
-        ended: rx,
-        killed: Arc::new(AtomicBool::new(false)),
-        limitation: Arc::new(Mutex::new(None)),
-        members: 1,
-        changed: Arc::clone(&changed),
-    };
     tracing::debug!(container = %group, "container group created");
-    shared.lock().containers.insert(group.to_string(), entry);
-    tokio::spawn(monitor::watch_group(
-        Arc::clone(shared),
-        group.to_string(),
-        changed,
-        tx,
-    ));
+    let sandbox = executor_directory(&request.sandbox);
+    let mut table = shared.lock();
+    super::add_group(shared, &mut table, group, parent_id, cgroup.clone(), limits, sandbox);
     Ok(cgroup)
 }
 
@@ -292,15 +270,5 @@ pub(super) fn leave_group(shared: &Shared, group: &str) {
     if let Some(entry) = table.containers.get_mut(group) {
         entry.members = entry.members.saturating_sub(1);
         entry.changed.notify_one();
-    }
-}
-
-/// A nested task's sandbox is `<executor>/tasks/<task>`: the executor's.
-fn executor_directory(sandbox: &Path) -> PathBuf {
-    match sandbox.parent() {
-        Some(tasks) if tasks.file_name().is_some_and(|n| n == "tasks") => {
-            tasks.parent().unwrap_or(sandbox).to_path_buf()
-        }
-        _ => sandbox.to_path_buf(),
     }
 }

@@ -245,6 +245,52 @@ struct Handle {
     killed: Arc<AtomicBool>,
 }
 
+/// Adds a container group with its first member counted, and watches it
+/// until its last member has gone.
+fn add_group(
+    shared: &Arc<Shared>,
+    table: &mut Table,
+    key: &str,
+    id: v1::ContainerId,
+    cgroup: Cgroup,
+    resources: Vec<v1::Resource>,
+    sandbox: PathBuf,
+) {
+    let (tx, rx) = watch::channel(None);
+    let changed = Arc::new(Notify::new());
+    let entry = Entry {
+        id,
+        kind: Kind::Group,
+        cgroup,
+        parent: None,
+        resources,
+        sandbox,
+        info: None,
+        ended: rx,
+        killed: Arc::default(),
+        limitation: Arc::default(),
+        members: 1,
+        changed: Arc::clone(&changed),
+    };
+    table.containers.insert(key.to_string(), entry);
+    tokio::spawn(monitor::watch_group(
+        Arc::clone(shared),
+        key.to_string(),
+        changed,
+        tx,
+    ));
+}
+
+/// A nested task's sandbox is `<executor>/tasks/<task>`: the executor's.
+fn executor_directory(sandbox: &std::path::Path) -> PathBuf {
+    match sandbox.parent() {
+        Some(tasks) if tasks.file_name().is_some_and(|n| n == "tasks") => {
+            tasks.parent().unwrap_or(sandbox).to_path_buf()
+        }
+        _ => sandbox.to_path_buf(),
+    }
+}
+
 /// Kills every process of `cgroup` off the async threads.
 async fn kill_cgroup(key: &str, cgroup: Cgroup) {
     let killed = tokio::task::spawn_blocking(move || cgroup.kill_all(KILL_TIMEOUT)).await;
@@ -309,9 +355,14 @@ impl Containerizer for LinuxContainerizer {
                     })
                     .await;
                 }
-                (Signal::Kill, _) => {
+                (Signal::Kill, kind) => {
                     handle.killed.store(true, Ordering::SeqCst);
                     kill_cgroup(&handle.key, handle.cgroup).await;
+                    // A container taken back from a run without isolation
+                    // has no cgroup: its process group is all there is.
+                    if let Kind::Process { pid } = kind {
+                        signal_group(pid, libc::SIGKILL);
+                    }
                 }
             }
             Ok(())

@@ -11,14 +11,13 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use meseta_proto::{json, v1};
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 
-use super::{monitor, Entry, Kind, Shared, KILL_TIMEOUT};
+use super::{executor_directory, monitor, Entry, Kind, Shared, KILL_TIMEOUT};
 use crate::containerizer::identity::ProcessRecord;
 use crate::containerizer::isolators::Container;
 use crate::containerizer::{container_key, RecoverRequest, RecoveredContainer};
@@ -168,34 +167,8 @@ fn rejoin_group(shared: &Arc<Shared>, group: &str, request: &RecoverRequest, sav
     let Some(parent_id) = request.container_id.parent.as_deref().cloned() else {
         return;
     };
-    let (tx, rx) = watch::channel(None);
-    let changed = Arc::new(Notify::new());
-    table.containers.insert(
-        group.to_string(),
-        Entry {
-            id: parent_id,
-            kind: Kind::Group,
-            cgroup: shared.hierarchy.cgroup(group),
-            parent: None,
-            resources: saved.resources.clone(),
-            sandbox: saved
-                .sandbox
-                .parent()
-                .and_then(Path::parent)
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-            info: None,
-            ended: rx,
-            killed: Arc::new(AtomicBool::new(false)),
-            limitation: Arc::new(Mutex::new(None)),
-            members: 1,
-            changed: Arc::clone(&changed),
-        },
-    );
-    tokio::spawn(monitor::watch_group(
-        Arc::clone(shared),
-        group.to_string(),
-        changed,
-        tx,
-    ));
+    let cgroup = shared.hierarchy.cgroup(group);
+    let sandbox = executor_directory(&saved.sandbox);
+    let resources = saved.resources.clone();
+    super::add_group(shared, &mut table, group, parent_id, cgroup, resources, sandbox);
 }
