@@ -133,6 +133,9 @@ impl Settings {
             None => Vec::new(),
         };
         let resources = resources_detect::complete(given, &work_dir);
+        let resources =
+            crate::containerizer::isolators::gpu::derive_resources(&config.isolation, resources)
+                .map_err(AgentError::Config)?;
         let attributes = match &config.attributes {
             Some(text) => parse_attributes(text)
                 .map_err(|e| AgentError::Config(format!("--attributes: {e}")))?,

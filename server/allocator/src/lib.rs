@@ -20,7 +20,10 @@
 //!
 //! A cycle visits the active agents in a shuffled order and gives each
 //! agent's whole free pool to the first client in DRF order that has not
-//! filtered it (coarse-grained offers, as Mesos makes). The cost of a cycle
+//! filtered it (coarse-grained offers, as Mesos makes). Agents with GPUs
+//! go only to frameworks that declared they can use them (Mesos's
+//! `--filter_gpu_resources`): one bit per agent and one per framework, so
+//! agents without GPUs cost nothing more. The cost of a cycle
 //! is O(agents × log frameworks + filters skipped).
 //!
 //! [`testkit`] holds a small fixture for tests and benchmarks.
@@ -52,6 +55,10 @@ pub struct AllocatorConfig {
     /// Seed of the agent shuffle; `None` draws one at random. Fix it in
     /// tests for a reproducible allocation order.
     pub seed: Option<u64>,
+    /// Mesos's `--filter_gpu_resources`: an agent with GPUs is offered only
+    /// to frameworks with the `GPU_RESOURCES` capability (the whole agent,
+    /// not just its GPUs, so that GPU machines stay free for GPU work).
+    pub filter_gpu_resources: bool,
 }
 
 impl Default for AllocatorConfig {
@@ -64,6 +71,7 @@ impl Default for AllocatorConfig {
             min_allocatable_cpus: 0.01,
             min_allocatable_mem: 32.0,
             seed: None,
+            filter_gpu_resources: true,
         }
     }
 }

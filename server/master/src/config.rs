@@ -21,6 +21,9 @@ pub struct MasterConfig {
     pub settings: Settings,
     /// How often the allocator runs when nothing else triggers it.
     pub allocation_interval: Duration,
+    /// Offer agents with GPUs only to frameworks with the `GPU_RESOURCES`
+    /// capability (Mesos's `--filter_gpu_resources`).
+    pub filter_gpu_resources: bool,
     /// Start as the leader (a lone master); `false` when an election decides.
     pub start_as_leader: bool,
     /// Where the registry lives.
@@ -92,6 +95,7 @@ impl Default for MasterConfig {
             cluster: None,
             settings: Settings::default(),
             allocation_interval: Duration::from_secs(1),
+            filter_gpu_resources: true,
             start_as_leader: true,
             registry: RegistryConfig::Local,
         }

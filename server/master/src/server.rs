@@ -195,7 +195,10 @@ impl MasterServer {
         let mut master = Master::new(
             config.settings.clone(),
             info,
-            AllocatorConfig::default(),
+            AllocatorConfig {
+                filter_gpu_resources: config.filter_gpu_resources,
+                ..AllocatorConfig::default()
+            },
             wall_clock(),
         );
         let mut store = open_store(&config).await?;

@@ -157,7 +157,6 @@ impl IsolationArgs {
             sandbox_directory: self.sandbox_directory,
             nvidia_gpu_devices: self.nvidia_gpu_devices,
             nvml_library: self.nvml_library,
-            ..IsolationConfig::default()
         }
     }
 }

@@ -10,6 +10,7 @@ mod bad_input;
 mod endpoints;
 mod executors;
 mod failover;
+mod gpus;
 mod groups;
 mod ha;
 mod ha_rounds;

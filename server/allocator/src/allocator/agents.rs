@@ -24,6 +24,7 @@ impl Allocator {
         let agent = Agent {
             id: agent_id.to_string(),
             free: total.clone(),
+            has_gpus: total.scalar_milli("gpus") > 0,
             total,
             active: true,
             allocations: Vec::new(),

@@ -6,7 +6,8 @@
 //!    offered first.
 //! 3. For each agent with allocatable free resources, walk the roles in DRF
 //!    order and each role's frameworks in DRF order; the first framework
-//!    that has not filtered this agent receives the whole free pool. Its
+//!    that has not filtered this agent (and, for an agent with GPUs, is
+//!    GPU-capable) receives the whole free pool. Its
 //!    share (and its role's) grows at once, so the next agent goes to
 //!    whoever is now lowest.
 //!
@@ -53,21 +54,30 @@ impl Allocator {
 
     /// The framework that should receive `agent`'s free pool, if any.
     fn pick(&self, agent: u32, now: Duration) -> Option<u32> {
-        let free = &self.agents.get(agent)?.free;
+        let agent_state = self.agents.get(agent)?;
+        let free = &agent_state.free;
         if !free.is_allocatable(self.min_cpus_milli, self.min_mem_milli) {
             return None;
         }
+        let gpu_capable_only = self.filter_gpu_resources && agent_state.has_gpus;
         for role_key in &self.drf.order {
             let Some(role) = self.roles.get(role_key.idx) else {
                 continue;
             };
             for member in &role.members {
+                if gpu_capable_only && !self.gpu_capable(member.idx) {
+                    continue;
+                }
                 if !self.filters.is_filtered(member.idx, agent, free, now) {
                     return Some(member.idx);
                 }
             }
         }
         None
+    }
+
+    fn gpu_capable(&self, fw: u32) -> bool {
+        self.frameworks.get(fw).is_some_and(|f| f.gpu_capable)
     }
 
     /// Hands `agent`'s whole free pool to framework slot `fw`.

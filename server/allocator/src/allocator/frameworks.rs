@@ -67,6 +67,20 @@ impl Allocator {
         }
     }
 
+    /// Records whether a framework declared the `GPU_RESOURCES` capability
+    /// (without it, agents with GPUs are not offered to it while
+    /// [`AllocatorConfig::filter_gpu_resources`](crate::AllocatorConfig)
+    /// is on). Frameworks start without it.
+    pub fn set_gpu_capable(&mut self, framework_id: &str, capable: bool) {
+        if let Some(framework) = self
+            .frameworks
+            .lookup(framework_id)
+            .and_then(|fw| self.frameworks.get_mut(fw))
+        {
+            framework.gpu_capable = capable;
+        }
+    }
+
     /// Sets a role's weight (its share is divided by it). Weights that are
     /// not finite and positive are ignored, as Mesos rejects them.
     pub fn set_weight(&mut self, role: &str, weight: f64) {
@@ -113,6 +127,7 @@ impl Allocator {
             registered: false,
             active: true,
             suppressed: false,
+            gpu_capable: false,
             standing: Standing::default(),
             agents: IdxSet::default(),
         };

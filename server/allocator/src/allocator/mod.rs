@@ -40,6 +40,8 @@ struct Agent {
     total: Resources,
     free: Resources,
     active: bool,
+    /// Its total has `gpus` (offered only to GPU-capable frameworks).
+    has_gpus: bool,
     /// What each framework slot holds here (a short list in practice).
     allocations: Vec<(u32, Resources)>,
 }
@@ -52,6 +54,8 @@ struct Framework {
     registered: bool,
     active: bool,
     suppressed: bool,
+    /// Declared the `GPU_RESOURCES` capability.
+    gpu_capable: bool,
     standing: Standing,
     /// Agents on which this framework holds an allocation.
     agents: IdxSet,
@@ -68,6 +72,7 @@ impl Framework {
 pub struct Allocator {
     min_cpus_milli: i64,
     min_mem_milli: i64,
+    filter_gpu_resources: bool,
     agents: Table<Agent>,
     frameworks: Table<Framework>,
     roles: Table<Role>,
@@ -84,6 +89,7 @@ impl Allocator {
         Allocator {
             min_cpus_milli: to_milli(config.min_allocatable_cpus),
             min_mem_milli: to_milli(config.min_allocatable_mem),
+            filter_gpu_resources: config.filter_gpu_resources,
             agents: Table::default(),
             frameworks: Table::default(),
             roles: Table::default(),

@@ -237,6 +237,7 @@ impl Master {
             },
         };
         check_resources(&task.resources)?;
+        check_gpus(&task.resources).map_err(|e| format!("Task uses invalid resources: {e}"))?;
         let mut needed = Resources::from_mesos(&task.resources);
         if needed.is_empty() {
             return Err("Task uses no resources".into());
@@ -254,6 +255,8 @@ impl Master {
                 Some(_) => {}
                 None => {
                     check_resources(&executor.resources)?;
+                    check_gpus(&executor.resources)
+                        .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
                     needed.add(&Resources::from_mesos(&executor.resources));
                 }
             }
@@ -428,6 +431,19 @@ fn validate_id(kind: &str, id: &str) -> Result<(), String> {
         return Err(format!(
             "{kind} ID '{id}' contains invalid characters ('/', whitespace or control characters)"
         ));
+    }
+    Ok(())
+}
+
+/// GPUs are whole: `gpus` must add up to an unsigned integer (to Mesos's
+/// three decimals), as Mesos's resource validation requires.
+fn check_gpus(resources: &[v1::Resource]) -> Result<(), String> {
+    let gpus = meseta_proto::resources::scalar_total(resources, "gpus");
+    let milli = (gpus * 1000.0).round();
+    if gpus < 0.0 || milli % 1000.0 != 0.0 {
+        return Err(
+            "Invalid 'gpus' resource: The 'gpus' resource must be an unsigned integer".into(),
+        );
     }
     Ok(())
 }

@@ -186,6 +186,12 @@ pub fn has_capability(
         .any(|c| c.r#type == Some(wanted as i32))
 }
 
+/// Whether a framework may be offered agents with GPUs: it declared the
+/// `GPU_RESOURCES` capability (see `--filter-gpu-resources`).
+pub fn gpu_capable(info: &v1::FrameworkInfo) -> bool {
+    has_capability(info, v1::framework_info::capability::Type::GpuResources)
+}
+
 /// The role a framework's resources are allocated to.
 pub fn framework_role(info: &v1::FrameworkInfo) -> String {
     info.roles

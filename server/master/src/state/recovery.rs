@@ -59,6 +59,8 @@ impl Master {
     ) {
         let role = super::framework_role(&info);
         self.allocator.add_framework(&id, &role, false);
+        self.allocator
+            .set_gpu_capable(&id, super::gpu_capable(&info));
         self.allocator.deactivate_framework(&id);
         let framework = Framework {
             unregistered_time: Some(now),

@@ -80,6 +80,7 @@ impl Master {
         let stream_id = uuid::Uuid::new_v4().to_string();
         let mut actions = vec![Action::Persist(ops::save_framework(&info))];
         let role = super::framework_role(&info);
+        let gpu_capable = super::gpu_capable(&info);
         let mut old_role = None;
 
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
@@ -118,6 +119,7 @@ impl Master {
             self.allocator
                 .add_framework(&framework_id, &role, suppressed);
         }
+        self.allocator.set_gpu_capable(&framework_id, gpu_capable);
         self.conns.insert(conn, framework_id.clone());
         self.allocation_wanted = true;
 

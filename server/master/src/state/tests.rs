@@ -467,3 +467,6 @@ mod update_framework;
 
 #[path = "offer_timeout_tests.rs"]
 mod offer_timeout;
+
+#[path = "gpu_tests.rs"]
+mod gpu;

@@ -74,6 +74,8 @@ impl Master {
             suppressed,
             "framework updated"
         );
+        self.allocator
+            .set_gpu_capable(framework_id, super::gpu_capable(&info));
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.info = info;
         }

@@ -330,7 +330,9 @@ fn v1_memory_limit_and_oom_counter_are_real() {
     let event = v1::oom_eventfd(cgroup.dir(Controller::Memory).unwrap()).unwrap();
     let mut command = Command::new("/bin/sh");
     // A shell string doubling until it is far past 16 MiB.
-    command.arg("-c").arg("x=aaaaaaaa; while true; do x=\"$x$x\"; done");
+    command
+        .arg("-c")
+        .arg("x=aaaaaaaa; while true; do x=\"$x$x\"; done");
     joining(&mut command, &cgroup);
     let status = command.status().unwrap();
     use std::os::unix::process::ExitStatusExt;

@@ -260,7 +260,15 @@ fn join_group(
     tracing::debug!(container = %group, "container group created");
     let sandbox = executor_directory(&request.sandbox);
     let mut table = shared.lock();
-    super::add_group(shared, &mut table, group, parent_id, cgroup.clone(), limits, sandbox);
+    super::add_group(
+        shared,
+        &mut table,
+        group,
+        parent_id,
+        cgroup.clone(),
+        limits,
+        sandbox,
+    );
     Ok(cgroup)
 }
 

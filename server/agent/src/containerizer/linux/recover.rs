@@ -170,5 +170,7 @@ fn rejoin_group(shared: &Arc<Shared>, group: &str, request: &RecoverRequest, sav
     let cgroup = shared.hierarchy.cgroup(group);
     let sandbox = executor_directory(&saved.sandbox);
     let resources = saved.resources.clone();
-    super::add_group(shared, &mut table, group, parent_id, cgroup, resources, sandbox);
+    super::add_group(
+        shared, &mut table, group, parent_id, cgroup, resources, sandbox,
+    );
 }

@@ -170,8 +170,12 @@ fn control_devices(paths: &[&Path]) -> Vec<DeviceRule> {
                 minor: Some(libc::minor(meta.rdev())),
                 access: "rwm",
             }),
-            Ok(_) => tracing::warn!(path = %path.display(), "gpu/nvidia: not a character device; not allowed to containers"),
-            Err(error) => tracing::debug!(path = %path.display(), %error, "gpu/nvidia: no such control device"),
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "gpu/nvidia: not a character device; not allowed to containers")
+            }
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "gpu/nvidia: no such control device")
+            }
         }
     }
     rules
@@ -190,7 +194,7 @@ fn write_rules<'a>(
         return Ok(());
     }
     let mut out = std::fs::OpenOptions::new()
-        .write(true)
+        .append(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     for rule in rules {
@@ -207,7 +211,9 @@ fn granted_minors(list: &str) -> Vec<u32> {
             let mut fields = line.split_whitespace();
             let (kind, number, access) = (fields.next()?, fields.next()?, fields.next()?);
             let (major, minor) = number.split_once(':')?;
-            let gpu = kind == "c" && major == NVIDIA_MAJOR.to_string() && access.contains(['r', 'w']);
+            let gpu = kind == "c"
+                && major.parse::<u32>() == Ok(NVIDIA_MAJOR)
+                && access.contains(['r', 'w']);
             gpu.then(|| minor.parse().ok()).flatten()
         })
         .collect()
@@ -271,7 +277,10 @@ impl Isolator for NvidiaGpuIsolator {
         let (owner, dir) = match (container.nested, container.id.parent.as_deref()) {
             (true, Some(parent)) => (
                 container_key(parent),
-                container.cgroup.dir(Controller::Devices).and_then(Path::parent),
+                container
+                    .cgroup
+                    .dir(Controller::Devices)
+                    .and_then(Path::parent),
             ),
             _ => (
                 container_key(container.id),

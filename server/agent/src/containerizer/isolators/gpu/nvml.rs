@@ -297,7 +297,8 @@ mod tests {
 
     #[test]
     fn minors_come_from_nvml_not_from_the_index() {
-        let Some(fake) = FakeNvml::build(&["-DFAKE_NVML_COUNT=3", "-DFAKE_NVML_MINOR_OFFSET=4"]) else {
+        let Some(fake) = FakeNvml::build(&["-DFAKE_NVML_COUNT=3", "-DFAKE_NVML_MINOR_OFFSET=4"])
+        else {
             return;
         };
         let minors: Vec<u32> = NvmlLibrary::new(&fake.path)
@@ -330,7 +331,9 @@ mod tests {
             NvmlError::Symbol { symbol, .. } => assert_eq!(symbol, "nvmlDeviceGetMinorNumber"),
             other => panic!("expected a missing symbol, got {other:?}"),
         }
-        assert!(error.to_string().contains("has no function nvmlDeviceGetMinorNumber"));
+        assert!(error
+            .to_string()
+            .contains("has no function nvmlDeviceGetMinorNumber"));
     }
 
     #[test]

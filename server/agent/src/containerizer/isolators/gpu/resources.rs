@@ -54,7 +54,7 @@ pub(crate) fn whole(value: f64) -> Option<u64> {
         return None;
     }
     let milli = (value * 1000.0).round() as u64;
-    (milli % 1000 == 0).then_some(milli / 1000)
+    milli.is_multiple_of(1000).then_some(milli / 1000)
 }
 
 /// [`derive`] once `gpu/nvidia` is known to be in use.
@@ -67,7 +67,9 @@ pub(crate) fn complete(
         true => {
             let value = scalar_total(&resources, "gpus");
             Some(whole(value).ok_or_else(|| {
-                format!("the gpus resource in --resources must be a non-negative integer, not {value}")
+                format!(
+                    "the gpus resource in --resources must be a non-negative integer, not {value}"
+                )
             })?)
         }
         false => None,
@@ -118,7 +120,11 @@ pub(crate) fn discover(nvml: &dyn Nvml) -> Result<Vec<Gpu>, String> {
 }
 
 /// The GPUs the agent offers: those `devices` names, else the first `count`.
-pub(crate) fn select(devices: Option<&[u32]>, count: u64, found: &[Gpu]) -> Result<Vec<Gpu>, String> {
+pub(crate) fn select(
+    devices: Option<&[u32]>,
+    count: u64,
+    found: &[Gpu],
+) -> Result<Vec<Gpu>, String> {
     let indices: Vec<u32> = match devices {
         Some(devices) => devices.to_vec(),
         None => (0..count)
@@ -195,9 +201,15 @@ mod tests {
             "--nvidia-gpu-devices needs the gpus resource in --resources as well (gpus:1 for the GPUs listed)"
         );
         let text = error("gpus:2", None, &two);
-        assert!(text.starts_with("gpus:2 in --resources needs --nvidia-gpu-devices"), "{text}");
+        assert!(
+            text.starts_with("gpus:2 in --resources needs --nvidia-gpu-devices"),
+            "{text}"
+        );
         let text = error("gpus:2", Some(&[0]), &two);
-        assert!(text.contains("lists 1 GPUs but --resources gives gpus:2"), "{text}");
+        assert!(
+            text.contains("lists 1 GPUs but --resources gives gpus:2"),
+            "{text}"
+        );
         let text = error("gpus:2", Some(&[1, 1]), &two);
         assert!(text.contains("contains duplicates (GPU 1"), "{text}");
         let text = error("gpus:1", Some(&[5]), &two);
@@ -235,13 +247,23 @@ mod tests {
     fn selection_uses_the_named_indices_or_the_first_ones() {
         let found = ListedNvml::with(4).0.unwrap();
         let named = select(Some(&[3, 1]), 2, &found).unwrap();
-        assert_eq!(named.iter().map(|g| g.minor).collect::<Vec<_>>(), vec![13, 11]);
+        assert_eq!(
+            named.iter().map(|g| g.minor).collect::<Vec<_>>(),
+            vec![13, 11]
+        );
         let first = select(None, 2, &found).unwrap();
-        assert_eq!(first.iter().map(|g| g.index).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            first.iter().map(|g| g.index).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         assert!(select(None, 5, &found).is_err());
     }
 
-    fn settings(dir: &std::path::Path, isolation: IsolationConfig, resources: &str) -> Result<Settings, String> {
+    fn settings(
+        dir: &std::path::Path,
+        isolation: IsolationConfig,
+        resources: &str,
+    ) -> Result<Settings, String> {
         Settings::derive(AgentConfig {
             work_dir: dir.join("w"),
             resources: Some(resources.into()),
@@ -283,7 +305,9 @@ mod tests {
         };
         let text = settings(dir.path(), without_isolator, "gpus:1").unwrap_err();
         assert!(
-            text.contains("--nvidia-gpu-devices can only be given when --isolation contains gpu/nvidia"),
+            text.contains(
+                "--nvidia-gpu-devices can only be given when --isolation contains gpu/nvidia"
+            ),
             "{text}"
         );
         // Without the isolator, gpus pass through untouched.
@@ -295,6 +319,9 @@ mod tests {
             ..IsolationConfig::default()
         };
         let text = settings(dir.path(), missing, "cpus:1").unwrap_err();
-        assert!(text.contains("cannot load the NVML library /nonexistent/libnvidia-ml.so.1"), "{text}");
+        assert!(
+            text.contains("cannot load the NVML library /nonexistent/libnvidia-ml.so.1"),
+            "{text}"
+        );
     }
 }
