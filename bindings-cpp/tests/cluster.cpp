@@ -254,9 +254,22 @@ void LocalCluster::restartMaster() {
 }
 
 void LocalCluster::startAgent(int index) {
-  std::vector<std::string> args = {"agent", "--master",    master(),
-                                   "--ip",  "127.0.0.1",   "--port",
-                                   "0",     "--resources", "cpus:2;mem:1024;disk:1024"};
+  // Each agent isolates its tasks under a cgroup root of its own, so that
+  // agents of tests running side by side never take each other's
+  // containers for orphans.
+  std::string cgroupsRoot =
+      "meseta-test/" + fs::path(root_).filename().string() + "-agent-" + std::to_string(index);
+  std::vector<std::string> args = {"agent",
+                                   "--master",
+                                   master(),
+                                   "--ip",
+                                   "127.0.0.1",
+                                   "--port",
+                                   "0",
+                                   "--resources",
+                                   "cpus:2;mem:1024;disk:1024",
+                                   "--cgroups-root",
+                                   cgroupsRoot};
   args.insert(args.end(), options_.agentFlags.begin(), options_.agentFlags.end());
   Process agent = launch("agent-" + std::to_string(index), args);
   if (static_cast<size_t>(index) < agents_.size()) {

@@ -119,6 +119,10 @@ class Cluster:
                     "0",
                     "--resources",
                     resources,
+                    # A cgroup root of its own: agents of tests running side
+                    # by side must not take each other's containers for orphans.
+                    "--cgroups-root",
+                    f"meseta-test/{root.name}-agent-{i}",
                 ],
                 root,
             ).start()

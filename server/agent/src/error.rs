@@ -26,6 +26,12 @@ pub enum AgentError {
         source: std::io::Error,
     },
 
+    /// This machine cannot isolate containers (not root, no usable
+    /// cgroups): with the default isolation the agent falls back to plain
+    /// processes; asked for explicitly, it stops.
+    #[error("this machine cannot isolate containers: {0}")]
+    CannotIsolate(String),
+
     /// The HTTP server could not bind its address or stopped.
     #[error("agent HTTP server at {addr}: {reason}")]
     Http {

@@ -79,8 +79,7 @@ pub fn choose(
             containerizer: Arc::new(linux),
             fallback: None,
         }),
-        Err(e) if !explicit => {
-            let reason = e.to_string();
+        Err(AgentError::CannotIsolate(reason)) if !explicit => {
             tracing::warn!(
                 %reason,
                 "ISOLATION IS OFF: this agent cannot isolate tasks, so they run as plain processes with no CPU, memory or process limits (run the agent as root with writable cgroups, or pass --isolation=posix/cpu,posix/mem to make this choice explicit)"

@@ -103,3 +103,20 @@ fn without_cgroups_the_default_falls_back_to_plain_processes_loudly() {
         "a plain process sees the host's processes: {out}"
     );
 }
+
+#[test]
+fn a_second_agent_on_the_same_cgroup_root_is_refused() {
+    let Some(tc) = isolated("cpus:2;mem:512", &[]) else {
+        return;
+    };
+    let root = tc.cluster.agent_cgroups_root(0);
+    let (ok, text) = agent_exits(&["--cgroups-root", &root]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("another agent on this machine uses the cgroup root"),
+        "{text}"
+    );
+    // The first agent is unharmed.
+    let state = get_json(&tc.cluster.agents[0].address, "/state").expect("state");
+    assert_eq!(state["flags"]["cgroups_root"], root.as_str());
+}

@@ -29,6 +29,7 @@
 mod launch;
 mod monitor;
 mod recover;
+mod root_lock;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -111,6 +112,8 @@ struct Shared {
     table: Mutex<Table>,
     /// Serialises creating and removing container groups.
     groups: Mutex<()>,
+    /// This agent's claim on its cgroup root.
+    _root: root_lock::RootLock,
 }
 
 impl LinuxContainerizer {
@@ -123,7 +126,7 @@ impl LinuxContainerizer {
     ) -> Result<Self, AgentError> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            return Err(AgentError::Config(
+            return Err(AgentError::CannotIsolate(
                 "isolation needs the agent to run as root".into(),
             ));
         }
@@ -140,7 +143,8 @@ impl LinuxContainerizer {
             &config.cgroups_root,
             &controllers,
         )
-        .map_err(|e| AgentError::Config(format!("cgroups: {e}")))?;
+        .map_err(|e| AgentError::CannotIsolate(format!("cgroups: {e}")))?;
+        let root = root_lock::RootLock::acquire(&hierarchy, &config.cgroups_root)?;
         tracing::info!(
             isolation = %isolation.text(),
             cgroups = ?hierarchy.version(),
@@ -155,6 +159,7 @@ impl LinuxContainerizer {
                 config,
                 table: Mutex::default(),
                 groups: Mutex::default(),
+                _root: root,
             }),
         })
     }

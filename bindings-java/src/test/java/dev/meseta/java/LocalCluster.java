@@ -107,8 +107,11 @@ final class LocalCluster implements AutoCloseable {
 
     /** Starts agent `index` (the next one, or one killed earlier) on its own work dir. */
     void startAgent(int index) throws Exception {
+        // A cgroup root of its own: agents of tests running side by side
+        // must not take each other's containers for orphans.
+        String cgroupsRoot = "meseta-test/" + root.getFileName() + "-agent-" + index;
         List<String> args = new ArrayList<>(List.of("agent", "--master", master(), "--ip", "127.0.0.1",
-                "--port", "0", "--resources", "cpus:2;mem:1024;disk:1024"));
+                "--port", "0", "--resources", "cpus:2;mem:1024;disk:1024", "--cgroups-root", cgroupsRoot));
         args.addAll(agentFlags);
         Process agent = launch("agent-" + index, args);
         if (index < agents.size()) {
