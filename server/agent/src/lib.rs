@@ -178,6 +178,13 @@ impl Agent {
             let mut stop = inner.stop.subscribe();
             let router = http::router(Arc::clone(&inner));
             tokio::spawn(async move {
+                // Executors' calls and their acknowledgements are small
+                // and latency matters: no Nagle delay on them.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                    if let Err(error) = stream.set_nodelay(true) {
+                        tracing::debug!(%error, "cannot set TCP_NODELAY");
+                    }
+                });
                 let served = axum::serve(listener, router)
                     .with_graceful_shutdown(async move {
                         let _ = stop.wait_for(|stopped| *stopped).await;

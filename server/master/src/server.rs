@@ -217,6 +217,13 @@ impl MasterServer {
         ));
 
         let router = crate::http::router(handle.clone()).merge(crate::grpc::router(handle.clone()));
+        // Replies are small and latency matters (status updates, acks):
+        // no Nagle delay on them.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|s| *s).await;
         });

@@ -162,7 +162,14 @@ impl IsolationArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // Containers' cgroup work runs on blocking threads; a bounded pool
+    // keeps a burst of launches and ends from growing the agent (whose
+    // size every container fork copies) by a thread each.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(64)
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let config = AgentConfig {
             master: args.master.trim_start_matches("http://").to_string(),

@@ -279,7 +279,6 @@ async fn finish(
     // The OOM killer may have struck just before the process ended.
     let owner = parent.clone().unwrap_or_else(|| key.to_string());
     check(shared, &owner, event_driven(shared)).await;
-    kill_cgroup(key, cgroup.clone()).await;
     let group_slot = parent.as_ref().and_then(|group| {
         shared
             .lock()
@@ -293,9 +292,16 @@ async fn finish(
         .clone()
         .or_else(|| group_slot.and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()));
     termination.limitation = limitation;
-    let removed = tokio::task::spawn_blocking(move || cgroup.remove()).await;
-    if let Ok(Err(error)) = removed {
-        tracing::warn!(container = %key, %error, "cannot remove the container's cgroup");
+    // Whatever the first process left behind goes, then its cgroup (one
+    // blocking call: a burst of ends should not grow a thread per step).
+    let emptied = tokio::task::spawn_blocking(move || {
+        cgroup
+            .kill_all(super::KILL_TIMEOUT)
+            .and_then(|()| cgroup.remove())
+    })
+    .await;
+    if let Ok(Err(error)) = emptied {
+        tracing::warn!(container = %key, %error, "cannot empty and remove the container's cgroup");
     }
     for isolator in &shared.isolators {
         isolator.cleanup(&id);
