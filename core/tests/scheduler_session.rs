@@ -99,6 +99,26 @@ fn session_liveness_timeout_follows_the_heartbeat_interval() {
 }
 
 #[test]
+fn session_heartbeat_intervals_from_the_master_never_panic() {
+    let default = Duration::from_secs(30) + LIVENESS_SLACK;
+    let day = Duration::from_secs(2 * 86_400) + LIVENESS_SLACK;
+    for (seconds, expected) in [
+        (f64::NAN, default),
+        (-1.0, default),
+        (0.0, default),
+        (f64::INFINITY, default),
+        (f64::NEG_INFINITY, default),
+        (1e300, day),
+        (f64::MAX, day),
+    ] {
+        let mut session = Session::new(framework());
+        session.connected(&Endpoint::new("master", 5050));
+        session.handle_event(subscribed("fw-1", Some(seconds)));
+        assert_eq!(session.liveness_timeout(), expected, "{seconds}");
+    }
+}
+
+#[test]
 fn session_missing_master_info_describes_the_connected_master() {
     let mut session = Session::new(framework());
     session.connected(&Endpoint::new("leader.example", 5051));

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(meseta_core::logging::colour_stderr())
         .init();
     let result = match cli.command {
         Command::Master(args) => cli::master::run(args),

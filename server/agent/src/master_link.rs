@@ -228,10 +228,7 @@ impl Inner {
         if let Err(e) = saved {
             tracing::error!(error = %e, "cannot checkpoint the agent; a restart will register anew");
         }
-        let interval = registered
-            .ping_interval_seconds
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map_or(DEFAULT_PING_INTERVAL, Duration::from_secs_f64);
+        let interval = ping_interval(registered.ping_interval_seconds);
         tracing::info!(agent_id = %id.value, ?interval, "registered with the master");
         self.master.connect(tx.clone());
         self.resend_updates();
@@ -315,9 +312,46 @@ impl Inner {
     }
 }
 
+/// The longest ping interval taken from a master; beyond it a silent
+/// master would go unnoticed for too long.
+const MAX_PING_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The ping interval a master announced, as a duration: none, zero,
+/// negative or not a number is the default; more than an hour is an hour
+/// (whatever the master says, nothing here may overflow or panic).
+fn ping_interval(seconds: Option<f64>) -> Duration {
+    match seconds {
+        Some(s) if s.is_finite() && s > 0.0 => {
+            Duration::try_from_secs_f64(s).map_or(MAX_PING_INTERVAL, |d| d.min(MAX_PING_INTERVAL))
+        }
+        _ => DEFAULT_PING_INTERVAL,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masters_ping_interval_never_panics() {
+        assert_eq!(ping_interval(Some(5.0)), Duration::from_secs(5));
+        assert_eq!(ping_interval(Some(0.25)), Duration::from_millis(250));
+        for worst in [
+            None,
+            Some(0.0),
+            Some(-1.0),
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+        ] {
+            assert_eq!(ping_interval(worst), DEFAULT_PING_INTERVAL, "{worst:?}");
+        }
+        for huge in [Some(1e300), Some(f64::MAX), Some(1e9)] {
+            let interval = ping_interval(huge);
+            assert_eq!(interval, MAX_PING_INTERVAL, "{huge:?}");
+            let _ = interval * MISSED_PINGS;
+        }
+    }
 
     #[test]
     fn backoff_doubles_is_capped_and_jittered() {
