@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use meseta_allocator::AllocatorConfig;
 use meseta_master::config::Settings;
-use meseta_master::state::{Action, Master};
+use meseta_master::state::{Action, Ids, Master};
 use meseta_proto::cluster::{agent_message, AgentMessage, Register};
 use meseta_proto::scheduler::{call, Call};
 use meseta_proto::v1;
@@ -48,7 +48,13 @@ fn run(agents: u64, frameworks: u64) {
         port: 5050,
         ..Default::default()
     };
-    let mut master = Master::new(Settings::default(), info, AllocatorConfig::default(), T0);
+    let mut master = Master::new(
+        Settings::default(),
+        info,
+        AllocatorConfig::default(),
+        Ids::random(),
+        T0,
+    );
     let resources = meseta_proto::resources::parse_resources(
         "cpus:24;mem:65536;disk:100000;ports:[31000-32000]",
     )

@@ -1,11 +1,10 @@
 #include "cluster.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -21,7 +20,6 @@
 #include <iostream>
 #include <limits>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #ifndef MESETA_TEST_BINARY
@@ -45,16 +43,54 @@ std::string fromEnvironment(const char* name, const char* fallback) {
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// How long `meseta local` may take to answer (its own waits give up before).
+constexpr std::chrono::milliseconds kControlDeadline{180000};
 
-bool exited(pid_t pid) {
-  int status = 0;
-  return waitpid(pid, &status, WNOHANG) == pid;
+// A JSON string's contents, escapes resolved (\uXXXX as UTF-8).
+std::string unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      out += text[i];
+      continue;
+    }
+    char escaped = text[++i];
+    switch (escaped) {
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'u': {
+        unsigned code = std::stoul(text.substr(i + 1, 4), nullptr, 16);
+        i += 4;
+        if (code < 0x80) {
+          out += static_cast<char>(code);
+        } else if (code < 0x800) {
+          out += static_cast<char>(0xC0 | (code >> 6));
+          out += static_cast<char>(0x80 | (code & 0x3F));
+        } else {
+          out += static_cast<char>(0xE0 | (code >> 12));
+          out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+          out += static_cast<char>(0x80 | (code & 0x3F));
+        }
+        break;
+      }
+      default:
+        out += escaped;
+    }
+  }
+  return out;
 }
 
 // The chunked body of an HTTP/1.1 response, decoded.
@@ -185,13 +221,9 @@ const std::vector<std::string> LocalCluster::kFastAgentTimeouts = {
 
 LocalCluster::LocalCluster(int agents) : LocalCluster(Options{agents, {}, {}}) {}
 
-// The delegating constructors start the processes: the object is complete
-// by then, so the destructor cleans up if starting fails.
-LocalCluster::LocalCluster(const Options& options) : LocalCluster(options, 0) {
-  startMaster();
-  for (int i = 0; i < options.agents; ++i) startAgent(i);
-  waitForActiveAgents(options.agents);
-}
+// The delegating constructor starts the cluster: the object is complete by
+// then, so the destructor cleans up if starting fails.
+LocalCluster::LocalCluster(const Options& options) : LocalCluster(options, 0) { spawn(); }
 
 LocalCluster LocalCluster::onPort(int port) { return LocalCluster(Options{0, {}, {}}, port); }
 
@@ -199,7 +231,8 @@ LocalCluster::LocalCluster(const Options& options, int port)
     : root_(makeTempDir("meseta-cpp-test")),
       binary_(mesetaBinary()),
       port_(port),
-      options_(options) {
+      options_(options),
+      master_("127.0.0.1:" + std::to_string(port)) {
   if (access(binary_.c_str(), X_OK) != 0) {
     std::error_code ignored;
     fs::remove_all(root_, ignored);
@@ -210,15 +243,7 @@ LocalCluster::LocalCluster(const Options& options, int port)
 
 LocalCluster::~LocalCluster() {
   bool failed = ::testing::Test::HasFailure() || std::uncaught_exceptions() > 0;
-  // Agents first, gracefully (they kill their tasks), then the master.
-  for (Process& agent : agents_) {
-    if (agent.pid > 0) kill(agent.pid, SIGTERM);
-  }
-  for (Process& agent : agents_) terminate(agent, SIGTERM, std::chrono::seconds(10));
-  terminate(master_, SIGTERM, std::chrono::seconds(10));
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    killLeftoverContainers(workDir("agent-" + std::to_string(i)));
-  }
+  shutdown();
   if (failed) printLogTails(std::cerr, 40);
   if (failed || std::getenv("MESETA_TEST_KEEP") != nullptr) {
     std::cerr << "(the cluster's files are kept in " << root_ << ")" << std::endl;
@@ -228,72 +253,29 @@ LocalCluster::~LocalCluster() {
   }
 }
 
-std::string LocalCluster::master() const { return "127.0.0.1:" + std::to_string(port_); }
-
-std::string LocalCluster::workDir(const std::string& name) const { return root_ + "/" + name; }
-
-std::string LocalCluster::logPath(const std::string& name) const {
-  return root_ + "/" + name + ".log";
-}
+std::string LocalCluster::master() const { return master_; }
 
 void LocalCluster::startMaster() {
-  std::vector<std::string> args = {
-      "master", "--ip", "127.0.0.1", "--port", std::to_string(port_), "--allocation-interval",
-      "100ms"};
-  args.insert(args.end(), options_.masterFlags.begin(), options_.masterFlags.end());
-  master_ = launch("master", args);
-  if (port_ == 0) {
-    std::string address = readFile(workDir("master") + "/address");
-    port_ = std::atoi(address.c_str() + address.rfind(':') + 1);
-  }
-}
-
-void LocalCluster::restartMaster() {
-  terminate(master_, SIGKILL, std::chrono::milliseconds(0));
-  startMaster();
-}
-
-void LocalCluster::startAgent(int index) {
-  // Each agent isolates its tasks under a cgroup root of its own, so that
-  // agents of tests running side by side never take each other's
-  // containers for orphans.
-  std::string cgroupsRoot =
-      "meseta-test/" + fs::path(root_).filename().string() + "-agent-" + std::to_string(index);
-  std::vector<std::string> args = {"agent",
-                                   "--master",
-                                   master(),
-                                   "--ip",
-                                   "127.0.0.1",
-                                   "--port",
-                                   "0",
-                                   "--resources",
-                                   "cpus:2;mem:1024;disk:1024",
-                                   "--cgroups-root",
-                                   cgroupsRoot};
-  args.insert(args.end(), options_.agentFlags.begin(), options_.agentFlags.end());
-  Process agent = launch("agent-" + std::to_string(index), args);
-  if (static_cast<size_t>(index) < agents_.size()) {
-    agents_[index] = agent;
+  if (control_ > 0) {
+    command("start", "master");
   } else {
-    agents_.push_back(agent);
+    spawn();
   }
 }
 
-void LocalCluster::killAgent(int index) {
-  terminate(agents_.at(index), SIGKILL, std::chrono::milliseconds(0));
-}
+void LocalCluster::restartMaster() { command("restart", "master"); }
 
-void LocalCluster::restartAgent(int index) {
-  killAgent(index);
-  startAgent(index);
-}
+void LocalCluster::startAgent(int index) { command("start", "agent-" + std::to_string(index)); }
+
+void LocalCluster::killAgent(int index) { command("kill", "agent-" + std::to_string(index)); }
+
+void LocalCluster::restartAgent(int index) { command("restart", "agent-" + std::to_string(index)); }
 
 std::string LocalCluster::agentAddress(int index) const {
-  std::string address = readFile(workDir("agent-" + std::to_string(index)) + "/address");
-  while (!address.empty() && std::isspace(static_cast<unsigned char>(address.back()))) {
-    address.pop_back();
-  }
-  return address;
+  auto process = processes_.find("agent-" + std::to_string(index));
+  if (process == processes_.end()) return "";
+  auto address = process->second.find("address");
+  return address == process->second.end() ? "" : address->second;
 }
 
 std::string LocalCluster::agentId(int index) const {
@@ -348,110 +330,131 @@ void LocalCluster::awaitAllocationCycles(int cycles) const {
 }
 
 void LocalCluster::printLogTails(std::ostream& out, int lines) const {
-  std::vector<std::string> names = {"master"};
-  for (size_t i = 0; i < agents_.size(); ++i) names.push_back("agent-" + std::to_string(i));
-  for (const std::string& name : names) {
-    out << "---- last " << lines << " lines of " << logPath(name) << " ----\n"
-        << tail(logPath(name), lines);
+  for (const auto& [name, process] : processes_) {
+    auto log = process.find("log");
+    if (log == process.end()) continue;
+    out << "---- last " << lines << " lines of " << log->second << " ----\n"
+        << tail(log->second, lines);
   }
   out.flush();
 }
 
-LocalCluster::Process LocalCluster::launch(const std::string& name,
-                                           const std::vector<std::string>& args) {
-  std::string dir = workDir(name);
-  fs::create_directories(dir);
-  std::string addressFile = dir + "/address";
-  fs::remove(addressFile);
-  std::string log = logPath(name);
+void LocalCluster::spawn() {
+  std::vector<std::string> command = {binary_,
+                                      "local",
+                                      "--control",
+                                      "--agents",
+                                      std::to_string(options_.agents),
+                                      "--port",
+                                      std::to_string(port_),
+                                      "--work-dir",
+                                      root_,
+                                      "--resources",
+                                      "cpus:2;mem:1024;disk:1024",
+                                      "--master-arg=--allocation-interval",
+                                      "--master-arg=100ms"};
+  for (const std::string& flag : options_.masterFlags) command.push_back("--master-arg=" + flag);
+  for (const std::string& flag : options_.agentFlags) command.push_back("--agent-arg=" + flag);
 
+  // A socket rather than pipes: writing a command after `meseta local`
+  // died fails with EPIPE (MSG_NOSIGNAL) instead of killing the test.
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+  }
   // Everything the child needs is made before fork (only async-signal-safe
-  // calls after it).
-  std::vector<std::string> command = {binary_};
-  command.insert(command.end(), args.begin(), args.end());
-  command.push_back("--work-dir");
-  command.push_back(dir);
+  // calls after it: the test may have threads by now).
   std::vector<char*> argv;
   for (std::string& arg : command) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  pid_t parent = getpid();
 
   pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) {
+    int error = errno;
+    close(ends[0]);
+    close(ends[1]);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(error));
+  }
   if (pid == 0) {
-    // Dies with the test, even if it crashes.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int in = open("/dev/null", O_RDONLY);
-    if (out < 0 || in < 0) _exit(126);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
+    // Stdin and stdout are the socket; stderr stays the test's.
+    dup2(ends[1], 0);
+    dup2(ends[1], 1);
     close_range(3, ~0U, 0);
     execv(argv[0], argv.data());
     _exit(127);
   }
-
-  Process process{name, pid};
-  try {
-    waitFor(name + " to listen", [&] {
-      if (exited(pid)) {
-        process.pid = -1;
-        throw std::runtime_error(name + " exited at start; its log:\n" + tail(log, 40));
-      }
-      return !readFile(addressFile).empty();
-    });
-  } catch (...) {
-    terminate(process, SIGKILL, std::chrono::milliseconds(0));
-    throw;
+  close(ends[1]);
+  control_ = pid;
+  socket_ = ends[0];
+  for (;;) {
+    Event event = next("the cluster to start");
+    if (event["event"] == "ready") {
+      master_ = event["leader"];
+      return;
+    }
+    processes_[event["name"]] = event;
   }
-  return process;
 }
 
-void LocalCluster::terminate(Process& process, int signal, std::chrono::milliseconds grace) {
-  if (process.pid <= 0) return;
-  kill(process.pid, signal);
-  auto end = std::chrono::steady_clock::now() + grace;
-  while (std::chrono::steady_clock::now() < end) {
-    if (exited(process.pid)) {
-      process.pid = -1;
-      return;
+void LocalCluster::command(const std::string& verb, const std::string& name) {
+  if (control_ <= 0) throw std::runtime_error("the cluster is not started");
+  std::string line = verb + " " + name + "\n";
+  if (send(socket_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+    throw std::runtime_error("meseta local does not take commands: " +
+                             std::string(std::strerror(errno)));
+  }
+  Event event = next(verb + " " + name);
+  processes_[event["name"]] = event;
+}
+
+LocalCluster::Event LocalCluster::next(const std::string& what) {
+  static const std::regex field(
+      "\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*(\"((?:[^\"\\\\]|\\\\.)*)\"|[^,}\\s]+)");
+  auto end = std::chrono::steady_clock::now() + kControlDeadline;
+  size_t newline;
+  while ((newline = unread_.find('\n')) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    pollfd readable{socket_, POLLIN, 0};
+    int ready = left.count() > 0 ? poll(&readable, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) throw WaitTimeout("meseta local said nothing waiting for " + what);
+    char buffer[4096];
+    ssize_t n = read(socket_, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("meseta local exited waiting for " + what);
+    unread_.append(buffer, n);
+  }
+  std::string line = unread_.substr(0, newline);
+  unread_.erase(0, newline + 1);
+  Event event;
+  for (std::sregex_iterator it(line.begin(), line.end(), field), done; it != done; ++it) {
+    const std::smatch& match = *it;
+    event[unescape(match[1])] = match[3].matched ? unescape(match[3]) : match[2].str();
+  }
+  if (event["event"] == "error") {
+    throw std::runtime_error("meseta local: " + event["message"] + " (" + what + ")");
+  }
+  return event;
+}
+
+void LocalCluster::shutdown() {
+  if (control_ <= 0) return;
+  // EOF on its stdin: it stops every process, says "stopped" and exits.
+  ::shutdown(socket_, SHUT_WR);
+  auto end = std::chrono::steady_clock::now() + kControlDeadline;
+  int status = 0;
+  while (waitpid(control_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= end) {
+      kill(control_, SIGKILL);
+      waitpid(control_, &status, 0);
+      break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill(process.pid, SIGKILL);
-  int status = 0;
-  waitpid(process.pid, &status, 0);
-  process.pid = -1;
-}
-
-// The tasks of an agent that was killed (and not restarted) survive it by
-// design, but the tests must not leak them: like the Rust launcher, kill
-// the process group of each container the agent recorded as
-// `<work dir>/meta/containers/*/pid` ("<pid> <start time> <boot id>"),
-// if that process still runs (same start time, not a zombie).
-void LocalCluster::killLeftoverContainers(const std::string& agentWorkDir) const {
-  std::error_code error;
-  fs::directory_iterator containers(agentWorkDir + "/meta/containers", error);
-  if (error) return;
-  for (const fs::directory_entry& container : containers) {
-    std::istringstream record(readFile(container.path().string() + "/pid"));
-    pid_t pid = 0;
-    std::string startTime;
-    if (!(record >> pid >> startTime) || pid <= 1) continue;
-    std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-    size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    std::istringstream fields(stat.substr(paren + 1));
-    std::vector<std::string> values;
-    std::string value;
-    while (fields >> value) values.push_back(value);
-    // Field 3 (state) is values[0]; field 22 (start time) is values[19].
-    if (values.size() > 19 && values[0] != "Z" && values[19] == startTime) {
-      killpg(pid, SIGKILL);
-    }
-  }
+  close(socket_);
+  socket_ = -1;
+  control_ = -1;
 }
 
 }  // namespace meseta_test

@@ -1,10 +1,13 @@
-// A real Meseta cluster for the tests: one `meseta master` and N `meseta
-// agent` processes on 127.0.0.1, each with its own work dir and log file
-// under a fresh temp dir. The master can be killed and restarted on the same
-// port, an agent killed, or killed and restarted on its work dir (it then
-// recovers what it checkpointed). Everything is killed on destruction; if
-// the test failed, the logs' tails are printed and the temp dir is kept
-// (also kept when MESETA_TEST_KEEP is set), else it is removed.
+// A real Meseta cluster for the tests: one `meseta local --control` process
+// starts a master and N agents on 127.0.0.1, each with its own work dir and
+// log file under a fresh temp dir, and on command kills the master and
+// restarts it on the same port, kills an agent, or kills and restarts it on
+// its work dir (it then recovers what it checkpointed). It reports each
+// process as a JSON line on its stdout and reads one command a line on its
+// stdin; closing that (this object's destructor, or the test process dying)
+// stops every process. If the test failed, the logs' tails are printed and
+// the temp dir is kept (also kept when MESETA_TEST_KEEP is set), else it is
+// removed.
 //
 // Waits poll with a deadline and throw WaitTimeout when it passes
 // (GoogleTest reports an exception thrown by a test body as a failure).
@@ -14,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -86,6 +90,8 @@ class LocalCluster {
   // The master's "127.0.0.1:PORT".
   std::string master() const;
 
+  // Starts the cluster of onPort() (waiting for its master), or the master
+  // again after it was killed.
   void startMaster();
   // Kills the master (SIGKILL) and starts it again on the same port and
   // work dir.
@@ -119,26 +125,32 @@ class LocalCluster {
   void printLogTails(std::ostream& out, int lines) const;
 
  private:
-  struct Process {
-    std::string name;
-    pid_t pid = -1;
-  };
+  // One line of `meseta local --control`: a flat JSON object's fields
+  // (strings unescaped, other values as written).
+  using Event = std::map<std::string, std::string>;
 
   // Starts nothing.
   LocalCluster(const Options& options, int port);
 
-  Process launch(const std::string& name, const std::vector<std::string>& args);
-  void terminate(Process& process, int signal, std::chrono::milliseconds grace);
-  void killLeftoverContainers(const std::string& agentWorkDir) const;
-  std::string workDir(const std::string& name) const;
-  std::string logPath(const std::string& name) const;
+  // Starts `meseta local --control` and waits for its "ready".
+  void spawn();
+  // Sends "verb name" and records the process it reports back.
+  void command(const std::string& verb, const std::string& name);
+  // The next event; throws on an "error", on EOF and on silence.
+  Event next(const std::string& what);
+  // Closes its stdin (it stops the cluster) and waits for it to exit.
+  void shutdown();
 
   std::string root_;
   std::string binary_;
   int port_ = 0;
   Options options_;
-  Process master_;
-  std::vector<Process> agents_;
+  std::string master_;
+  pid_t control_ = -1;  // `meseta local --control`
+  int socket_ = -1;     // its stdin and stdout
+  std::string unread_;  // what it wrote past the last full line
+  // Every process by name ("master", "agent-N"), as last reported.
+  std::map<std::string, Event> processes_;
 };
 
 }  // namespace meseta_test

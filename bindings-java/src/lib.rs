@@ -25,8 +25,54 @@ mod scheduler;
 use jni::objects::{JClass, JObject, JValue};
 use jni::JNIEnv;
 
-/// The Mesos version the official jar checks (`MesosNativeLibrary.version()`).
-const MESOS_VERSION: (i64, i64, i64) = (1, 11, 0);
+/// The Mesos version the official jar checks (`MesosNativeLibrary.version()`):
+/// [`meseta_proto::MESOS_VERSION`] as numbers. It is parsed at compile time,
+/// so the two cannot disagree and a malformed version fails the build.
+const MESOS_VERSION: (i64, i64, i64) = parse_version(meseta_proto::MESOS_VERSION);
+
+/// `MAJOR.MINOR.PATCH` as three numbers; panics (in a constant: a compile
+/// error) on anything else.
+const fn parse_version(text: &str) -> (i64, i64, i64) {
+    let bytes = text.as_bytes();
+    let mut parts = [0i64; 3];
+    let mut part = 0;
+    let mut digits = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'.' {
+            assert!(
+                digits > 0 && part < 2,
+                "the version must be MAJOR.MINOR.PATCH"
+            );
+            part += 1;
+            digits = 0;
+        } else {
+            assert!(
+                byte.is_ascii_digit(),
+                "the version must be MAJOR.MINOR.PATCH"
+            );
+            assert!(digits < 9, "a version number has too many digits");
+            parts[part] = parts[part] * 10 + (byte - b'0') as i64;
+            digits += 1;
+        }
+        i += 1;
+    }
+    assert!(
+        part == 2 && digits > 0,
+        "the version must be MAJOR.MINOR.PATCH"
+    );
+    (parts[0], parts[1], parts[2])
+}
+
+// `parse_version`'s tests, run by the compiler (this crate is a `cdylib`
+// built with `test = false`, so unit tests would never run).
+const _: () = {
+    let (major, minor, patch) = parse_version("1.11.0");
+    assert!(major == 1 && minor == 11 && patch == 0);
+    let (major, minor, patch) = parse_version("10.0.123");
+    assert!(major == 10 && minor == 0 && patch == 123);
+};
 
 /// `MesosNativeLibrary._version()`: the Mesos release this library stands in for.
 #[no_mangle]

@@ -1,18 +1,21 @@
-"""A real Meseta cluster for the binding's tests: `meseta master` and
-`meseta agent` processes on loopback ports picked at run time, each with its
-own work dir and log, which tests can kill and restart."""
+"""A real Meseta cluster for the binding's tests: one `meseta local --control`
+process starts a master and agents on loopback ports picked at run time, each
+with its own work dir and log, and kills or restarts single processes on
+command (JSON lines on its stdout, one command a line on its stdin). Closing
+its stdin stops the cluster, so a test process that dies takes its cluster
+with it."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
+import queue
 import subprocess
 import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
@@ -21,6 +24,19 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 MESETA = Path(os.environ.get("MESETA_BINARY", TARGET / "debug" / "meseta"))
 EXAMPLES = ROOT / "examples" / "python"
 DEADLINE = 60.0
+# Starting a cluster, or restarting a process, waits this long for `meseta
+# local` to answer (its own waits give up before).
+CONTROL_DEADLINE = 180.0
+
+# Fast allocation, and a silent agent noticed within about a second.
+MASTER_FLAGS = [
+    "--allocation-interval",
+    "100ms",
+    "--agent-ping-timeout",
+    "300ms",
+    "--max-agent-ping-timeouts",
+    "3",
+]
 
 
 def wait_for(what: str, predicate: Callable[[], Any], deadline: float = DEADLINE) -> Any:
@@ -40,47 +56,22 @@ def get_json(address: str, path: str) -> Any:
 
 
 class Process:
-    def __init__(self, name: str, args: List[str], root: Path) -> None:
-        self.name = name
-        self.args = args
-        self.work_dir = root / name
-        self.log_path = root / f"{name}.log"
-        self.proc: Optional[subprocess.Popen] = None
-        self.address = ""
+    """A master or agent of the cluster, as `meseta local` last reported it."""
 
-    def start(self) -> Process:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        address_file = self.work_dir / "address"
-        if address_file.exists():
-            address_file.unlink()
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(MESETA), *self.args, "--work-dir", str(self.work_dir)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    def __init__(self, cluster: Cluster, event: Dict[str, Any]) -> None:
+        self._cluster = cluster
+        self.update(event)
 
-        def ready() -> str:
-            assert self.proc is not None and self.proc.poll() is None, (
-                f"{self.name} exited; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
-            )
-            return address_file.exists() and address_file.read_text().strip()
-
-        self.address = wait_for(f"{self.name} to listen", ready)
-        return self
+    def update(self, event: Dict[str, Any]) -> None:
+        self.name: str = event["name"]
+        self.address: str = event["address"]
+        self.pid: Optional[int] = event["pid"]
+        self.work_dir = Path(event["work_dir"])
+        self.log_path = Path(event["log"])
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        """SIGKILL, as a crash would (an agent's tasks live on)."""
+        self._cluster.command("kill", self.name)
 
 
 class Cluster:
@@ -88,47 +79,73 @@ class Cluster:
 
     def __init__(self, root: Path, agents: int, resources: str) -> None:
         assert MESETA.exists(), f"{MESETA} is missing: run `cargo build --bins` first"
-        self.root = root
-        self.master = Process(
-            "master",
-            [
-                "master",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--allocation-interval",
-                "100ms",
-                "--agent-ping-timeout",
-                "300ms",
-                "--max-agent-ping-timeouts",
-                "3",
-            ],
-            root,
-        ).start()
-        self.agents = [
-            Process(
-                f"agent-{i}",
-                [
-                    "agent",
-                    "--master",
-                    self.master.address,
-                    "--ip",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--resources",
-                    resources,
-                    # A cgroup root of its own: agents of tests running side
-                    # by side must not take each other's containers for orphans.
-                    "--cgroups-root",
-                    f"meseta-test/{root.name}-agent-{i}",
-                ],
-                root,
-            ).start()
-            for i in range(agents)
+        command = [
+            str(MESETA),
+            "local",
+            "--control",
+            "--agents",
+            str(agents),
+            "--port",
+            "0",
+            "--work-dir",
+            str(root),
+            "--resources",
+            resources,
+            *(f"--master-arg={flag}" for flag in MASTER_FLAGS),
         ]
-        self.wait_for_agents(agents)
+        # Its stderr (what it says to people) goes where the test's goes.
+        self._proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self._lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.processes: Dict[str, Process] = {}
+        try:
+            while True:
+                event = self._next("the cluster to start")
+                if event["event"] == "ready":
+                    break
+                if event["event"] == "process":
+                    self.processes[event["name"]] = Process(self, event)
+        except BaseException:
+            self.stop()
+            raise
+        self.root = Path(event["root"])
+        self.master = self.processes["master"]
+        self.agents = [self.processes[f"agent-{i}"] for i in range(agents)]
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _next(self, what: str) -> Dict[str, Any]:
+        """The next event; fails on an error, EOF or silence."""
+        try:
+            line = self._lines.get(timeout=CONTROL_DEADLINE)
+        except queue.Empty:
+            raise AssertionError(f"meseta local said nothing for {what}") from None
+        if line is None:
+            raise AssertionError(f"meseta local exited waiting for {what}")
+        event = json.loads(line)
+        if event["event"] == "error":
+            raise AssertionError(f"meseta local: {event['message']}")
+        return event
+
+    def command(self, verb: str, name: str) -> Process:
+        """Sends ``verb name`` (kill, start, restart, ...) and returns the
+        process as it is afterwards."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(f"{verb} {name}\n")
+        self._proc.stdin.flush()
+        event = self._next(f"{verb} {name}")
+        process = self.processes.get(event["name"])
+        if process is None:  # `start agent-N` added one
+            process = self.processes[event["name"]] = Process(self, event)
+            self.agents.append(process)
+        process.update(event)
+        return process
 
     def wait_for_agents(self, count: int) -> None:
         wait_for(f"{count} active agents", lambda: self.metric("master/slaves_active") == count)
@@ -141,20 +158,24 @@ class Cluster:
 
     def restart_master(self) -> None:
         """Kills the master (SIGKILL) and starts it again on the same port."""
-        port = self.master.address.rsplit(":", 1)[1]
-        self.master.kill()
-        at = self.master.args.index("--port")
-        self.master.args[at + 1] = port
-        self.master.start()
+        self.command("restart", "master")
 
     def restart_agent(self, index: int) -> None:
         """Kills agent ``index`` (SIGKILL) and starts it again on its work dir."""
-        self.agents[index].kill()
-        self.agents[index].start()
+        self.command("restart", f"agent-{index}")
 
     def stop(self) -> None:
-        for process in [*self.agents, self.master]:
-            process.stop()
+        """Closes the cluster's stdin (it stops every process) and waits."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self._proc.wait(timeout=CONTROL_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 //!
 //! Drivers never return these from their public methods (those return a
 //! [`Status`](crate::Status) and report problems through the `error`
-//! callback); they surface from the pure helpers ([`MasterSpec`] parsing,
-//! [`ExecutorConfig::from_env`]) and in log lines.
+//! callback); they surface from the pure helpers
+//! ([`ExecutorConfig::from_env`]) and in log lines. Master detection
+//! ([`MasterSpec`] parsing and the rest of [`detector`](crate::detector))
+//! returns `meseta_coordination::Error`, which converts into this one.
 //!
 //! [`MasterSpec`]: crate::detector::MasterSpec
 //! [`ExecutorConfig::from_env`]: crate::executor::ExecutorConfig::from_env
@@ -84,6 +86,22 @@ pub enum Error {
     /// No event (not even a heartbeat) arrived in time.
     #[error("no event received for {0:?}")]
     HeartbeatTimeout(std::time::Duration),
+}
+
+/// Master detection (`meseta-coordination`) fails with the same variants
+/// this crate always had, so callers matching on them keep working.
+impl From<meseta_coordination::Error> for Error {
+    fn from(error: meseta_coordination::Error) -> Self {
+        use meseta_coordination::Error as Coordination;
+        match error {
+            Coordination::InvalidAddress { address, reason } => {
+                Self::InvalidAddress { address, reason }
+            }
+            Coordination::ZooKeeper(reason) => Self::ZooKeeper(reason),
+            Coordination::MasterFile { path, source } => Self::MasterFile { path, source },
+            Coordination::BadRedirect(location) => Self::BadRedirect(location),
+        }
+    }
 }
 
 /// Shorthand used throughout the crate.

@@ -38,15 +38,15 @@
 //! # Modules
 //!
 //! * [`scheduler`], [`executor`]: the two drivers and their state machines.
-//! * [`detector`]: master addresses (`HOST:PORT`, `http://`, `file://`;
-//!   `zk://` parsed, detection to come) and redirect handling.
+//! * [`detector`], [`zookeeper`]: master addresses (`HOST:PORT`, `http://`,
+//!   `file://`, `zk://`), leader detection and redirect handling; re-exported
+//!   from `meseta-coordination`, which the master and the agent use too.
 //! * [`backoff`]: capped, jittered exponential backoff.
 //! * `http` (private): the hyper client.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod backoff;
 mod codec;
-pub mod detector;
 mod error;
 pub mod executor;
 mod http;
@@ -54,11 +54,12 @@ pub mod logging;
 pub mod scheduler;
 mod sender;
 mod status;
-pub mod zookeeper;
+mod threads;
 
 pub use codec::ContentType;
 pub use error::{Error, Result};
 pub use executor::{Executor, ExecutorConfig, ExecutorDriver};
+pub use meseta_coordination::{detector, zookeeper};
 pub use meseta_proto::v1;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerDriver};
 pub use status::Status;

@@ -251,7 +251,7 @@ fn session_error_event_aborts() {
 fn session_kill_uses_the_agent_known_from_launch_and_updates() {
     let mut session = subscribed_session();
     let launch = Request::launch(&[offer_id("o1")], vec![task("t1", "a1")], None);
-    let accept = session.prepare(launch).expect("subscribed");
+    let accept = session.prepare(launch, NOW).expect("subscribed");
     assert_eq!(accept.framework_id, Some(framework_id("fw-1")));
     assert_eq!(accept.r#type, Some(call::Type::Accept as i32));
     let operations = accept.accept.expect("accept body").operations;
@@ -259,9 +259,12 @@ fn session_kill_uses_the_agent_known_from_launch_and_updates() {
 
     let kill = |session: &mut Session, task: &str| {
         session
-            .prepare(Request::Kill {
-                task_id: task_id(task),
-            })
+            .prepare(
+                Request::Kill {
+                    task_id: task_id(task),
+                },
+                NOW,
+            )
             .expect("subscribed")
             .kill
             .expect("kill body")
@@ -286,13 +289,18 @@ fn session_launch_while_disconnected_reports_task_lost() {
         vec![task("t1", "a1"), task("t2", "a1")],
         None,
     );
-    let dropped = session.prepare(launch).expect_err("not subscribed");
+    let dropped = session.prepare(launch, NOW).expect_err("not subscribed");
     assert_eq!(dropped.len(), 2);
     for callback in dropped {
         let Callback::StatusUpdate(status) = callback else {
             panic!("expected a status update, got {callback:?}");
         };
         assert_eq!(status.state, TaskState::TaskLost as i32);
+        assert_eq!(
+            status.timestamp,
+            Some(NOW),
+            "stamped with the caller's time"
+        );
         assert_eq!(status.source, Some(task_status::Source::Master as i32));
         assert_eq!(
             status.reason,
@@ -305,7 +313,7 @@ fn session_launch_while_disconnected_reports_task_lost() {
     }
     // Other calls are simply dropped.
     assert_eq!(
-        session.prepare(Request::Revive { roles: vec![] }),
+        session.prepare(Request::Revive { roles: vec![] }, NOW),
         Err(vec![])
     );
 }
@@ -318,7 +326,7 @@ fn session_partition_aware_frameworks_get_task_dropped() {
     });
     let mut session = Session::new(info);
     let launch = Request::launch(&[offer_id("o1")], vec![task("t1", "a1")], None);
-    let dropped = session.prepare(launch).expect_err("not subscribed");
+    let dropped = session.prepare(launch, NOW).expect_err("not subscribed");
     assert!(matches!(
         &dropped[..],
         [Callback::StatusUpdate(s)] if s.state == TaskState::TaskDropped as i32

@@ -51,7 +51,7 @@ fn update_framework_when_subscribed_sends_the_call_with_the_assigned_id() {
     info.id = Some(framework_id("someone-else"));
     let request = update(info, &["*"]);
     assert_eq!(request.name(), "UPDATE_FRAMEWORK");
-    let sent = session.prepare(request).expect("subscribed");
+    let sent = session.prepare(request, NOW).expect("subscribed");
     assert_eq!(sent.r#type, Some(call::Type::UpdateFramework as i32));
     assert_eq!(sent.framework_id, Some(framework_id("fw-1")));
     let body = sent.update_framework.expect("update_framework body");
@@ -74,7 +74,7 @@ fn update_framework_while_disconnected_is_kept_for_the_next_subscribe() {
     session.handle_event(subscribed("fw-1", None));
     session.disconnected();
 
-    let dropped = session.prepare(update(renamed("agent-offline"), &[]));
+    let dropped = session.prepare(update(renamed("agent-offline"), &[]), NOW);
     assert_eq!(dropped, Err(vec![]), "nothing to report for the call");
     assert_eq!(session.framework().name, "agent-offline");
     assert_eq!(session.framework().id, Some(framework_id("fw-1")));
@@ -90,7 +90,7 @@ fn update_framework_before_any_subscription_does_not_invent_an_id() {
     let mut session = Session::new(framework());
     let mut info = renamed("agent-early");
     info.id = Some(framework_id("made-up"));
-    assert_eq!(session.prepare(update(info, &["*"])), Err(vec![]));
+    assert_eq!(session.prepare(update(info, &["*"]), NOW), Err(vec![]));
     let first = session.subscribe_call();
     assert_eq!(first.framework_id, None);
     let body = first.subscribe.expect("subscribe body");

@@ -9,6 +9,8 @@
 //! * [`recordio`]: the `<length>\n<bytes>` framing of Mesos event streams.
 //! * [`resources`]: small helpers to build and read `Resource` lists.
 //! * [`endpoint_json`]: resources and attributes as the legacy JSON endpoints show them.
+//! * [`duration`]: Mesos's duration syntax (`15secs`, `500ms`), parsed and written.
+//! * [`MESOS_VERSION`]: the Mesos release whose APIs all of the above speak.
 //!
 //! This crate depends on neither the client nor the server.
 #![warn(missing_docs)]
@@ -49,12 +51,18 @@ pub use generated::mesos::v1::executor;
 /// `mesos.v1.scheduler`: scheduler `Call`s and `Event`s.
 pub use generated::mesos::v1::scheduler;
 
+pub mod duration;
 pub mod endpoint_json;
 pub mod json;
 pub mod recordio;
 pub mod resources;
 
 pub use prost::Message;
+
+/// The Mesos release whose APIs Meseta speaks, as the master and the agent
+/// report it (`/state`, `MasterInfo`, the agent's registration) and the Java
+/// binding hands to the official jar (`MesosNativeLibrary.version()`).
+pub const MESOS_VERSION: &str = "1.11.0";
 
 impl v1::TaskState {
     /// Whether the state is final: the task will not change state again.

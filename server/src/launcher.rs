@@ -122,6 +122,21 @@ impl Process {
             None => true,
         }
     }
+
+    /// Freezes the process (SIGSTOP): it stays alive but silent, as in a
+    /// network partition.
+    pub fn pause(&self) {
+        if let Some(pid) = self.pid() {
+            signal(pid, libc::SIGSTOP);
+        }
+    }
+
+    /// Thaws a process frozen by [`Process::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        if let Some(pid) = self.pid() {
+            signal(pid, libc::SIGCONT);
+        }
+    }
 }
 
 /// A running cluster; dropping it stops every process.
@@ -252,6 +267,11 @@ impl Cluster {
         &self.master.address
     }
 
+    /// The directory holding every work dir and log of the cluster.
+    pub fn root(&self) -> &Path {
+        &self.spec.root
+    }
+
     /// Kills agent `index` hard (SIGKILL), as a crash would.
     pub fn kill_agent(&mut self, index: usize) {
         if let Some(process) = self.agents.get_mut(index) {
@@ -262,15 +282,15 @@ impl Cluster {
     /// Freezes agent `index` (SIGSTOP): it stays alive but silent, as in a
     /// network partition.
     pub fn pause_agent(&self, index: usize) {
-        if let Some(pid) = self.agents.get(index).and_then(Process::pid) {
-            signal(pid, libc::SIGSTOP);
+        if let Some(process) = self.agents.get(index) {
+            process.pause();
         }
     }
 
     /// Thaws an agent frozen by [`Cluster::pause_agent`] (SIGCONT).
     pub fn resume_agent(&self, index: usize) {
-        if let Some(pid) = self.agents.get(index).and_then(Process::pid) {
-            signal(pid, libc::SIGCONT);
+        if let Some(process) = self.agents.get(index) {
+            process.resume();
         }
     }
 
@@ -515,7 +535,14 @@ fn launch(spec: &ClusterSpec, name: &str, mut args: Vec<String>) -> Result<Proce
         child: Some(child),
         args,
     };
-    process.address = wait_for_address(&mut process, &address_file, spec.timeout)?;
+    match wait_for_address(&mut process, &address_file, spec.timeout) {
+        Ok(address) => process.address = address,
+        Err(error) => {
+            // Not left running unseen: the caller has no handle on it.
+            process.kill();
+            return Err(error);
+        }
+    }
     Ok(process)
 }
 

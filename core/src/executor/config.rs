@@ -56,10 +56,12 @@ impl ExecutorConfig {
         };
         let duration = |name: &'static str, default: Duration| match lookup(name) {
             None => Ok(default),
-            Some(text) => parse_duration(&text).map_err(|_| Error::Environment {
-                name,
-                reason: format!("{text:?} is not a duration like 15mins or 250ms"),
-            }),
+            Some(text) => {
+                meseta_proto::duration::parse(&text).map_err(|error| Error::Environment {
+                    name,
+                    reason: error.to_string(),
+                })
+            }
         };
         let endpoint_text = required("MESOS_AGENT_ENDPOINT")?;
         let agent_endpoint =
@@ -117,25 +119,9 @@ impl fmt::Debug for ExecutorConfig {
 }
 
 /// Parses a Mesos duration: a number (integer or decimal) followed by one
-/// of `ns`, `us`, `ms`, `secs`, `mins`, `hrs`, `days`, `weeks`.
+/// of `ns`, `us`, `ms`, `secs`, `mins`, `hrs`, `days`, `weeks` (or a short
+/// form, or no unit for seconds); see [`meseta_proto::duration::parse`],
+/// which this wraps.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let text = text.trim();
-    let invalid = || Error::InvalidDuration(text.to_string());
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .ok_or_else(invalid)?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-    let seconds_per_unit = match unit {
-        "ns" => 1e-9,
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "secs" => 1.0,
-        "mins" => 60.0,
-        "hrs" => 3600.0,
-        "days" => 86_400.0,
-        "weeks" => 604_800.0,
-        _ => return Err(invalid()),
-    };
-    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| invalid())
+    meseta_proto::duration::parse(text).map_err(|_| Error::InvalidDuration(text.trim().to_string()))
 }

@@ -17,8 +17,8 @@ use http::{HeaderMap, StatusCode};
 use meseta_proto::executor::{call, Call, Event};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::driver::{Command, Dispatch, Shared};
 use super::session::{Action, Decision, Reconnect, Session};
+use super::shared::{Command, Dispatch, Shared};
 use super::{Callback, ExecutorConfig};
 use crate::error::{Error, Result};
 use crate::http::{self as client, HttpClient, RecordStream, CALL_TIMEOUT};

@@ -4,50 +4,15 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::thread;
 
 use meseta_proto::v1;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::unbounded_channel;
 
 use super::connection::Connection;
+use super::shared::{Command, Dispatch, Pending, Shared};
 use super::{Callback, Executor, ExecutorConfig};
 use crate::error::Result;
 use crate::status::{Lifecycle, Status};
-
-/// What the handle asks of the I/O thread.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "built once and moved through a channel; boxing would only add an allocation"
-)]
-#[derive(Debug)]
-pub(crate) enum Command {
-    Update(v1::TaskStatus),
-    Message(Vec<u8>),
-    /// Flush queued calls, then exit.
-    Stop,
-    /// Exit at once.
-    Abort,
-}
-
-/// A callback for the callback thread.
-#[derive(Debug)]
-pub(crate) struct Dispatch {
-    pub(crate) callback: Callback,
-    /// Deliver even though the driver is no longer running.
-    pub(crate) force: bool,
-}
-
-struct Pending {
-    executor: Box<dyn Executor>,
-    config: Option<ExecutorConfig>,
-    commands: UnboundedReceiver<Command>,
-}
-
-pub(crate) struct Shared {
-    pub(crate) lifecycle: Lifecycle,
-    commands: UnboundedSender<Command>,
-    pending: Mutex<Option<Pending>>,
-}
 
 /// Drives an [`Executor`] against its agent.
 ///
@@ -128,60 +93,24 @@ impl ExecutorDriver {
             Some(config) => Ok(config),
             None => ExecutorConfig::from_env(),
         };
-        let (dispatch_tx, dispatch_rx) = mpsc::channel::<Dispatch>();
-
         let driver = self.clone();
-        let callbacks = thread::Builder::new()
-            .name("meseta-exec-cb".into())
-            .spawn(move || driver.run_callbacks(executor, dispatch_rx));
-        match callbacks {
-            Ok(handle) => {
-                self.shared.lifecycle.set_callback_thread(handle);
-            }
-            Err(e) => {
-                tracing::error!("cannot spawn the executor callback thread: {e}");
-                self.shared.lifecycle.abort();
-                self.shared.lifecycle.io_finished();
-                return Status::Aborted;
-            }
-        }
-
         let shared = Arc::clone(&self.shared);
-        let io = thread::Builder::new()
-            .name("meseta-exec-io".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .thread_name("meseta-exec-io")
-                    .build();
-                match runtime {
-                    Ok(runtime) => {
-                        runtime.block_on(async {
-                            let connection =
-                                Connection::new(Arc::clone(&shared), commands, dispatch_tx);
-                            connection.run(config).await;
-                        });
-                    }
-                    Err(e) => {
-                        let message = format!("cannot build the executor I/O runtime: {e}");
-                        tracing::error!("{message}");
-                        if shared.lifecycle.abort().changed {
-                            let _ = dispatch_tx.send(Dispatch {
-                                callback: Callback::Error(message),
-                                force: true,
-                            });
-                        }
-                    }
-                }
-                shared.lifecycle.io_finished();
-            });
-        if let Err(e) = io {
-            tracing::error!("cannot spawn the executor I/O thread: {e}");
-            self.shared.lifecycle.abort();
-            self.shared.lifecycle.io_finished();
-            return Status::Aborted;
-        }
-        Status::Running
+        crate::threads::start(crate::threads::Threads {
+            names: crate::threads::Names {
+                callbacks: "meseta-exec-cb",
+                io: "meseta-exec-io",
+                what: "executor",
+            },
+            shared: Arc::clone(&self.shared),
+            lifecycle: |shared: &Shared| &shared.lifecycle,
+            run_callbacks: move |dispatches| driver.run_callbacks(executor, dispatches),
+            run_io: move |dispatches| async move {
+                Connection::new(shared, commands, dispatches)
+                    .run(config)
+                    .await;
+            },
+            error: Callback::Error,
+        })
     }
 
     /// Stops the driver after flushing queued updates (bounded).

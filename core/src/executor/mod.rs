@@ -26,6 +26,7 @@ mod config;
 mod connection;
 mod driver;
 mod session;
+mod shared;
 
 use meseta_proto::v1;
 

@@ -29,11 +29,11 @@ use meseta_proto::scheduler::{call, Call, Event};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
-use super::driver::{Command, Dispatch, Shared};
 use super::session::{Action, Session};
+use super::shared::{Command, Dispatch, Shared};
 use super::{Callback, Request, SchedulerConfig};
 use crate::backoff::Backoff;
-use crate::detector::{detector_for, parse_location, Detector, Endpoint, MasterSpec};
+use crate::detector::{parse_location, Endpoint, MasterDetector};
 use crate::error::Error;
 use crate::http::{self as client, HttpClient, RecordStream, CALL_TIMEOUT, STREAM_ID_HEADER};
 use crate::sender::{CallSender, Target};
@@ -112,8 +112,7 @@ impl Connection {
     }
 
     pub(crate) async fn run(mut self) {
-        let detector = MasterSpec::parse(&self.config.master).and_then(detector_for);
-        let mut detector = match detector {
+        let mut detector = match MasterDetector::new(&self.config.master) {
             Ok(detector) => detector,
             Err(e) => {
                 self.fatal(format!("cannot detect the master: {e}"));
@@ -140,7 +139,7 @@ impl Connection {
                     continue;
                 }
             }
-            let Some(result) = self.subscribe(detector.as_mut()).await else {
+            let Some(result) = self.subscribe(&mut detector).await else {
                 if self.aborted {
                     continue;
                 }
@@ -181,7 +180,7 @@ impl Connection {
     /// command ended the attempt (stop, or abort: see `self.aborted`).
     async fn subscribe(
         &mut self,
-        detector: &mut dyn Detector,
+        detector: &mut MasterDetector,
     ) -> Option<Result<Subscription, SubscribeError>> {
         let content_type = self.config.content_type;
         let body = content_type.encode(&self.session.subscribe_call());
@@ -244,7 +243,7 @@ impl Connection {
                     Some(Command::Request(request)) => self.send(request, &sender),
                     Some(Command::Stop { failover }) => {
                         if !failover && self.session.is_subscribed() {
-                            match self.session.prepare(Request::Teardown) {
+                            match self.session.prepare(Request::Teardown, crate::unix_seconds()) {
                                 Ok(call) => {
                                     tracing::info!("tearing the framework down");
                                     sender.send(call);
@@ -315,7 +314,7 @@ impl Connection {
             }
             Some(Command::Request(request)) => {
                 let name = request.name();
-                if let Err(callbacks) = self.session.prepare(request) {
+                if let Err(callbacks) = self.session.prepare(request, crate::unix_seconds()) {
                     log_dropped(name, "not subscribed to a master");
                     for callback in callbacks {
                         self.deliver(callback, false);
@@ -328,7 +327,7 @@ impl Connection {
 
     fn send(&mut self, request: Request, sender: &CallSender<Call>) {
         let name = request.name();
-        match self.session.prepare(request) {
+        match self.session.prepare(request, crate::unix_seconds()) {
             Ok(call) => sender.send(call),
             Err(callbacks) => {
                 log_dropped(name, "not subscribed yet");
@@ -386,17 +385,22 @@ impl Connection {
 /// `SUBSCRIBE`, following redirects to the leader.
 async fn subscribe_once(
     http: HttpClient,
-    detector: &mut dyn Detector,
+    detector: &mut MasterDetector,
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<Subscription, SubscribeError> {
-    let mut endpoint = detector.detect().await.map_err(|error| match error {
-        Error::UnsupportedMaster(_) | Error::InvalidAddress { .. } => SubscribeError::Fatal(error),
-        error => SubscribeError::Retry {
-            error,
-            endpoint: None,
-        },
-    })?;
+    let mut endpoint = detector
+        .detect()
+        .await
+        .map_err(|error| match Error::from(error) {
+            error @ (Error::UnsupportedMaster(_) | Error::InvalidAddress { .. }) => {
+                SubscribeError::Fatal(error)
+            }
+            error => SubscribeError::Retry {
+                error,
+                endpoint: None,
+            },
+        })?;
     for _ in 0..=MAX_REDIRECTS {
         tracing::debug!("subscribing at {endpoint}");
         let retry = |error, endpoint: &Endpoint| SubscribeError::Retry {
@@ -437,7 +441,8 @@ async fn subscribe_once(
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default()
                 .to_string();
-            let leader = parse_location(&location, &endpoint).map_err(|e| retry(e, &endpoint))?;
+            let leader =
+                parse_location(&location, &endpoint).map_err(|e| retry(e.into(), &endpoint))?;
             tracing::info!("{endpoint} is not the leading master; redirected to {leader}");
             detector.redirected(&leader);
             endpoint = leader;

@@ -14,61 +14,15 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::thread;
 
 use meseta_proto::v1;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::unbounded_channel;
 
 use super::calls::Request;
 use super::connection::Connection;
+use super::shared::{Command, Dispatch, Pending, Shared};
 use super::{Callback, Scheduler, SchedulerConfig};
 use crate::status::{Lifecycle, Status};
-
-/// What the handle asks of the I/O thread.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// Send a call (when subscribed).
-    Request(Request),
-    /// Stop: `TEARDOWN` first unless `failover`, flush, exit.
-    Stop { failover: bool },
-    /// Stop dispatching events; keep the subscription for a later `stop`.
-    Abort,
-}
-
-/// A callback for the callback thread.
-#[derive(Debug)]
-pub(crate) struct Dispatch {
-    pub(crate) callback: Callback,
-    /// Deliver even though the driver is no longer running (the `error`
-    /// that follows an abort).
-    pub(crate) force: bool,
-}
-
-/// Things created by `new` and moved into the threads by `start`.
-struct Pending {
-    scheduler: Box<dyn Scheduler>,
-    config: SchedulerConfig,
-    commands: UnboundedReceiver<Command>,
-}
-
-pub(crate) struct Shared {
-    pub(crate) lifecycle: Lifecycle,
-    commands: UnboundedSender<Command>,
-    framework_id: Mutex<Option<v1::FrameworkId>>,
-    /// The credential's principal, for infos that leave `principal` unset.
-    principal: Option<String>,
-    implicit_acknowledgements: bool,
-    pending: Mutex<Option<Pending>>,
-}
-
-impl Shared {
-    pub(crate) fn set_framework_id(&self, id: Option<&v1::FrameworkId>) {
-        *self
-            .framework_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = id.cloned();
-    }
-}
 
 /// Drives one framework's [`Scheduler`] against a Mesos (or Meseta) master.
 ///
@@ -146,58 +100,20 @@ impl SchedulerDriver {
             self.shared.lifecycle.io_finished();
             return self.shared.lifecycle.status();
         };
-        let (dispatch_tx, dispatch_rx) = mpsc::channel::<Dispatch>();
-
         let driver = self.clone();
-        let callbacks = thread::Builder::new()
-            .name("meseta-sched-cb".into())
-            .spawn(move || driver.run_callbacks(scheduler, dispatch_rx));
-        match callbacks {
-            Ok(handle) => {
-                self.shared.lifecycle.set_callback_thread(handle);
-            }
-            Err(e) => {
-                tracing::error!("cannot spawn the scheduler callback thread: {e}");
-                self.shared.lifecycle.abort();
-                self.shared.lifecycle.io_finished();
-                return Status::Aborted;
-            }
-        }
-
         let shared = Arc::clone(&self.shared);
-        let io = thread::Builder::new()
-            .name("meseta-sched-io".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .thread_name("meseta-sched-io")
-                    .build();
-                match runtime {
-                    Ok(runtime) => {
-                        let connection =
-                            Connection::new(Arc::clone(&shared), config, commands, dispatch_tx);
-                        runtime.block_on(connection.run());
-                    }
-                    Err(e) => {
-                        let message = format!("cannot build the scheduler I/O runtime: {e}");
-                        tracing::error!("{message}");
-                        if shared.lifecycle.abort().changed {
-                            let _ = dispatch_tx.send(Dispatch {
-                                callback: Callback::Error(message),
-                                force: true,
-                            });
-                        }
-                    }
-                }
-                shared.lifecycle.io_finished();
-            });
-        if let Err(e) = io {
-            tracing::error!("cannot spawn the scheduler I/O thread: {e}");
-            self.shared.lifecycle.abort();
-            self.shared.lifecycle.io_finished();
-            return Status::Aborted;
-        }
-        Status::Running
+        crate::threads::start(crate::threads::Threads {
+            names: crate::threads::Names {
+                callbacks: "meseta-sched-cb",
+                io: "meseta-sched-io",
+                what: "scheduler",
+            },
+            shared: Arc::clone(&self.shared),
+            lifecycle: |shared: &Shared| &shared.lifecycle,
+            run_callbacks: move |dispatches| driver.run_callbacks(scheduler, dispatches),
+            run_io: move |dispatches| Connection::new(shared, config, commands, dispatches).run(),
+            error: Callback::Error,
+        })
     }
 
     /// Stops the driver. `failover == false` tears the framework down (the

@@ -34,6 +34,7 @@ pub mod calls;
 mod connection;
 mod driver;
 mod session;
+mod shared;
 
 use std::fmt;
 use std::time::Duration;

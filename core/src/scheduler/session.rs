@@ -257,8 +257,9 @@ impl Session {
     /// the callbacks standing for the dropped call (the call itself is lost:
     /// Mesos calls are not queued across disconnections). An
     /// `UpdateFramework` replaces the session's info and suppressed roles
-    /// first, subscribed or not.
-    pub fn prepare(&mut self, request: Request) -> Result<Call, Vec<Callback>> {
+    /// first, subscribed or not. `now` (seconds since the epoch) stamps the
+    /// updates of dropped launches: the session reads no clock.
+    pub fn prepare(&mut self, request: Request, now: f64) -> Result<Call, Vec<Callback>> {
         let request = match request {
             Request::UpdateFramework {
                 framework,
@@ -275,7 +276,10 @@ impl Session {
             _ => Vec::new(),
         };
         if !self.subscribed {
-            return Err(launched.iter().map(|t| self.dropped_launch(t)).collect());
+            return Err(launched
+                .iter()
+                .map(|t| self.dropped_launch(t, now))
+                .collect());
         }
         for task in &launched {
             self.task_agents
@@ -306,7 +310,7 @@ impl Session {
     }
 
     /// The update the Mesos driver synthesizes for a task it could not send.
-    fn dropped_launch(&self, task: &TaskInfo) -> Callback {
+    fn dropped_launch(&self, task: &TaskInfo, now: f64) -> Callback {
         let partition_aware = self
             .framework
             .capabilities
@@ -324,7 +328,7 @@ impl Session {
             reason: Some(task_status::Reason::MasterDisconnected as i32),
             message: Some("Master disconnected".into()),
             agent_id: Some(task.agent_id.clone()),
-            timestamp: Some(crate::unix_seconds()),
+            timestamp: Some(now),
             ..Default::default()
         })
     }

@@ -9,6 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `5secs`, `1500ms`: the duration syntax Mesos puts in executor
+/// environments (and `/state` shows in `flags`).
+pub(crate) use meseta_proto::duration::format as mesos_duration;
 use meseta_proto::resources::{parse_attributes, parse_resources};
 use meseta_proto::v1;
 
@@ -174,15 +177,6 @@ impl Settings {
             .into_iter()
             .next()
             .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port()))
-    }
-}
-
-/// `Ns` or `Nms`, the duration syntax Mesos puts in executor environments.
-pub(crate) fn mesos_duration(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{}secs", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }
 

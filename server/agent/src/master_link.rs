@@ -21,17 +21,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use meseta_core::detector::MasterDetector;
+use meseta_coordination::detector::MasterDetector;
 use meseta_proto::cluster::{
     agent_link_client::AgentLinkClient, agent_message::Kind, master_message, AgentMessage, Pong,
     Register, Registered,
 };
-use meseta_proto::v1;
+use meseta_proto::{v1, MESOS_VERSION};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::http::state::MESOS_VERSION;
 use crate::inner::{Inner, OUTBOUND_QUEUE};
 use crate::sandbox::validate_id;
 use crate::state::ExecutorKind;

@@ -18,12 +18,12 @@
 
 use std::time::Duration;
 
-use meseta_core::zookeeper::{self, ZkUrl, CONTENDER_PREFIX};
+use meseta_coordination::zookeeper::{self, ZkUrl, CONTENDER_PREFIX};
 use meseta_proto::v1;
 use zookeeper_client::{Acls, CreateMode, SessionState};
 
+use crate::handle::MasterHandle;
 use crate::leadership::Leadership;
-use crate::server::MasterHandle;
 
 /// Why a master stopped contending.
 #[derive(Debug, thiserror::Error)]

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::handle::{Command, MasterHandle};
 use crate::leadership::Leadership;
-use crate::server::{Command, MasterHandle};
 
 /// Routes for the gRPC service, to merge into the HTTP router.
 pub(crate) fn router(handle: MasterHandle) -> axum::Router {

@@ -10,12 +10,15 @@
 //! * the shell ([`server`], [`http`], [`grpc`]): owns the sockets and the
 //!   clock. One task (the *driver loop*) owns the state machine and feeds it
 //!   from a channel; HTTP handlers and the agents' gRPC streams only parse
-//!   input, send it to the loop, and carry actions back out.
+//!   input, send it to the loop, and carry actions back out. What the edges
+//!   and the loop share (the loop's commands, [`MasterHandle`], the clock)
+//!   is in [`handle`]; only this file uses [`server`].
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod election;
 pub mod grpc;
+pub mod handle;
 pub mod http;
 pub mod leadership;
 pub mod registry;
@@ -23,5 +26,6 @@ pub mod server;
 pub mod state;
 
 pub use config::MasterConfig;
+pub use handle::MasterHandle;
 pub use leadership::Leadership;
-pub use server::{MasterHandle, MasterServer};
+pub use server::MasterServer;

@@ -3,26 +3,30 @@
 //! framework streams and agent streams.
 //!
 //! HTTP (scheduler API, endpoints) and gRPC (agents) share one port: gRPC
-//! requests are told apart by their path and HTTP/2.
+//! requests are told apart by their path and HTTP/2. Those edges reach the
+//! loop through [`crate::handle`], as the election does; none of them uses
+//! this module.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use meseta_allocator::AllocatorConfig;
-use meseta_proto::cluster::{AgentMessage, MasterMessage};
-use meseta_proto::scheduler::{Call, Event};
+use meseta_proto::cluster::MasterMessage;
+use meseta_proto::scheduler::Event;
 use meseta_proto::v1;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::config::{MasterConfig, RegistryConfig};
+pub use crate::handle::MasterHandle;
+use crate::handle::{wall_clock, Command};
 use crate::leadership::{Leadership, LeadershipCell};
 use crate::registry::{file::FileStore, zookeeper::ZooKeeperStore, RegistryError, Store};
-use crate::state::{Action, CallError, ConnId, LinkId, Master};
+use crate::state::{Action, CallError, ConnId, Ids, LinkId, Master};
 
 /// How long the loop waits to batch events before an allocation cycle.
 const ALLOCATION_BATCH: Duration = Duration::from_millis(10);
@@ -57,113 +61,12 @@ pub enum ServerError {
     RegistryConfig(String),
 }
 
-/// Inputs to the driver loop.
-pub(crate) enum Command {
-    Subscribe {
-        call: Call,
-        conn: ConnId,
-        events: mpsc::UnboundedSender<Event>,
-        reply: oneshot::Sender<Result<(String, String), CallError>>,
-    },
-    Call {
-        call: Call,
-        stream_id: String,
-        reply: oneshot::Sender<Result<(), CallError>>,
-    },
-    FrameworkGone {
-        conn: ConnId,
-    },
-    AgentAttached {
-        link: LinkId,
-        messages: mpsc::UnboundedSender<MasterMessage>,
-    },
-    AgentMessage {
-        link: LinkId,
-        message: AgentMessage,
-    },
-    AgentGone {
-        link: LinkId,
-    },
-    Inspect(Box<dyn FnOnce(&Master) + Send>),
-    /// Read the registry and start leading from it.
-    Recover {
-        reply: oneshot::Sender<Result<(), RegistryError>>,
-    },
-}
-
-/// A cheap, cloneable way into the driver loop.
-#[derive(Clone)]
-pub struct MasterHandle {
-    pub(crate) commands: mpsc::UnboundedSender<Command>,
-    pub(crate) next_id: Arc<AtomicU64>,
-    pub(crate) info: Arc<v1::MasterInfo>,
-    pub(crate) leadership: LeadershipCell,
-}
-
-impl MasterHandle {
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) fn send(&self, command: Command) {
-        // The loop only stops when the server does; a failed send then is moot.
-        let _ = self.commands.send(command);
-    }
-
-    /// Runs `f` on the master's state inside the loop and returns its result.
-    pub async fn inspect<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Master) -> T + Send + 'static,
-    ) -> Option<T> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Command::Inspect(Box::new(move |master| {
-            let _ = tx.send(f(master));
-        })));
-        rx.await.ok()
-    }
-
-    /// This master's info.
-    pub fn info(&self) -> &v1::MasterInfo {
-        &self.info
-    }
-
-    /// Whether this master leads, or who does.
-    pub fn leadership(&self) -> Leadership {
-        self.leadership.get()
-    }
-
-    /// Sets who leads (the election drives this; a lone master always leads).
-    /// Call [`MasterHandle::recover`] before setting `Leading`.
-    pub fn set_leadership(&self, leadership: Leadership) {
-        tracing::info!(?leadership, "leadership changed");
-        self.leadership.set(leadership);
-    }
-
-    /// Reads the registry into the master, once, before it starts leading.
-    pub async fn recover(&self) -> Result<(), RegistryError> {
-        let (reply, done) = oneshot::channel();
-        self.send(Command::Recover { reply });
-        done.await.unwrap_or_else(|_| {
-            Err(RegistryError::ZooKeeper(
-                "the master stopped before recovering".into(),
-            ))
-        })
-    }
-}
-
 /// A running master.
 pub struct MasterServer {
     address: SocketAddr,
     handle: MasterHandle,
     shutdown: Arc<watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
-}
-
-/// Time since the UNIX epoch, the master's notion of `now`.
-pub(crate) fn wall_clock() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 impl MasterServer {
@@ -199,6 +102,7 @@ impl MasterServer {
                 filter_gpu_resources: config.filter_gpu_resources,
                 ..AllocatorConfig::default()
             },
+            Ids::random(),
             wall_clock(),
         );
         let mut store = open_store(&config).await?;
@@ -273,7 +177,7 @@ async fn open_store(config: &MasterConfig) -> Result<Store, ServerError> {
             url,
             session_timeout,
         } => {
-            let url = meseta_core::zookeeper::ZkUrl::parse(url)
+            let url = meseta_coordination::zookeeper::ZkUrl::parse(url)
                 .map_err(|e| ServerError::RegistryConfig(e.to_string()))?;
             Store::ZooKeeper(ZooKeeperStore::connect(&url, *session_timeout).await?)
         }

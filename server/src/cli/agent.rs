@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use meseta_agent::containerizer::isolators::IsolationConfig;
 use meseta_agent::{Agent, AgentConfig, RecoverMode};
-use meseta_master::config::parse_duration;
+use meseta_proto::duration::parse as parse_duration;
 
 /// Flags of `meseta agent` (Mesos's names where Mesos has the flag).
 #[derive(clap::Args, Debug)]

@@ -2,7 +2,12 @@
 //! each agent with its own work dir and a share of the machine. With a
 //! command after `--`, runs it against the cluster (`{master}` in its
 //! arguments and `MESOS_MASTER` in its environment name the master) and
-//! exits with its status; otherwise runs until Ctrl-C.
+//! exits with its status; with `--control`, is driven by a program through
+//! stdin and stdout (the other languages' test harnesses: see `control`);
+//! otherwise runs until Ctrl-C.
+
+mod control;
+mod protocol;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -35,21 +40,113 @@ pub struct Args {
     /// `--resources` of each agent (default: an equal share of this machine).
     #[arg(long)]
     resources: Option<String>,
+    /// One more argument for every master's command line, after the usual
+    /// ones; repeat it for each (`--master-arg=--allocation-interval
+    /// --master-arg=100ms`).
+    #[arg(long = "master-arg", value_name = "ARG", allow_hyphen_values = true)]
+    master_args: Vec<String>,
+    /// One more argument for every agent's command line, like `--master-arg`.
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    agent_args: Vec<String>,
+    /// Be driven by a program (a test harness) through stdin and stdout.
+    ///
+    /// Stdout carries only JSON lines, each one flat object (no nesting)
+    /// with an "event": first a "process" event per master and agent (name,
+    /// role, address, pid, running, work_dir, log), then "ready" (leader,
+    /// master, root, masters, agents) once a master leads with every agent.
+    ///
+    /// Stdin takes one command a line, VERB NAME with VERB one of kill
+    /// (SIGKILL), start (a process not running, on its work dir; `start
+    /// agent-N` with N the number of agents adds one), restart (kill, then
+    /// start; a master keeps its port), pause (SIGSTOP), resume (SIGCONT) or
+    /// status, and NAME as in the events (master, master-N, agent-N); or
+    /// `stop`. Each command gets one reply line: the process afterwards
+    /// (event "killed", "started", "restarted", "paused", "resumed",
+    /// "status"), or an "error" with a "message", which leaves the cluster
+    /// running.
+    ///
+    /// `stop`, EOF on stdin (the harness closed it or died), Ctrl-C or
+    /// SIGTERM stop every process; "stopped" is the last line.
+    #[arg(long, conflicts_with = "command")]
+    control: bool,
     /// Command to run against the cluster, after `--`.
     #[arg(last = true)]
     command: Vec<String>,
 }
 
+/// A cluster that is up, and what it needs kept alive.
+struct Running {
+    /// Dropped first: stops every master and agent.
+    cluster: Cluster,
+    /// A private ZooKeeper, kept only to be stopped after the masters.
+    _zookeeper: Option<ZooKeeper>,
+    /// The elected master's `host:port`.
+    leader: String,
+    /// What frameworks use: the ZooKeeper group when there is one.
+    master: String,
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut running = match start(&args) {
+        Ok(running) => running,
+        Err(error) => {
+            if args.control {
+                control::emit(&protocol::error_event(None, &format!("{error:#}")));
+            }
+            return Err(error);
+        }
+    };
+    if args.control {
+        eprintln!("meseta local: reading commands on stdin; EOF stops the cluster");
+        let (leader, master) = (running.leader.clone(), running.master.clone());
+        control::announce(&mut running.cluster, &leader, &master);
+        control::serve(&mut running.cluster);
+        drop(running);
+        control::emit(&protocol::stopped_event());
+        eprintln!("meseta local: cluster stopped");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.command.is_empty() {
+        eprintln!("meseta local: press Ctrl-C to stop");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(super::shutdown_signal());
+        eprintln!("meseta local: stopping");
+        drop(running);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let argv: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.replace("{master}", &running.master))
+        .collect();
+    eprintln!("meseta local: running {}", argv.join(" "));
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("MESOS_MASTER", &running.master)
+        .status()
+        .with_context(|| format!("cannot run {}", argv[0]))?;
+    drop(running);
+    let code = status.code().unwrap_or(1);
+    eprintln!("meseta local: command exited with status {code}; cluster stopped");
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Starts the cluster (and ZooKeeper, if it needs one of its own) and waits
+/// until a master leads with every agent.
+fn start(args: &Args) -> anyhow::Result<Running> {
     let binary = std::env::current_exe().context("cannot find the meseta binary")?;
     let root = match &args.work_dir {
-        Some(dir) => dir.clone(),
+        Some(dir) => std::path::absolute(dir)?,
         None => std::env::temp_dir().join(format!("meseta-local-{}", std::process::id())),
     };
     let mut spec = ClusterSpec::new(binary, &root, args.agents);
     spec.master_port = args.port;
     spec.agent_resources = args.resources.clone();
     spec.masters = args.masters.max(1);
+    spec.master_args = args.master_args.clone();
+    spec.agent_args = args.agent_args.clone();
     let mut zookeeper = None;
     if args.masters > 1 || args.zk.is_some() {
         spec.zk = Some(match &args.zk {
@@ -93,34 +190,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.agents,
         root.display()
     );
-
-    if args.command.is_empty() {
-        eprintln!("meseta local: press Ctrl-C to stop");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(super::shutdown_signal());
-        eprintln!("meseta local: stopping");
-        drop(cluster);
-        drop(zookeeper);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let argv: Vec<String> = args
-        .command
-        .iter()
-        .map(|a| a.replace("{master}", &master))
-        .collect();
-    eprintln!("meseta local: running {}", argv.join(" "));
-    let status = Command::new(&argv[0])
-        .args(&argv[1..])
-        .env("MESOS_MASTER", &master)
-        .status()
-        .with_context(|| format!("cannot run {}", argv[0]))?;
-    drop(cluster);
-    drop(zookeeper);
-    let code = status.code().unwrap_or(1);
-    eprintln!("meseta local: command exited with status {code}; cluster stopped");
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    Ok(Running {
+        cluster,
+        _zookeeper: zookeeper,
+        leader,
+        master,
+    })
 }
 
 /// Polls the masters' `/metrics/snapshot` until one is elected and has

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use meseta_master::config::{parse_duration, RegistryConfig, Settings};
+use meseta_master::config::{RegistryConfig, Settings};
 use meseta_master::{MasterConfig, MasterServer};
+use meseta_proto::duration::parse as parse_duration;
 
 /// Flags of `meseta master` (Mesos's names where Mesos has the flag).
 #[derive(clap::Args, Debug)]

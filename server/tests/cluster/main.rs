@@ -16,6 +16,7 @@ mod ha;
 mod ha_rounds;
 mod isolation;
 mod leadership;
+mod local_control;
 mod offers;
 mod registry;
 mod tasks;

@@ -171,7 +171,10 @@ fn meseta_execute_prints_each_status_and_exits_with_the_task_code() {
         "escape codes in piped output: {stderr}"
     );
     let agent_log = std::fs::read_to_string(&tc.cluster.agents[0].log).unwrap_or_default();
-    assert!(!agent_log.is_empty() && !agent_log.contains('\x1b'), "escape codes in the agent's log file");
+    assert!(
+        !agent_log.is_empty() && !agent_log.contains('\x1b'),
+        "escape codes in the agent's log file"
+    );
 
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_meseta"))
         .args([

@@ -11,15 +11,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use meseta_proto::v1::TaskState;
+use meseta_proto::MESOS_VERSION;
 use serde_json::{json, Value};
 
 use crate::inner::Inner;
 use crate::resources_detect;
 use crate::state::{Executor, ExecutorKind, ExecutorPhase, Framework, Task};
 use crate::status_updates::state_name;
-
-/// The Mesos version we are wire-compatible with, as `/state` reports it.
-pub const MESOS_VERSION: &str = "1.11.0";
 
 pub use meseta_proto::endpoint_json::{attributes as attributes_json, resources as resources_json};
 

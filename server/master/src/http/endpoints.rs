@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::json_view;
 use super::MESOS_VERSION;
+use crate::handle::{wall_clock, MasterHandle};
 use crate::leadership::{self, Leadership};
-use crate::server::{wall_clock, MasterHandle};
 use crate::state::Master;
 
 fn unavailable() -> Response {

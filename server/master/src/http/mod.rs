@@ -9,10 +9,10 @@ mod scheduler_api;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::server::MasterHandle;
+use crate::handle::MasterHandle;
 
 /// The Mesos version we report (the API level we are compatible with).
-pub const MESOS_VERSION: &str = "1.11.0";
+pub use meseta_proto::MESOS_VERSION;
 
 /// Media types of the v1 APIs.
 pub(crate) const PROTOBUF: &str = "application/x-protobuf";

@@ -21,8 +21,8 @@ use meseta_proto::{json, recordio, Message};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{JSON, PROTOBUF};
+use crate::handle::{Command, MasterHandle};
 use crate::leadership::{self, Leadership};
-use crate::server::{Command, MasterHandle};
 use crate::state::{CallError, ConnId};
 
 /// How events are written on a subscription stream.

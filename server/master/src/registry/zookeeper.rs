@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use meseta_core::zookeeper::{connect_with_timeout, ensure_path, ZkUrl};
+use meseta_coordination::zookeeper::{connect_with_timeout, ensure_path, ZkUrl};
 use meseta_proto::registry::{Operation, Registry};
 use prost::Message;
 use zookeeper_client::{Acls, Client, CreateMode};

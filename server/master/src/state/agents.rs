@@ -71,11 +71,7 @@ impl Master {
         let claimed = info.id.as_ref().map(|id| id.value.clone());
         let agent_id = match &claimed {
             Some(id) => id.clone(),
-            None => {
-                let id = format!("{}-S{}", self.info.id, self.next_agent);
-                self.next_agent += 1;
-                id
-            }
+            None => self.ids.agent_id(&self.info.id),
         };
         info.id = Some(v1::AgentId {
             value: agent_id.clone(),
@@ -198,7 +194,8 @@ impl Master {
             );
         }
         let total = Resources::from_mesos(&info.resources);
-        let used: Vec<(String, Resources)> = used.into_iter().collect();
+        let mut used: Vec<(String, Resources)> = used.into_iter().collect();
+        used.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         self.allocator.add_agent(&agent_id, total.clone(), &used);
         self.agents.insert(
             agent_id.clone(),
@@ -245,7 +242,7 @@ impl Master {
             .get(agent_id)
             .map(|a| a.tasks.clone())
             .unwrap_or_default();
-        let vanished: Vec<(String, String)> = self
+        let mut vanished: Vec<(String, String)> = self
             .frameworks
             .values()
             .flat_map(|f| {
@@ -258,6 +255,7 @@ impl Master {
             })
             .filter(|key| !reported.contains(key))
             .collect();
+        vanished.sort_unstable();
         for (framework_id, task_id) in vanished {
             self.fail_task(
                 now,
@@ -300,12 +298,13 @@ impl Master {
         if let Some(address) = http_address {
             agent.http_address = address;
         }
-        let missing: Vec<(String, String)> = agent
+        let mut missing: Vec<(String, String)> = agent
             .tasks
             .iter()
             .filter(|key| !reported.contains(*key))
             .cloned()
             .collect();
+        missing.sort_unstable();
         self.allocator.activate_agent(agent_id);
         for (framework_id, task_id) in missing {
             let state = self

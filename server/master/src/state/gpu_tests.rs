@@ -73,19 +73,11 @@ fn the_capability_can_come_with_update_framework() {
 
 #[test]
 fn without_the_filter_everyone_is_offered_gpu_agents() {
-    let info = v1::MasterInfo {
-        id: "M".into(),
-        ..Default::default()
-    };
     let allocator = AllocatorConfig {
         filter_gpu_resources: false,
         ..AllocatorConfig::default()
     };
-    let mut h = Harness {
-        master: Master::new(Settings::default(), info, allocator, T0),
-        now: T0,
-        actions: Vec::new(),
-    };
+    let mut h = Harness::build(Settings::default(), allocator, SEED);
     let gpu = h.add_agent(1, GPU_AGENT);
     h.subscribe(10, framework_info("legacy", false));
     h.advance(Duration::from_secs(1));

@@ -21,6 +21,7 @@ impl Master {
         let timeout = self.settings.agent_ping_timeout;
         let limit = timeout * self.settings.max_agent_ping_timeouts.max(1);
         let mut silent = Vec::new();
+        let mut pings = Vec::new();
         for agent in self.agents.values_mut() {
             if now.saturating_sub(agent.last_seen) > limit {
                 silent.push(agent.id.clone());
@@ -29,17 +30,20 @@ impl Master {
             if let Some(link) = agent.link {
                 if now.saturating_sub(agent.last_ping) >= timeout {
                     agent.last_ping = now;
-                    actions.push(Action::ToAgent {
-                        link,
-                        message: MasterMessage {
-                            kind: Some(master_message::Kind::Ping(cluster::Ping {
-                                sequence: None,
-                            })),
-                        },
-                    });
+                    pings.push(link);
                 }
             }
         }
+        pings.sort_unstable();
+        for link in pings {
+            actions.push(Action::ToAgent {
+                link,
+                message: MasterMessage {
+                    kind: Some(master_message::Kind::Ping(cluster::Ping { sequence: None })),
+                },
+            });
+        }
+        silent.sort_unstable();
         for agent_id in silent {
             self.mark_unreachable(now, &agent_id, actions);
         }
@@ -77,7 +81,9 @@ impl Master {
             actions.push(Action::CloseAgent { link });
         }
         self.allocator.remove_agent(agent_id);
-        for (framework_id, task_id) in &agent.tasks {
+        let mut tasks: Vec<&(String, String)> = agent.tasks.iter().collect();
+        tasks.sort_unstable();
+        for (framework_id, task_id) in tasks {
             let partition_aware = self
                 .frameworks
                 .get(framework_id)
@@ -141,7 +147,8 @@ impl Master {
 
     /// Tells every framework that an agent was lost.
     pub(super) fn agent_lost(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
-        let framework_ids: Vec<String> = self.frameworks.keys().cloned().collect();
+        let mut framework_ids: Vec<String> = self.frameworks.keys().cloned().collect();
+        framework_ids.sort_unstable();
         for framework_id in framework_ids {
             let event = Event {
                 r#type: Some(event::Type::Failure as i32),

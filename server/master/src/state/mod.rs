@@ -28,11 +28,16 @@
 //!   by an [`Action::Persist`] of it, and the shell persists before it sends
 //!   or answers a call (see [`crate::registry`]);
 //! * updates the master makes up itself (errors, reconciliation, lost agents)
-//!   carry no uuid, so schedulers do not acknowledge them, as in Mesos.
+//!   carry no uuid, so schedulers do not acknowledge them, as in Mesos;
+//! * the same inputs (with the same [`Ids`] seed and allocator seed) give
+//!   the same actions in the same order: IDs come from [`Ids`], time from
+//!   `now`, and where actions come from walking a hash map or set, the keys
+//!   are sorted first (hash maps iterate in a per-process random order).
 
 mod accept;
 mod agents;
 mod health;
+mod ids;
 mod offers;
 mod reconcile;
 mod recovery;
@@ -51,6 +56,7 @@ use meseta_proto::scheduler::{call, Call, Event};
 use meseta_proto::v1;
 
 use crate::config::Settings;
+pub use ids::Ids;
 
 /// Identifies one framework subscription stream (one HTTP response).
 pub type ConnId = u64;
@@ -324,9 +330,7 @@ pub struct Master {
     offers: HashMap<String, OfferRecord>,
     conns: HashMap<ConnId, String>,
     links: HashMap<LinkId, String>,
-    next_framework: u64,
-    next_agent: u64,
-    next_offer: u64,
+    ids: Ids,
     start_time: Duration,
     elected_time: Duration,
     counters: Counters,
@@ -334,11 +338,15 @@ pub struct Master {
 }
 
 impl Master {
-    /// A master with no agents or frameworks. `info.id` prefixes every ID it makes.
+    /// A master with no agents or frameworks. Every ID it makes comes from
+    /// `ids` (the framework, agent and offer IDs under `info.id`); pass
+    /// [`Ids::random`] to serve, [`Ids::seeded`] (with the same seed in
+    /// `allocator.seed`) to replay a run.
     pub fn new(
         settings: Settings,
         info: v1::MasterInfo,
         allocator: AllocatorConfig,
+        ids: Ids,
         now: Duration,
     ) -> Self {
         Self {
@@ -354,9 +362,7 @@ impl Master {
             offers: HashMap::new(),
             conns: HashMap::new(),
             links: HashMap::new(),
-            next_framework: 0,
-            next_agent: 0,
-            next_offer: 0,
+            ids,
             start_time: now,
             elected_time: now,
             counters: Counters::default(),
@@ -482,18 +488,24 @@ impl Master {
 
     fn send_heartbeats(&mut self, now: Duration, actions: &mut Vec<Action>) {
         let interval = self.settings.heartbeat_interval;
+        let mut due = Vec::new();
         for framework in self.frameworks.values_mut() {
             let Some(conn) = framework.conn else { continue };
             if now.saturating_sub(framework.last_event) >= interval {
                 framework.last_event = now;
-                actions.push(Action::ToFramework {
-                    conn,
-                    event: Event {
-                        r#type: Some(meseta_proto::scheduler::event::Type::Heartbeat as i32),
-                        ..Default::default()
-                    },
-                });
+                due.push(conn);
             }
+        }
+        // In stream order, not the map's (see "Invariants" above).
+        due.sort_unstable();
+        for conn in due {
+            actions.push(Action::ToFramework {
+                conn,
+                event: Event {
+                    r#type: Some(meseta_proto::scheduler::event::Type::Heartbeat as i32),
+                    ..Default::default()
+                },
+            });
         }
     }
 

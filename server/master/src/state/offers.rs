@@ -5,7 +5,7 @@
 //! allocations as `Offer`s, remembers them, and returns their resources to
 //! the allocator when they are not used.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use meseta_allocator::Resources;
@@ -20,7 +20,7 @@ impl Master {
         self.allocation_wanted = false;
         self.counters.allocation_runs += 1;
         let allocations = self.allocator.allocate(now);
-        let mut by_framework: HashMap<String, Vec<v1::Offer>> = HashMap::new();
+        let mut by_framework: BTreeMap<String, Vec<v1::Offer>> = BTreeMap::new();
         for allocation in allocations {
             let Some(agent) = self.agents.get(&allocation.agent_id) else {
                 continue;
@@ -39,16 +39,20 @@ impl Master {
                 );
                 continue;
             }
-            let offer_id = format!("{}-O{}", self.info.id, self.next_offer);
-            self.next_offer += 1;
+            let offer_id = self.ids.offer_id(&self.info.id);
             let executor_ids = self
                 .frameworks
                 .get(&allocation.framework_id)
                 .map(|f| {
-                    f.executors
+                    let mut ids: Vec<&String> = f
+                        .executors
                         .keys()
                         .filter(|(a, _)| a == &allocation.agent_id)
-                        .map(|(_, e)| v1::ExecutorId { value: e.clone() })
+                        .map(|(_, e)| e)
+                        .collect();
+                    ids.sort_unstable();
+                    ids.into_iter()
+                        .map(|e| v1::ExecutorId { value: e.clone() })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -200,12 +204,13 @@ impl Master {
         let Some(timeout) = self.settings.offer_timeout else {
             return;
         };
-        let expired: Vec<String> = self
+        let mut expired: Vec<String> = self
             .offers
             .iter()
             .filter(|(_, offer)| now.saturating_sub(offer.made_at) >= timeout)
             .map(|(id, _)| id.clone())
             .collect();
+        expired.sort_unstable();
         for offer_id in expired {
             tracing::info!(offer_id, "offer timed out; rescinding it");
             self.rescind_offer(&offer_id, now, actions);
@@ -252,11 +257,12 @@ impl Master {
         now: Duration,
         actions: &mut Vec<Action>,
     ) {
-        let ids: Vec<String> = self
+        let mut ids: Vec<String> = self
             .frameworks
             .get(framework_id)
             .map(|f| f.offers.iter().cloned().collect())
             .unwrap_or_default();
+        ids.sort_unstable();
         for offer_id in ids {
             self.rescind_offer(&offer_id, now, actions);
         }
@@ -268,12 +274,13 @@ impl Master {
         now: Duration,
         actions: &mut Vec<Action>,
     ) {
-        let ids: Vec<String> = self
+        let mut ids: Vec<String> = self
             .offers
             .iter()
             .filter(|(_, o)| o.agent_id == agent_id)
             .map(|(id, _)| id.clone())
             .collect();
+        ids.sort_unstable();
         for offer_id in ids {
             self.rescind_offer(&offer_id, now, actions);
         }

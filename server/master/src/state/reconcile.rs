@@ -30,8 +30,10 @@ impl Master {
         let partition_aware = framework.partition_aware();
         let mut statuses = Vec::new();
         if reconcile.tasks.is_empty() {
-            for record in framework.tasks.values() {
-                statuses.push(latest_status(&record.task, now));
+            let mut task_ids: Vec<&String> = framework.tasks.keys().collect();
+            task_ids.sort_unstable();
+            for task_id in task_ids {
+                statuses.push(latest_status(&framework.tasks[task_id].task, now));
             }
         } else {
             for wanted in &reconcile.tasks {

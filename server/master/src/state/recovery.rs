@@ -72,12 +72,13 @@ impl Master {
     /// Agents from the registry that did not re-register in time become
     /// unreachable.
     pub(super) fn expire_recovered_agents(&mut self, now: Duration, actions: &mut Vec<Action>) {
-        let expired: Vec<String> = self
+        let mut expired: Vec<String> = self
             .recovered
             .iter()
             .filter(|(_, agent)| agent.deadline <= now)
             .map(|(id, _)| id.clone())
             .collect();
+        expired.sort_unstable();
         for agent_id in expired {
             let Some(agent) = self.recovered.remove(&agent_id) else {
                 continue;
@@ -119,7 +120,7 @@ impl Master {
         }
         self.recovered.remove(agent_id);
         if self.unreachable.remove(agent_id).is_some() {
-            let stranded: Vec<(String, String)> = self
+            let mut stranded: Vec<(String, String)> = self
                 .frameworks
                 .values()
                 .flat_map(|f| {
@@ -129,6 +130,7 @@ impl Master {
                         .map(|r| (f.id.clone(), r.task.task_id.value.clone()))
                 })
                 .collect();
+            stranded.sort_unstable();
             for (framework_id, task_id) in stranded {
                 self.fail_task(
                     now,

@@ -12,7 +12,7 @@
 //! suppression as UPDATE_FRAMEWORK does (see [`super::update_framework`]),
 //! except that it also clears its offer filters, as before.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use meseta_proto::cluster::{master_message, MasterMessage, ShutdownFramework};
@@ -68,16 +68,12 @@ impl Master {
         }
         let framework_id = match call_id {
             Some(id) => id,
-            None => {
-                let id = format!("{}-{:04}", self.info.id, self.next_framework);
-                self.next_framework += 1;
-                id
-            }
+            None => self.ids.framework_id(&self.info.id),
         };
         info.id = Some(v1::FrameworkId {
             value: framework_id.clone(),
         });
-        let stream_id = uuid::Uuid::new_v4().to_string();
+        let stream_id = self.ids.stream_id();
         let mut actions = vec![Action::Persist(ops::save_framework(&info))];
         let role = super::framework_role(&info);
         let gpu_capable = super::gpu_capable(&info);
@@ -175,12 +171,13 @@ impl Master {
     }
 
     pub(super) fn expire_frameworks(&mut self, now: Duration, actions: &mut Vec<Action>) {
-        let expired: Vec<String> = self
+        let mut expired: Vec<String> = self
             .frameworks
             .values()
             .filter(|f| f.failover_deadline.is_some_and(|d| d <= now))
             .map(|f| f.id.clone())
             .collect();
+        expired.sort_unstable();
         for framework_id in expired {
             tracing::info!(framework_id, "framework failover timeout elapsed");
             self.remove_framework(now, &framework_id, actions);
@@ -205,8 +202,10 @@ impl Master {
             self.conns.remove(&conn);
             actions.push(Action::CloseFramework { conn });
         }
-        let mut agents: HashSet<String> = HashSet::new();
-        for (task_id, mut record) in framework.tasks.drain() {
+        let mut agents: BTreeSet<String> = BTreeSet::new();
+        let mut tasks: Vec<_> = framework.tasks.drain().collect();
+        tasks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (task_id, mut record) in tasks {
             let agent_id = record.task.agent_id.value.clone();
             if let Some(agent) = self.agents.get_mut(&agent_id) {
                 agent

@@ -1,4 +1,6 @@
-//! State-machine tests: no sockets, time moved by hand.
+//! State-machine tests: no sockets, time moved by hand, IDs and allocation
+//! order from a fixed seed. Fixtures are in [`mock`]; the tests of each
+//! operation in a module of their own.
 
 use std::time::Duration;
 
@@ -10,11 +12,15 @@ use meseta_proto::v1::{self, TaskState};
 use super::*;
 
 const T0: Duration = Duration::from_secs(1_700_000_000);
+/// The seed of a harness's IDs and allocator, unless a test picks one.
+const SEED: u64 = 1;
 
 struct Harness {
     master: Master,
     now: Duration,
     actions: Vec<Action>,
+    /// Status updates sent so far (their uuids count them).
+    updates_sent: u64,
 }
 
 fn framework_info(name: &str, partition_aware: bool) -> v1::FrameworkInfo {
@@ -38,16 +44,32 @@ impl Harness {
     }
 
     fn with_settings(settings: Settings) -> Self {
+        Self::build(settings, AllocatorConfig::default(), SEED)
+    }
+
+    /// A harness whose IDs and allocation order come from `seed`.
+    fn seeded(seed: u64) -> Self {
+        Self::build(Settings::default(), AllocatorConfig::default(), seed)
+    }
+
+    /// A master with `settings` and `allocator`, its IDs and its allocator's
+    /// shuffle seeded with `seed`.
+    fn build(settings: Settings, allocator: AllocatorConfig, seed: u64) -> Self {
         let info = v1::MasterInfo {
             id: "M".into(),
             ip: 0,
             port: 5050,
             ..Default::default()
         };
+        let allocator = AllocatorConfig {
+            seed: Some(seed),
+            ..allocator
+        };
         Self {
-            master: Master::new(settings, info, AllocatorConfig::default(), T0),
+            master: Master::new(settings, info, allocator, Ids::seeded(seed), T0),
             now: T0,
             actions: Vec::new(),
+            updates_sent: 0,
         }
     }
 
@@ -160,7 +182,10 @@ impl Harness {
         task_id: &str,
         state: TaskState,
     ) -> Vec<u8> {
-        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        self.updates_sent += 1;
+        let uuid = uuid::Uuid::from_u128(u128::from(self.updates_sent))
+            .as_bytes()
+            .to_vec();
         let update = cluster::StatusUpdate {
             framework_id: v1::FrameworkId {
                 value: framework_id.into(),
@@ -470,3 +495,13 @@ mod offer_timeout;
 
 #[path = "gpu_tests.rs"]
 mod gpu;
+
+mod mock;
+
+mod determinism;
+mod kill;
+mod launch_group;
+mod message;
+mod reconcile;
+mod teardown;
+mod worst_values;

@@ -137,7 +137,7 @@ impl Master {
         now: Duration,
         actions: &mut Vec<Action>,
     ) {
-        let stale: Vec<String> = self
+        let mut stale: Vec<String> = self
             .frameworks
             .get(framework_id)
             .map(|f| {
@@ -148,6 +148,7 @@ impl Master {
                     .collect()
             })
             .unwrap_or_default();
+        stale.sort_unstable();
         for offer_id in stale {
             self.rescind_offer(&offer_id, now, actions);
         }

@@ -12,7 +12,7 @@ use meseta_proto::cluster::{self, master_message, MasterMessage};
 use meseta_proto::scheduler::{call, event, Event};
 use meseta_proto::v1::{self, task_status::Reason, task_status::Source, TaskState};
 
-use super::{is_terminal, seconds, Action, CallError, Master};
+use super::{is_terminal, seconds, Action, CallError, Master, TaskRecord};
 
 /// The state a framework may be told: the states added after Mesos 1.0 go
 /// only to partition-aware frameworks; the others get TASK_LOST.
@@ -256,7 +256,7 @@ impl Master {
         let Some(framework) = self.frameworks.get(framework_id) else {
             return Ok(());
         };
-        let kills: Vec<MasterMessage> = framework
+        let mut tasks: Vec<&TaskRecord> = framework
             .tasks
             .values()
             .filter(|r| {
@@ -264,6 +264,10 @@ impl Master {
                     && r.task.executor_id.as_ref() == Some(&shutdown.executor_id)
                     && !is_terminal(r.state())
             })
+            .collect();
+        tasks.sort_unstable_by(|a, b| a.task.task_id.value.cmp(&b.task.task_id.value));
+        let kills: Vec<MasterMessage> = tasks
+            .into_iter()
             .map(|r| MasterMessage {
                 kind: Some(master_message::Kind::KillTask(cluster::KillTask {
                     framework_id: v1::FrameworkId {

@@ -4,8 +4,9 @@
 //! Every master contending for leadership holds an ephemeral sequential
 //! node `<path>/json.info_<seq>` whose data is its `MasterInfo` in Mesos's
 //! JSON mapping. The contender with the lowest sequence number leads.
-//! [`leader`] reads that; [`ZooKeeperDetector`] uses it before each
-//! connection attempt of a driver or an agent.
+//! [`leader`] reads that; a [`MasterDetector`](crate::detector::MasterDetector)
+//! for a `zk://` address uses it before each connection attempt of a driver
+//! or an agent.
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
-//! Master addresses and redirect locations.
+//! Master addresses, redirect locations, and detection without ZooKeeper.
 
-use meseta_core::detector::{parse_location, Endpoint, MasterSpec, DEFAULT_MASTER_PORT};
+use meseta_coordination::detector::{
+    parse_location, Endpoint, MasterDetector, MasterSpec, DEFAULT_MASTER_PORT,
+};
 use std::path::PathBuf;
 
 fn endpoint(host: &str, port: u16) -> Endpoint {
@@ -125,4 +127,61 @@ fn redirect_location_forms() {
             "{bad:?} should be rejected"
         );
     }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+#[test]
+fn static_detector_follows_redirects_until_the_leader_fails() {
+    block_on(async {
+        let mut detector = MasterDetector::new("configured:5050").expect("detector");
+        assert_eq!(
+            detector.detect().await.ok(),
+            Some(endpoint("configured", 5050))
+        );
+        detector.redirected(&endpoint("leader", 5051));
+        assert_eq!(detector.detect().await.ok(), Some(endpoint("leader", 5051)));
+        // Another endpoint failing does not forget the leader.
+        detector.failed(&endpoint("configured", 5050));
+        assert_eq!(detector.detect().await.ok(), Some(endpoint("leader", 5051)));
+        detector.failed(&endpoint("leader", 5051));
+        assert_eq!(
+            detector.detect().await.ok(),
+            Some(endpoint("configured", 5050))
+        );
+    });
+}
+
+#[test]
+fn file_detector_rereads_the_file() {
+    block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("master");
+        std::fs::write(&path, "first:5050\n").expect("write");
+        let mut detector =
+            MasterDetector::new(&format!("file://{}", path.display())).expect("detector");
+        assert_eq!(detector.detect().await.ok(), Some(endpoint("first", 5050)));
+        std::fs::write(&path, "second:5051").expect("write");
+        assert_eq!(detector.detect().await.ok(), Some(endpoint("second", 5051)));
+        detector.redirected(&endpoint("leader", 5052));
+        assert_eq!(detector.detect().await.ok(), Some(endpoint("leader", 5052)));
+        detector.failed(&endpoint("leader", 5052));
+        std::fs::write(&path, format!("file://{}", path.display())).expect("write");
+        assert!(
+            detector.detect().await.is_err(),
+            "a file pointing to a file"
+        );
+        std::fs::remove_file(&path).expect("remove");
+        let error = detector.detect().await.expect_err("missing file");
+        assert!(
+            error.to_string().contains("cannot read master file"),
+            "{error}"
+        );
+    });
 }

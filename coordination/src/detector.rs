@@ -9,10 +9,12 @@
 //! | `file:///path` | the file holds one of the other forms (re-read on every attempt) | supported |
 //! | `zk://[user:pass@]HOST:PORT[,...]/path` | the leader as elected in ZooKeeper (see [`crate::zookeeper`]) | supported |
 //!
-//! [`MasterSpec`] is the parsed form. The connection code asks a `Detector`
-//! (built from the spec) for an endpoint before each subscription attempt, and
-//! tells it about redirects (`307` + `Location`) and failures. A ZooKeeper
-//! detector plugs in as one more `Detector` without touching the drivers.
+//! [`MasterSpec`] is the parsed form. A [`MasterDetector`] (built from the
+//! spec) is asked for an endpoint before each connection attempt (a driver's
+//! subscription, an agent's registration) and told about redirects (`307` +
+//! `Location`, see [`parse_location`]) and failures. Each form is one
+//! implementation of a crate-private `Detector` trait behind it, so a new form
+//! does not touch the callers.
 
 use std::fmt;
 use std::future::Future;
@@ -196,8 +198,8 @@ pub fn parse_location(location: &str, current: &Endpoint) -> Result<Endpoint> {
 /// A boxed, sendable future (what `Detector::detect` returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Source of the leading master's endpoint, asked before each attempt to
-/// subscribe.
+/// Source of the leading master's endpoint, asked before each connection
+/// attempt.
 pub(crate) trait Detector: Send {
     /// The endpoint to try next.
     fn detect(&mut self) -> BoxFuture<'_, Result<Endpoint>>;
@@ -207,8 +209,8 @@ pub(crate) trait Detector: Send {
     fn failed(&mut self, endpoint: &Endpoint);
 }
 
-/// Finds the leading master for code outside the drivers (the agent's link
-/// to its master): the same detection the drivers use.
+/// Finds the leading master: what the scheduler driver asks before each
+/// subscription and the agent's link before each registration.
 pub struct MasterDetector {
     inner: Box<dyn Detector>,
 }
@@ -216,14 +218,24 @@ pub struct MasterDetector {
 impl MasterDetector {
     /// A detector for a `--master` value (`HOST:PORT`, `zk://...`, `file://...`).
     pub fn new(master: &str) -> Result<Self> {
+        Self::from_spec(MasterSpec::parse(master)?)
+    }
+
+    /// A detector for an already parsed master address.
+    pub fn from_spec(spec: MasterSpec) -> Result<Self> {
         Ok(Self {
-            inner: detector_for(MasterSpec::parse(master)?)?,
+            inner: detector_for(spec)?,
         })
     }
 
     /// The master to try next.
     pub async fn detect(&mut self) -> Result<Endpoint> {
         self.inner.detect().await
+    }
+
+    /// A master redirected us to `leader`: try it next.
+    pub fn redirected(&mut self, leader: &Endpoint) {
+        self.inner.redirected(leader);
     }
 
     /// Reaching `endpoint` failed; detect afresh next time.
@@ -233,7 +245,7 @@ impl MasterDetector {
 }
 
 /// Builds the detector for a spec.
-pub(crate) fn detector_for(spec: MasterSpec) -> Result<Box<dyn Detector>> {
+fn detector_for(spec: MasterSpec) -> Result<Box<dyn Detector>> {
     match spec {
         MasterSpec::Static(endpoint) => Ok(Box::new(StaticDetector {
             configured: endpoint,

@@ -1,0 +1,122 @@
+//! The one thing the edges and the driver loop share: the `Command`s the
+//! edges (HTTP in [`crate::http`], gRPC in [`crate::grpc`], the ZooKeeper
+//! election in [`crate::election`]) send into the loop, the
+//! [`MasterHandle`] they send them through, and the loop's clock
+//! (`wall_clock`).
+//!
+//! The loop and the wiring live in [`crate::server`], which uses this
+//! module; nothing here, and no edge, uses [`crate::server`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meseta_proto::cluster::{AgentMessage, MasterMessage};
+use meseta_proto::scheduler::{Call, Event};
+use meseta_proto::v1;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::leadership::{Leadership, LeadershipCell};
+use crate::registry::RegistryError;
+use crate::state::{CallError, ConnId, LinkId, Master};
+
+/// Inputs to the driver loop.
+pub(crate) enum Command {
+    Subscribe {
+        call: Call,
+        conn: ConnId,
+        events: mpsc::UnboundedSender<Event>,
+        reply: oneshot::Sender<Result<(String, String), CallError>>,
+    },
+    Call {
+        call: Call,
+        stream_id: String,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    FrameworkGone {
+        conn: ConnId,
+    },
+    AgentAttached {
+        link: LinkId,
+        messages: mpsc::UnboundedSender<MasterMessage>,
+    },
+    AgentMessage {
+        link: LinkId,
+        message: AgentMessage,
+    },
+    AgentGone {
+        link: LinkId,
+    },
+    Inspect(Box<dyn FnOnce(&Master) + Send>),
+    /// Read the registry and start leading from it.
+    Recover {
+        reply: oneshot::Sender<Result<(), RegistryError>>,
+    },
+}
+
+/// A cheap, cloneable way into the driver loop.
+#[derive(Clone)]
+pub struct MasterHandle {
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) next_id: Arc<AtomicU64>,
+    pub(crate) info: Arc<v1::MasterInfo>,
+    pub(crate) leadership: LeadershipCell,
+}
+
+impl MasterHandle {
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        // The loop only stops when the server does; a failed send then is moot.
+        let _ = self.commands.send(command);
+    }
+
+    /// Runs `f` on the master's state inside the loop and returns its result.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Master) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Inspect(Box::new(move |master| {
+            let _ = tx.send(f(master));
+        })));
+        rx.await.ok()
+    }
+
+    /// This master's info.
+    pub fn info(&self) -> &v1::MasterInfo {
+        &self.info
+    }
+
+    /// Whether this master leads, or who does.
+    pub fn leadership(&self) -> Leadership {
+        self.leadership.get()
+    }
+
+    /// Sets who leads (the election drives this; a lone master always leads).
+    /// Call [`MasterHandle::recover`] before setting `Leading`.
+    pub fn set_leadership(&self, leadership: Leadership) {
+        tracing::info!(?leadership, "leadership changed");
+        self.leadership.set(leadership);
+    }
+
+    /// Reads the registry into the master, once, before it starts leading.
+    pub async fn recover(&self) -> Result<(), RegistryError> {
+        let (reply, done) = oneshot::channel();
+        self.send(Command::Recover { reply });
+        done.await.unwrap_or_else(|_| {
+            Err(RegistryError::ZooKeeper(
+                "the master stopped before recovering".into(),
+            ))
+        })
+    }
+}
+
+/// Time since the UNIX epoch, the master's notion of `now`.
+pub(crate) fn wall_clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
