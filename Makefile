@@ -22,10 +22,13 @@ demo: build
 
 # Debian packages (ZooKeeper for the HA tests; pymesos's HTTP parser; a JDK,
 # Maven and protoc for the Java binding; CMake, protobuf, GoogleTest, MPICH
-# and clang-format for the C++ binding) and a Python venv with pymesos (the
+# and clang-format for the C++ binding; a Docker engine, a registry and a
+# static busybox for the Docker and image tests, which start their own
+# private engine and registry) and a Python venv with pymesos (the
 # real client from PyPI), pytest, and ruff (the Python formatter and linter).
 DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven \
-	protobuf-compiler cmake g++ libprotobuf-dev libgtest-dev mpich libmpich-dev clang-format
+	protobuf-compiler cmake g++ libprotobuf-dev libgtest-dev mpich libmpich-dev clang-format \
+	docker.io docker-registry busybox-static
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

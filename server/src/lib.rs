@@ -6,5 +6,6 @@
 //! is what a user runs.
 #![warn(missing_docs)]
 
+pub mod docker_env;
 pub mod launcher;
 pub mod zookeeper;
