@@ -18,9 +18,20 @@ pub struct Args {
     /// Task name (also its ID, with a unique suffix).
     #[arg(long)]
     name: String,
-    /// Shell command to run.
-    #[arg(long)]
-    command: String,
+    /// Shell command to run (with an image: optional; without one the
+    /// image's own entrypoint and command run).
+    #[arg(long, required_unless_present_any = ["docker_image", "image"])]
+    command: Option<String>,
+    /// Run the task in a Docker container from this image, through the
+    /// agent's Docker engine (`ContainerInfo.type=DOCKER`; the agent needs
+    /// `--containerizers=docker,mesos`).
+    #[arg(long, value_name = "IMAGE", conflicts_with = "image")]
+    docker_image: Option<String>,
+    /// Run the task from this Docker image without an engine: the agent
+    /// pulls it and runs it isolated (`ContainerInfo.type=MESOS` with a
+    /// `mesos.image`).
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
     /// Resources of the task.
     #[arg(long, default_value = "cpus:0.1;mem:32")]
     resources: String,
@@ -117,6 +128,37 @@ fn fits(offered: &[v1::Resource], needed: &[v1::Resource]) -> bool {
         .all(|r| scalar_total(offered, &r.name) + 1e-9 >= scalar_total(needed, &r.name))
 }
 
+/// The container a task from an image runs in: a Docker container, or an
+/// isolated one with the image as its root filesystem.
+fn container(docker_image: Option<&str>, image: Option<&str>) -> Option<v1::ContainerInfo> {
+    use v1::container_info::{DockerInfo, MesosInfo, Type};
+    match (docker_image, image) {
+        (Some(name), _) => Some(v1::ContainerInfo {
+            r#type: Type::Docker as i32,
+            docker: Some(DockerInfo {
+                image: name.to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        (None, Some(name)) => Some(v1::ContainerInfo {
+            r#type: Type::Mesos as i32,
+            mesos: Some(MesosInfo {
+                image: Some(v1::Image {
+                    r#type: v1::image::Type::Docker as i32,
+                    docker: Some(v1::image::Docker {
+                        name: name.to_string(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        }),
+        (None, None) => None,
+    }
+}
+
 /// The exit code in "Command exited with status N" (Mesos's command executor's message).
 fn exit_code(message: &str) -> Option<u8> {
     let tail = message.rsplit("status ").next()?;
@@ -144,11 +186,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         agent_id: v1::AgentId::default(),
         resources: needed.clone(),
         command: Some(v1::CommandInfo {
-            value: Some(args.command.clone()),
-            shell: Some(true),
+            shell: Some(args.command.is_some()),
+            value: args.command.clone(),
             environment: (!variables.is_empty()).then_some(v1::Environment { variables }),
             ..Default::default()
         }),
+        container: container(args.docker_image.as_deref(), args.image.as_deref()),
         ..Default::default()
     };
     let framework = v1::FrameworkInfo {
@@ -160,12 +203,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }],
         ..Default::default()
     };
-    eprintln!(
-        "Launching '{}' with {} on {}",
-        args.command,
-        describe(&needed),
-        args.master
-    );
+    let what = match (&args.command, args.docker_image.as_ref().or(args.image.as_ref())) {
+        (Some(command), Some(image)) => format!("'{command}' in {image}"),
+        (Some(command), None) => format!("'{command}'"),
+        (None, Some(image)) => image.clone(),
+        (None, None) => String::new(),
+    };
+    eprintln!("Launching {what} with {} on {}", describe(&needed), args.master);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let scheduler = Execute {
         task: Some(task),
@@ -188,6 +232,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_choose_the_container() {
+        use v1::container_info::Type;
+        assert!(container(None, None).is_none());
+        let docker = container(Some("busybox:1"), None).unwrap();
+        assert_eq!(docker.r#type, Type::Docker as i32);
+        assert_eq!(docker.docker.unwrap().image, "busybox:1");
+        let mesos = container(None, Some("busybox:1")).unwrap();
+        assert_eq!(mesos.r#type, Type::Mesos as i32);
+        let image = mesos.mesos.unwrap().image.unwrap();
+        assert_eq!(image.r#type, v1::image::Type::Docker as i32);
+        assert_eq!(image.docker.unwrap().name, "busybox:1");
+    }
 
     #[test]
     fn exit_code_from_command_executor_message() {
