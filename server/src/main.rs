@@ -27,7 +27,7 @@ enum Command {
     /// Run a master.
     Master(cli::master::Args),
     /// Run an agent.
-    Agent(cli::agent::Args),
+    Agent(Box<cli::agent::Args>),
     /// Run a master and N agents on loopback, optionally a command against them.
     Local(cli::local::Args),
     /// Run one command as a task and wait for it, like `mesos-execute`.
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Master(args) => cli::master::run(args),
-        Command::Agent(args) => cli::agent::run(args),
+        Command::Agent(args) => cli::agent::run(*args),
         Command::Local(args) => cli::local::run(args),
         Command::Execute(args) => cli::execute::run(args),
     };

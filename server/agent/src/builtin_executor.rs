@@ -177,7 +177,14 @@ impl Inner {
         spec.executor_pid = self.containerizer.pid(&spec.container_id);
         let fid = &spec.framework_id;
         let _ = self.report(fid, spec.status(TaskState::TaskStarting, None));
-        let _ = self.report(fid, spec.status(TaskState::TaskRunning, None));
+        let mut running = spec.status(TaskState::TaskRunning, None);
+        if let Some(shown) = self.containerizer.running_status(&spec.container_id) {
+            if let Some(container) = running.container_status.as_mut() {
+                container.network_infos = shown.network_infos;
+            }
+            running.data = shown.data;
+        }
+        let _ = self.report(fid, running);
         self.supervise_builtin_task(spec, control, false).await;
     }
 

@@ -148,7 +148,10 @@ impl Settings {
             Some(name) if !name.trim().is_empty() => name.trim().to_string(),
             _ => machine_hostname().unwrap_or_else(|| config.ip.to_string()),
         };
-        let config = AgentConfig { work_dir, ..config };
+        let mut config = AgentConfig { work_dir, ..config };
+        // The isolation's files (images' root filesystems and store) live
+        // in the agent's work dir.
+        config.isolation.work_dir = config.work_dir.clone();
         Ok(Self {
             config,
             hostname,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use meseta_agent::containerizer::isolators::IsolationConfig;
+use meseta_agent::containerizer::DockerConfig;
 use meseta_agent::{Agent, AgentConfig, RecoverMode};
 use meseta_proto::duration::parse as parse_duration;
 
@@ -67,16 +68,19 @@ pub struct Args {
 #[command(next_help_heading = "Containers and isolation")]
 pub struct IsolationArgs {
     /// How tasks run: `mesos` (isolated as --isolation says) or `process`
-    /// (plain processes, nothing enforced).
+    /// (plain processes, nothing enforced); add `docker` (`docker,mesos`)
+    /// to run ContainerInfo.type=DOCKER containers through a Docker engine
+    /// (see --docker-socket).
     #[arg(long, default_value = "mesos", value_delimiter = ',')]
     containerizers: Vec<String>,
     /// Isolators, comma-separated, as Mesos names them: cgroups/cpu,
     /// cgroups/mem, cgroups/pids, cgroups/devices (or cgroups/all),
-    /// namespaces/pid, namespaces/ipc, filesystem/linux, network/ports,
-    /// disk/du, posix/rlimits, gpu/nvidia; posix/cpu,posix/mem isolates
-    /// nothing. Default, when the agent runs as root with writable cgroups:
-    /// cpu, mem and pids cgroups, a PID namespace, filesystem/linux, and
-    /// ports and disk watched (not enforced); otherwise plain processes,
+    /// namespaces/pid, namespaces/ipc, filesystem/linux, docker/runtime,
+    /// network/ports, disk/du, posix/rlimits, gpu/nvidia; posix/cpu,posix/mem
+    /// isolates nothing. Default, when the agent runs as root with writable
+    /// cgroups: cpu, mem and pids cgroups, a PID namespace,
+    /// filesystem/linux, docker/runtime (images' Entrypoint, Cmd, Env,
+    /// WorkingDir), and ports and disk watched (not enforced); otherwise plain processes,
     /// said loudly in the log and in /state. An --isolation given here that
     /// cannot be honoured stops the agent.
     #[arg(long)]
@@ -132,6 +136,79 @@ pub struct IsolationArgs {
     /// looked up where the dynamic linker looks; a path is used as is).
     #[arg(long, default_value = meseta_agent::containerizer::isolators::gpu::DEFAULT_NVML_LIBRARY)]
     nvml_library: PathBuf,
+    #[command(flatten)]
+    images: ImageArgs,
+    #[command(flatten)]
+    docker: DockerArgs,
+}
+
+/// The Docker containerizer (`--containerizers=docker,mesos`; Mesos's
+/// flags).
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Docker containerizer")]
+pub struct DockerArgs {
+    /// The Docker engine's socket; the agent speaks its HTTP API,
+    /// negotiating the version with it. An engine that is down or does
+    /// not answer fails Docker tasks with its error (every call is
+    /// bounded), never the agent or its other tasks.
+    #[arg(long, default_value = meseta_agent::containerizer::docker::config::DEFAULT_SOCKET)]
+    docker_socket: PathBuf,
+    /// At start, stop and remove containers named `mesos-<ContainerID>`
+    /// that no recovered task owns (containers labelled with another
+    /// meseta agent's work dir are left alone; set false when a Mesos
+    /// agent shares the engine).
+    #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    docker_kill_orphans: bool,
+    /// How long the engine waits between SIGTERM and SIGKILL when the agent
+    /// itself destroys a container (after a task's kill-policy grace
+    /// period, or an orphan); 0 kills at once. Deprecated in Mesos in
+    /// favour of kill policies.
+    #[arg(long, default_value = "0ns", value_parser = parse_duration)]
+    docker_stop_timeout: Duration,
+    /// How long an ended container stays in the engine (for `docker logs`
+    /// and `docker inspect`) before the agent removes it.
+    #[arg(long, default_value = "6hrs", value_parser = parse_duration)]
+    docker_remove_delay: Duration,
+}
+
+impl DockerArgs {
+    fn config(self) -> DockerConfig {
+        DockerConfig {
+            socket: self.docker_socket,
+            kill_orphans: self.docker_kill_orphans,
+            stop_timeout: self.docker_stop_timeout,
+            remove_delay: self.docker_remove_delay,
+        }
+    }
+}
+
+/// Container images without an engine (Mesos's provisioner flags).
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Container images")]
+pub struct ImageArgs {
+    /// Image types containers may use: `docker`, as in Mesos. Given, the
+    /// agent refuses to start without filesystem/linux, docker/runtime and
+    /// namespaces/pid in --isolation; not given, Docker images run whenever
+    /// the isolation has them (the default isolation does); empty refuses
+    /// images.
+    #[arg(long, value_delimiter = ',')]
+    image_providers: Option<Vec<String>>,
+    /// Where images without a registry in their name come from: a registry
+    /// URL (Docker Registry HTTP API v2; anonymous pulls; HTTPS through the
+    /// machine's curl), or a directory of `docker save` archives named
+    /// `<image>.tar` (e.g. `busybox:latest.tar`).
+    #[arg(long, default_value = meseta_agent::containerizer::isolators::DEFAULT_DOCKER_REGISTRY)]
+    docker_registry: String,
+    /// Where pulled images are kept (layers unpacked once, shared by all
+    /// containers). Default: `<work-dir>/store/docker` (Mesos:
+    /// /tmp/mesos/store/docker).
+    #[arg(long)]
+    docker_store_dir: Option<PathBuf>,
+    /// How a container's root filesystem is made from its image's layers:
+    /// `overlay` or `copy`. Default: overlay where the kernel allows it,
+    /// else copy.
+    #[arg(long)]
+    image_provisioner_backend: Option<String>,
 }
 
 impl IsolationArgs {
@@ -157,6 +234,19 @@ impl IsolationArgs {
             sandbox_directory: self.sandbox_directory,
             nvidia_gpu_devices: self.nvidia_gpu_devices,
             nvml_library: self.nvml_library,
+            image_providers: self.images.image_providers.map(|providers| {
+                providers
+                    .into_iter()
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            }),
+            docker_registry: self.images.docker_registry,
+            docker_store_dir: self.images.docker_store_dir,
+            image_provisioner_backend: self.images.image_provisioner_backend,
+            docker: self.docker.config(),
+            // Set by the agent from --work-dir.
+            ..IsolationConfig::default()
         }
     }
 }

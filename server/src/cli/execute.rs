@@ -203,13 +203,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }],
         ..Default::default()
     };
-    let what = match (&args.command, args.docker_image.as_ref().or(args.image.as_ref())) {
+    let what = match (
+        &args.command,
+        args.docker_image.as_ref().or(args.image.as_ref()),
+    ) {
         (Some(command), Some(image)) => format!("'{command}' in {image}"),
         (Some(command), None) => format!("'{command}'"),
         (None, Some(image)) => image.clone(),
         (None, None) => String::new(),
     };
-    eprintln!("Launching {what} with {} on {}", describe(&needed), args.master);
+    eprintln!(
+        "Launching {what} with {} on {}",
+        describe(&needed),
+        args.master
+    );
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let scheduler = Execute {
         task: Some(task),

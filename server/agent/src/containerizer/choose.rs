@@ -5,6 +5,10 @@
 //!   when that is only usage reporting (`posix/cpu,posix/mem`, Mesos's own
 //!   default) tasks run as plain processes.
 //! * `--containerizers=process` asks for plain processes outright.
+//! * `docker` in the list (`docker,mesos`, Mesos's way) adds the Docker
+//!   containerizer for `ContainerInfo.type=DOCKER`, the others running as
+//!   above ([`CompositeContainerizer`]). Its engine is not contacted at
+//!   start: an engine that is down fails Docker launches, not the agent.
 //! * Without `--isolation`, an agent that can (root, writable cgroups)
 //!   isolates with [`DEFAULT_ISOLATION`]; one that cannot falls back to
 //!   plain processes and says so loudly, in its log and in `/state`. An
@@ -16,7 +20,10 @@ use std::sync::Arc;
 use meseta_proto::v1;
 
 use super::isolators::{parse_isolation, IsolationConfig, DEFAULT_ISOLATION, NO_ISOLATION};
-use super::{Containerizer, LinuxContainerizer, ProcessContainerizer};
+use super::{
+    CompositeContainerizer, Containerizer, DockerContainerizer, LinuxContainerizer,
+    ProcessContainerizer,
+};
 use crate::error::AgentError;
 
 /// The containerizer chosen, and how it isolates.
@@ -35,27 +42,70 @@ pub fn choose(
     agent_resources: &[v1::Resource],
 ) -> Result<Chosen, AgentError> {
     let mut plain = false;
+    let mut mesos = false;
+    // Some(true): docker comes first in the list.
+    let mut docker = None;
     for name in &config.containerizers {
         match name.as_str() {
-            "mesos" => {}
-            "process" => plain = true,
-            "docker" => {
-                return Err(AgentError::Config(
-                    "--containerizers: the docker containerizer is not available in this agent yet; use mesos".into(),
-                ))
+            "mesos" => mesos = true,
+            "process" => {
+                plain = true;
+                mesos = true;
             }
+            "docker" => docker = Some(!mesos),
             other => {
+                let valid = "valid: mesos, process, docker";
                 return Err(AgentError::Config(format!(
-                    "--containerizers: unknown containerizer {other:?} (valid: mesos, process)"
-                )))
+                    "--containerizers: unknown containerizer {other:?} ({valid})"
+                )));
             }
         }
     }
     if config.containerizers.is_empty() {
         return Err(AgentError::Config(
-            "--containerizers is empty (valid: mesos, process)".into(),
+            "--containerizers is empty (valid: mesos, process, docker)".into(),
         ));
     }
+    let Some(docker_first) = docker else {
+        return choose_mesos(config, agent_resources, plain);
+    };
+    let other = mesos
+        .then(|| choose_mesos(config, agent_resources, plain))
+        .transpose()?;
+    let engine = DockerContainerizer::new(
+        config.docker.clone(),
+        config.sandbox_directory.clone(),
+        config.cgroups_enable_cfs,
+        config.work_dir.clone(),
+    );
+    tracing::info!(socket = %config.docker.socket.display(), containerizers = %config.containerizers.join(","), "Docker containers run through the Docker engine");
+    let (isolation, fallback, other) = match other {
+        Some(chosen) => (
+            chosen.isolation,
+            chosen.fallback,
+            Some(chosen.containerizer),
+        ),
+        None => (NO_ISOLATION.to_string(), None, None),
+    };
+    Ok(Chosen {
+        containerizer: Arc::new(CompositeContainerizer::new(
+            engine,
+            other,
+            docker_first,
+            config.containerizers.join(","),
+        )),
+        isolation,
+        fallback,
+    })
+}
+
+/// The Mesos containerizer: isolated as `--isolation` says, or plain
+/// processes.
+fn choose_mesos(
+    config: &IsolationConfig,
+    agent_resources: &[v1::Resource],
+    plain: bool,
+) -> Result<Chosen, AgentError> {
     let explicit = config.isolation.is_some();
     let isolation = parse_isolation(config.isolation.as_deref().unwrap_or(DEFAULT_ISOLATION))
         .map_err(|e| AgentError::Config(format!("--isolation: {e}")))?;

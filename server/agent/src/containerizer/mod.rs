@@ -4,8 +4,11 @@
 //! `Arc<dyn Containerizer>`: it launches a container from a
 //! [`LaunchRequest`], waits for its [`Termination`], signals it and asks for
 //! its usage. Each way of isolating work is one implementation:
-//! [`ProcessContainerizer`] (plain processes in their own process group) now,
-//! cgroups + namespaces and Docker later, without the agent changing.
+//! [`ProcessContainerizer`] (plain processes in their own process group),
+//! [`LinuxContainerizer`] (cgroups + namespaces) and
+//! [`DockerContainerizer`] (a Docker engine), combined by
+//! [`CompositeContainerizer`] when `--containerizers` names several,
+//! without the agent changing.
 //!
 //! Contract every implementation keeps:
 //! * `launch` returns once the container runs (or failed to start);
@@ -21,11 +24,15 @@
 
 pub mod cgroups;
 mod choose;
+mod composite;
+pub mod docker;
 pub mod identity;
 pub mod isolators;
 mod linux;
+mod new_root;
 mod process;
 mod program;
+mod provisioner;
 mod spawn;
 pub mod supervisor;
 mod users;
@@ -38,6 +45,8 @@ use meseta_proto::v1;
 use crate::error::AgentError;
 
 pub use choose::{choose, Chosen};
+pub use composite::CompositeContainerizer;
+pub use docker::{DockerConfig, DockerContainerizer};
 pub use linux::LinuxContainerizer;
 pub use process::ProcessContainerizer;
 
@@ -105,6 +114,18 @@ pub struct Limitation {
     pub resources: Vec<v1::Resource>,
 }
 
+/// What a running container shows of itself in its `TASK_RUNNING`,
+/// beyond its ID and PID.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunningStatus {
+    /// `ContainerStatus.network_infos`: its addresses on a network of its
+    /// own (a Docker bridge or user network).
+    pub network_infos: Vec<v1::NetworkInfo>,
+    /// `TaskStatus.data`: Mesos's Docker executor sends the engine's
+    /// description of the container (`docker inspect`).
+    pub data: Option<Vec<u8>>,
+}
+
 /// How a container ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Termination {
@@ -161,9 +182,9 @@ pub fn signal_name(signal: i32) -> String {
     text
 }
 
-/// Refuses a container the agent cannot run yet: a Docker container, or
-/// one from an image (until the Docker containerizer and the provisioner
-/// arrive), instead of running its command on the host with the container
+/// Refuses a Docker container in a containerizer that does not run them
+/// (the Docker containerizer takes them when `--containerizers` names
+/// it), instead of running its command on the host with the container
 /// ignored.
 pub(crate) fn refuse_unsupported(
     key: &str,
@@ -176,13 +197,31 @@ pub(crate) fn refuse_unsupported(
     match Type::try_from(info.r#type).unwrap_or(Type::Mesos) {
         Type::Docker => Err(AgentError::container(
             key,
-            "Docker containers (ContainerInfo.type DOCKER) are not supported by this agent yet",
-        )),
-        _ if info.mesos.as_ref().is_some_and(|m| m.image.is_some()) => Err(AgentError::container(
-            key,
-            "container images (ContainerInfo.mesos.image) are not supported by this agent yet",
+            "Docker containers (ContainerInfo.type DOCKER) need the docker containerizer: start the agent with --containerizers=docker,mesos",
         )),
         Type::Mesos => Ok(()),
+    }
+}
+
+/// The image a container is to run from (`ContainerInfo.mesos.image`).
+pub(crate) fn image_of(info: Option<&v1::ContainerInfo>) -> Option<&v1::Image> {
+    info?.mesos.as_ref()?.image.as_ref()
+}
+
+/// Refuses a container from an image where images cannot run, saying why
+/// (`why`: what this containerizer lacks), instead of running its command
+/// on the host's filesystem.
+pub(crate) fn refuse_image(
+    key: &str,
+    info: Option<&v1::ContainerInfo>,
+    why: &str,
+) -> Result<(), AgentError> {
+    match image_of(info) {
+        Some(_) => Err(AgentError::container(
+            key,
+            format!("container images (ContainerInfo.mesos.image) cannot run here: {why}"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -241,6 +280,13 @@ pub trait Containerizer: Send + Sync + 'static {
     /// The PID of a running container's first process, as the agent sees
     /// it.
     fn pid(&self, container_id: &v1::ContainerId) -> Option<u32> {
+        let _ = container_id;
+        None
+    }
+
+    /// What `TASK_RUNNING` reports of a running container beyond its ID
+    /// and PID (its addresses, the engine's description), if anything.
+    fn running_status(&self, container_id: &v1::ContainerId) -> Option<RunningStatus> {
         let _ = container_id;
         None
     }

@@ -87,6 +87,11 @@ impl ProcessContainerizer {
     fn spawn(&self, request: LaunchRequest) -> Result<(), AgentError> {
         let key = container_key(&request.container_id);
         super::refuse_unsupported(&key, request.container.as_ref())?;
+        super::refuse_image(
+            &key,
+            request.container.as_ref(),
+            "this agent runs tasks as plain processes; images need the Linux containerizer (the agent as root with --isolation including filesystem/linux, docker/runtime and namespaces/pid)",
+        )?;
         if self.lock().containers.contains_key(&key) {
             return Err(AgentError::container(
                 &key,

@@ -11,7 +11,9 @@
 //!                  C: rlimits, groups, gid, uid ─▶ exec the command
 //! ```
 //! Without a supervisor A itself goes on to exec; without a PID namespace
-//! there is no B. A (the [supervisor](super::supervisor)) records how the
+//! there is no B. A container from an image also gets its root prepared
+//! in A and entered by B instead of mounting `/proc` on the host's
+//! (see [`super::new_root`]). A (the [supervisor](super::supervisor)) records how the
 //! command ended and ends the same way. B is the namespace's init: it
 //! reaps orphans, passes C's wait status up to A through a pipe (an init
 //! cannot end itself with a signal), and when it exits the kernel kills
@@ -29,6 +31,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use super::new_root::{self, NewRoot};
 use super::supervisor::{self, Files};
 
 /// The steps that can fail, as reported through the pipe.
@@ -45,6 +48,9 @@ pub(crate) enum Step {
     Groups = 8,
     Gid = 9,
     Uid = 10,
+    RootSetup = 11,
+    PivotRoot = 12,
+    Chdir = 13,
 }
 
 impl Step {
@@ -60,6 +66,9 @@ impl Step {
             8 => Step::Groups,
             9 => Step::Gid,
             10 => Step::Uid,
+            11 => Step::RootSetup,
+            12 => Step::PivotRoot,
+            13 => Step::Chdir,
             _ => return None,
         })
     }
@@ -113,6 +122,9 @@ pub(crate) struct Program {
     pub pid_namespace: bool,
     pub rlimits: Vec<Rlimit>,
     pub credentials: Option<Credentials>,
+    /// A root filesystem of its own (a container from an image; needs
+    /// `pid_namespace`).
+    pub root: Option<NewRoot>,
 }
 
 /// What each step is about, in words, kept by the agent to describe a
@@ -123,6 +135,8 @@ pub(crate) struct StepNames {
     mounts: Vec<String>,
     rlimits: Vec<String>,
     user: String,
+    setup: Vec<String>,
+    workdir: String,
 }
 
 /// A failed step, as the child reported it.
@@ -178,6 +192,14 @@ impl StepNames {
             Step::Groups | Step::Gid | Step::Uid => {
                 format!("cannot switch to user {:?}: {error}", self.user)
             }
+            Step::RootSetup => format!("cannot {}: {error}", name(&self.setup)),
+            Step::PivotRoot => {
+                format!("cannot enter the container's root filesystem (pivot_root): {error}")
+            }
+            Step::Chdir => format!(
+                "cannot change to the working directory {} in the container: {error}",
+                self.workdir
+            ),
         }
     }
 }
@@ -192,6 +214,7 @@ impl Program {
             && self.hostname.is_none()
             && self.rlimits.is_empty()
             && self.credentials.is_none()
+            && self.root.is_none()
     }
 
     /// The words to describe its steps' failures with.
@@ -219,6 +242,13 @@ impl Program {
                 .credentials
                 .as_ref()
                 .map_or_else(String::new, |c| c.user.clone()),
+            setup: self.root.as_ref().map_or_else(Vec::new, |r| {
+                r.setup.iter().map(|c| c.what().to_string()).collect()
+            }),
+            workdir: self
+                .root
+                .as_ref()
+                .map_or_else(String::new, |r| r.workdir.to_string_lossy().into_owned()),
         }
     }
 
@@ -303,6 +333,13 @@ unsafe fn run(program: &Program, report: libc::c_int) -> io::Result<()> {
             return Err(fail(report, Step::Mount, i));
         }
     }
+    if let Some(root) = &program.root {
+        for (i, call) in root.setup.iter().enumerate() {
+            if new_root::apply(call).is_err() {
+                return Err(fail(report, Step::RootSetup, i));
+            }
+        }
+    }
     if let Some(name) = &program.hostname {
         if libc::sethostname(name.as_ptr(), name.as_bytes().len()) != 0 {
             return Err(fail(report, Step::Hostname, 0));
@@ -330,16 +367,22 @@ unsafe fn run(program: &Program, report: libc::c_int) -> io::Result<()> {
         }
         if program.pid_namespace {
             libc::close(status_pipe[0]);
-            let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as libc::c_ulong;
-            let rc = libc::mount(
-                c"proc".as_ptr(),
-                c"/proc".as_ptr(),
-                c"proc".as_ptr(),
-                flags,
-                std::ptr::null(),
-            );
-            if rc != 0 {
-                return Err(fail(report, Step::MountProc, 0));
+            if let Some(root) = &program.root {
+                if let Err(step) = new_root::enter(root) {
+                    return Err(fail(report, step, 0));
+                }
+            } else {
+                let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as libc::c_ulong;
+                let rc = libc::mount(
+                    c"proc".as_ptr(),
+                    c"/proc".as_ptr(),
+                    c"proc".as_ptr(),
+                    flags,
+                    std::ptr::null(),
+                );
+                if rc != 0 {
+                    return Err(fail(report, Step::MountProc, 0));
+                }
             }
             let command = libc::fork();
             if command < 0 {

@@ -2,10 +2,15 @@
 //! shares: the command line (`sh -c` or argv with its own `argv[0]`), the
 //! sandbox as working directory, `stdout`/`stderr` appended to the sandbox
 //! files, a process group of its own, the [`Program`] run before `exec`,
-//! and the PID recorded for recovery.
+//! and the PID recorded for recovery. A container from an image
+//! ([`ImageRun`]) runs the command its image gives (docker/runtime) with an
+//! environment of its own: not the agent's, but a default `PATH`, the
+//! image's variables, then the request's.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+
+use meseta_proto::v1;
 
 use super::identity::ProcessRecord;
 use super::program::Program;
@@ -20,13 +25,35 @@ pub(crate) struct Spawned {
     pub pid: i32,
 }
 
+/// `PATH` in a container from an image that sets none (Docker's).
+pub(crate) const IMAGE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How a container from an image runs (see the module docs).
+pub(crate) struct ImageRun<'a> {
+    /// The command its image gives, instead of the request's.
+    pub command: Option<&'a v1::CommandInfo>,
+    /// The image's variables, under the request's.
+    pub environment: &'a [(String, String)],
+}
+
 /// Starts the request's command with `program` run before `exec` and
 /// `environment` added after the request's own variables.
 pub(crate) fn spawn(
     key: &str,
     request: &LaunchRequest,
+    program: Program,
+    environment: &[(String, String)],
+) -> Result<Spawned, AgentError> {
+    spawn_in(key, request, program, environment, None)
+}
+
+/// [`spawn`], for a container from an image when `image` is given.
+pub(crate) fn spawn_in(
+    key: &str,
+    request: &LaunchRequest,
     mut program: Program,
     environment: &[(String, String)],
+    image: Option<ImageRun<'_>>,
 ) -> Result<Spawned, AgentError> {
     let open = |name: &str| {
         let path = request.sandbox.join(name);
@@ -37,7 +64,10 @@ pub(crate) fn spawn(
             .map_err(|e| AgentError::io("cannot open", &path, e))
     };
     let (stdout, stderr) = (open("stdout")?, open("stderr")?);
-    let command = &request.command;
+    let command = image
+        .as_ref()
+        .and_then(|i| i.command)
+        .unwrap_or(&request.command);
     let mut cmd = if command.shell() {
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c").arg(command.value());
@@ -56,6 +86,11 @@ pub(crate) fn spawn(
         }
         cmd
     };
+    if let Some(image) = &image {
+        cmd.env_clear()
+            .env("PATH", IMAGE_PATH)
+            .envs(image.environment.iter().map(|(k, v)| (k, v)));
+    }
     cmd.current_dir(&request.sandbox)
         .envs(request.environment.iter().map(|(k, v)| (k, v)))
         .envs(environment.iter().map(|(k, v)| (k, v)))

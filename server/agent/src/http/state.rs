@@ -148,6 +148,10 @@ pub(crate) fn state_document(inner: &Inner) -> Value {
         "container_disk_watch_interval": crate::config::mesos_duration(config.isolation.container_disk_watch_interval),
         "switch_user": config.isolation.switch_user.to_string(),
         "sandbox_directory": config.isolation.sandbox_directory.display().to_string(),
+        "docker_socket": config.isolation.docker.socket.display().to_string(),
+        "docker_kill_orphans": config.isolation.docker.kill_orphans.to_string(),
+        "docker_stop_timeout": crate::config::mesos_duration(config.isolation.docker.stop_timeout),
+        "docker_remove_delay": crate::config::mesos_duration(config.isolation.docker.remove_delay),
     });
     let mut flags = flags;
     if let Some(range) = &config.isolation.container_ports_isolated_range {

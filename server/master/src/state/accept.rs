@@ -238,6 +238,7 @@ impl Master {
         };
         check_resources(&task.resources)?;
         check_gpus(&task.resources).map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        super::containers::check_task(task, group_executor)?;
         let mut needed = Resources::from_mesos(&task.resources);
         if needed.is_empty() {
             return Err("Task uses no resources".into());

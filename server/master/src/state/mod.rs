@@ -36,6 +36,7 @@
 
 mod accept;
 mod agents;
+mod containers;
 mod health;
 mod ids;
 mod offers;

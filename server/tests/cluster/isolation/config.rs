@@ -44,9 +44,9 @@ fn an_unknown_isolator_stops_the_agent_and_lists_the_valid_ones() {
     );
     let (ok, text) = agent_exits(&["--isolation", "namespaces/pid"]);
     assert!(!ok && text.contains("needs filesystem/linux"), "{text}");
-    let (ok, text) = agent_exits(&["--containerizers", "docker,mesos"]);
+    let (ok, text) = agent_exits(&["--containerizers", "rkt,mesos"]);
     assert!(
-        !ok && text.contains("docker containerizer is not available"),
+        !ok && text.contains("unknown containerizer \"rkt\"") && text.contains("docker"),
         "{text}"
     );
 }

@@ -23,6 +23,7 @@ mod cgroups_cpu;
 mod cgroups_mem;
 mod devices;
 mod disk;
+mod docker_runtime;
 mod filesystem;
 pub mod gpu;
 mod names;
@@ -34,6 +35,8 @@ use std::time::Duration;
 
 use meseta_proto::v1;
 
+pub(crate) use cgroups_cpu::{cfs_quota, shares};
+pub(crate) use cgroups_mem::memory_limit;
 pub(crate) use devices::DEFAULT_WHITELIST as DEFAULT_DEVICES;
 pub(crate) use meseta_proto::resources::scalar as scalar_resource;
 pub use names::{parse_isolation, Isolation, DEFAULT_ISOLATION, NO_ISOLATION, SUPPORTED};
@@ -79,7 +82,31 @@ pub struct IsolationConfig {
     pub nvidia_gpu_devices: Option<Vec<u32>>,
     /// `--nvml-library`: the NVML library `gpu/nvidia` loads.
     pub nvml_library: PathBuf,
+    /// The agent's work directory (the agent sets it from `--work-dir`):
+    /// containers' root filesystems from images go under
+    /// `<work_dir>/provisioner`, and the image store under
+    /// `<work_dir>/store/docker` unless `docker_store_dir` says otherwise.
+    pub work_dir: PathBuf,
+    /// `--image-providers`: `Some(["docker"])` (Mesos's way to turn images
+    /// on) makes the agent refuse to start without the isolators images
+    /// need; `None` allows Docker images whenever the isolation has them;
+    /// an empty list refuses images.
+    pub image_providers: Option<Vec<String>>,
+    /// `--docker-registry`: a registry URL, or a directory of `docker
+    /// save` archives.
+    pub docker_registry: String,
+    /// `--docker-store-dir`; `None`: `<work_dir>/store/docker`.
+    pub docker_store_dir: Option<PathBuf>,
+    /// `--image-provisioner-backend` (`overlay`, `copy`); `None`: overlay
+    /// where it works, else copy.
+    pub image_provisioner_backend: Option<String>,
+    /// The Docker containerizer's flags (`--docker-socket`, ...), used
+    /// when `containerizers` names `docker`.
+    pub docker: crate::containerizer::DockerConfig,
 }
+
+/// Mesos's default `--docker_registry`: Docker Hub.
+pub const DEFAULT_DOCKER_REGISTRY: &str = "https://registry-1.docker.io";
 
 /// Mesos's default `--cgroups_root` is `mesos`; ours names us.
 pub const DEFAULT_CGROUPS_ROOT: &str = "meseta";
@@ -106,6 +133,12 @@ impl Default for IsolationConfig {
             sandbox_directory: PathBuf::from("/mnt/mesos/sandbox"),
             nvidia_gpu_devices: None,
             nvml_library: PathBuf::from(gpu::DEFAULT_NVML_LIBRARY),
+            work_dir: std::env::temp_dir().join("meseta-agent"),
+            image_providers: None,
+            docker_registry: DEFAULT_DOCKER_REGISTRY.to_string(),
+            docker_store_dir: None,
+            image_provisioner_backend: None,
+            docker: crate::containerizer::DockerConfig::default(),
         }
     }
 }
@@ -121,6 +154,11 @@ pub(crate) struct Container<'a> {
     pub info: Option<&'a v1::ContainerInfo>,
     /// Nested containers share their parent's limits.
     pub nested: bool,
+    /// The image's configuration, for a container from an image (at
+    /// launch only).
+    pub image: Option<&'a crate::containerizer::provisioner::image::ImageConfig>,
+    /// The command it runs (at launch only).
+    pub command: Option<&'a v1::CommandInfo>,
 }
 
 /// What the container's first process is given besides its command.
@@ -137,6 +175,13 @@ pub(crate) struct Launch {
     pub rlimits: Vec<Rlimit>,
     /// Devices allowed beyond the default whitelist (GPUs).
     pub devices: Vec<DeviceRule>,
+    /// The command to run instead of the request's (docker/runtime).
+    pub command: Option<v1::CommandInfo>,
+    /// Variables under the request's own (an image's Env).
+    pub image_environment: Vec<(String, String)>,
+    /// Where the command starts inside its own root (an image's
+    /// WorkingDir); `None`: the sandbox.
+    pub working_directory: Option<String>,
 }
 
 /// One aspect of isolation; see the module docs for when each hook runs.
@@ -230,6 +275,7 @@ pub(crate) fn build(
             "network/ports" => Box::new(ports::PortsIsolator::new(config, agent_ports)?),
             "disk/du" => Box::new(disk::DiskIsolator::new(config)),
             "posix/rlimits" => Box::new(rlimits::RlimitsIsolator),
+            "docker/runtime" => Box::new(docker_runtime::DockerRuntime),
             "gpu/nvidia" => Box::new(gpu::NvidiaGpuIsolator::new(config, agent_ports)?),
             // Usage only, which the containerizer reports anyway.
             "posix/cpu" | "posix/mem" | "filesystem/posix" => continue,

@@ -10,13 +10,13 @@
 /// What `meseta agent` isolates with when `--isolation` is not given and
 /// it can (root, writable cgroups).
 pub const DEFAULT_ISOLATION: &str =
-    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,filesystem/linux,network/ports,disk/du";
+    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,filesystem/linux,docker/runtime,network/ports,disk/du";
 
 /// Mesos's own default: usage reporting only, no isolation.
 pub const NO_ISOLATION: &str = "posix/cpu,posix/mem";
 
 /// Every isolator name Meseta accepts.
-pub const SUPPORTED: [&str; 15] = [
+pub const SUPPORTED: [&str; 16] = [
     "cgroups/cpu",
     "cgroups/mem",
     "cgroups/pids",
@@ -26,6 +26,7 @@ pub const SUPPORTED: [&str; 15] = [
     "namespaces/ipc",
     "filesystem/linux",
     "filesystem/posix",
+    "docker/runtime",
     "network/ports",
     "disk/du",
     "posix/rlimits",
@@ -35,7 +36,7 @@ pub const SUPPORTED: [&str; 15] = [
 ];
 
 /// Mesos isolators Meseta knows of but does not have.
-const NOT_AVAILABLE: [&str; 20] = [
+const NOT_AVAILABLE: [&str; 19] = [
     "appc/runtime",
     "cgroups/blkio",
     "cgroups/cpuset",
@@ -44,7 +45,6 @@ const NOT_AVAILABLE: [&str; 20] = [
     "cgroups/net_prio",
     "cgroups/perf_event",
     "disk/xfs",
-    "docker/runtime",
     "docker/volume",
     "environment_secret",
     "filesystem/shared",

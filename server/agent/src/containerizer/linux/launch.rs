@@ -1,4 +1,5 @@
-//! Launching a container: prepare, cgroup with limits, spawn, watch.
+//! Launching a container: its image provisioned (if it has one), prepare,
+//! cgroup with limits, spawn, watch.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -9,9 +10,11 @@ use tokio::sync::{watch, Notify};
 use super::{executor_directory, monitor, Entry, Kind, Shared};
 use crate::containerizer::cgroups::{Cgroup, Controller};
 use crate::containerizer::isolators::{Container, Launch};
+use crate::containerizer::new_root::NewRoot;
 use crate::containerizer::program::{Credentials, MountCall, Program};
-use crate::containerizer::spawn::{spawn, Spawned};
-use crate::containerizer::{container_key, refuse_unsupported, users, LaunchRequest};
+use crate::containerizer::provisioner::Provisioned;
+use crate::containerizer::spawn::{spawn_in, ImageRun, Spawned};
+use crate::containerizer::{container_key, image_of, refuse_unsupported, users, LaunchRequest};
 use crate::error::AgentError;
 
 pub(super) async fn launch(shared: Arc<Shared>, request: LaunchRequest) -> Result<(), AgentError> {
@@ -23,6 +26,36 @@ pub(super) async fn launch(shared: Arc<Shared>, request: LaunchRequest) -> Resul
             "a container with this ID exists",
         ));
     }
+    let provisioned = match image_of(request.container.as_ref()) {
+        Some(image) => {
+            let provisioner = shared.images.as_ref().map_err(|why| {
+                AgentError::container(
+                    &key,
+                    format!("container images cannot run on this agent: {why}"),
+                )
+            })?;
+            let made = provisioner.provision(&key, image).await;
+            Some(made.map_err(|e| AgentError::container(&key, e))?)
+        }
+        None => None,
+    };
+    let launched = launch_in(Arc::clone(&shared), &key, &request, provisioned.as_ref()).await;
+    if launched.is_err() && provisioned.is_some() {
+        if let Ok(provisioner) = &shared.images {
+            provisioner.destroy(&key).await;
+        }
+    }
+    launched
+}
+
+/// The launch once the container's root filesystem (if any) is made.
+async fn launch_in(
+    shared: Arc<Shared>,
+    key: &str,
+    request: &LaunchRequest,
+    provisioned: Option<&Provisioned>,
+) -> Result<(), AgentError> {
+    let key = key.to_string();
     let credentials = credentials(&shared, request.user.as_deref(), &key)?;
     if let Some(credentials) = &credentials {
         let (sandbox, who) = (request.sandbox.clone(), credentials.clone());
@@ -41,16 +74,17 @@ pub(super) async fn launch(shared: Arc<Shared>, request: LaunchRequest) -> Resul
     }
     let parent = request.container_id.parent.as_deref().map(container_key);
     let cgroup = match &parent {
-        Some(group) => join_group(&shared, group, &request)?.child(&request.container_id.value),
+        Some(group) => join_group(&shared, group, request)?.child(&request.container_id.value),
         None => shared.hierarchy.cgroup(&key),
     };
     let started = start(
         &shared,
         &key,
-        &request,
+        request,
         &cgroup,
         parent.is_some(),
         credentials,
+        provisioned,
     );
     let spawned = match started {
         Ok(spawned) => spawned,
@@ -123,6 +157,7 @@ fn start(
     cgroup: &Cgroup,
     nested: bool,
     credentials: Option<Credentials>,
+    provisioned: Option<&Provisioned>,
 ) -> Result<Spawned, AgentError> {
     let mut launch = Launch::default();
     {
@@ -133,6 +168,8 @@ fn start(
             resources: &request.resources,
             info: request.container.as_ref(),
             nested,
+            image: provisioned.map(|p| &p.config),
+            command: Some(&request.command),
         };
         for isolator in &shared.isolators {
             isolator
@@ -144,6 +181,31 @@ fn start(
         launch.namespaces |= libc::CLONE_NEWUTS;
         launch.hostname = Some(hostname);
     }
+    let root = match provisioned {
+        Some(_) if !launch.pid_namespace => {
+            return Err(AgentError::container(
+                key,
+                "a container from an image needs namespaces/pid in --isolation",
+            ))
+        }
+        Some(provisioned) => Some(
+            super::image::new_root(
+                &provisioned.rootfs,
+                &launch,
+                &shared.config.sandbox_directory,
+            )
+            .map_err(|e| {
+                AgentError::container(
+                    key,
+                    format!(
+                        "cannot prepare the root filesystem of {}: {e}",
+                        provisioned.image
+                    ),
+                )
+            })?,
+        ),
+        None => None,
+    };
     cgroup
         .create()
         .map_err(|e| AgentError::container(key, e.to_string()))?;
@@ -158,9 +220,13 @@ fn start(
             .apply_limits(cgroup, &limits)
             .map_err(|e| AgentError::container(key, e))?;
     }
-    let program = program(cgroup, launch.namespaces, &launch, credentials)
+    let program = program(cgroup, launch.namespaces, &launch, credentials, root)
         .map_err(|e| AgentError::container(key, e))?;
-    spawn(key, request, program, &launch.environment)
+    let image = provisioned.map(|_| ImageRun {
+        command: launch.command.as_ref(),
+        environment: &launch.image_environment,
+    });
+    spawn_in(key, request, program, &launch.environment, image)
 }
 
 /// The device whitelist, when the devices controller is in use.
@@ -185,6 +251,7 @@ fn program(
     namespaces: libc::c_int,
     launch: &Launch,
     credentials: Option<Credentials>,
+    root: Option<NewRoot>,
 ) -> Result<Program, String> {
     let join = cgroup
         .procs_files()
@@ -203,7 +270,10 @@ fn program(
             what: "make the container's mounts its own".to_string(),
         });
     }
-    mounts.extend(launch.mounts.iter().cloned());
+    // With a root of its own, the isolators' mounts are made inside it.
+    if root.is_none() {
+        mounts.extend(launch.mounts.iter().cloned());
+    }
     let hostname = launch
         .hostname
         .as_ref()
@@ -219,6 +289,7 @@ fn program(
         pid_namespace: launch.pid_namespace,
         rlimits: launch.rlimits.clone(),
         credentials,
+        root,
     })
 }
 

@@ -25,7 +25,12 @@
 //! After an agent restart `recover.rs` takes back the containers named by
 //! the checkpoint (their limits never left the kernel) and removes every
 //! other cgroup under the root: orphans of a crash.
+//!
+//! A container from an image (`ContainerInfo.mesos.image`) gets its root
+//! filesystem from the [provisioner](super::provisioner) before anything
+//! else, enters it at launch (`image.rs`), and loses it when it ends.
 
+mod image;
 mod launch;
 mod monitor;
 mod recover;
@@ -114,6 +119,8 @@ struct Shared {
     groups: Mutex<()>,
     /// This agent's claim on its cgroup root.
     _root: root_lock::RootLock,
+    /// The provisioner of containers' images, or why there is none.
+    images: Result<Arc<super::provisioner::Provisioner>, String>,
 }
 
 impl LinuxContainerizer {
@@ -145,6 +152,7 @@ impl LinuxContainerizer {
         )
         .map_err(|e| AgentError::CannotIsolate(format!("cgroups: {e}")))?;
         let root = root_lock::RootLock::acquire(&hierarchy, &config.cgroups_root)?;
+        let images = image::images(&isolation, &config)?;
         tracing::info!(
             isolation = %isolation.text(),
             cgroups = ?hierarchy.version(),
@@ -160,6 +168,7 @@ impl LinuxContainerizer {
                 table: Mutex::default(),
                 groups: Mutex::default(),
                 _root: root,
+                images,
             }),
         })
     }
@@ -191,6 +200,8 @@ impl Shared {
             resources: &entry.resources,
             info: entry.info.as_ref(),
             nested: entry.parent.is_some(),
+            image: None,
+            command: None,
         };
         Some(f(&container))
     }
@@ -425,11 +436,16 @@ impl Containerizer for LinuxContainerizer {
     }
 
     fn metrics(&self) -> Vec<(String, f64)> {
-        self.shared
+        let mut metrics: Vec<(String, f64)> = self
+            .shared
             .isolators
             .iter()
             .flat_map(|i| i.metrics())
-            .collect()
+            .collect();
+        if let Ok(provisioner) = &self.shared.images {
+            metrics.extend(provisioner.metrics());
+        }
+        metrics
     }
 
     fn usage(

@@ -7,7 +7,8 @@
 //! part of the termination. When the first process has ended, the checks
 //! that only look at what happened (the OOM count) run once more, the rest
 //! of the container is killed, its cgroup removed, the isolators cleaned
-//! up, and the termination published.
+//! up, its root filesystem (from an image) removed, and the termination
+//! published.
 
 use std::future::Future;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -305,6 +306,9 @@ async fn finish(
     }
     for isolator in &shared.isolators {
         isolator.cleanup(&id);
+    }
+    if let Ok(provisioner) = &shared.images {
+        provisioner.destroy(key).await;
     }
     if let Some(group) = &parent {
         leave_group(shared, group);

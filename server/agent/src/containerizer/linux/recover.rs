@@ -7,7 +7,9 @@
 //! [`save`] at launch. Its cgroup, and with it its limits, never left the
 //! kernel. Every cgroup under the root that no recovered container owns is
 //! an orphan of a crash (a launch cut short, a framework that does not
-//! checkpoint): its processes are killed and the cgroup removed.
+//! checkpoint): its processes are killed and the cgroup removed; so is the
+//! root filesystem of every container from an image that did not come
+//! back.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -126,6 +128,13 @@ pub(super) async fn recover(
             container_id: request.container_id,
             running,
         });
+    }
+    if let Ok(provisioner) = &shared.images {
+        let keep: HashSet<String> = recovered
+            .iter()
+            .map(|c| container_key(&c.container_id))
+            .collect();
+        provisioner.recover(&keep).await;
     }
     let orphans: Vec<String> = shared
         .hierarchy

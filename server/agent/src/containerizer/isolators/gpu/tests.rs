@@ -64,6 +64,8 @@ fn prepare(
         resources: &resources,
         info: None,
         nested,
+        image: None,
+        command: None,
     };
     let mut launch = Launch::default();
     isolator.prepare(&container, &mut launch).map(|()| launch)
@@ -198,6 +200,8 @@ fn recovery_reads_the_gpus_back_from_devices_list() {
         resources: &[],
         info: None,
         nested: false,
+        image: None,
+        command: None,
     };
     gpus.recover(&container);
     assert_eq!(
@@ -229,6 +233,8 @@ fn a_recovered_nested_container_gives_its_group_the_gpus() {
         resources: &[],
         info: None,
         nested: true,
+        image: None,
+        command: None,
     };
     gpus.recover(&container);
     assert_eq!(
