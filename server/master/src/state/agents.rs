@@ -172,24 +172,28 @@ impl Master {
             let Some(framework) = self.frameworks.get_mut(&framework_id) else {
                 continue;
             };
-            if is_terminal(state) {
-                continue;
-            }
+            // A terminal task is still reported while its last update waits
+            // for an acknowledgement: it is tracked (for reconciliation and
+            // the acknowledgement) but holds no resources.
+            let terminal = is_terminal(state);
             let resources = Resources::from_mesos(&task.resources);
-            used.entry(framework_id.clone())
-                .or_default()
-                .add(&resources);
-            if was_unreachable && !framework.partition_aware() {
+            if !terminal {
+                used.entry(framework_id.clone())
+                    .or_default()
+                    .add(&resources);
+            }
+            if was_unreachable && !terminal && !framework.partition_aware() {
                 kills.push((framework_id.clone(), task.task_id.clone()));
             }
             task_keys.insert((framework_id.clone(), task.task_id.value.clone()));
+            let unacknowledged = task.status_update_uuid.clone();
             framework.tasks.insert(
                 task.task_id.value.clone(),
                 TaskRecord {
                     task,
                     resources,
-                    resources_recovered: false,
-                    unacknowledged: None,
+                    resources_recovered: terminal,
+                    unacknowledged,
                 },
             );
         }

@@ -348,3 +348,79 @@ fn a_started_task_missing_from_a_re_registering_agent_is_gone() {
         ]
     );
 }
+
+/// A task that ended on its agent while the masters changed is still
+/// reported by the agent (its terminal update is not acknowledged yet): the
+/// new leader must know it, in its terminal state, holding nothing, until
+/// the framework acknowledges the update the agent sends again.
+#[test]
+fn a_task_that_ended_during_the_failover_is_known_until_acknowledged() {
+    let (registry, agent, info, mut task) = first_master();
+    let mut h = second_master(registry);
+    let subscribed = h
+        .master
+        .subscribe(h.now, subscribe_call(info.clone()), 20)
+        .unwrap();
+    h.actions.extend(subscribed.actions);
+    let fw = (subscribed.framework_id, subscribed.stream_id);
+    h.events(20);
+
+    let uuid = uuid::Uuid::from_u128(77).as_bytes().to_vec();
+    task.state = TaskState::TaskFinished as i32;
+    task.status_update_state = Some(TaskState::TaskFinished as i32);
+    task.status_update_uuid = Some(uuid.clone());
+    register(
+        &mut h,
+        2,
+        cluster::Register {
+            info: agent_info("a", Some(&agent)),
+            tasks: vec![task],
+            frameworks: vec![info],
+            ..Default::default()
+        },
+    );
+    assert_eq!(h.master.used_resources(None, None).scalar("cpus"), 0.0);
+    h.call(&fw, reconcile_call("t", &agent)).unwrap();
+    let updates = h.updates(20);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].state, TaskState::TaskFinished as i32);
+
+    // The agent's retry of the update, then the framework's acknowledgement.
+    let update = cluster::StatusUpdate {
+        framework_id: v1::FrameworkId {
+            value: fw.0.clone(),
+        },
+        status: v1::TaskStatus {
+            task_id: v1::TaskId { value: "t".into() },
+            state: TaskState::TaskFinished as i32,
+            uuid: Some(uuid.clone()),
+            ..Default::default()
+        },
+        latest_state: Some(TaskState::TaskFinished as i32),
+    };
+    let actions = h.master.agent_message(
+        h.now,
+        2,
+        AgentMessage {
+            kind: Some(agent_message::Kind::StatusUpdate(update)),
+        },
+    );
+    h.actions.extend(actions);
+    assert_eq!(h.updates(20)[0].state, TaskState::TaskFinished as i32);
+    let ack = Call {
+        r#type: Some(call::Type::Acknowledge as i32),
+        acknowledge: Some(call::Acknowledge {
+            agent_id: v1::AgentId {
+                value: agent.clone(),
+            },
+            task_id: v1::TaskId { value: "t".into() },
+            uuid,
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, ack).unwrap();
+    let framework = &h.master.frameworks()[&fw.0];
+    assert!(framework.tasks.is_empty());
+    assert_eq!(framework.completed_tasks.len(), 1);
+    assert_eq!(h.master.used_resources(None, None).scalar("cpus"), 0.0);
+}
