@@ -1,227 +1,192 @@
-//! End to end: real clusters, plain against isolated, all at once and one
-//! at a time (see the bench's docs).
+//! End to end: real clusters, the four configurations (and the `docker
+//! run` baseline) alternated in rounds, all at once and one at a time (see
+//! the bench's docs).
 
 use std::path::Path;
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use meseta::docker_env::TEST_IMAGE;
 use meseta::launcher::{Cluster, ClusterSpec};
-use meseta_core::scheduler::{is_terminal, Scheduler, SchedulerConfig, SchedulerDriver};
-use meseta_proto::resources::{scalar, scalar_total};
+use meseta_core::scheduler::{SchedulerConfig, SchedulerDriver};
 use meseta_proto::v1;
 
+use crate::docker::{self, BASELINES};
+use crate::framework::{Bench, Outcome, Progress};
 use crate::{
-    median, percentile, AGENT_RESOURCES, CONFIGURATIONS, ROUND_DEADLINE, TASK_CPUS, TASK_MEM,
+    configurations, report, Configuration, Counts, AGENT_RESOURCES, ROUND_DEADLINE, TASK_CPUS,
+    TASK_MEM,
 };
 
-/// What one measurement (one configuration, one round) found.
-#[derive(Debug, Clone, Default)]
-struct Outcome {
-    /// Tasks that reached TASK_RUNNING / (last TASK_RUNNING - first launch).
-    launches_per_second: f64,
-    starting_p50: f64,
-    starting_p99: f64,
-    running_p50: f64,
-    running_p99: f64,
-    finished_p50: f64,
-    finished_p99: f64,
-    /// CPU time per task in milliseconds: the agent's own, its containers'
-    /// (the supervisors, inits and commands it reaped) and the master's.
-    agent_cpu: f64,
-    containers_cpu: f64,
-    master_cpu: f64,
-    /// Tasks that ended other than TASK_FINISHED.
-    failed: usize,
-    first_failure: Option<String>,
+/// One measurement of a round: a configuration's cluster, or a batch of
+/// `docker run`s (one of [`BASELINES`]).
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Cluster(usize),
+    DockerRuns(usize),
 }
 
-pub(crate) fn run(binary: &Path, work: &Path, tasks: usize, serial_tasks: usize, rounds: usize) {
+pub(crate) fn run(binary: &Path, work: &Path, counts: &Counts) {
+    let rounds = counts.rounds;
+    let environment = docker::environment();
+    let mut configurations = configurations(counts.tasks, counts.image_tasks, &environment);
     println!(
-        "end to end: 1 master, 1 agent ({AGENT_RESOURCES}), tasks `true` of cpus:{TASK_CPUS};mem:{TASK_MEM}; \
-         {rounds} rounds, plain and isolated alternated"
+        "end to end: 1 master, 1 agent ({AGENT_RESOURCES}), tasks: the shell command `true`, \
+         cpus:{TASK_CPUS};mem:{TASK_MEM}; {rounds} rounds, the configurations alternated"
     );
     println!("  binary: {}", binary.display());
-    let modes: [(&str, usize, usize); 2] = [
-        ("all at once", tasks, usize::MAX),
-        ("one at a time", serial_tasks, 1),
-    ];
+    match &environment {
+        Ok(env) => println!(
+            "  private Docker engine {}, registry {}; image {TEST_IMAGE} (engine), {} (registry)",
+            env.socket.display(),
+            env.registry,
+            env.registry_image
+        ),
+        Err(reason) => println!("  image and docker: skipped: {reason}"),
+    }
+    let modes: [(&str, usize); 2] = [("all at once", usize::MAX), ("one at a time", 1)];
+    let tasks = |mode: usize, configuration: &Configuration| {
+        if mode == 0 {
+            configuration.all_at_once
+        } else {
+            counts.serial_tasks
+        }
+    };
     // results[mode][configuration] = one outcome per round
-    let mut results: Vec<Vec<Vec<Outcome>>> = vec![vec![Vec::new(); 2]; modes.len()];
-    let mut isolation_in_force: [Option<String>; 2] = [None, None];
-    let mut skipped: Option<String> = None;
+    let mut results: Vec<Vec<Vec<Outcome>>> = vec![vec![Vec::new(); configurations.len()]; 2];
+    let mut baselines: Vec<Vec<docker::Runs>> = vec![Vec::new(); BASELINES.len()];
+    let mut isolation_in_force: Vec<Option<String>> = vec![None; configurations.len()];
     for round in 0..rounds {
-        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for (mode, (mode_name, count, limit)) in modes.iter().enumerate() {
-            if *count == 0 {
-                continue;
+        for (mode, (mode_name, limit)) in modes.iter().enumerate() {
+            let mut items: Vec<Item> = (0..configurations.len()).map(Item::Cluster).collect();
+            if mode == 1 && counts.docker_runs > 0 {
+                items.extend((0..BASELINES.len()).map(Item::DockerRuns));
             }
-            for configuration in order {
-                if configuration == 1 && skipped.is_some() {
+            if round % 2 == 1 {
+                items.reverse();
+            }
+            for item in items {
+                let label = format!("  round {}/{rounds} {mode_name:<13}", round + 1);
+                let configuration = match item {
+                    Item::DockerRuns(baseline) => {
+                        if let Ok(env) = environment {
+                            let (name, flags) = BASELINES[baseline];
+                            let runs = docker::runs(env, flags, counts.docker_runs);
+                            eprintln!(
+                                "{label} docker run ({name}) p50 {:>7.1} ms p99 {:>7.1} ms{}",
+                                runs.p50,
+                                runs.p99,
+                                failures(runs.failed)
+                            );
+                            baselines[baseline].push(runs);
+                        }
+                        continue;
+                    }
+                    Item::Cluster(configuration) => configuration,
+                };
+                let chosen = &configurations[configuration];
+                let count = tasks(mode, chosen);
+                if count == 0 || chosen.skipped.is_some() {
                     continue;
                 }
-                let (name, flags) = CONFIGURATIONS[configuration];
                 let root = work.join(format!(
-                    "round{}-{}-{name}",
+                    "round{}-{}-{}",
                     round + 1,
-                    mode_name.replace(' ', "-")
+                    mode_name.replace(' ', "-"),
+                    chosen.name
                 ));
-                let measured = measure(binary, &root, flags, *count, *limit);
-                let (outcome, isolation) = match measured {
+                let (outcome, isolation) = match measure(binary, &root, chosen, count, *limit) {
                     Ok(found) => found,
                     Err(Skip(reason)) => {
-                        eprintln!("  {name}: {reason}; the isolated configuration is skipped");
-                        skipped = Some(reason);
+                        eprintln!("  {}: skipped: {reason}", chosen.name);
+                        configurations[configuration].skipped = Some(reason);
                         continue;
                     }
                 };
                 isolation_in_force[configuration].get_or_insert(isolation);
                 eprintln!(
-                    "  round {}/{rounds} {mode_name:<13} {name:<8} {:>6.1} launches/s  STARTING p50 {:>7.1} ms  RUNNING p50 {:>7.1} ms p99 {:>7.1} ms  FINISHED p50 {:>7.1} ms{}",
-                    round + 1,
+                    "{label} {:<8} {:>6.1} launches/s  STARTING p50 {:>7.1} ms  RUNNING p50 {:>7.1} ms p99 {:>7.1} ms  FINISHED p50 {:>7.1} ms{}",
+                    chosen.name,
                     outcome.launches_per_second,
                     outcome.starting_p50,
                     outcome.running_p50,
                     outcome.running_p99,
                     outcome.finished_p50,
-                    if outcome.failed > 0 {
-                        format!("  ({} failed)", outcome.failed)
-                    } else {
-                        String::new()
-                    }
+                    failures(outcome.failed)
                 );
                 results[mode][configuration].push(outcome);
             }
         }
     }
-    for (configuration, isolation) in isolation_in_force.iter().enumerate() {
+    for (configuration, isolation) in configurations.iter().zip(&isolation_in_force) {
         if let Some(isolation) = isolation {
-            println!(
-                "  {:<8} agent isolation: {isolation}",
-                CONFIGURATIONS[configuration].0
-            );
+            println!("  {:<8} agent isolation: {isolation}", configuration.name);
         }
     }
-    if let Some(reason) = &skipped {
-        println!("  isolated: skipped: {reason}");
+    for configuration in &configurations {
+        if let Some(reason) = &configuration.skipped {
+            println!("  {:<8} skipped: {reason}", configuration.name);
+        }
     }
-    for (mode, (mode_name, count, _)) in modes.iter().enumerate() {
-        if *count == 0 {
+    // medians[mode][configuration]
+    let mut medians: Vec<Vec<Option<Outcome>>> = vec![Vec::new(); modes.len()];
+    for (mode, (mode_name, _)) in modes.iter().enumerate() {
+        let counts: Vec<usize> = configurations.iter().map(|c| tasks(mode, c)).collect();
+        if counts.iter().all(|count| *count == 0) {
             continue;
         }
-        println!();
-        println!(
-            "{mode_name}: {count} tasks per run, launch call -> update at the scheduler, median of {rounds} rounds"
-        );
-        println!(
-            "{:<10} {:>10} {:>12} {:>11} {:>11} {:>11} {:>12} {:>11} {:>6}",
-            "",
-            "launches/s",
-            "STARTING p50",
-            "p99",
-            "RUNNING p50",
-            "p99",
-            "FINISHED p50",
-            "p99",
-            "failed"
-        );
-        let mut medians: Vec<Option<Outcome>> = Vec::new();
-        for (configuration, (name, _)) in CONFIGURATIONS.iter().enumerate() {
-            let outcomes = &results[mode][configuration];
-            if outcomes.is_empty() {
-                println!("{name:<10} {:>11}", "-");
-                medians.push(None);
-                continue;
-            }
-            let median_of = |f: fn(&Outcome) -> f64| median(outcomes.iter().map(f).collect());
-            let summary = Outcome {
-                launches_per_second: median_of(|o| o.launches_per_second),
-                starting_p50: median_of(|o| o.starting_p50),
-                starting_p99: median_of(|o| o.starting_p99),
-                running_p50: median_of(|o| o.running_p50),
-                running_p99: median_of(|o| o.running_p99),
-                finished_p50: median_of(|o| o.finished_p50),
-                finished_p99: median_of(|o| o.finished_p99),
-                agent_cpu: median_of(|o| o.agent_cpu),
-                containers_cpu: median_of(|o| o.containers_cpu),
-                master_cpu: median_of(|o| o.master_cpu),
-                failed: outcomes.iter().map(|o| o.failed).sum(),
-                first_failure: outcomes.iter().find_map(|o| o.first_failure.clone()),
-            };
-            println!(
-                "{name:<10} {:>10.1} {:>9.1} ms {:>8.1} ms {:>8.1} ms {:>8.1} ms {:>9.1} ms {:>8.1} ms {:>6}",
-                summary.launches_per_second,
-                summary.starting_p50,
-                summary.starting_p99,
-                summary.running_p50,
-                summary.running_p99,
-                summary.finished_p50,
-                summary.finished_p99,
-                summary.failed
-            );
-            if let Some(failure) = &summary.first_failure {
-                println!("{:<10} first failure: {failure}", "");
-            }
-            medians.push(Some(summary));
-        }
-        if let [Some(plain), Some(isolated)] = medians.as_slice() {
-            println!(
-                "{:<10} {:>10.2} {:>12.2} {:>11.2} {:>11.2} {:>11.2} {:>12.2} {:>11.2}",
-                "iso/plain",
-                isolated.launches_per_second / plain.launches_per_second,
-                isolated.starting_p50 / plain.starting_p50,
-                isolated.starting_p99 / plain.starting_p99,
-                isolated.running_p50 / plain.running_p50,
-                isolated.running_p99 / plain.running_p99,
-                isolated.finished_p50 / plain.finished_p50,
-                isolated.finished_p99 / plain.finished_p99,
-            );
-        }
-        println!(
-            "{:<10} {:>10} {:>12} {:>11}   (CPU time per task, median of {rounds} rounds)",
-            "", "agent", "containers", "master"
-        );
-        for (configuration, summary) in medians.iter().enumerate() {
-            if let Some(summary) = summary {
-                println!(
-                    "{:<10} {:>7.2} ms {:>9.2} ms {:>8.2} ms",
-                    CONFIGURATIONS[configuration].0,
-                    summary.agent_cpu,
-                    summary.containers_cpu,
-                    summary.master_cpu
-                );
-            }
-        }
+        medians[mode] =
+            report::mode_table(mode_name, &configurations, &counts, &results[mode], rounds);
+    }
+    if environment.is_ok() && counts.docker_runs > 0 {
+        let docker = configurations
+            .iter()
+            .position(|c| c.engine.is_some())
+            .and_then(|index| medians[1].get(index).cloned().flatten());
+        report::docker_runs(&baselines, docker.as_ref(), counts.docker_runs, rounds);
     }
     println!();
+}
+
+fn failures(failed: usize) -> String {
+    if failed > 0 {
+        format!("  ({failed} failed)")
+    } else {
+        String::new()
+    }
 }
 
 /// Why a configuration cannot be measured here.
 struct Skip(String);
 
 /// One cluster, one framework, `count` tasks with at most `limit` launched
-/// and not yet running; the outcome and the agent's isolation.
+/// and not yet running (after the warm-up task); the outcome and the
+/// agent's isolation.
 fn measure(
     binary: &Path,
     root: &Path,
-    flags: &[&str],
+    configuration: &Configuration,
     count: usize,
     limit: usize,
 ) -> Result<(Outcome, String), Skip> {
     let mut spec = ClusterSpec::new(binary, root, 1);
     spec.agent_resources = Some(AGENT_RESOURCES.to_string());
     spec.master_args = vec!["--allocation-interval".into(), "50ms".into()];
-    spec.agent_args = flags.iter().map(|f| f.to_string()).collect();
+    spec.agent_args = configuration.flags.clone();
+    let engine = configuration.engine;
+    let engine_before = engine.and_then(docker::engine_cpu);
     let cluster = Cluster::start(spec).expect("the cluster starts");
     let state = http_get(&cluster.agents[0].address, "/state").unwrap_or_default();
     let isolation = json_string(&state, "isolation").unwrap_or_else(|| "?".into());
     if let Some(fallback) = json_string(&state, "isolation_fallback") {
-        if flags.is_empty() {
+        if configuration.isolates {
             return Err(Skip(fallback));
         }
     }
 
-    let progress = Arc::new(Mutex::new(Progress::new(count, limit)));
+    let container = configuration.container.clone();
+    let progress = Arc::new(Mutex::new(Progress::new(count, limit, container)));
     let (done, finished) = channel();
     let framework = v1::FrameworkInfo {
         user: "root".into(),
@@ -239,6 +204,7 @@ fn measure(
     let ended = finished.recv_timeout(ROUND_DEADLINE);
     let agent_cpu = cluster.agents[0].pid().and_then(cpu_times);
     let master_cpu = cluster.master.pid().and_then(cpu_times);
+    let engine_after = engine.and_then(docker::engine_cpu);
     driver.stop(false);
     let progress = progress.lock().unwrap_or_else(|p| p.into_inner());
     if ended.is_err() {
@@ -247,8 +213,12 @@ fn measure(
         panic!("the tasks did not all end within {ROUND_DEADLINE:?}");
     }
     drop(cluster);
+    if let Some(env) = engine {
+        docker::prune(env);
+    }
     let mut outcome = progress.outcome();
-    let per_task = |seconds: f64| seconds * 1e3 / count as f64;
+    // Per task the agent ran, the warm-up included.
+    let per_task = |seconds: f64| seconds * 1e3 / (count + 1) as f64;
     if let Some((own, children)) = agent_cpu {
         outcome.agent_cpu = per_task(own);
         outcome.containers_cpu = per_task(children);
@@ -256,12 +226,15 @@ fn measure(
     if let Some((own, _)) = master_cpu {
         outcome.master_cpu = per_task(own);
     }
+    if let (Some(before), Some(after)) = (engine_before, engine_after) {
+        outcome.engine_cpu = per_task(after - before);
+    }
     Ok((outcome, isolation))
 }
 
 /// A process's CPU time in seconds: its own (user + system) and that of
 /// the children it reaped (theirs included), from `/proc/<pid>/stat`.
-fn cpu_times(pid: u32) -> Option<(f64, f64)> {
+pub(crate) fn cpu_times(pid: u32) -> Option<(f64, f64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command name: state is the first, utime the 12th.
     let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
@@ -271,199 +244,6 @@ fn cpu_times(pid: u32) -> Option<(f64, f64)> {
     let own = ticks(11)? + ticks(12)?;
     let children = ticks(13)? + ticks(14)?;
     Some((own / per_second, children / per_second))
-}
-
-/// The framework's view of one measurement.
-#[derive(Debug)]
-struct Progress {
-    total: usize,
-    /// At most this many tasks launched and not yet TASK_RUNNING.
-    limit: usize,
-    /// Tasks launched so far (the next task's number).
-    next: usize,
-    in_flight: usize,
-    /// Offers kept until a task may be launched.
-    held: Vec<v1::Offer>,
-    launched: Vec<Option<Instant>>,
-    starting: Vec<Option<Instant>>,
-    running: Vec<Option<Instant>>,
-    ended: Vec<Option<Instant>>,
-    terminal: usize,
-    failures: Vec<String>,
-}
-
-impl Progress {
-    fn new(total: usize, limit: usize) -> Self {
-        Self {
-            total,
-            limit,
-            next: 0,
-            in_flight: 0,
-            held: Vec::new(),
-            launched: vec![None; total],
-            starting: vec![None; total],
-            running: vec![None; total],
-            ended: vec![None; total],
-            terminal: 0,
-            failures: Vec::new(),
-        }
-    }
-
-    fn outcome(&self) -> Outcome {
-        let millis = |from: &[Option<Instant>], to: &[Option<Instant>]| {
-            let mut all: Vec<f64> = from
-                .iter()
-                .zip(to)
-                .filter_map(|(a, b)| Some(b.as_ref()?.duration_since(*a.as_ref()?)))
-                .map(|d| d.as_secs_f64() * 1e3)
-                .collect();
-            all.sort_by(f64::total_cmp);
-            all
-        };
-        let starting = millis(&self.launched, &self.starting);
-        let running = millis(&self.launched, &self.running);
-        let finished = millis(&self.launched, &self.ended);
-        let first = self.launched.iter().flatten().min();
-        let last = self.running.iter().flatten().max();
-        let span = match (first, last) {
-            (Some(first), Some(last)) => last.duration_since(*first).as_secs_f64(),
-            _ => 0.0,
-        };
-        let ran = self.running.iter().flatten().count();
-        Outcome {
-            launches_per_second: if span > 0.0 { ran as f64 / span } else { 0.0 },
-            starting_p50: percentile(&starting, 50.0),
-            starting_p99: percentile(&starting, 99.0),
-            running_p50: percentile(&running, 50.0),
-            running_p99: percentile(&running, 99.0),
-            finished_p50: percentile(&finished, 50.0),
-            finished_p99: percentile(&finished, 99.0),
-            failed: self.failures.len(),
-            first_failure: self.failures.first().cloned(),
-            ..Outcome::default()
-        }
-    }
-}
-
-/// Launches on every offer as it comes, as many tasks as fit (and as the
-/// in-flight limit allows), until all are launched.
-struct Bench {
-    progress: Arc<Mutex<Progress>>,
-    done: Sender<()>,
-}
-
-impl Bench {
-    fn launch_on_held(progress: &mut Progress, driver: &SchedulerDriver) {
-        while let Some(offer) = progress.held.pop() {
-            if progress.next == progress.total {
-                let filters = v1::Filters {
-                    refuse_seconds: Some(3600.0),
-                };
-                driver.decline_offer(&offer.id, Some(filters));
-                continue;
-            }
-            let room = progress.limit.saturating_sub(progress.in_flight);
-            if room == 0 {
-                progress.held.push(offer);
-                return;
-            }
-            let cpus = scalar_total(&offer.resources, "cpus");
-            let mem = scalar_total(&offer.resources, "mem");
-            let fit = ((cpus / TASK_CPUS + 1e-6).floor() as usize)
-                .min((mem / TASK_MEM + 1e-6).floor() as usize);
-            let count = fit.min(room).min(progress.total - progress.next);
-            // What is left of the offer comes back at the next allocation.
-            let again = Some(v1::Filters {
-                refuse_seconds: Some(0.0),
-            });
-            if count == 0 {
-                driver.decline_offer(&offer.id, again);
-                continue;
-            }
-            let first = progress.next;
-            let tasks: Vec<v1::TaskInfo> = (first..first + count)
-                .map(|number| task(number, &offer.agent_id))
-                .collect();
-            let now = Instant::now();
-            for slot in &mut progress.launched[first..first + count] {
-                *slot = Some(now);
-            }
-            progress.next += count;
-            progress.in_flight += count;
-            driver.launch_tasks(std::slice::from_ref(&offer.id), tasks, again);
-        }
-    }
-}
-
-fn task(number: usize, agent_id: &v1::AgentId) -> v1::TaskInfo {
-    v1::TaskInfo {
-        name: format!("true-{number}"),
-        task_id: v1::TaskId {
-            value: number.to_string(),
-        },
-        agent_id: agent_id.clone(),
-        resources: vec![scalar("cpus", TASK_CPUS), scalar("mem", TASK_MEM)],
-        command: Some(v1::CommandInfo {
-            value: Some("true".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-impl Scheduler for Bench {
-    fn resource_offers(&mut self, driver: &SchedulerDriver, offers: &[v1::Offer]) {
-        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
-        progress.held.extend(offers.iter().cloned());
-        Self::launch_on_held(&mut progress, driver);
-    }
-
-    fn offer_rescinded(&mut self, _: &SchedulerDriver, offer_id: &v1::OfferId) {
-        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
-        progress.held.retain(|offer| &offer.id != offer_id);
-    }
-
-    fn status_update(&mut self, driver: &SchedulerDriver, status: &v1::TaskStatus) {
-        let now = Instant::now();
-        let Ok(number) = status.task_id.value.parse::<usize>() else {
-            return;
-        };
-        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
-        if number >= progress.total {
-            return;
-        }
-        let state = v1::TaskState::try_from(status.state).unwrap_or(v1::TaskState::TaskStaging);
-        if state == v1::TaskState::TaskStarting {
-            progress.starting[number].get_or_insert(now);
-        } else if state == v1::TaskState::TaskRunning {
-            if progress.running[number].is_none() {
-                progress.running[number] = Some(now);
-                progress.in_flight = progress.in_flight.saturating_sub(1);
-            }
-        } else if is_terminal(state) && progress.ended[number].is_none() {
-            progress.ended[number] = Some(now);
-            if progress.running[number].is_none() {
-                progress.in_flight = progress.in_flight.saturating_sub(1);
-            }
-            if state != v1::TaskState::TaskFinished {
-                let failure = format!(
-                    "task {number}: {} {}",
-                    state.as_str_name(),
-                    status.message.as_deref().unwrap_or("")
-                );
-                progress.failures.push(failure);
-            }
-            progress.terminal += 1;
-            if progress.terminal == progress.total {
-                let _ = self.done.send(());
-            }
-        }
-        Self::launch_on_held(&mut progress, driver);
-    }
-
-    fn error(&mut self, _: &SchedulerDriver, message: &str) {
-        eprintln!("  framework error: {message}");
-    }
 }
 
 /// A bare HTTP/1.0 GET (no client crate needed); the whole response.
