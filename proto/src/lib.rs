@@ -6,6 +6,7 @@
 //! * [`cluster`]: Meseta's private master <-> agent gRPC protocol.
 //! * [`json`]: Mesos's JSON mapping (field names as in the `.proto`, enums by
 //!   name, bytes as base64, unset fields omitted), used by the HTTP APIs.
+//! * [`media`]: the v1 APIs' media types, chosen from `Content-Type` and `Accept`.
 //! * [`recordio`]: the `<length>\n<bytes>` framing of Mesos event streams.
 //! * [`resources`]: small helpers to build and read `Resource` lists.
 //! * [`endpoint_json`]: resources and attributes as the legacy JSON endpoints show them.
@@ -54,6 +55,7 @@ pub use generated::mesos::v1::scheduler;
 pub mod duration;
 pub mod endpoint_json;
 pub mod json;
+pub mod media;
 pub mod recordio;
 pub mod resources;
 

@@ -32,6 +32,7 @@ use futures::StreamExt;
 use meseta_proto::cluster::{self, agent_message::Kind};
 use meseta_proto::executor::{call, Call, Event};
 use meseta_proto::v1::{task_status, TaskState};
+use meseta_proto::media::{self, Encoding};
 use meseta_proto::{json, recordio, Message};
 use tokio::sync::mpsc;
 
@@ -44,8 +45,6 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// Events buffered for one executor before it is considered stuck.
 const EVENT_QUEUE: usize = 1024;
 
-const JSON: &str = "application/json";
-const PROTOBUF: &str = "application/x-protobuf";
 
 /// Builders of executor events.
 pub(crate) mod events {
@@ -128,28 +127,6 @@ pub(crate) mod events {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    Json,
-    Protobuf,
-}
-
-impl Encoding {
-    fn media_type(self) -> &'static str {
-        match self {
-            Encoding::Json => JSON,
-            Encoding::Protobuf => PROTOBUF,
-        }
-    }
-
-    fn encode(self, event: &Event) -> Vec<u8> {
-        match self {
-            Encoding::Json => json::to_vec(event),
-            Encoding::Protobuf => event.encode_to_vec(),
-        }
-    }
-}
-
 fn reject(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
@@ -159,35 +136,9 @@ fn reject(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn media(value: &str) -> Option<Encoding> {
-    match value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        JSON => Some(Encoding::Json),
-        PROTOBUF => Some(Encoding::Protobuf),
-        _ => None,
-    }
-}
-
-/// The encoding the executor accepts for events (`*/*` or no header: the
-/// request's own encoding).
-fn accepted(headers: &HeaderMap, request: Encoding) -> Option<Encoding> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(request);
-    };
-    accept.split(',').find_map(|item| {
-        let kind = item.split(';').next().unwrap_or("").trim();
-        if kind == "*/*" || kind == "application/*" {
-            Some(request)
-        } else {
-            media(kind)
-        }
-    })
+fn media_error(e: media::MediaError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    reject(status, e.message)
 }
 
 /// `POST /api/v1/executor`.
@@ -199,11 +150,9 @@ pub(crate) async fn handle(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let Some(encoding) = content_type.and_then(media) else {
-        return reject(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),
-        );
+    let encoding = match media::content_type(content_type) {
+        Ok(encoding) => encoding,
+        Err(e) => return media_error(e),
     };
     let call: Call = match encoding {
         Encoding::Json => match json::from_slice(&body) {
@@ -241,11 +190,10 @@ pub(crate) async fn handle(
     }
     match call::Type::try_from(call.r#type.unwrap_or(0)).unwrap_or(call::Type::Unknown) {
         call::Type::Subscribe => {
-            let Some(encoding) = accepted(&headers, encoding) else {
-                return reject(
-                    StatusCode::NOT_ACCEPTABLE,
-                    format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
-                );
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+            let encoding = match media::accept(accept, encoding) {
+                Ok(encoding) => encoding,
+                Err(e) => return media_error(e),
             };
             subscribe(inner, call, encoding)
         }

@@ -16,9 +16,32 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::handle::{Command, MasterHandle};
 use crate::leadership::Leadership;
 
-/// Routes for the gRPC service, to merge into the HTTP router.
+/// Routes for the gRPC service, to merge into the HTTP router. What no
+/// route matches is answered by [`unmatched`].
 pub(crate) fn router(handle: MasterHandle) -> axum::Router {
-    tonic::service::Routes::new(AgentLinkServer::new(LinkService { handle })).into_axum_router()
+    tonic::service::Routes::new(AgentLinkServer::new(LinkService { handle }))
+        .into_axum_router()
+        .fallback(unmatched)
+}
+
+/// A path nothing serves: gRPC clients get gRPC's UNIMPLEMENTED (as
+/// tonic's own fallback would), everyone else a plain `404 Not Found`.
+async fn unmatched(request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        return Status::unimplemented("").into_http::<axum::body::Body>();
+    }
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("No endpoint at {}\n", request.uri().path()),
+    )
+        .into_response()
 }
 
 struct LinkService {

@@ -26,6 +26,9 @@ fn malformed_requests_get_4xx_and_the_master_keeps_running() {
     assert_eq!(status, 400, "{body}");
 
     let (status, body) = post(&[], br#"{"type":"REVIVE"}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Content-Type"), "{body}");
+    let (status, body) = post(&[("Content-Type", "text/plain")], br#"{"type":"REVIVE"}"#);
     assert_eq!(status, 415, "{body}");
 
     let (status, body) = post(

@@ -74,3 +74,32 @@ fn legacy_endpoints_show_the_cluster_with_mesos_keys() {
         get_json(&tc.cluster.agents[0].address, "/metrics/snapshot").expect("agent metrics");
     assert!(agent["slave/cpus_total"].as_f64().is_some(), "{agent}");
 }
+
+#[test]
+fn unknown_paths_are_not_found_while_agents_keep_their_grpc_link() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/no/such/page"),
+        ("POST", "/api/v2/scheduler"),
+    ] {
+        let (status, body) = request(&master, method, path, &[], b"");
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert!(body.contains(path), "{method} {path}: {body}");
+    }
+    // A gRPC client asking for a method nobody serves still hears gRPC.
+    let (status, _) = request(
+        &master,
+        "POST",
+        "/meseta.cluster.Nothing/Here",
+        &[("Content-Type", "application/grpc")],
+        b"",
+    );
+    assert_eq!(status, 200);
+    // The agent registered over gRPC on the same port, and stays.
+    wait_for_active_agent(&tc, None);
+    let state = get_json(&master, "/master/state").expect("state");
+    assert_eq!(state["activated_slaves"], 1);
+}

@@ -14,9 +14,6 @@ use crate::handle::MasterHandle;
 /// The Mesos version we report (the API level we are compatible with).
 pub use meseta_proto::MESOS_VERSION;
 
-/// Media types of the v1 APIs.
-pub(crate) const PROTOBUF: &str = "application/x-protobuf";
-pub(crate) const JSON: &str = "application/json";
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
     Router::new()

@@ -17,36 +17,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use meseta_proto::scheduler::{call, Call, Event};
+use meseta_proto::media::{self, Encoding};
 use meseta_proto::{json, recordio, Message};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{JSON, PROTOBUF};
 use crate::handle::{Command, MasterHandle};
 use crate::leadership::{self, Leadership};
 use crate::state::{CallError, ConnId};
-
-/// How events are written on a subscription stream.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Encoding {
-    Protobuf,
-    Json,
-}
-
-impl Encoding {
-    fn media_type(self) -> &'static str {
-        match self {
-            Encoding::Protobuf => PROTOBUF,
-            Encoding::Json => JSON,
-        }
-    }
-
-    fn encode(self, event: &Event) -> Vec<u8> {
-        match self {
-            Encoding::Protobuf => event.encode_to_vec(),
-            Encoding::Json => json::to_vec(event),
-        }
-    }
-}
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (
@@ -65,51 +42,22 @@ fn call_error(err: CallError) -> Response {
     }
 }
 
+fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub(super) fn media_error(e: media::MediaError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    error(status, e.message)
+}
+
 fn content_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    match media {
-        PROTOBUF => Ok(Encoding::Protobuf),
-        JSON => Ok(Encoding::Json),
-        "" => Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Expecting 'Content-Type' to be present",
-        )),
-        other => Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}, got '{other}'"),
-        )),
-    }
+    media::content_type(header(headers, header::CONTENT_TYPE)).map_err(media_error)
 }
 
 /// The encoding the client accepts for the event stream.
 fn accepted_encoding(headers: &HeaderMap, default: Encoding) -> Result<Encoding, Response> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(default);
-    };
-    let mut any = false;
-    for media in accept
-        .split(',')
-        .map(|m| m.split(';').next().unwrap_or("").trim())
-    {
-        match media {
-            PROTOBUF => return Ok(Encoding::Protobuf),
-            JSON => return Ok(Encoding::Json),
-            "*/*" | "application/*" | "" => any = true,
-            _ => {}
-        }
-    }
-    if any {
-        Ok(default)
-    } else {
-        Err(error(
-            StatusCode::NOT_ACCEPTABLE,
-            format!("Expecting 'Accept' to allow {JSON} or {PROTOBUF}"),
-        ))
-    }
+    media::accept(header(headers, header::ACCEPT), default).map_err(media_error)
 }
 
 fn decode_call(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
