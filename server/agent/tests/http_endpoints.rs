@@ -136,6 +136,15 @@ async fn http_executor_api_rejects_bad_calls_with_reasons() {
     let path = "/api/v1/executor";
 
     let (status, _, body) = http("POST", addr, path, &[], b"{}".to_vec()).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = http(
+        "POST",
+        addr,
+        path,
+        &[("content-type", "text/plain")],
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(status, 415, "{}", String::from_utf8_lossy(&body));
     let (status, _, body) = http(
         "POST",
