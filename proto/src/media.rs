@@ -139,10 +139,18 @@ mod tests {
     fn accept_takes_the_first_of_ours_a_wildcard_or_refuses() {
         assert_eq!(accept(None, Encoding::Protobuf), Ok(Encoding::Protobuf));
         assert_eq!(
-            accept(Some("text/html, application/x-protobuf;q=0.9, application/json"), Encoding::Json),
+            accept(
+                Some("text/html, application/x-protobuf;q=0.9, application/json"),
+                Encoding::Json
+            ),
             Ok(Encoding::Protobuf)
         );
         assert_eq!(accept(Some("*/*"), Encoding::Json), Ok(Encoding::Json));
-        assert_eq!(accept(Some("text/html"), Encoding::Json).unwrap_err().status, 406);
+        assert_eq!(
+            accept(Some("text/html"), Encoding::Json)
+                .unwrap_err()
+                .status,
+            406
+        );
     }
 }

@@ -31,8 +31,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use meseta_proto::cluster::{self, agent_message::Kind};
 use meseta_proto::executor::{call, Call, Event};
-use meseta_proto::v1::{task_status, TaskState};
 use meseta_proto::media::{self, Encoding};
+use meseta_proto::v1::{task_status, TaskState};
 use meseta_proto::{json, recordio, Message};
 use tokio::sync::mpsc;
 
@@ -44,7 +44,6 @@ use crate::status_updates::state_name;
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// Events buffered for one executor before it is considered stuck.
 const EVENT_QUEUE: usize = 1024;
-
 
 /// Builders of executor events.
 pub(crate) mod events {

@@ -1,5 +1,6 @@
 //! Master settings, shared by the state machine and the shell.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub struct MasterConfig {
     pub start_as_leader: bool,
     /// Where the registry lives.
     pub registry: RegistryConfig,
+    /// The flags the master was started with, by Mesos's names (`/master/state`'s
+    /// `flags`, the operator API's GET_FLAGS).
+    pub flags: BTreeMap<String, String>,
 }
 
 /// Where the master keeps its registry (see [`crate::registry`]).
@@ -98,6 +102,7 @@ impl Default for MasterConfig {
             filter_gpu_resources: true,
             start_as_leader: true,
             registry: RegistryConfig::Local,
+            flags: BTreeMap::new(),
         }
     }
 }

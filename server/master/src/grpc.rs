@@ -38,7 +38,10 @@ async fn unmatched(request: axum::extract::Request) -> axum::response::Response 
     }
     (
         axum::http::StatusCode::NOT_FOUND,
-        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
         format!("No endpoint at {}\n", request.uri().path()),
     )
         .into_response()

@@ -7,6 +7,7 @@
 //! The loop and the wiring live in [`crate::server`], which uses this
 //! module; nothing here, and no edge, uses [`crate::server`].
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,6 +61,7 @@ pub struct MasterHandle {
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) next_id: Arc<AtomicU64>,
     pub(crate) info: Arc<v1::MasterInfo>,
+    pub(crate) flags: Arc<BTreeMap<String, String>>,
     pub(crate) leadership: LeadershipCell,
 }
 
@@ -88,6 +90,11 @@ impl MasterHandle {
     /// This master's info.
     pub fn info(&self) -> &v1::MasterInfo {
         &self.info
+    }
+
+    /// The flags it was started with (Mesos's names).
+    pub fn flags(&self) -> &BTreeMap<String, String> {
+        &self.flags
     }
 
     /// Whether this master leads, or who does.

@@ -1,5 +1,6 @@
 //! `meseta master`.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use meseta_master::config::{RegistryConfig, Settings};
 use meseta_master::{MasterConfig, MasterServer};
-use meseta_proto::duration::parse as parse_duration;
+use meseta_proto::duration::{format as format_duration, parse as parse_duration};
 
 /// Flags of `meseta master` (Mesos's names where Mesos has the flag).
 #[derive(clap::Args, Debug)]
@@ -75,6 +76,59 @@ pub struct Args {
     filter_gpu_resources: bool,
 }
 
+impl Args {
+    /// Every flag with its value in force (given or default), by Mesos's
+    /// names and in Mesos's notation, as `/master/state` and GET_FLAGS show them.
+    fn flags(&self) -> BTreeMap<String, String> {
+        let duration = |d: Duration| format_duration(d);
+        let mut flags = BTreeMap::new();
+        let mut put = |name: &str, value: String| {
+            flags.insert(name.to_string(), value);
+        };
+        put("ip", self.ip.to_string());
+        put("port", self.port.to_string());
+        put("work_dir", self.work_dir.display().to_string());
+        if let Some(hostname) = &self.hostname {
+            put("hostname", hostname.clone());
+        }
+        if let Some(cluster) = &self.cluster {
+            put("cluster", cluster.clone());
+        }
+        put("allocation_interval", duration(self.allocation_interval));
+        put("agent_ping_timeout", duration(self.agent_ping_timeout));
+        put(
+            "max_agent_ping_timeouts",
+            self.max_agent_ping_timeouts.to_string(),
+        );
+        if let Some(zk) = &self.zk {
+            put("zk", zk.clone());
+        }
+        if let Some(quorum) = self.quorum {
+            put("quorum", quorum.to_string());
+        }
+        put("zk_session_timeout", duration(self.zk_session_timeout));
+        let registry = match (&self.registry, &self.zk) {
+            (Some(registry), _) => registry.clone(),
+            (None, Some(_)) => "zookeeper".into(),
+            (None, None) => "local".into(),
+        };
+        put("registry", registry);
+        put(
+            "agent_reregister_timeout",
+            duration(self.agent_reregister_timeout),
+        );
+        if let Some(timeout) = self.offer_timeout {
+            put("offer_timeout", duration(timeout));
+        }
+        put("heartbeat_interval", duration(self.heartbeat_interval));
+        put(
+            "filter_gpu_resources",
+            self.filter_gpu_resources.to_string(),
+        );
+        flags
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let zk = args
@@ -101,6 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     runtime.block_on(async move {
         let config = MasterConfig {
+            flags: args.flags(),
             start_as_leader: zk.is_none(),
             registry,
             ip: args.ip,

@@ -31,6 +31,10 @@ fn legacy_endpoints_show_the_cluster_with_mesos_keys() {
         assert_eq!(framework["tasks"][0]["resources"]["ports"], "[31000-31000]");
         assert_eq!(framework["used_resources"]["cpus"], 0.5);
     }
+    let flags = &get_json(&master, "/master/state").expect("state")["flags"];
+    assert_eq!(flags["registry"], "local", "{flags}");
+    assert_eq!(flags["max_agent_ping_timeouts"], "5", "{flags}");
+    assert!(flags["allocation_interval"].is_string(), "{flags}");
     let summary = get_json(&master, "/master/state-summary").expect("state-summary");
     assert_eq!(summary["frameworks"][0]["TASK_RUNNING"], 1);
     assert_eq!(summary["slaves"].as_array().map(Vec::len), Some(2));

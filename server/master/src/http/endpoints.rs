@@ -46,6 +46,7 @@ fn leader_info(master: &MasterHandle) -> Option<v1::MasterInfo> {
 pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
     let leader = leader_info(&master);
+    let flags = master.flags().clone();
     view(&master, move |m| {
         let frameworks: Vec<Value> = m
             .frameworks()
@@ -78,7 +79,7 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
             "unreachable_slaves": m.unreachable_agents().len(),
             "leader": leader.as_ref().map(pid).unwrap_or_default(),
             "leader_info": leader.as_ref().map(meseta_proto::json::to_value).unwrap_or_default(),
-            "flags": {},
+            "flags": flags,
             "slaves": agents,
             "recovered_slaves": recovered,
             "frameworks": frameworks,

@@ -14,7 +14,6 @@ use crate::handle::MasterHandle;
 /// The Mesos version we report (the API level we are compatible with).
 pub use meseta_proto::MESOS_VERSION;
 
-
 pub(crate) fn router(handle: MasterHandle) -> Router {
     Router::new()
         .route("/api/v1/scheduler", post(scheduler_api::handle))

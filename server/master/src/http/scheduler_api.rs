@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use meseta_proto::scheduler::{call, Call, Event};
 use meseta_proto::media::{self, Encoding};
+use meseta_proto::scheduler::{call, Call, Event};
 use meseta_proto::{json, recordio, Message};
 use tokio::sync::{mpsc, oneshot};
 
