@@ -50,8 +50,22 @@ fn legacy_endpoints_show_the_cluster_with_mesos_keys() {
     assert_eq!(total_cpus, 4.0);
     let tasks = get_json(&master, "/master/tasks?limit=10").expect("tasks");
     assert_eq!(tasks["tasks"][0]["slave_id"], offer.agent_id.value.as_str());
-    let (status, _) = request(&master, "GET", "/master/tasks?limit=ten", &[], b"");
-    assert_eq!(status, 400);
+    // Parameters read as Mesos reads them: what is not a number is the
+    // default, a negative limit is no limit, a negative offset skips all.
+    let count = |path: &str| {
+        get_json(&master, path).expect(path)["tasks"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(count("/master/tasks?limit=ten"), 1);
+    assert_eq!(count("/master/tasks?order=asc&limit=-1"), 1);
+    assert_eq!(count("/master/tasks?limit=0"), 0);
+    assert_eq!(count("/master/tasks?offset=-1"), 0);
+    assert_eq!(count("/master/tasks?offset=1"), 0);
+    assert_eq!(count(&format!("/master/tasks?framework_id={}", fw.id)), 1);
+    assert_eq!(count("/master/tasks?framework_id=other"), 0);
+    assert_eq!(count("/master/tasks?task_id=web"), 1);
+    assert_eq!(count("/master/tasks?task_id=db"), 0);
 
     let metrics = get_json(&master, "/metrics/snapshot").expect("metrics");
     for (key, value) in [

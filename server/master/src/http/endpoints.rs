@@ -164,33 +164,23 @@ pub(super) async fn slaves(State(master): State<MasterHandle>) -> Response {
     .await
 }
 
-/// `/master/tasks?limit=&offset=&order=asc|desc&framework_id=&task_id=`.
+/// `/master/tasks?limit=&offset=&order=asc|desc&framework_id=&task_id=`,
+/// the parameters read as Mesos reads them: a `limit` or `offset` that is
+/// not a 32-bit integer is ignored (the default: 100 and 0), a negative one
+/// wraps around to a huge count (so `limit=-1` is no limit and a negative
+/// offset skips everything), and any `order` but `asc` is descending.
 pub(super) async fn tasks(
     State(master): State<MasterHandle>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let limit: usize = match query.get("limit").map(|l| l.parse()) {
-        None => 100,
-        Some(Ok(limit)) => limit,
-        Some(Err(_)) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "Failed to parse 'limit': not a number",
-            )
-                .into_response()
-        }
+    let count = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
     };
-    let offset: usize = match query.get("offset").map(|o| o.parse()) {
-        None => 0,
-        Some(Ok(offset)) => offset,
-        Some(Err(_)) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "Failed to parse 'offset': not a number",
-            )
-                .into_response()
-        }
-    };
+    let limit = count("limit", 100);
+    let offset = count("offset", 0);
     let descending = query.get("order").map(String::as_str) != Some("asc");
     let framework_filter = query.get("framework_id").cloned();
     let task_filter = query.get("task_id").cloned();
@@ -212,7 +202,11 @@ pub(super) async fn tasks(
         }
         tasks.retain(|t| task_filter.as_ref().is_none_or(|id| id == &t.task_id.value));
         let started = |t: &v1::Task| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
-        tasks.sort_by(|a, b| started(a).total_cmp(&started(b)));
+        tasks.sort_by(|a, b| {
+            started(a)
+                .total_cmp(&started(b))
+                .then_with(|| a.task_id.value.cmp(&b.task_id.value))
+        });
         if descending {
             tasks.reverse();
         }
