@@ -3,6 +3,8 @@
 //! * [`v1`], [`scheduler`], [`executor`]: the Mesos v1 messages, generated from
 //!   our own `.proto` transcription of the Mesos wire format (package names,
 //!   field names and numbers identical to Apache Mesos 1.x, proto2 semantics).
+//! * [`master`], [`agent`] (with [`quota`], [`maintenance`], [`allocator`]):
+//!   the v1 operator APIs of the master and the agent, transcribed the same way.
 //! * [`cluster`]: Meseta's private master <-> agent gRPC protocol.
 //! * [`json`]: Mesos's JSON mapping (field names as in the `.proto`, enums by
 //!   name, bytes as base64, unset fields omitted), used by the HTTP APIs.
@@ -29,6 +31,21 @@ mod generated {
             pub mod executor {
                 include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
             }
+            pub mod master {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+            }
+            pub mod agent {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.agent.rs"));
+            }
+            pub mod quota {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.quota.rs"));
+            }
+            pub mod maintenance {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.maintenance.rs"));
+            }
+            pub mod allocator {
+                include!(concat!(env!("OUT_DIR"), "/mesos.v1.allocator.rs"));
+            }
         }
     }
     pub mod meseta {
@@ -47,8 +64,18 @@ pub use generated::meseta::cluster;
 pub use generated::meseta::registry;
 /// `mesos.v1`: the common Mesos messages (`Offer`, `TaskInfo`, `Resource`, ...).
 pub use generated::mesos::v1;
+/// `mesos.v1.agent`: the agent's operator API (`Call`, `Response`, `ProcessIo`).
+pub use generated::mesos::v1::agent;
+/// `mesos.v1.allocator`: frameworks' answers to inverse offers.
+pub use generated::mesos::v1::allocator;
 /// `mesos.v1.executor`: executor `Call`s and `Event`s.
 pub use generated::mesos::v1::executor;
+/// `mesos.v1.maintenance`: maintenance schedules and machine states.
+pub use generated::mesos::v1::maintenance;
+/// `mesos.v1.master`: the master's operator API (`Call`, `Response`, `Event`).
+pub use generated::mesos::v1::master;
+/// `mesos.v1.quota`: role quotas, as the master's operator API carries them.
+pub use generated::mesos::v1::quota;
 /// `mesos.v1.scheduler`: scheduler `Call`s and `Event`s.
 pub use generated::mesos::v1::scheduler;
 

@@ -75,9 +75,16 @@ fn legacy_endpoints_show_the_cluster_with_mesos_keys() {
         ("master/cpus_used", 0.5),
         ("master/slaves_active", 2.0),
         ("master/frameworks_active", 1.0),
+        ("master/messages_register_framework", 1.0),
+        ("master/messages_launch_tasks", 1.0),
+        ("master/messages_kill_task", 0.0),
     ] {
         assert_eq!(metrics[key], value, "{key}");
     }
+    assert!(
+        metrics["master/messages_status_update"].as_f64() >= Some(2.0),
+        "STARTING and RUNNING: {metrics}"
+    );
 
     let (status, _) = request(&master, "GET", "/master/redirect", &[], b"");
     assert_eq!(status, 307);

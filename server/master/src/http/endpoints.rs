@@ -319,12 +319,12 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
         frameworks.values().filter(|f| f.conn.is_none()).count() as f64,
     );
     put("master/outstanding_offers", m.offers().len() as f64);
+    for name in crate::state::MESSAGE_METRICS {
+        let count = m.counters().messages.get(name).copied().unwrap_or(0);
+        put(&format!("master/{name}"), count as f64);
+    }
     put(
-        "master/messages_decline_offers",
-        m.counters().offers_declined as f64,
-    );
-    put(
-        "master/messages_status_update",
+        "master/valid_status_updates",
         m.counters().status_updates as f64,
     );
     put("master/invalid_framework_to_executor_messages", 0.0);

@@ -120,6 +120,11 @@ impl Master {
                 })),
             },
         });
+        self.counters.message(if claimed.is_some() {
+            "messages_reregister_slave"
+        } else {
+            "messages_register_slave"
+        });
         if self.agents.contains_key(&agent_id) {
             self.reregister_known_agent(
                 now,

@@ -47,7 +47,7 @@ mod update_framework;
 mod updates;
 pub mod view;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use meseta_allocator::{Allocator, AllocatorConfig, Resources};
@@ -301,8 +301,6 @@ pub struct Counters {
     pub terminal: HashMap<&'static str, u64>,
     /// Offers sent.
     pub offers_sent: u64,
-    /// Offers declined.
-    pub offers_declined: u64,
     /// Offers rescinded.
     pub offers_rescinded: u64,
     /// Status updates received from agents.
@@ -315,6 +313,39 @@ pub struct Counters {
     pub frameworks_removed: u64,
     /// Allocation cycles run (`allocator/mesos/allocation_runs`).
     pub allocation_runs: u64,
+    /// Messages and calls received, by Mesos's metric name without its
+    /// `master/` prefix (`messages_kill_task`, ...), counted as Mesos counts
+    /// them (see [`MESSAGE_METRICS`]).
+    pub messages: BTreeMap<&'static str, u64>,
+}
+
+/// The `master/messages_*` metrics: always present, zero until counted.
+pub const MESSAGE_METRICS: &[&str] = &[
+    "messages_register_framework",
+    "messages_reregister_framework",
+    "messages_unregister_framework",
+    "messages_deactivate_framework",
+    "messages_kill_task",
+    "messages_status_update_acknowledgement",
+    "messages_resource_request",
+    "messages_launch_tasks",
+    "messages_decline_offers",
+    "messages_revive_offers",
+    "messages_suppress_offers",
+    "messages_reconcile_tasks",
+    "messages_framework_to_executor",
+    "messages_register_slave",
+    "messages_reregister_slave",
+    "messages_unregister_slave",
+    "messages_status_update",
+    "messages_exited_executor",
+];
+
+impl Counters {
+    /// Counts one message of the metric `name` (one of [`MESSAGE_METRICS`]).
+    pub(crate) fn message(&mut self, name: &'static str) {
+        *self.messages.entry(name).or_default() += 1;
+    }
 }
 
 /// The master's whole state.
@@ -399,6 +430,7 @@ impl Master {
             .r#type
             .and_then(|t| call::Type::try_from(t).ok())
             .unwrap_or(call::Type::Unknown);
+        self.count_call(kind, &call);
         let result = match kind {
             call::Type::Teardown => {
                 self.remove_framework(now, &framework_id, &mut actions);
@@ -448,6 +480,43 @@ impl Master {
             self.counters.invalid_calls += 1;
         }
         result.map(|()| actions)
+    }
+
+    /// Counts a framework's call in the metric Mesos counts it in: an
+    /// ACCEPT counts each LAUNCH as a launch, or as a decline when it
+    /// launches nothing.
+    fn count_call(&mut self, kind: call::Type, call: &Call) {
+        let name = match kind {
+            call::Type::Teardown => "messages_unregister_framework",
+            call::Type::Decline => "messages_decline_offers",
+            call::Type::Revive => "messages_revive_offers",
+            call::Type::Suppress => "messages_suppress_offers",
+            call::Type::Kill => "messages_kill_task",
+            call::Type::Acknowledge => "messages_status_update_acknowledgement",
+            call::Type::Reconcile => "messages_reconcile_tasks",
+            call::Type::Message => "messages_framework_to_executor",
+            call::Type::Request => "messages_resource_request",
+            call::Type::Accept => {
+                let launches = call
+                    .accept
+                    .iter()
+                    .flat_map(|a| &a.operations)
+                    .filter_map(|op| {
+                        (op.r#type == Some(v1::offer::operation::Type::Launch as i32))
+                            .then(|| op.launch.as_ref().is_some_and(|l| !l.task_infos.is_empty()))
+                    });
+                for launches_tasks in launches.collect::<Vec<_>>() {
+                    self.counters.message(if launches_tasks {
+                        "messages_launch_tasks"
+                    } else {
+                        "messages_decline_offers"
+                    });
+                }
+                return;
+            }
+            _ => return,
+        };
+        self.counters.message(name);
     }
 
     /// Validates the framework ID and stream ID of a non-SUBSCRIBE call.

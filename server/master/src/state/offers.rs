@@ -139,7 +139,6 @@ impl Master {
         for offer_id in &decline.offer_ids {
             // Unknown offers are ignored: they may have been rescinded meanwhile.
             if let Some(record) = self.take_offer(framework_id, &offer_id.value) {
-                self.counters.offers_declined += 1;
                 self.allocator.recover(
                     framework_id,
                     &record.agent_id,

@@ -53,6 +53,11 @@ impl Master {
         let suppressed =
             super::update_framework::role_suppressed(&info, &subscribe.suppressed_roles)?;
         let call_id = call.framework_id.map(|id| id.value);
+        self.counters.message(if call_id.is_some() {
+            "messages_reregister_framework"
+        } else {
+            "messages_register_framework"
+        });
         let info_id = info.id.as_ref().map(|id| id.value.clone());
         if call_id != info_id {
             return Err(CallError::BadRequest(

@@ -72,6 +72,7 @@ impl Master {
         actions: &mut Vec<Action>,
     ) {
         self.counters.status_updates += 1;
+        self.counters.message("messages_status_update");
         let framework_id = update.framework_id.value.clone();
         let mut status = update.status;
         let task_id = status.task_id.value.clone();

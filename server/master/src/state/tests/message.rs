@@ -111,3 +111,38 @@ fn an_executor_message_reaches_its_framework() {
     // For a framework the master does not know: dropped.
     assert!(h.master.agent_message(h.now, 1, from("other")).is_empty());
 }
+
+#[test]
+fn calls_are_counted_in_the_metrics_mesos_counts_them_in() {
+    let (mut h, fw, agent) = mock::running(mock::framework());
+    let counted = |h: &Harness, name: &str| h.master.counters().messages.get(name).copied();
+    // The setup: one SUBSCRIBE, one agent registration, one ACCEPT with a
+    // LAUNCH, one status update.
+    assert_eq!(counted(&h, "messages_register_framework"), Some(1));
+    assert_eq!(counted(&h, "messages_register_slave"), Some(1));
+    assert_eq!(counted(&h, "messages_launch_tasks"), Some(1));
+    assert_eq!(counted(&h, "messages_status_update"), Some(1));
+    assert_eq!(counted(&h, "messages_kill_task"), None);
+
+    h.call(&fw, mock::kill("t1", Some(&agent))).unwrap();
+    h.call(&fw, mock::kill("t1", Some(&agent))).unwrap();
+    h.call(&fw, mock::reconcile(&[])).unwrap();
+    h.call(&fw, mock::bare(call::Type::Revive)).unwrap();
+    let offers = h.cycle(10);
+    // An ACCEPT that launches nothing is a decline, as in Mesos.
+    h.call(
+        &fw,
+        mock::accept_one(&offers[0], vec![mock::launch(vec![])]),
+    )
+    .ok();
+    h.call(&fw, mock::bare(call::Type::Suppress)).unwrap();
+    assert_eq!(counted(&h, "messages_kill_task"), Some(2));
+    assert_eq!(counted(&h, "messages_reconcile_tasks"), Some(1));
+    assert_eq!(counted(&h, "messages_revive_offers"), Some(1));
+    assert_eq!(counted(&h, "messages_suppress_offers"), Some(1));
+    assert_eq!(counted(&h, "messages_launch_tasks"), Some(1));
+    assert_eq!(counted(&h, "messages_decline_offers"), Some(1));
+
+    h.call(&fw, mock::bare(call::Type::Teardown)).unwrap();
+    assert_eq!(counted(&h, "messages_unregister_framework"), Some(1));
+}
