@@ -497,15 +497,14 @@ impl Master {
             call::Type::Message => "messages_framework_to_executor",
             call::Type::Request => "messages_resource_request",
             call::Type::Accept => {
-                let launches = call
+                let launches: Vec<bool> = call
                     .accept
                     .iter()
                     .flat_map(|a| &a.operations)
-                    .filter_map(|op| {
-                        (op.r#type == Some(v1::offer::operation::Type::Launch as i32))
-                            .then(|| op.launch.as_ref().is_some_and(|l| !l.task_infos.is_empty()))
-                    });
-                for launches_tasks in launches.collect::<Vec<_>>() {
+                    .filter(|op| op.r#type == Some(v1::offer::operation::Type::Launch as i32))
+                    .map(|op| op.launch.as_ref().is_some_and(|l| !l.task_infos.is_empty()))
+                    .collect();
+                for launches_tasks in launches {
                     self.counters.message(if launches_tasks {
                         "messages_launch_tasks"
                     } else {
