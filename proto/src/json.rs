@@ -294,7 +294,7 @@ mod tests {
                 nanos: 5
             })
         );
-        assert_eq!(drain.mark_gone(), false);
+        assert!(!drain.mark_gone());
         let out = to_value(&call);
         assert_eq!(
             out["drain_agent"]["max_grace_period"],
