@@ -48,6 +48,12 @@ pub(crate) enum Command {
     AgentGone {
         link: LinkId,
     },
+    /// An operator API call that changes the cluster (answered once its
+    /// actions are persisted and sent).
+    Operator {
+        call: Box<meseta_proto::master::Call>,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
     Inspect(Box<dyn FnOnce(&Master) + Send>),
     /// Read the registry and start leading from it.
     Recover {

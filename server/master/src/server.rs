@@ -361,6 +361,16 @@ fn handle_command(
                 Vec::new()
             }
         },
+        Command::Operator { call, reply } => match master.operator_call(now, *call) {
+            Ok(actions) => {
+                after.accepted.push(reply);
+                actions
+            }
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                Vec::new()
+            }
+        },
         Command::FrameworkGone { conn } => {
             frameworks.remove(&conn);
             master.framework_disconnected(now, conn)

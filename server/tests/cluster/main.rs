@@ -21,6 +21,7 @@ mod isolation;
 mod leadership;
 mod local_control;
 mod offers;
+mod operator_api;
 mod registry;
 mod tasks;
 mod update_framework;

@@ -4,6 +4,7 @@
 
 mod endpoints;
 mod json_view;
+mod operator;
 mod scheduler_api;
 
 use axum::routing::{get, post};
@@ -16,6 +17,8 @@ pub use meseta_proto::MESOS_VERSION;
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
     Router::new()
+        .route("/api/v1", post(operator::handle))
+        .route("/master/api/v1", post(operator::handle))
         .route("/api/v1/scheduler", post(scheduler_api::handle))
         .route("/master/api/v1/scheduler", post(scheduler_api::handle))
         .route("/master/state", get(endpoints::state))

@@ -221,6 +221,7 @@ impl Master {
                 last_seen: now,
                 last_ping: now,
                 tasks: task_keys,
+                deactivated: false,
             },
         );
         if was_unreachable {
@@ -299,7 +300,7 @@ impl Master {
             return;
         };
         agent.link = Some(link);
-        agent.active = true;
+        agent.active = !agent.deactivated;
         agent.last_seen = now;
         agent.last_ping = now;
         agent.reregistered_time = Some(now);
@@ -314,7 +315,10 @@ impl Master {
             .cloned()
             .collect();
         missing.sort_unstable();
-        self.allocator.activate_agent(agent_id);
+        let agent_active = agent.active;
+        if agent_active {
+            self.allocator.activate_agent(agent_id);
+        }
         for (framework_id, task_id) in missing {
             let state = self
                 .frameworks

@@ -40,6 +40,7 @@ mod containers;
 mod health;
 mod ids;
 mod offers;
+mod operator;
 mod reconcile;
 mod recovery;
 mod subscription;
@@ -258,6 +259,9 @@ pub struct Agent {
     pub last_ping: Duration,
     /// Tasks on this agent: (framework, task).
     pub tasks: HashSet<(String, String)>,
+    /// Deactivated by an operator (DEACTIVATE_AGENT): not offered, even
+    /// while connected, until REACTIVATE_AGENT.
+    pub deactivated: bool,
 }
 
 /// An agent that went silent; it may come back.

@@ -1,0 +1,264 @@
+//! `POST /api/v1`: the master's operator API, in JSON or protobuf like the
+//! scheduler API. Calls about this process (GET_HEALTH, GET_FLAGS,
+//! GET_VERSION, GET_METRICS) are answered by any master; the others by the
+//! leader (a follower redirects with `307`, as Mesos does). Reads answer
+//! `200` with a `Response`; calls that change the cluster answer `200` once
+//! the change is persisted; malformed calls `400`, unknown IDs `400` with
+//! nothing changed.
+
+// Parsing helpers return the finished error `Response` on a cold path.
+#![allow(clippy::result_large_err)]
+
+mod views;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use meseta_proto::master::{call, response, Call, Response as Answer};
+use meseta_proto::media::{self, Encoding};
+use meseta_proto::{json, v1, Message};
+use tokio::sync::oneshot;
+
+use super::endpoints::metrics_of;
+use super::MESOS_VERSION;
+use crate::handle::{Command, MasterHandle};
+use crate::leadership::{self, Leadership};
+use crate::state::CallError;
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.into(),
+    )
+        .into_response()
+}
+
+fn media_error(e: media::MediaError) -> Response {
+    error(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.message,
+    )
+}
+
+fn decode(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
+    let bad = |m: String| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to parse body into Call: {m}"),
+        )
+    };
+    match encoding {
+        Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
+        Encoding::Protobuf => {
+            let call = Call::decode(body).map_err(|e| bad(e.to_string()))?;
+            json::check_required(&call).map_err(|e| bad(e.to_string()))?;
+            Ok(call)
+        }
+    }
+}
+
+/// Whether any master answers the call, leading or not.
+fn answered_anywhere(kind: call::Type) -> bool {
+    matches!(
+        kind,
+        call::Type::GetHealth
+            | call::Type::GetFlags
+            | call::Type::GetVersion
+            | call::Type::GetMetrics
+    )
+}
+
+pub(super) async fn handle(
+    State(master): State<MasterHandle>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    let encoding = match media::content_type(header(header::CONTENT_TYPE)) {
+        Ok(encoding) => encoding,
+        Err(e) => return media_error(e),
+    };
+    let accept = match media::accept(header(header::ACCEPT), encoding) {
+        Ok(accept) => accept,
+        Err(e) => return media_error(e),
+    };
+    let call = match decode(encoding, &body) {
+        Ok(call) => call,
+        Err(response) => return response,
+    };
+    let kind = call
+        .r#type
+        .and_then(|t| call::Type::try_from(t).ok())
+        .unwrap_or(call::Type::Unknown);
+    if kind == call::Type::Unknown {
+        return error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present");
+    }
+    if !answered_anywhere(kind) {
+        match master.leadership() {
+            Leadership::Leading => {}
+            Leadership::Following(Some(leader)) => {
+                let location = format!("{}/api/v1", leadership::location(&leader));
+                return (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response();
+            }
+            Leadership::Following(None) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "No master is currently leading",
+                )
+            }
+        }
+    }
+    match answer(&master, kind, call).await {
+        Ok(Some(response)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, accept.media_type())],
+            accept.encode(&response),
+        )
+            .into_response(),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(CallError::BadRequest(m)) => error(StatusCode::BAD_REQUEST, m),
+        Err(CallError::Forbidden(m)) => error(StatusCode::FORBIDDEN, m),
+        Err(CallError::NotImplemented(m)) => error(StatusCode::NOT_IMPLEMENTED, m),
+    }
+}
+
+/// An empty response of type `kind`.
+fn of(kind: response::Type) -> Answer {
+    Answer {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    }
+}
+
+fn shutting_down() -> CallError {
+    CallError::NotImplemented("Master is shutting down".into())
+}
+
+/// The answer to a call: a `Response` for reads, none for changes.
+async fn answer(
+    master: &MasterHandle,
+    kind: call::Type,
+    call: Call,
+) -> Result<Option<Answer>, CallError> {
+    let inspect = |f: fn(&crate::state::Master) -> Answer| async move {
+        master.inspect(f).await.ok_or_else(shutting_down)
+    };
+    let response = match kind {
+        call::Type::GetHealth => Answer {
+            get_health: Some(response::GetHealth { healthy: true }),
+            ..of(response::Type::GetHealth)
+        },
+        call::Type::GetFlags => Answer {
+            get_flags: Some(response::GetFlags {
+                flags: master
+                    .flags()
+                    .iter()
+                    .map(|(name, value)| v1::Flag {
+                        name: name.clone(),
+                        value: Some(value.clone()),
+                    })
+                    .collect(),
+            }),
+            ..of(response::Type::GetFlags)
+        },
+        call::Type::GetVersion => Answer {
+            get_version: Some(response::GetVersion {
+                version_info: v1::VersionInfo {
+                    version: MESOS_VERSION.to_string(),
+                    build_user: Some("meseta".into()),
+                    git_tag: Some(format!("meseta-{}", env!("CARGO_PKG_VERSION"))),
+                    ..Default::default()
+                },
+            }),
+            ..of(response::Type::GetVersion)
+        },
+        call::Type::GetMetrics => {
+            let elected = master.leadership() == Leadership::Leading;
+            let snapshot = master
+                .inspect(move |m| {
+                    let mut snapshot = metrics_of(m);
+                    snapshot["master/elected"] = serde_json::json!(if elected { 1.0 } else { 0.0 });
+                    snapshot
+                })
+                .await
+                .ok_or_else(shutting_down)?;
+            Answer {
+                get_metrics: Some(views::metrics(&snapshot)),
+                ..of(response::Type::GetMetrics)
+            }
+        }
+        call::Type::GetState => {
+            inspect(|m| Answer {
+                get_state: Some(views::state(m)),
+                ..of(response::Type::GetState)
+            })
+            .await?
+        }
+        call::Type::GetAgents => {
+            inspect(|m| Answer {
+                get_agents: Some(views::agents(m)),
+                ..of(response::Type::GetAgents)
+            })
+            .await?
+        }
+        call::Type::GetFrameworks => {
+            inspect(|m| Answer {
+                get_frameworks: Some(views::frameworks(m)),
+                ..of(response::Type::GetFrameworks)
+            })
+            .await?
+        }
+        call::Type::GetExecutors => {
+            inspect(|m| Answer {
+                get_executors: Some(views::executors(m)),
+                ..of(response::Type::GetExecutors)
+            })
+            .await?
+        }
+        call::Type::GetTasks => {
+            inspect(|m| Answer {
+                get_tasks: Some(views::tasks(m)),
+                ..of(response::Type::GetTasks)
+            })
+            .await?
+        }
+        call::Type::GetRoles => {
+            inspect(|m| Answer {
+                get_roles: Some(views::roles(m)),
+                ..of(response::Type::GetRoles)
+            })
+            .await?
+        }
+        call::Type::GetMaster => {
+            inspect(|m| Answer {
+                get_master: Some(views::master(m)),
+                ..of(response::Type::GetMaster)
+            })
+            .await?
+        }
+        call::Type::GetOperations => Answer {
+            get_operations: Some(response::GetOperations::default()),
+            ..of(response::Type::GetOperations)
+        },
+        _ => {
+            let (reply, done) = oneshot::channel();
+            master.send(Command::Operator {
+                call: Box::new(call),
+                reply,
+            });
+            done.await.map_err(|_| shutting_down())??;
+            return Ok(None);
+        }
+    };
+    Ok(Some(response))
+}

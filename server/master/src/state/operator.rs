@@ -1,0 +1,104 @@
+//! The operator API's calls that change the cluster: TEARDOWN a framework,
+//! MARK_AGENT_GONE, DEACTIVATE_AGENT and REACTIVATE_AGENT. Each names what
+//! it acts on; a name the master does not know is refused and changes
+//! nothing. (The GET_* calls only read the state: see `http::operator`.)
+
+use std::time::Duration;
+
+use meseta_proto::master::{call, Call};
+
+use super::{Action, CallError, Master};
+
+impl Master {
+    /// Handles an operator call that acts on the cluster; the actions are
+    /// performed (and persisted) before the call is answered.
+    pub fn operator_call(&mut self, now: Duration, call: Call) -> Result<Vec<Action>, CallError> {
+        let kind = call
+            .r#type
+            .and_then(|t| call::Type::try_from(t).ok())
+            .unwrap_or(call::Type::Unknown);
+        let mut actions = Vec::new();
+        let missing =
+            |what: &str| CallError::BadRequest(format!("Expecting '{what}' to be present"));
+        match kind {
+            call::Type::Teardown => {
+                let id = call
+                    .teardown
+                    .ok_or_else(|| missing("teardown"))?
+                    .framework_id
+                    .value;
+                if !self.frameworks.contains_key(&id) {
+                    return Err(CallError::BadRequest(format!(
+                        "No framework found with specified ID '{id}'"
+                    )));
+                }
+                tracing::info!(framework_id = %id, "operator tears the framework down");
+                self.remove_framework(now, &id, &mut actions);
+            }
+            call::Type::MarkAgentGone => {
+                let id = call
+                    .mark_agent_gone
+                    .ok_or_else(|| missing("mark_agent_gone"))?
+                    .agent_id
+                    .value;
+                let known = self.agents.contains_key(&id)
+                    || self.recovered.contains_key(&id)
+                    || self.unreachable.contains_key(&id)
+                    || self.gone.contains_key(&id);
+                if !known {
+                    return Err(unknown_agent(&id));
+                }
+                tracing::warn!(agent_id = %id, "operator marks the agent gone");
+                self.mark_gone(now, &id, &mut actions);
+            }
+            call::Type::DeactivateAgent => {
+                let id = call
+                    .deactivate_agent
+                    .ok_or_else(|| missing("deactivate_agent"))?
+                    .agent_id
+                    .value;
+                let agent = self.agents.get_mut(&id).ok_or_else(|| unknown_agent(&id))?;
+                if !agent.deactivated {
+                    tracing::info!(agent_id = %id, "operator deactivates the agent");
+                    agent.deactivated = true;
+                    agent.active = false;
+                    self.allocator.deactivate_agent(&id);
+                    self.rescind_agent_offers(&id, now, &mut actions);
+                }
+            }
+            call::Type::ReactivateAgent => {
+                let id = call
+                    .reactivate_agent
+                    .ok_or_else(|| missing("reactivate_agent"))?
+                    .agent_id
+                    .value;
+                let agent = self.agents.get_mut(&id).ok_or_else(|| unknown_agent(&id))?;
+                if agent.deactivated {
+                    tracing::info!(agent_id = %id, "operator reactivates the agent");
+                    agent.deactivated = false;
+                    agent.active = agent.link.is_some();
+                    if agent.active {
+                        self.allocator.activate_agent(&id);
+                        self.allocation_wanted = true;
+                    }
+                }
+            }
+            call::Type::Unknown => {
+                return Err(CallError::BadRequest(
+                    "Expecting 'type' to be present".into(),
+                ))
+            }
+            other => {
+                return Err(CallError::NotImplemented(format!(
+                    "call {} is not supported by this master yet",
+                    other.as_str_name()
+                )))
+            }
+        }
+        Ok(actions)
+    }
+}
+
+fn unknown_agent(id: &str) -> CallError {
+    CallError::BadRequest(format!("No agent found with specified ID '{id}'"))
+}

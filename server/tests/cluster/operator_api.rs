@@ -1,0 +1,262 @@
+//! The master's operator API (`POST /api/v1`) against real processes: every
+//! read in JSON and protobuf, the calls that change the cluster, and bad
+//! input refused with nothing changed.
+
+use meseta_proto::master::{call, response, Call, Response};
+use meseta_proto::v1::TaskState;
+use meseta_proto::Message;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+const JSON: &str = "application/json";
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// A JSON call; the status and the JSON answer (`Null` when empty).
+fn call_json(master: &str, body: Value) -> (u16, Value) {
+    let headers = [("Content-Type", JSON), ("Accept", JSON)];
+    let (status, body) = request(
+        master,
+        "POST",
+        "/api/v1",
+        &headers,
+        body.to_string().as_bytes(),
+    );
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, if body.is_empty() { Value::Null } else { value })
+}
+
+fn call_protobuf(master: &str, kind: call::Type) -> Response {
+    let call = Call {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    };
+    let headers = [("Content-Type", PROTOBUF), ("Accept", PROTOBUF)];
+    let (status, body) = request(master, "POST", "/api/v1", &headers, &call.encode_to_vec());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    Response::decode(body.as_slice()).expect("a protobuf Response")
+}
+
+fn get(master: &str, kind: &str) -> Value {
+    let (status, answer) = call_json(master, json!({ "type": kind }));
+    assert_eq!(status, 200, "{kind}: {answer}");
+    assert_eq!(answer["type"], kind, "{answer}");
+    answer
+}
+
+#[test]
+fn reads_answer_in_json_and_protobuf_with_the_clusters_state() {
+    let tc = start_cluster(2, "cpus:2;mem:512", &[]);
+    let master = tc.master();
+    let mut fw = TestFramework::start(&master, framework_info("operated", false));
+    let offer = fw.offers().remove(0);
+    let task = command_task("web", &offer, "sleep 600", "cpus:0.5;mem:64");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("web", TaskState::TaskRunning);
+
+    assert_eq!(get(&master, "GET_HEALTH")["get_health"]["healthy"], true);
+    let version = get(&master, "GET_VERSION");
+    assert!(version["get_version"]["version_info"]["version"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
+    let flags = get(&master, "GET_FLAGS");
+    let registry = flags["get_flags"]["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == "registry");
+    assert_eq!(
+        registry.map(|f| &f["value"]),
+        Some(&json!("local")),
+        "{flags}"
+    );
+    let metrics = get(&master, "GET_METRICS");
+    let running = metrics["get_metrics"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["name"] == "master/tasks_running");
+    assert_eq!(running.map(|m| &m["value"]), Some(&json!(1.0)), "{metrics}");
+
+    let state = get(&master, "GET_STATE");
+    let state = &state["get_state"];
+    assert_eq!(state["get_tasks"]["tasks"][0]["task_id"]["value"], "web");
+    assert_eq!(state["get_tasks"]["tasks"][0]["state"], "TASK_RUNNING");
+    assert_eq!(
+        state["get_agents"]["agents"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        state["get_frameworks"]["frameworks"][0]["framework_info"]["name"],
+        "operated"
+    );
+    assert_eq!(state["get_frameworks"]["frameworks"][0]["connected"], true);
+    let agents = get(&master, "GET_AGENTS");
+    let on_web = agents["get_agents"]["agents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["agent_info"]["id"]["value"] == offer.agent_id.value.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(on_web["active"], true, "{agents}");
+    let allocated_cpus: f64 = on_web["allocated_resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"] == "cpus")
+        .filter_map(|r| r["scalar"]["value"].as_f64())
+        .sum();
+    assert_eq!(allocated_cpus, 0.5, "{on_web}");
+    let roles = get(&master, "GET_ROLES");
+    assert_eq!(roles["get_roles"]["roles"][0]["name"], "*", "{roles}");
+    assert_eq!(
+        roles["get_roles"]["roles"][0]["frameworks"][0]["value"],
+        fw.id.as_str()
+    );
+    let info = get(&master, "GET_MASTER");
+    assert!(
+        info["get_master"]["master_info"]["id"].is_string(),
+        "{info}"
+    );
+    get(&master, "GET_EXECUTORS");
+    get(&master, "GET_TASKS");
+    get(&master, "GET_FRAMEWORKS");
+    get(&master, "GET_OPERATIONS");
+
+    // The same state in protobuf.
+    let answer = call_protobuf(&master, call::Type::GetState);
+    assert_eq!(answer.r#type, Some(response::Type::GetState as i32));
+    let state = answer.get_state.expect("get_state");
+    let tasks = state.get_tasks.expect("get_tasks").tasks;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].task_id.value, "web");
+    assert_eq!(state.get_agents.expect("get_agents").agents.len(), 2);
+    let health = call_protobuf(&master, call::Type::GetHealth);
+    assert_eq!(health.get_health.map(|h| h.healthy), Some(true));
+}
+
+#[test]
+fn bad_calls_are_refused_and_change_nothing() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let fw = TestFramework::start(&master, framework_info("kept", false));
+    let (status, _) = request(&master, "POST", "/api/v1", &[], br#"{"type":"GET_HEALTH"}"#);
+    assert_eq!(status, 400, "no Content-Type");
+    let headers = [("Content-Type", "text/plain")];
+    let (status, _) = request(
+        &master,
+        "POST",
+        "/api/v1",
+        &headers,
+        br#"{"type":"GET_HEALTH"}"#,
+    );
+    assert_eq!(status, 415);
+    let headers = [("Content-Type", JSON), ("Accept", "text/html")];
+    let (status, _) = request(
+        &master,
+        "POST",
+        "/api/v1",
+        &headers,
+        br#"{"type":"GET_HEALTH"}"#,
+    );
+    assert_eq!(status, 406);
+    for body in [
+        json!("not a call"),
+        json!({}),
+        json!({ "type": "NO_SUCH_CALL" }),
+        json!({ "type": "TEARDOWN" }),
+        json!({ "type": "TEARDOWN", "teardown": { "framework_id": { "value": "nobody" } } }),
+        json!({ "type": "MARK_AGENT_GONE", "mark_agent_gone": { "agent_id": { "value": "nowhere" } } }),
+        json!({ "type": "DEACTIVATE_AGENT", "deactivate_agent": { "agent_id": { "value": "nowhere" } } }),
+    ] {
+        let (status, answer) = call_json(&master, body.clone());
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer.as_str().is_some_and(|m| !m.is_empty()),
+            "{body}: a reason"
+        );
+    }
+    let (status, _) = request(
+        &master,
+        "POST",
+        "/api/v1",
+        &[("Content-Type", PROTOBUF)],
+        &[0xff, 0xff, 0xff],
+    );
+    assert_eq!(status, 400);
+    let state = get(&master, "GET_STATE");
+    let frameworks = &state["get_state"]["get_frameworks"]["frameworks"];
+    assert_eq!(
+        frameworks[0]["framework_info"]["id"]["value"],
+        fw.id.as_str()
+    );
+    let agents = &state["get_state"]["get_agents"]["agents"];
+    assert_eq!(agents[0]["active"], true);
+}
+
+#[test]
+fn operators_deactivate_and_reactivate_agents_and_tear_frameworks_down() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let mut fw = TestFramework::start(&master, framework_info("doomed", false));
+    let offer = fw.offers().remove(0);
+    let agent_id = offer.agent_id.value.clone();
+    let task = command_task("long", &offer, "sleep 600", "cpus:0.5;mem:64");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("long", TaskState::TaskRunning);
+
+    let agent = json!({ "agent_id": { "value": agent_id } });
+    let (status, answer) = call_json(
+        &master,
+        json!({ "type": "DEACTIVATE_AGENT", "deactivate_agent": agent }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let agents = get(&master, "GET_AGENTS");
+    assert_eq!(agents["get_agents"]["agents"][0]["active"], false);
+    assert_eq!(agents["get_agents"]["agents"][0]["deactivated"], true);
+    // A deactivated agent is not offered.
+    fw.driver.revive_offers();
+    assert!(
+        fw.try_offers(std::time::Duration::from_secs(2)).is_none(),
+        "no offers from a deactivated agent"
+    );
+    let (status, answer) = call_json(
+        &master,
+        json!({ "type": "REACTIVATE_AGENT", "reactivate_agent": agent }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        get(&master, "GET_AGENTS")["get_agents"]["agents"][0]["active"],
+        true
+    );
+    let offers = fw.offers();
+    assert_eq!(offers[0].agent_id.value, agent_id);
+
+    let (status, answer) = call_json(
+        &master,
+        json!({ "type": "TEARDOWN", "teardown": { "framework_id": { "value": fw.id } } }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let state = get(&master, "GET_STATE");
+    let frameworks = &state["get_state"]["get_frameworks"];
+    assert_eq!(
+        frameworks["frameworks"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0),
+        0
+    );
+    assert_eq!(
+        frameworks["completed_frameworks"][0]["framework_info"]["id"]["value"],
+        fw.id.as_str()
+    );
+    wait_until(DEADLINE, "the torn-down framework's task killed", || {
+        get_json(&tc.cluster.agents[0].address, "/state")
+            .map(|s| s["frameworks"].as_array().is_some_and(Vec::is_empty))
+            .unwrap_or(false)
+    });
+}
