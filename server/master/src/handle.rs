@@ -54,6 +54,12 @@ pub(crate) enum Command {
         call: Box<meseta_proto::master::Call>,
         reply: oneshot::Sender<Result<(), CallError>>,
     },
+    /// An operator API SUBSCRIBE: SUBSCRIBED goes first into `events`,
+    /// then every change.
+    OperatorSubscribe {
+        events: mpsc::Sender<Arc<meseta_proto::master::Event>>,
+        heartbeat: Duration,
+    },
     Inspect(Box<dyn FnOnce(&Master) + Send>),
     /// Read the registry and start leading from it.
     Recover {

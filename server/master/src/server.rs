@@ -273,6 +273,8 @@ async fn driver_loop(
             let _ = shutdown.send(true);
             break;
         }
+        outputs.operators.retain(|tx| !tx.is_closed());
+        master.set_observed(!outputs.operators.is_empty());
         // The batch is durable: accepted calls may be answered.
         for reply in after.accepted {
             let _ = reply.send(Ok(()));
@@ -298,6 +300,8 @@ async fn recover(master: &mut Master, store: &mut Store) -> Result<(), RegistryE
 struct Outputs {
     frameworks: HashMap<ConnId, mpsc::UnboundedSender<Event>>,
     agents: HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
+    /// Operator API subscribers, each with its bounded queue.
+    operators: Vec<mpsc::Sender<Arc<meseta_proto::master::Event>>>,
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -371,6 +375,14 @@ fn handle_command(
                 Vec::new()
             }
         },
+        Command::OperatorSubscribe { events, heartbeat } => {
+            let subscribed = crate::state::operator::events::subscribed(master, heartbeat);
+            if events.try_send(Arc::new(subscribed)).is_ok() {
+                outputs.operators.push(events);
+                master.set_observed(true);
+            }
+            Vec::new()
+        }
         Command::FrameworkGone { conn } => {
             frameworks.remove(&conn);
             master.framework_disconnected(now, conn)
@@ -436,6 +448,22 @@ fn perform(actions: Vec<Action>, outputs: &mut Outputs) {
             }
             Action::CloseAgent { link } => {
                 outputs.agents.remove(&link);
+            }
+            Action::ToOperators(event) => {
+                let event = Arc::new(*event);
+                outputs
+                    .operators
+                    .retain(|tx| match tx.try_send(Arc::clone(&event)) {
+                        Ok(()) => true,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::warn!(
+                                queued = crate::http::OPERATOR_QUEUE,
+                                "an operator API subscriber reads too slowly; disconnected"
+                            );
+                            false
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => false,
+                    });
             }
             Action::Persist(_) => {}
         }

@@ -260,3 +260,137 @@ fn operators_deactivate_and_reactivate_agents_and_tear_frameworks_down() {
             .unwrap_or(false)
     });
 }
+
+/// An operator SUBSCRIBE stream read over HTTP/1.0 (the body ends with the
+/// connection, no chunking), one RecordIO record per event.
+struct OperatorStream {
+    stream: std::net::TcpStream,
+    decoder: meseta_proto::recordio::Decoder,
+}
+
+impl OperatorStream {
+    fn open(master: &str) -> Self {
+        use std::io::{Read, Write};
+        let body = br#"{"type":"SUBSCRIBE"}"#;
+        let mut stream = std::net::TcpStream::connect(master).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        write!(
+            stream,
+            "POST /api/v1 HTTP/1.0\r\nHost: {master}\r\nContent-Type: {JSON}\r\nAccept: {JSON}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .expect("write");
+        stream.write_all(body).expect("write");
+        // The head, byte by byte up to the blank line.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("the response head");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        Self {
+            stream,
+            decoder: meseta_proto::recordio::Decoder::new(),
+        }
+    }
+
+    fn next(&mut self) -> Value {
+        use std::io::Read;
+        loop {
+            if let Some(record) = self.decoder.next_record().expect("RecordIO") {
+                return serde_json::from_slice(&record).expect("a JSON event");
+            }
+            let mut buffer = [0u8; 8192];
+            let read = self.stream.read(&mut buffer).expect("the event stream");
+            assert!(read > 0, "the stream ended");
+            self.decoder.feed(&buffer[..read]);
+        }
+    }
+
+    /// The next event of type `kind` (HEARTBEATs and others skipped).
+    fn expect(&mut self, kind: &str, mut matches: impl FnMut(&Value) -> bool) -> Value {
+        loop {
+            let event = self.next();
+            if event["type"] == kind && matches(&event) {
+                return event;
+            }
+        }
+    }
+}
+
+#[test]
+fn subscribe_streams_the_state_then_every_change_in_order() {
+    let tc = start_cluster(
+        1,
+        "cpus:1;mem:256",
+        &[
+            "--agent-ping-timeout",
+            "300ms",
+            "--max-agent-ping-timeouts",
+            "2",
+        ],
+    );
+    let master = tc.master();
+    let mut stream = OperatorStream::open(&master);
+    let subscribed = stream.next();
+    assert_eq!(subscribed["type"], "SUBSCRIBED", "{subscribed}");
+    let state = &subscribed["subscribed"]["get_state"];
+    assert_eq!(
+        state["get_agents"]["agents"].as_array().map(Vec::len),
+        Some(1),
+        "{state}"
+    );
+    assert!(subscribed["subscribed"]["heartbeat_interval_seconds"].as_f64() > Some(0.0));
+
+    let mut fw = TestFramework::start(&master, framework_info("watched", false));
+    let added = stream.expect("FRAMEWORK_ADDED", |_| true);
+    assert_eq!(
+        added["framework_added"]["framework"]["framework_info"]["name"],
+        "watched"
+    );
+    let offer = fw.offers().remove(0);
+    let task = command_task("short", &offer, "true", "cpus:0.1;mem:32");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    let added = stream.expect("TASK_ADDED", |_| true);
+    assert_eq!(added["task_added"]["task"]["task_id"]["value"], "short");
+    assert_eq!(added["task_added"]["task"]["state"], "TASK_STAGING");
+    // Then its updates, in the order they happened.
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("TASK_FINISHED") {
+        let update = stream.expect("TASK_UPDATED", |_| true);
+        assert_eq!(
+            update["task_updated"]["status"]["task_id"]["value"],
+            "short"
+        );
+        states.push(
+            update["task_updated"]["state"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string(),
+        );
+    }
+    assert_eq!(states, ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+
+    // An agent that goes silent is removed.
+    let agent_id = offer.agent_id.value.clone();
+    tc.cluster.agents[0].pause();
+    let removed = stream.expect("AGENT_REMOVED", |_| true);
+    assert_eq!(
+        removed["agent_removed"]["agent_id"]["value"],
+        agent_id.as_str()
+    );
+    tc.cluster.agents[0].resume();
+
+    fw.driver.stop(false);
+    let removed = stream.expect("FRAMEWORK_REMOVED", |_| true);
+    assert_eq!(
+        removed["framework_removed"]["framework_info"]["name"],
+        "watched"
+    );
+}

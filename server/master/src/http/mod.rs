@@ -5,6 +5,8 @@
 mod endpoints;
 mod json_view;
 mod operator;
+
+pub(crate) use operator::QUEUE as OPERATOR_QUEUE;
 mod scheduler_api;
 
 use axum::routing::{get, post};

@@ -314,6 +314,7 @@ impl Master {
                 .or_insert_with(|| executor.clone());
         }
         let mut infos = Vec::new();
+        let mut added = Vec::new();
         for (mut info, resources) in tasks {
             info.resources = with_role(&info.resources);
             if let Some(task_executor) = info.executor.as_mut() {
@@ -346,6 +347,9 @@ impl Master {
                 limits: info.limits.clone(),
             };
             tracing::info!(framework_id, agent_id, task_id = %info.task_id.value, "launching task");
+            if self.observed {
+                added.push(task.clone());
+            }
             framework.tasks.insert(
                 info.task_id.value.clone(),
                 TaskRecord {
@@ -358,6 +362,7 @@ impl Master {
             infos.push(info);
         }
         let framework_info = framework.info.clone();
+        self.observe_tasks_added(added, actions);
         if let Some(agent) = self.agents.get_mut(agent_id) {
             for info in &infos {
                 agent

@@ -224,6 +224,7 @@ impl Master {
                 deactivated: false,
             },
         );
+        self.observe_agent_added(&agent_id, actions);
         if was_unreachable {
             self.forget_vanished_tasks(now, &agent_id, actions);
         }

@@ -81,6 +81,7 @@ impl Master {
             actions.push(Action::CloseAgent { link });
         }
         self.allocator.remove_agent(agent_id);
+        self.observe_agent_removed(agent_id, actions);
         let mut tasks: Vec<&(String, String)> = agent.tasks.iter().collect();
         tasks.sort_unstable();
         for (framework_id, task_id) in tasks {

@@ -40,7 +40,7 @@ mod containers;
 mod health;
 mod ids;
 mod offers;
-mod operator;
+pub(crate) mod operator;
 mod reconcile;
 mod recovery;
 mod subscription;
@@ -96,6 +96,9 @@ pub enum Action {
     /// Write a registry operation. The shell persists every operation of a
     /// batch before it performs any other action of that batch.
     Persist(Operation),
+    /// Send an event to every operator API subscriber (only while
+    /// [`Master::set_observed`] says someone watches).
+    ToOperators(Box<meseta_proto::master::Event>),
 }
 
 /// A scheduler call the master refuses; the shell maps it to HTTP.
@@ -146,6 +149,8 @@ pub struct Framework {
     pub suppressed: bool,
     /// Executors known to run on agents: (agent, executor) → info.
     pub executors: HashMap<(String, String), v1::ExecutorInfo>,
+    /// Known from the registry or an agent, not subscribed to this master yet.
+    pub recovered: bool,
 }
 
 impl Framework {
@@ -167,6 +172,7 @@ impl Framework {
             last_event: now,
             suppressed: false,
             executors: HashMap::new(),
+            recovered: false,
         }
     }
 
@@ -371,6 +377,9 @@ pub struct Master {
     elected_time: Duration,
     counters: Counters,
     allocation_wanted: bool,
+    /// Operators watch (SUBSCRIBE on the operator API): changes also
+    /// produce [`Action::ToOperators`].
+    observed: bool,
 }
 
 impl Master {
@@ -403,6 +412,7 @@ impl Master {
             elected_time: now,
             counters: Counters::default(),
             allocation_wanted: false,
+            observed: false,
         }
     }
 

@@ -64,6 +64,7 @@ impl Master {
         self.allocator.deactivate_framework(&id);
         let framework = Framework {
             unregistered_time: Some(now),
+            recovered: true,
             ..Framework::new(id.clone(), info, now)
         };
         self.frameworks.insert(id, framework);

@@ -102,6 +102,7 @@ impl Master {
             framework.unregistered_time = None;
             framework.failover_deadline = None;
             framework.suppressed = suppressed;
+            framework.recovered = false;
             // Filters go; then role and suppression as subscribed (this
             // also activates the framework).
             self.allocator.revive(&framework_id);
@@ -122,6 +123,7 @@ impl Master {
         }
         self.allocator.set_gpu_capable(&framework_id, gpu_capable);
         self.conns.insert(conn, framework_id.clone());
+        self.observe_framework(&framework_id, old_role.is_none(), &mut actions);
         self.allocation_wanted = true;
 
         let subscribed = Event {
@@ -169,6 +171,7 @@ impl Master {
         tracing::info!(framework_id, ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(&framework_id);
         self.rescind_framework_offers(&framework_id, now, &mut actions);
+        self.observe_framework(&framework_id, false, &mut actions);
         if timeout.is_zero() {
             self.remove_framework(now, &framework_id, &mut actions);
         }
@@ -248,6 +251,7 @@ impl Master {
         framework.active = false;
         framework.unregistered_time = Some(now);
         self.counters.frameworks_removed += 1;
+        self.observe_framework_removed(&framework.info, actions);
         self.completed_frameworks.push_back(framework);
         while self.completed_frameworks.len() > self.settings.max_completed_frameworks {
             self.completed_frameworks.pop_front();

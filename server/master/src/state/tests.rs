@@ -502,6 +502,7 @@ mod determinism;
 mod kill;
 mod launch_group;
 mod message;
+mod operator;
 mod reconcile;
 mod teardown;
 mod worst_values;

@@ -87,6 +87,7 @@ impl Master {
             suppressed,
             actions,
         );
+        self.observe_framework(framework_id, false, actions);
         Ok(())
     }
 

@@ -60,6 +60,21 @@ impl Master {
             timestamp: Some(seconds(now)),
             ..Default::default()
         };
+        // Operators hear of tasks the master tracks (not of launches it
+        // refused), in their real state.
+        let tracked = self.frameworks.get(framework_id).is_some_and(|f| {
+            f.tasks.contains_key(task_id)
+                || f.completed_tasks
+                    .back()
+                    .is_some_and(|t| t.task_id.value == task_id)
+        });
+        if tracked {
+            let real = v1::TaskStatus {
+                state: state as i32,
+                ..status.clone()
+            };
+            self.observe_task_updated(framework_id, &real, state, actions);
+        }
         self.send(framework_id, update_event(status), now, actions);
     }
 
@@ -118,6 +133,7 @@ impl Master {
                     .recover(&framework_id, agent_id, &resources, None, now);
                 self.allocation_wanted = true;
             }
+            self.observe_task_updated(&framework_id, &status, latest, actions);
         } else {
             tracing::debug!(
                 framework_id,

@@ -9,7 +9,9 @@
 // Parsing helpers return the finished error `Response` on a cold path.
 #![allow(clippy::result_large_err)]
 
-mod views;
+mod subscribe;
+
+pub(crate) use subscribe::QUEUE;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +26,7 @@ use super::endpoints::metrics_of;
 use super::MESOS_VERSION;
 use crate::handle::{Command, MasterHandle};
 use crate::leadership::{self, Leadership};
+use crate::state::operator::views;
 use crate::state::CallError;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -98,6 +101,10 @@ pub(super) async fn handle(
         .unwrap_or(call::Type::Unknown);
     if kind == call::Type::Unknown {
         return error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present");
+    }
+    let leading = master.leadership() == Leadership::Leading;
+    if kind == call::Type::Subscribe && leading {
+        return subscribe::subscribe(master, accept).await;
     }
     if !answered_anywhere(kind) {
         match master.leadership() {

@@ -42,7 +42,7 @@ pub(crate) fn agents(m: &Master) -> response::GetAgents {
     }
 }
 
-fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
+pub(crate) fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
     response::get_agents::Agent {
         agent_info: a.info.clone(),
         active: a.active,
@@ -76,7 +76,7 @@ pub(crate) fn frameworks(m: &Master) -> response::GetFrameworks {
     }
 }
 
-fn framework(m: &Master, f: &Framework) -> response::get_frameworks::Framework {
+pub(crate) fn framework(m: &Master, f: &Framework) -> response::get_frameworks::Framework {
     let mut offer_ids: Vec<&String> = f.offers.iter().collect();
     offer_ids.sort_unstable();
     let mut offered = meseta_allocator::Resources::default();
@@ -107,7 +107,7 @@ fn framework(m: &Master, f: &Framework) -> response::get_frameworks::Framework {
         framework_info: f.info.clone(),
         active: f.active,
         connected: f.conn.is_some(),
-        recovered: f.stream_id.is_none() && f.conn.is_none(),
+        recovered: f.recovered,
         registered_time: Some(time(f.registered_time)),
         reregistered_time: f.reregistered_time.map(time),
         unregistered_time: f.unregistered_time.map(time),

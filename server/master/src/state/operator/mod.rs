@@ -1,7 +1,11 @@
 //! The operator API's calls that change the cluster: TEARDOWN a framework,
 //! MARK_AGENT_GONE, DEACTIVATE_AGENT and REACTIVATE_AGENT. Each names what
 //! it acts on; a name the master does not know is refused and changes
-//! nothing. (The GET_* calls only read the state: see `http::operator`.)
+//! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
+//! streams [`events`] of what changes.
+
+pub(crate) mod events;
+pub(crate) mod views;
 
 use std::time::Duration;
 
