@@ -51,6 +51,7 @@ mod error;
 pub mod executor;
 mod http;
 pub mod logging;
+pub mod operator;
 pub mod scheduler;
 mod sender;
 mod status;

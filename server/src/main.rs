@@ -3,7 +3,8 @@
 //! * `meseta master`: the master (scheduler API, endpoints, agents' gRPC);
 //! * `meseta agent`: an agent that runs tasks for the master;
 //! * `meseta local`: a master and N agents on loopback, for trying things out;
-//! * `meseta execute`: run one command as a task, like `mesos-execute`.
+//! * `meseta execute`: run one command as a task, like `mesos-execute`;
+//! * `meseta tasks | agents | frameworks | logs`: what an operator looks at.
 
 mod cli;
 
@@ -32,6 +33,14 @@ enum Command {
     Local(cli::local::Args),
     /// Run one command as a task and wait for it, like `mesos-execute`.
     Execute(cli::execute::Args),
+    /// List the cluster's tasks (active ones; `--all` adds completed ones).
+    Tasks(cli::operator::TasksArgs),
+    /// List the agents, with their resources in use.
+    Agents(cli::operator::AgentsArgs),
+    /// List the frameworks.
+    Frameworks(cli::operator::FrameworksArgs),
+    /// Print a task's stdout (or `--stderr`) from its sandbox; `--follow` tails it.
+    Logs(cli::operator::LogsArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +56,10 @@ fn main() -> ExitCode {
         Command::Agent(args) => cli::agent::run(*args),
         Command::Local(args) => cli::local::run(args),
         Command::Execute(args) => cli::execute::run(args),
+        Command::Tasks(args) => cli::operator::list::tasks(args),
+        Command::Agents(args) => cli::operator::list::agents(args),
+        Command::Frameworks(args) => cli::operator::list::frameworks(args),
+        Command::Logs(args) => cli::operator::logs::logs(args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod execute;
 pub mod local;
 pub mod master;
+pub mod operator;
 
 use std::path::Path;
 

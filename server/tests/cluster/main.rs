@@ -7,6 +7,7 @@ mod common;
 mod agent_restart;
 mod agents;
 mod bad_input;
+mod cli;
 mod docker;
 mod docker_env;
 mod endpoints;
