@@ -286,23 +286,9 @@ impl Inner {
                         crate::status_updates::StreamKey::new(&framework.id, &task.info.task_id);
                     let in_flight = state.updates.in_flight(&key);
                     register.tasks.push(v1::Task {
-                        name: task.info.name.clone(),
-                        task_id: task.info.task_id.clone(),
-                        framework_id: framework.id.clone(),
-                        executor_id: executor_id.clone(),
-                        agent_id: agent_id.clone(),
-                        state: task.state,
-                        resources: task.info.resources.clone(),
-                        statuses: task.statuses.clone(),
                         status_update_state: in_flight.map(|s| s.state),
                         status_update_uuid: in_flight.and_then(|s| s.uuid.clone()),
-                        labels: task.info.labels.clone(),
-                        discovery: task.info.discovery.clone(),
-                        container: task.info.container.clone(),
-                        health_check: task.info.health_check.clone(),
-                        kill_policy: task.info.kill_policy,
-                        user: Some(framework.info.user.clone()).filter(|u| !u.is_empty()),
-                        ..Default::default()
+                        ..crate::state::task_view(framework, executor, task, &agent_id)
                     });
                 }
             }

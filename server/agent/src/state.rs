@@ -166,6 +166,34 @@ impl Executor {
     }
 }
 
+/// A task as the Mesos APIs show it (`mesos.v1.Task`): what the agent
+/// reports to the master on registration and to operators.
+pub(crate) fn task_view(
+    framework: &Framework,
+    executor: &Executor,
+    task: &Task,
+    agent_id: &v1::AgentId,
+) -> v1::Task {
+    let executor_id = (executor.kind != ExecutorKind::Command).then(|| executor.id().clone());
+    v1::Task {
+        name: task.info.name.clone(),
+        task_id: task.info.task_id.clone(),
+        framework_id: framework.id.clone(),
+        executor_id,
+        agent_id: agent_id.clone(),
+        state: task.state,
+        resources: task.info.resources.clone(),
+        statuses: task.statuses.clone(),
+        labels: task.info.labels.clone(),
+        discovery: task.info.discovery.clone(),
+        container: task.info.container.clone(),
+        health_check: task.info.health_check.clone(),
+        kill_policy: task.info.kill_policy,
+        user: Some(framework.info.user.clone()).filter(|u| !u.is_empty()),
+        ..Default::default()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Framework {
     pub info: v1::FrameworkInfo,

@@ -360,7 +360,8 @@ fn subscribe_streams_the_state_then_every_change_in_order() {
     let added = stream.expect("TASK_ADDED", |_| true);
     assert_eq!(added["task_added"]["task"]["task_id"]["value"], "short");
     assert_eq!(added["task_added"]["task"]["state"], "TASK_STAGING");
-    // Then its updates, in the order they happened.
+    // Then its updates, in the order they happened (`state` is the
+    // task's latest state when each arrived, which may run ahead).
     let mut states = Vec::new();
     while states.last().map(String::as_str) != Some("TASK_FINISHED") {
         let update = stream.expect("TASK_UPDATED", |_| true);
@@ -369,7 +370,7 @@ fn subscribe_streams_the_state_then_every_change_in_order() {
             "short"
         );
         states.push(
-            update["task_updated"]["state"]
+            update["task_updated"]["status"]["state"]
                 .as_str()
                 .unwrap_or("?")
                 .to_string(),
@@ -393,4 +394,69 @@ fn subscribe_streams_the_state_then_every_change_in_order() {
         removed["framework_removed"]["framework_info"]["name"],
         "watched"
     );
+}
+
+/// A JSON call to an agent's operator API (the same path as the master's).
+fn agent_call(agent: &str, body: Value) -> (u16, Value) {
+    call_json(agent, body)
+}
+
+#[test]
+fn agents_answer_reads_and_kill_and_wait_for_containers() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let agent = tc.cluster.agents[0].address.clone();
+    let mut fw = TestFramework::start(&master, framework_info("contained", false));
+    let offer = fw.offers().remove(0);
+    let task = command_task("victim", &offer, "sleep 600", "cpus:0.25;mem:32");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    let running = fw.state("victim", TaskState::TaskRunning);
+
+    for kind in [
+        "GET_HEALTH",
+        "GET_VERSION",
+        "GET_FLAGS",
+        "GET_METRICS",
+        "GET_AGENT",
+    ] {
+        let (status, answer) = agent_call(&agent, json!({ "type": kind }));
+        assert_eq!(status, 200, "{kind}: {answer}");
+        assert_eq!(answer["type"], kind);
+    }
+    let (_, state) = agent_call(&agent, json!({ "type": "GET_STATE" }));
+    let launched = &state["get_state"]["get_tasks"]["launched_tasks"];
+    assert_eq!(launched[0]["task_id"]["value"], "victim", "{state}");
+    assert_eq!(launched[0]["state"], "TASK_RUNNING");
+    assert_eq!(
+        state["get_state"]["get_frameworks"]["frameworks"][0]["framework_info"]["name"],
+        "contained"
+    );
+    let (_, containers) = agent_call(&agent, json!({ "type": "GET_CONTAINERS" }));
+    let container = containers["get_containers"]["containers"][0]["container_id"].clone();
+    let reported = running
+        .container_status
+        .and_then(|s| s.container_id)
+        .map(|id| id.value)
+        .unwrap_or_default();
+    assert_eq!(container["value"], reported.as_str(), "{containers}");
+
+    let (status, _) = agent_call(
+        &agent,
+        json!({ "type": "KILL_CONTAINER", "kill_container": { "container_id": { "value": "no-such" } } }),
+    );
+    assert_eq!(status, 404);
+    let (status, answer) = agent_call(
+        &agent,
+        json!({ "type": "KILL_CONTAINER", "kill_container": { "container_id": container } }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let killed = fw.terminal("victim");
+    assert_eq!(killed.state, TaskState::TaskKilled as i32, "{killed:?}");
+    let (status, answer) = agent_call(
+        &agent,
+        json!({ "type": "WAIT_CONTAINER", "wait_container": { "container_id": container } }),
+    );
+    // The container has ended (or is already gone from the agent).
+    assert!(status == 200 || status == 404, "{status}: {answer}");
 }

@@ -7,6 +7,7 @@
 
 pub mod files;
 mod monitor;
+mod operator;
 pub mod state;
 
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
             "/api/v1/executor",
             post(crate::executor_api::handle).layer(DefaultBodyLimit::max(MAX_CALL_BYTES)),
         )
+        .route("/api/v1", post(operator::handle))
+        .route("/slave(1)/api/v1", post(operator::handle))
         .route("/state", get(state::state))
         .route("/state.json", get(state::state))
         .route("/slave(1)/state", get(state::state))

@@ -1,0 +1,404 @@
+//! `POST /api/v1` on the agent: the operator API's agent calls, in JSON or
+//! protobuf. Reads (GET_HEALTH, GET_FLAGS, GET_VERSION, GET_METRICS,
+//! GET_STATE, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_AGENT,
+//! GET_CONTAINERS) answer `200` with a `mesos.v1.agent.Response`;
+//! KILL_CONTAINER stops a container as a kill of its tasks would (its
+//! tasks end `TASK_KILLED`; SIGKILL at once unless another `signal` asks
+//! for the graceful way) and WAIT_CONTAINER answers when it has ended.
+//! A container the agent does not run is `404`; malformed calls `400`.
+
+// Parsing helpers return the finished error `Response` on a cold path.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use meseta_proto::agent::{call, response, Call, Response as Answer};
+use meseta_proto::media::{self, Encoding};
+use meseta_proto::{json, v1, Message, MESOS_VERSION};
+use serde_json::Value;
+
+use crate::inner::Inner;
+use crate::state::{task_view, Control, ExecutorKind};
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.into(),
+    )
+        .into_response()
+}
+
+fn decode(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
+    let bad = |m: String| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to parse body into Call: {m}"),
+        )
+    };
+    match encoding {
+        Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
+        Encoding::Protobuf => {
+            let call = Call::decode(body).map_err(|e| bad(e.to_string()))?;
+            json::check_required(&call).map_err(|e| bad(e.to_string()))?;
+            Ok(call)
+        }
+    }
+}
+
+fn of(kind: response::Type) -> Answer {
+    Answer {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    }
+}
+
+pub(crate) async fn handle(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    let media_error = |e: media::MediaError| {
+        error(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.message,
+        )
+    };
+    let encoding = match media::content_type(header(header::CONTENT_TYPE)) {
+        Ok(encoding) => encoding,
+        Err(e) => return media_error(e),
+    };
+    let accept = match media::accept(header(header::ACCEPT), encoding) {
+        Ok(accept) => accept,
+        Err(e) => return media_error(e),
+    };
+    let call = match decode(encoding, &body) {
+        Ok(call) => call,
+        Err(response) => return response,
+    };
+    let kind = call
+        .r#type
+        .and_then(|t| call::Type::try_from(t).ok())
+        .unwrap_or(call::Type::Unknown);
+    let answer = match kind {
+        call::Type::Unknown => {
+            return error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present")
+        }
+        call::Type::KillContainer => {
+            let Some(kill) = call.kill_container else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'kill_container' to be present",
+                );
+            };
+            // SIGKILL (the default) at once; SIGTERM first and SIGKILL
+            // after the default grace period otherwise.
+            let grace = match kill.signal {
+                None | Some(libc::SIGKILL) => std::time::Duration::ZERO,
+                Some(_) => crate::launch::DEFAULT_KILL_GRACE,
+            };
+            return match kill_container(&inner, &kill.container_id, grace) {
+                true => StatusCode::OK.into_response(),
+                false => not_found(&kill.container_id),
+            };
+        }
+        call::Type::WaitContainer => {
+            let Some(wait) = call.wait_container else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'wait_container' to be present",
+                );
+            };
+            match wait_container(&inner, &wait.container_id).await {
+                Some(answer) => answer,
+                None => return not_found(&wait.container_id),
+            }
+        }
+        other => match read(&inner, other) {
+            Some(answer) => answer,
+            None => {
+                return error(
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!(
+                        "call {} is not supported by this agent yet",
+                        other.as_str_name()
+                    ),
+                )
+            }
+        },
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, accept.media_type())],
+        accept.encode(&answer),
+    )
+        .into_response()
+}
+
+fn not_found(id: &v1::ContainerId) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("Container {} cannot be found", id.value),
+    )
+}
+
+/// Name/value pairs of a flat JSON document (the flags, the metrics).
+fn pairs(document: &Value) -> impl Iterator<Item = (String, &Value)> {
+    document
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| (name.clone(), value))
+}
+
+/// The answers that only read.
+fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
+    Some(match kind {
+        call::Type::GetHealth => Answer {
+            get_health: Some(response::GetHealth { healthy: true }),
+            ..of(response::Type::GetHealth)
+        },
+        call::Type::GetVersion => Answer {
+            get_version: Some(response::GetVersion {
+                version_info: v1::VersionInfo {
+                    version: MESOS_VERSION.to_string(),
+                    build_user: Some("meseta".into()),
+                    git_tag: Some(format!("meseta-{}", env!("CARGO_PKG_VERSION"))),
+                    ..Default::default()
+                },
+            }),
+            ..of(response::Type::GetVersion)
+        },
+        call::Type::GetFlags => {
+            let state = super::state::state_document(inner);
+            let flags = pairs(&state["flags"])
+                .map(|(name, value)| v1::Flag {
+                    name,
+                    value: Some(
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_string),
+                    ),
+                })
+                .collect();
+            Answer {
+                get_flags: Some(response::GetFlags { flags }),
+                ..of(response::Type::GetFlags)
+            }
+        }
+        call::Type::GetMetrics => {
+            let snapshot = super::state::metrics_document(inner);
+            let mut metrics: Vec<v1::Metric> = pairs(&snapshot)
+                .map(|(name, value)| v1::Metric {
+                    name,
+                    value: value.as_f64(),
+                })
+                .collect();
+            metrics.sort_by(|a, b| a.name.cmp(&b.name));
+            Answer {
+                get_metrics: Some(response::GetMetrics { metrics }),
+                ..of(response::Type::GetMetrics)
+            }
+        }
+        call::Type::GetAgent => Answer {
+            get_agent: Some(response::GetAgent {
+                agent_info: Some(inner.agent_info()),
+                ..Default::default()
+            }),
+            ..of(response::Type::GetAgent)
+        },
+        call::Type::GetState => Answer {
+            get_state: Some(response::GetState {
+                get_tasks: Some(tasks(inner)),
+                get_executors: Some(executors(inner)),
+                get_frameworks: Some(frameworks(inner)),
+            }),
+            ..of(response::Type::GetState)
+        },
+        call::Type::GetTasks => Answer {
+            get_tasks: Some(tasks(inner)),
+            ..of(response::Type::GetTasks)
+        },
+        call::Type::GetExecutors => Answer {
+            get_executors: Some(executors(inner)),
+            ..of(response::Type::GetExecutors)
+        },
+        call::Type::GetFrameworks => Answer {
+            get_frameworks: Some(frameworks(inner)),
+            ..of(response::Type::GetFrameworks)
+        },
+        call::Type::GetContainers => Answer {
+            get_containers: Some(containers(inner)),
+            ..of(response::Type::GetContainers)
+        },
+        _ => return None,
+    })
+}
+
+fn tasks(inner: &Inner) -> response::GetTasks {
+    let state = inner.lock();
+    let agent_id = state.agent_id.clone().unwrap_or_default();
+    let mut out = response::GetTasks::default();
+    for framework in state.frameworks.values() {
+        let executors = framework
+            .executors
+            .values()
+            .chain(&framework.completed_executors);
+        for executor in executors {
+            for task in executor.tasks.values() {
+                let view = task_view(framework, executor, task, &agent_id);
+                let terminal = v1::TaskState::try_from(task.state).is_ok_and(|s| s.is_terminal());
+                if terminal {
+                    out.terminated_tasks.push(view);
+                } else if task.queued {
+                    out.queued_tasks.push(view);
+                } else {
+                    out.launched_tasks.push(view);
+                }
+            }
+            for task in &executor.completed_tasks {
+                out.completed_tasks
+                    .push(task_view(framework, executor, task, &agent_id));
+            }
+        }
+    }
+    for list in [
+        &mut out.queued_tasks,
+        &mut out.launched_tasks,
+        &mut out.terminated_tasks,
+    ] {
+        list.sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+    }
+    out
+}
+
+fn executors(inner: &Inner) -> response::GetExecutors {
+    let state = inner.lock();
+    let executor = |e: &crate::state::Executor| response::get_executors::Executor {
+        executor_info: e.info.clone(),
+    };
+    let mut out = response::GetExecutors::default();
+    for framework in state.frameworks.values() {
+        out.executors
+            .extend(framework.executors.values().map(executor));
+        out.completed_executors
+            .extend(framework.completed_executors.iter().map(executor));
+    }
+    out.executors.sort_by(|a, b| {
+        a.executor_info
+            .executor_id
+            .value
+            .cmp(&b.executor_info.executor_id.value)
+    });
+    out
+}
+
+fn frameworks(inner: &Inner) -> response::GetFrameworks {
+    let state = inner.lock();
+    let framework = |info: &v1::FrameworkInfo| response::get_frameworks::Framework {
+        framework_info: info.clone(),
+    };
+    let mut frameworks: Vec<_> = state
+        .frameworks
+        .values()
+        .map(|f| framework(&f.info))
+        .collect();
+    frameworks.sort_by_key(|f| f.framework_info.id.as_ref().map(|id| id.value.clone()));
+    response::GetFrameworks {
+        frameworks,
+        completed_frameworks: state
+            .completed_frameworks
+            .iter()
+            .map(|f| framework(&f.info))
+            .collect(),
+    }
+}
+
+/// The running containers: each executor's (a default executor's tasks
+/// each have their own).
+fn containers(inner: &Inner) -> response::GetContainers {
+    let state = inner.lock();
+    let mut out = Vec::new();
+    for framework in state.frameworks.values() {
+        for executor in framework.executors.values().filter(|e| e.is_live()) {
+            let container = |container_id: v1::ContainerId| response::get_containers::Container {
+                framework_id: Some(framework.id.clone()),
+                executor_id: Some(executor.id().clone()),
+                executor_name: executor.info.name.clone(),
+                container_id,
+                ..Default::default()
+            };
+            match executor.kind {
+                ExecutorKind::Default => out.extend(
+                    executor
+                        .tasks
+                        .values()
+                        .filter_map(|t| t.container_id.clone())
+                        .map(container),
+                ),
+                _ => out.push(container(executor.container_id.clone())),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.container_id.value.cmp(&b.container_id.value));
+    response::GetContainers { containers: out }
+}
+
+/// Stops the container `id` as a kill of its tasks would: the built-in
+/// executors' tasks are killed (TASK_KILLED), a custom executor is shut
+/// down. False when the agent runs no such container.
+fn kill_container(inner: &Arc<Inner>, id: &v1::ContainerId, grace: std::time::Duration) -> bool {
+    let mut custom = None;
+    {
+        let state = inner.lock();
+        let mut found = false;
+        for framework in state.frameworks.values() {
+            for executor in framework.executors.values().filter(|e| e.is_live()) {
+                let whole = executor.container_id == *id;
+                if whole && executor.kind == ExecutorKind::Custom {
+                    custom = Some((framework.id.value.clone(), executor.id().value.clone()));
+                    found = true;
+                    continue;
+                }
+                for task in executor.tasks.values() {
+                    if whole || task.container_id.as_ref() == Some(id) {
+                        found = true;
+                        if let Some(control) = &task.control {
+                            let _ = control.send(Control::Kill { grace });
+                        }
+                    }
+                }
+                found |= whole;
+            }
+        }
+        if !found {
+            return false;
+        }
+    }
+    tracing::info!(container_id = %id.value, "operator kills the container");
+    if let Some((framework_id, executor_id)) = custom {
+        inner.shutdown_custom_executor(&framework_id, &executor_id);
+    }
+    true
+}
+
+/// Waits for the container to end; how it ended.
+async fn wait_container(inner: &Arc<Inner>, id: &v1::ContainerId) -> Option<Answer> {
+    let termination = inner.containerizer.wait(id).await.ok()?;
+    Some(Answer {
+        wait_container: Some(response::WaitContainer {
+            exit_status: termination.wait_status,
+            ..Default::default()
+        }),
+        ..of(response::Type::WaitContainer)
+    })
+}
