@@ -104,6 +104,45 @@ impl OperatorClient {
         Err(Error::TooManyRedirects(MAX_REDIRECTS))
     }
 
+    /// Sends `call` to the agent at `agent` (its operator API); its
+    /// `Response`, or `None` for an empty `200`.
+    pub async fn agent_call(
+        &self,
+        agent: &Endpoint,
+        call: &meseta_proto::agent::Call,
+    ) -> Result<Option<meseta_proto::agent::Response>> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+        headers.insert(ACCEPT, HeaderValue::from_static(PROTOBUF));
+        let sent = self
+            .http
+            .post(agent, "/api/v1", &headers, call.encode_to_vec());
+        let response = tokio::time::timeout(CALL_TIMEOUT, sent)
+            .await
+            .map_err(|_| Error::Http {
+                endpoint: agent.to_string(),
+                reason: format!("no answer within {CALL_TIMEOUT:?}"),
+            })??;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Err(Error::Status {
+                endpoint: agent.to_string(),
+                status: status.as_u16(),
+                body: body_text(response).await,
+            });
+        }
+        let bytes = collect(agent, response.into_body()).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        meseta_proto::agent::Response::decode(bytes)
+            .map(Some)
+            .map_err(|e| Error::Decode {
+                message: "mesos.v1.agent.Response",
+                reason: e.to_string(),
+            })
+    }
+
     /// `GET http://endpoint/path` (an agent's `/files/read`, `/state`, …);
     /// the status and the whole body, within `timeout`.
     pub async fn get(

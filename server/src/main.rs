@@ -4,7 +4,7 @@
 //! * `meseta agent`: an agent that runs tasks for the master;
 //! * `meseta local`: a master and N agents on loopback, for trying things out;
 //! * `meseta execute`: run one command as a task, like `mesos-execute`;
-//! * `meseta tasks | agents | frameworks | logs`: what an operator looks at.
+//! * `meseta tasks | agents | frameworks | logs | kill`: what an operator looks at and does.
 
 mod cli;
 
@@ -41,6 +41,8 @@ enum Command {
     Frameworks(cli::operator::FrameworksArgs),
     /// Print a task's stdout (or `--stderr`) from its sandbox; `--follow` tails it.
     Logs(cli::operator::LogsArgs),
+    /// Kill a task (it ends TASK_KILLED), as an operator.
+    Kill(cli::operator::KillArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Agents(args) => cli::operator::list::agents(args),
         Command::Frameworks(args) => cli::operator::list::frameworks(args),
         Command::Logs(args) => cli::operator::logs::logs(args),
+        Command::Kill(args) => cli::operator::kill::kill(args),
     };
     match result {
         Ok(code) => code,

@@ -106,6 +106,26 @@ fn tables_json_and_logs_show_what_runs() {
 }
 
 #[test]
+fn kill_ends_a_task_killed_and_refuses_what_cannot_be_killed() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let mut fw = TestFramework::start(&master, framework_info("cli-killed", false));
+    let offer = fw.offers().remove(0);
+    let task = command_task("sleeper", &offer, "sleep 600", "cpus:0.25;mem:32");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("sleeper", TaskState::TaskRunning);
+    let said = stdout(&meseta(&["kill", "sleeper", "--master", &master]));
+    assert!(said.contains("sleeper"), "{said}");
+    let status = fw.terminal("sleeper");
+    assert_eq!(status.state, TaskState::TaskKilled as i32, "{status:?}");
+    let line = failure(&meseta(&["kill", "sleeper", "--master", &master]));
+    assert!(line.contains("already ended"), "{line}");
+    let line = failure(&meseta(&["kill", "ghost", "--master", &master]));
+    assert!(line.contains("ghost"), "{line}");
+}
+
+#[test]
 fn unknown_tasks_and_unreachable_masters_fail_in_one_line() {
     let tc = start_cluster(1, "cpus:1;mem:256", &[]);
     let master = tc.master();

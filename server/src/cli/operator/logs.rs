@@ -8,14 +8,13 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use meseta_core::detector::Endpoint;
 use meseta_core::operator::OperatorClient;
-use meseta_proto::master::call;
 use meseta_proto::v1;
 use serde_json::Value;
 
-use super::{get, with_client};
+use super::{locate, with_client, Located};
 
 /// How long one request to an agent may take.
 const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,52 +40,6 @@ pub struct LogsArgs {
     /// The task's framework (ID), when several frameworks use the same task ID.
     #[arg(long)]
     framework: Option<String>,
-}
-
-/// Where a task runs, as the master knows it.
-struct Located {
-    task: v1::Task,
-    agent: Endpoint,
-}
-
-async fn locate(client: &mut OperatorClient, args: &LogsArgs) -> anyhow::Result<Located> {
-    let state = get(client, call::Type::GetState)
-        .await?
-        .get_state
-        .unwrap_or_default();
-    let tasks = state.get_tasks.unwrap_or_default();
-    let mut matching: Vec<v1::Task> = tasks
-        .tasks
-        .into_iter()
-        .chain(tasks.unreachable_tasks)
-        .chain(tasks.completed_tasks)
-        .filter(|t| t.task_id.value == args.task)
-        .filter(|t| {
-            args.framework
-                .as_ref()
-                .is_none_or(|f| &t.framework_id.value == f)
-        })
-        .collect();
-    let task = match matching.len() {
-        0 => bail!("no task '{}' is known to the master", args.task),
-        1 => matching.remove(0),
-        _ => bail!(
-            "several frameworks have a task '{}'; name one with --framework",
-            args.task
-        ),
-    };
-    let agent = state
-        .get_agents
-        .unwrap_or_default()
-        .agents
-        .into_iter()
-        .find(|a| a.agent_info.id.as_ref() == Some(&task.agent_id))
-        .ok_or_else(|| anyhow!("the agent of task '{}' is not connected", args.task))?;
-    let pid = agent.pid.unwrap_or_default();
-    let address = pid.rsplit_once('@').map_or(pid.as_str(), |(_, a)| a);
-    let agent = Endpoint::parse(address, None)
-        .with_context(|| format!("the agent's address {pid:?} is unusable"))?;
-    Ok(Located { task, agent })
 }
 
 /// The task's sandbox directory on its agent.
@@ -177,7 +130,7 @@ fn ended(task: &v1::Task) -> bool {
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let master = args.master.clone();
     with_client(&master, async |client| {
-        let mut located = locate(client, &args).await?;
+        let mut located = locate(client, &args.task, args.framework.as_deref()).await?;
         let directory = sandbox(client, &located).await?;
         let path = format!(
             "{directory}/{}",
@@ -198,7 +151,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             }
             tokio::time::sleep(FOLLOW_INTERVAL).await;
             // Once the task has ended, one last read gets what it wrote last.
-            if let Ok(again) = locate(client, &args).await {
+            if let Ok(again) = locate(client, &args.task, args.framework.as_deref()).await {
                 located.task = again.task;
             }
         }

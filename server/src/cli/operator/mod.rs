@@ -3,16 +3,20 @@
 //! API (found as the drivers find it: `HOST:PORT`, `zk://…`, `file://…`)
 //! and the agents' sandboxes; every failure is one line and a non-zero exit.
 
+pub mod kill;
 pub mod list;
 pub mod logs;
 mod table;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{anyhow, bail, Context};
+use meseta_core::detector::Endpoint;
 use meseta_core::operator::OperatorClient;
 use meseta_proto::master::{call, Call, Response};
+use meseta_proto::v1;
 
+pub use kill::KillArgs;
 pub use list::{AgentsArgs, FrameworksArgs, TasksArgs};
 pub use logs::LogsArgs;
 
@@ -54,4 +58,51 @@ async fn get(client: &mut OperatorClient, kind: call::Type) -> anyhow::Result<Re
         .await
         .context("cannot reach the master")?
         .with_context(|| format!("the master answered {} with nothing", kind.as_str_name()))
+}
+
+/// Where a task runs, as the master knows it.
+pub(crate) struct Located {
+    pub task: v1::Task,
+    pub agent: Endpoint,
+}
+
+/// The task `task_id` (of `framework`, when given) and its agent.
+async fn locate(
+    client: &mut OperatorClient,
+    task_id: &str,
+    framework: Option<&str>,
+) -> anyhow::Result<Located> {
+    let state = get(client, call::Type::GetState)
+        .await?
+        .get_state
+        .unwrap_or_default();
+    let tasks = state.get_tasks.unwrap_or_default();
+    let mut matching: Vec<v1::Task> = tasks
+        .tasks
+        .into_iter()
+        .chain(tasks.unreachable_tasks)
+        .chain(tasks.completed_tasks)
+        .filter(|t| t.task_id.value == task_id)
+        .filter(|t| framework.is_none_or(|f| t.framework_id.value == f))
+        .collect();
+    let task = match matching.len() {
+        0 => bail!("no task '{}' is known to the master", task_id),
+        1 => matching.remove(0),
+        _ => bail!(
+            "several frameworks have a task '{}'; name one with --framework",
+            task_id
+        ),
+    };
+    let agent = state
+        .get_agents
+        .unwrap_or_default()
+        .agents
+        .into_iter()
+        .find(|a| a.agent_info.id.as_ref() == Some(&task.agent_id))
+        .ok_or_else(|| anyhow!("the agent of task '{}' is not connected", task_id))?;
+    let pid = agent.pid.unwrap_or_default();
+    let address = pid.rsplit_once('@').map_or(pid.as_str(), |(_, a)| a);
+    let agent = Endpoint::parse(address, None)
+        .with_context(|| format!("the agent's address {pid:?} is unusable"))?;
+    Ok(Located { task, agent })
 }
