@@ -378,6 +378,10 @@ fn handle_command(
         Command::OperatorSubscribe { events, heartbeat } => {
             let subscribed = crate::state::operator::events::subscribed(master, heartbeat);
             if events.try_send(Arc::new(subscribed)).is_ok() {
+                if outputs.operators.len() >= crate::http::MAX_OPERATOR_SUBSCRIBERS {
+                    tracing::warn!("too many operator API subscribers; closing the oldest");
+                    outputs.operators.remove(0);
+                }
                 outputs.operators.push(events);
                 master.set_observed(true);
             }

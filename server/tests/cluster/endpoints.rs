@@ -114,6 +114,18 @@ fn unknown_paths_are_not_found_while_agents_keep_their_grpc_link() {
         assert_eq!(status, 404, "{method} {path}: {body}");
         assert!(body.contains(path), "{method} {path}: {body}");
     }
+    // Browsers on another origin (the UI on one master, the leader or an
+    // agent elsewhere) are let through.
+    let preflight = [
+        ("Origin", "http://elsewhere:5050"),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "content-type"),
+    ];
+    let (status, _) = request(&master, "OPTIONS", "/api/v1", &preflight, b"");
+    assert_eq!(status, 200, "CORS preflight on the master");
+    let agent = tc.cluster.agents[0].address.clone();
+    let (status, _) = request(&agent, "OPTIONS", "/api/v1", &preflight, b"");
+    assert_eq!(status, 200, "CORS preflight on an agent");
     // A gRPC client asking for a method nobody serves still hears gRPC.
     let (status, _) = request(
         &master,

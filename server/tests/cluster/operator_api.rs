@@ -347,6 +347,8 @@ fn subscribe_streams_the_state_then_every_change_in_order() {
     );
     assert!(subscribed["subscribed"]["heartbeat_interval_seconds"].as_f64() > Some(0.0));
 
+    assert_eq!(stream.next()["type"], "HEARTBEAT", "a heartbeat at once");
+
     let mut fw = TestFramework::start(&master, framework_info("watched", false));
     let added = stream.expect("FRAMEWORK_ADDED", |_| true);
     assert_eq!(

@@ -48,4 +48,16 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/files/download.json", get(files::download))
         .fallback(|| async { (StatusCode::NOT_FOUND, "No such endpoint on this agent") })
         .with_state(inner)
+        .layer(cors())
+}
+
+/// Browsers may read the agent from any origin: the web UI is served by
+/// the masters and reads sandboxes and containers here. (Nothing here is
+/// authenticated yet; when it is, the origins allowed will follow.)
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
 }

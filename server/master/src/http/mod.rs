@@ -6,7 +6,7 @@ mod endpoints;
 mod json_view;
 mod operator;
 
-pub(crate) use operator::QUEUE as OPERATOR_QUEUE;
+pub(crate) use operator::{MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS, QUEUE as OPERATOR_QUEUE};
 mod scheduler_api;
 
 use axum::routing::{get, post};
@@ -42,4 +42,22 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/health", get(endpoints::health))
         .route("/version", get(endpoints::version))
         .with_state(handle)
+        .layer(cors())
+}
+
+/// Browsers may call every endpoint from any origin: the web UI served by
+/// one master talks to the leader (a follower redirects there) and to the
+/// agents. (Nothing here is authenticated yet; when it is, the origins
+/// allowed will follow.)
+pub(crate) fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("mesos-stream-id"),
+        ])
+        .expose_headers([header::LOCATION, HeaderName::from_static("mesos-stream-id")])
 }

@@ -11,7 +11,7 @@
 
 mod subscribe;
 
-pub(crate) use subscribe::QUEUE;
+pub(crate) use subscribe::{MAX_SUBSCRIBERS, QUEUE};
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use meseta_proto::master::Event;
 use meseta_proto::media::Encoding;
@@ -26,31 +26,36 @@ pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 /// Events queued for one subscriber before it counts as too slow.
 pub(crate) const QUEUE: usize = 4096;
 
+/// Subscribers kept at once (as in Mesos); a new one past it closes the oldest.
+pub(crate) const MAX_SUBSCRIBERS: usize = 1000;
+
 pub(super) async fn subscribe(master: MasterHandle, encoding: Encoding) -> Response {
-    let (events, rx) = mpsc::channel::<Arc<Event>>(QUEUE);
+    let (events, mut rx) = mpsc::channel::<Arc<Event>>(QUEUE);
     master.send(Command::OperatorSubscribe {
         events,
         heartbeat: HEARTBEAT_INTERVAL,
     });
-    let events = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let mut ticks = tokio::time::interval(HEARTBEAT_INTERVAL);
-    ticks.reset();
+    // SUBSCRIBED first; then, as Mesos does, a HEARTBEAT at once and one
+    // every interval among the events.
+    let Some(subscribed) = rx.recv().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response();
+    };
     let heartbeats =
-        tokio_stream::wrappers::IntervalStream::new(ticks).map(|_| Arc::new(events::heartbeat()));
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(HEARTBEAT_INTERVAL))
+            .map(|_| Some(Arc::new(events::heartbeat())));
     // The stream ends when the loop drops the queue (too slow, or stopping).
-    let stream = futures::stream::select(
-        events
-            .map(Some)
-            .chain(futures::stream::once(async { None })),
-        heartbeats.map(Some),
-    )
-    .take_while(|event| std::future::ready(event.is_some()))
-    .filter_map(std::future::ready)
-    .map(move |event| {
-        Ok::<_, std::convert::Infallible>(Bytes::from(recordio::encode(
-            &encoding.encode(event.as_ref()),
-        )))
-    });
+    let changes = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .map(Some)
+        .chain(futures::stream::once(async { None }));
+    let stream = futures::stream::once(async move { Some(subscribed) })
+        .chain(futures::stream::select(changes, heartbeats))
+        .take_while(|event| std::future::ready(event.is_some()))
+        .filter_map(std::future::ready)
+        .map(move |event| {
+            Ok::<_, std::convert::Infallible>(Bytes::from(recordio::encode(
+                &encoding.encode(event.as_ref()),
+            )))
+        });
     let mut response = Response::new(Body::from_stream(stream));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
