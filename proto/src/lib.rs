@@ -87,6 +87,8 @@ pub mod recordio;
 pub mod resources;
 
 pub use prost::Message;
+/// `google.protobuf` well-known types (`Duration` in the operator API).
+pub use prost_types;
 
 /// The Mesos release whose APIs Meseta speaks, as the master and the agent
 /// report it (`/state`, `MasterInfo`, the agent's registration) and the Java

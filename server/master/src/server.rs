@@ -219,9 +219,15 @@ fn master_info(config: &MasterConfig, address: SocketAddr) -> v1::MasterInfo {
             port: i32::from(address.port()),
         }),
         domain: None,
-        capabilities: vec![v1::master_info::Capability {
-            r#type: Some(v1::master_info::capability::Type::AgentUpdate as i32),
-        }],
+        capabilities: [
+            v1::master_info::capability::Type::AgentUpdate,
+            v1::master_info::capability::Type::AgentDraining,
+        ]
+        .into_iter()
+        .map(|kind| v1::master_info::Capability {
+            r#type: Some(kind as i32),
+        })
+        .collect(),
     }
 }
 

@@ -35,6 +35,11 @@ fn legacy_endpoints_show_the_cluster_with_mesos_keys() {
     assert_eq!(flags["registry"], "local", "{flags}");
     assert_eq!(flags["max_agent_ping_timeouts"], "5", "{flags}");
     assert!(flags["allocation_interval"].is_string(), "{flags}");
+    let state = get_json(&master, "/master/state").expect("state");
+    assert_eq!(
+        state["capabilities"],
+        serde_json::json!(["AGENT_UPDATE", "AGENT_DRAINING"])
+    );
     let summary = get_json(&master, "/master/state-summary").expect("state-summary");
     assert_eq!(summary["frameworks"][0]["TASK_RUNNING"], 1);
     assert_eq!(summary["slaves"].as_array().map(Vec::len), Some(2));

@@ -462,3 +462,39 @@ fn agents_answer_reads_and_kill_and_wait_for_containers() {
     // The container has ended (or is already gone from the agent).
     assert!(status == 200 || status == 404, "{status}: {answer}");
 }
+
+#[test]
+fn draining_an_agent_kills_its_tasks_and_reactivation_brings_it_back() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let mut fw = TestFramework::start(&master, framework_info("drained", false));
+    let offer = fw.offers().remove(0);
+    let agent_id = offer.agent_id.value.clone();
+    let task = command_task("busy", &offer, "sleep 600", "cpus:0.5;mem:64");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("busy", TaskState::TaskRunning);
+
+    let (status, answer) = call_json(
+        &master,
+        json!({ "type": "DRAIN_AGENT", "drain_agent": {
+            "agent_id": { "value": agent_id },
+            "max_grace_period": { "seconds": 1 }
+        } }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let killed = fw.terminal("busy");
+    assert_eq!(killed.state, TaskState::TaskKilled as i32, "{killed:?}");
+    wait_until(DEADLINE, "the agent drained", || {
+        let agents = get(&master, "GET_AGENTS");
+        agents["get_agents"]["agents"][0]["drain_info"]["state"] == "DRAINED"
+    });
+    let (status, answer) = call_json(
+        &master,
+        json!({ "type": "REACTIVATE_AGENT", "reactivate_agent": { "agent_id": { "value": agent_id } } }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let agents = get(&master, "GET_AGENTS");
+    assert_eq!(agents["get_agents"]["agents"][0]["active"], true);
+    assert!(agents["get_agents"]["agents"][0]["drain_info"].is_null());
+}

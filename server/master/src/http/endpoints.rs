@@ -80,6 +80,13 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
             "leader": leader.as_ref().map(pid).unwrap_or_default(),
             "leader_info": leader.as_ref().map(meseta_proto::json::to_value).unwrap_or_default(),
             "flags": flags,
+            "capabilities": info
+                .capabilities
+                .iter()
+                .filter_map(|c| c.r#type)
+                .filter_map(|t| v1::master_info::capability::Type::try_from(t).ok())
+                .map(|t| t.as_str_name())
+                .collect::<Vec<_>>(),
             "slaves": agents,
             "recovered_slaves": recovered,
             "frameworks": frameworks,

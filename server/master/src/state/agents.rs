@@ -222,6 +222,7 @@ impl Master {
                 last_ping: now,
                 tasks: task_keys,
                 deactivated: false,
+                drain: None,
             },
         );
         self.observe_agent_added(&agent_id, actions);

@@ -268,6 +268,8 @@ pub struct Agent {
     /// Deactivated by an operator (DEACTIVATE_AGENT): not offered, even
     /// while connected, until REACTIVATE_AGENT.
     pub deactivated: bool,
+    /// A drain in progress or done (DRAIN_AGENT), until REACTIVATE_AGENT.
+    pub drain: Option<v1::DrainInfo>,
 }
 
 /// An agent that went silent; it may come back.

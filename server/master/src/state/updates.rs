@@ -143,6 +143,9 @@ impl Master {
         }
         status.state = visible_state(state, partition_aware) as i32;
         self.send(&framework_id, update_event(status), now, actions);
+        if is_terminal(latest) {
+            self.check_drained(now, agent_id, actions);
+        }
     }
 
     /// ACKNOWLEDGE: forwarded to the agent; a terminal task then completes.

@@ -4,6 +4,7 @@
 //! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
 //! streams [`events`] of what changes.
 
+mod drain;
 pub(crate) mod events;
 pub(crate) mod views;
 
@@ -70,6 +71,10 @@ impl Master {
                     self.rescind_agent_offers(&id, now, &mut actions);
                 }
             }
+            call::Type::DrainAgent => {
+                let drain = call.drain_agent.ok_or_else(|| missing("drain_agent"))?;
+                self.drain_agent(now, drain, &mut actions)?;
+            }
             call::Type::ReactivateAgent => {
                 let id = call
                     .reactivate_agent
@@ -80,6 +85,7 @@ impl Master {
                 if agent.deactivated {
                     tracing::info!(agent_id = %id, "operator reactivates the agent");
                     agent.deactivated = false;
+                    agent.drain = None;
                     agent.active = agent.link.is_some();
                     if agent.active {
                         self.allocator.activate_agent(&id);

@@ -54,6 +54,7 @@ pub(crate) fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
         total_resources: a.info.resources.clone(),
         allocated_resources: m.used_resources(None, Some(&a.id)).to_mesos("*"),
         offered_resources: m.offered_on_agent(&a.id).to_mesos("*"),
+        drain_info: a.drain,
         ..Default::default()
     }
 }

@@ -147,3 +147,51 @@ fn deactivation_stops_offers_until_reactivation_and_unknown_ids_change_nothing()
     h.advance(Duration::from_secs(10));
     assert_eq!(h.offers(10).len(), 1, "offered again");
 }
+
+#[test]
+fn a_drained_agent_is_emptied_then_drained_and_gone_when_asked() {
+    use operator::call;
+    let (mut h, fw, agent) = mock::running_tasks(
+        mock::framework().partition_aware(),
+        vec![mock::task("t1"), mock::task("t2")],
+    );
+    let drain = |mark_gone: bool| operator::Call {
+        r#type: Some(call::Type::DrainAgent as i32),
+        drain_agent: Some(call::DrainAgent {
+            agent_id: v1::AgentId {
+                value: agent.clone(),
+            },
+            max_grace_period: Some(meseta_proto::prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+            mark_gone: Some(mark_gone),
+        }),
+        ..Default::default()
+    };
+    let actions = h.master.operator_call(h.now, drain(true)).unwrap();
+    let kills: Vec<_> = mock::to_agent(&actions, 1)
+        .into_iter()
+        .filter_map(|m| match m {
+            master_message::Kind::KillTask(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kills.len(), 2, "{actions:?}");
+    let grace = kills[0].kill_policy.and_then(|p| p.grace_period);
+    assert_eq!(grace.map(|g| g.nanoseconds), Some(2_000_000_000));
+    let draining = |h: &Harness| h.master.agents().get(&agent).and_then(|a| a.drain);
+    assert_eq!(
+        draining(&h).map(|d| d.state),
+        Some(v1::DrainState::Draining as i32)
+    );
+    assert!(h.cycle(10).is_empty(), "a draining agent is not offered");
+
+    h.status(1, &fw.0, "t1", TaskState::TaskKilled);
+    assert!(h.master.agents().contains_key(&agent), "t2 still runs");
+    h.status(1, &fw.0, "t2", TaskState::TaskKilled);
+    assert!(
+        h.master.gone_agents().contains_key(&agent),
+        "drained with mark_gone: the agent is gone"
+    );
+}
