@@ -12,6 +12,7 @@
 //! * [`recordio`]: the `<length>\n<bytes>` framing of Mesos event streams.
 //! * [`resources`]: small helpers to build and read `Resource` lists.
 //! * [`endpoint_json`]: resources and attributes as the legacy JSON endpoints show them.
+//! * [`verbosity`]: how the operator API reads and sets a process's log verbosity.
 //! * [`duration`]: Mesos's duration syntax (`15secs`, `500ms`), parsed and written.
 //! * [`MESOS_VERSION`]: the Mesos release whose APIs all of the above speak.
 //!
@@ -85,6 +86,7 @@ pub mod json;
 pub mod media;
 pub mod recordio;
 pub mod resources;
+pub mod verbosity;
 
 pub use prost::Message;
 /// `google.protobuf` well-known types (`Duration` in the operator API).

@@ -7,6 +7,7 @@
 //! * `meseta tasks | agents | frameworks | logs | kill`: what an operator looks at and does.
 
 mod cli;
+mod logging;
 
 use std::process::ExitCode;
 
@@ -48,14 +49,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = std::env::var("RUST_LOG").unwrap_or(cli.log.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(meseta_core::logging::colour_stderr())
-        .init();
+    let verbosity = logging::init(&filter);
     let result = match cli.command {
-        Command::Master(args) => cli::master::run(args),
-        Command::Agent(args) => cli::agent::run(*args),
+        Command::Master(args) => cli::master::run(args, verbosity),
+        Command::Agent(args) => cli::agent::run(*args, verbosity),
         Command::Local(args) => cli::local::run(args),
         Command::Execute(args) => cli::execute::run(args),
         Command::Tasks(args) => cli::operator::list::tasks(args),

@@ -54,6 +54,9 @@ pub struct AgentConfig {
     pub recover: RecoverMode,
     /// How containers are run and isolated.
     pub isolation: IsolationConfig,
+    /// How the operator API reads and sets the log verbosity (none: the
+    /// process owns no logging the agent may change).
+    pub verbosity: Option<meseta_proto::verbosity::VerbosityControl>,
 }
 
 /// What a restarted agent does with what its previous run checkpointed
@@ -100,6 +103,7 @@ impl Default for AgentConfig {
             executor_reregistration_timeout: Duration::from_secs(2),
             recover: RecoverMode::Reconnect,
             isolation: IsolationConfig::default(),
+            verbosity: None,
         }
     }
 }

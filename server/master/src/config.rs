@@ -32,6 +32,9 @@ pub struct MasterConfig {
     /// The flags the master was started with, by Mesos's names (`/master/state`'s
     /// `flags`, the operator API's GET_FLAGS).
     pub flags: BTreeMap<String, String>,
+    /// How the operator API reads and sets the log verbosity (none: the
+    /// process owns no logging the master may change).
+    pub verbosity: Option<meseta_proto::verbosity::VerbosityControl>,
 }
 
 /// Where the master keeps its registry (see [`crate::registry`]).
@@ -103,6 +106,7 @@ impl Default for MasterConfig {
             start_as_leader: true,
             registry: RegistryConfig::Local,
             flags: BTreeMap::new(),
+            verbosity: None,
         }
     }
 }

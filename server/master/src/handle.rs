@@ -74,6 +74,7 @@ pub struct MasterHandle {
     pub(crate) next_id: Arc<AtomicU64>,
     pub(crate) info: Arc<v1::MasterInfo>,
     pub(crate) flags: Arc<BTreeMap<String, String>>,
+    pub(crate) verbosity: Option<meseta_proto::verbosity::VerbosityControl>,
     pub(crate) leadership: LeadershipCell,
 }
 

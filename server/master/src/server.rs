@@ -90,6 +90,7 @@ impl MasterServer {
             next_id: Arc::new(AtomicU64::new(1)),
             info: Arc::new(info.clone()),
             flags: Arc::new(config.flags.clone()),
+            verbosity: config.verbosity.clone(),
             leadership: LeadershipCell::new(if config.start_as_leader {
                 Leadership::Leading
             } else {

@@ -251,7 +251,10 @@ impl IsolationArgs {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: Args,
+    verbosity: meseta_proto::verbosity::VerbosityControl,
+) -> anyhow::Result<ExitCode> {
     // Containers' cgroup work runs on blocking threads; a bounded pool
     // keeps a burst of launches and ends from growing the agent (whose
     // size every container fork copies) by a thread each.
@@ -275,6 +278,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             executor_reregistration_timeout: args.executor_reregistration_timeout,
             recover: args.recover,
             isolation: args.isolation.config(),
+            verbosity: Some(verbosity),
             ..AgentConfig::default()
         };
         std::fs::create_dir_all(&args.work_dir)

@@ -10,6 +10,7 @@ use anyhow::Context;
 use meseta_master::config::{RegistryConfig, Settings};
 use meseta_master::{MasterConfig, MasterServer};
 use meseta_proto::duration::{format as format_duration, parse as parse_duration};
+use meseta_proto::verbosity::VerbosityControl;
 
 /// Flags of `meseta master` (Mesos's names where Mesos has the flag).
 #[derive(clap::Args, Debug)]
@@ -129,7 +130,7 @@ impl Args {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let zk = args
         .zk
@@ -156,6 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let config = MasterConfig {
             flags: args.flags(),
+            verbosity: Some(verbosity),
             start_as_leader: zk.is_none(),
             registry,
             ip: args.ip,

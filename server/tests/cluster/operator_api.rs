@@ -498,3 +498,35 @@ fn draining_an_agent_kills_its_tasks_and_reactivation_brings_it_back() {
     assert_eq!(agents["get_agents"]["agents"][0]["active"], true);
     assert!(agents["get_agents"]["agents"][0]["drain_info"].is_null());
 }
+
+#[test]
+fn the_logging_level_is_raised_for_a_while_then_falls_back() {
+    let tc = start_cluster(1, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let agent = tc.cluster.agents[0].address.clone();
+    for address in [&master, &agent] {
+        let level = |address: &str| {
+            let (status, answer) = call_json(address, json!({ "type": "GET_LOGGING_LEVEL" }));
+            assert_eq!(status, 200, "{answer}");
+            answer["get_logging_level"]["level"].as_u64()
+        };
+        assert_eq!(level(address), Some(0));
+        let (status, answer) = call_json(
+            address,
+            json!({ "type": "SET_LOGGING_LEVEL", "set_logging_level": {
+                "level": 2, "duration": { "nanoseconds": 1_000_000_000u64 } } }),
+        );
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(level(address), Some(2));
+        wait_until(DEADLINE, "the level back to 0", || {
+            level(address) == Some(0)
+        });
+        let (status, _) = call_json(
+            address,
+            json!({ "type": "SET_LOGGING_LEVEL", "set_logging_level": {
+                "level": 1, "duration": { "nanoseconds": -1 } } }),
+        );
+        assert_eq!(status, 400, "a negative duration is refused");
+        assert_eq!(level(address), Some(0), "and changes nothing");
+    }
+}

@@ -111,6 +111,25 @@ pub(crate) async fn handle(
                 false => not_found(&kill.container_id),
             };
         }
+        call::Type::SetLoggingLevel => {
+            let Some(set) = call.set_logging_level else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'set_logging_level' to be present",
+                );
+            };
+            let Some(verbosity) = inner.settings.config.verbosity.as_ref() else {
+                return error(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "this agent cannot change its logging level",
+                );
+            };
+            let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
+                return error(StatusCode::BAD_REQUEST, "'duration' must not be negative");
+            };
+            verbosity.set(set.level, std::time::Duration::from_nanos(nanos));
+            return StatusCode::OK.into_response();
+        }
         call::Type::WaitContainer => {
             let Some(wait) = call.wait_container else {
                 return error(
@@ -209,6 +228,17 @@ fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
                 ..of(response::Type::GetMetrics)
             }
         }
+        call::Type::GetLoggingLevel => Answer {
+            get_logging_level: Some(response::GetLoggingLevel {
+                level: inner
+                    .settings
+                    .config
+                    .verbosity
+                    .as_ref()
+                    .map_or(0, |v| v.level()),
+            }),
+            ..of(response::Type::GetLoggingLevel)
+        },
         call::Type::GetAgent => Answer {
             get_agent: Some(response::GetAgent {
                 agent_info: Some(inner.agent_info()),

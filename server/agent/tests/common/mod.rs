@@ -244,6 +244,7 @@ pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
             cgroups_root,
             ..Default::default()
         },
+        verbosity: None,
     }
 }
 

@@ -70,6 +70,8 @@ fn answered_anywhere(kind: call::Type) -> bool {
             | call::Type::GetFlags
             | call::Type::GetVersion
             | call::Type::GetMetrics
+            | call::Type::GetLoggingLevel
+            | call::Type::SetLoggingLevel
     )
 }
 
@@ -252,6 +254,24 @@ async fn answer(
                 ..of(response::Type::GetMaster)
             })
             .await?
+        }
+        call::Type::GetLoggingLevel => Answer {
+            get_logging_level: Some(response::GetLoggingLevel {
+                level: master.verbosity.as_ref().map_or(0, |v| v.level()),
+            }),
+            ..of(response::Type::GetLoggingLevel)
+        },
+        call::Type::SetLoggingLevel => {
+            let set = call.set_logging_level.ok_or_else(|| {
+                CallError::BadRequest("Expecting 'set_logging_level' to be present".into())
+            })?;
+            let verbosity = master.verbosity.as_ref().ok_or_else(|| {
+                CallError::NotImplemented("this master cannot change its logging level".into())
+            })?;
+            let nanos = u64::try_from(set.duration.nanoseconds)
+                .map_err(|_| CallError::BadRequest("'duration' must not be negative".into()))?;
+            verbosity.set(set.level, std::time::Duration::from_nanos(nanos));
+            return Ok(None);
         }
         call::Type::GetOperations => Answer {
             get_operations: Some(response::GetOperations::default()),
