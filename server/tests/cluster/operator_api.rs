@@ -530,3 +530,86 @@ fn the_logging_level_is_raised_for_a_while_then_falls_back() {
         assert_eq!(level(address), Some(0), "and changes nothing");
     }
 }
+
+#[test]
+fn agents_list_and_read_sandbox_files_and_masters_filter_legacy_lists() {
+    let tc = start_cluster(2, "cpus:1;mem:256", &[]);
+    let master = tc.master();
+    let mut fw = TestFramework::start(&master, framework_info("filed", false));
+    let offer = fw.offers().remove(0);
+    let task = command_task(
+        "writer",
+        &offer,
+        "echo hello-files; sleep 600",
+        "cpus:0.25;mem:32",
+    );
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("writer", TaskState::TaskRunning);
+    let agent = tc
+        .cluster
+        .agents
+        .iter()
+        .map(|a| a.address.clone())
+        .find(|address| {
+            get_json(address, "/state").is_ok_and(|s| s["id"] == offer.agent_id.value.as_str())
+        })
+        .expect("the task's agent");
+    let state = get_json(&agent, "/state").expect("state");
+    let sandbox = state["frameworks"][0]["executors"][0]["directory"]
+        .as_str()
+        .expect("a sandbox")
+        .to_string();
+
+    let (status, listed) = call_json(
+        &agent,
+        json!({ "type": "LIST_FILES", "list_files": { "path": sandbox } }),
+    );
+    assert_eq!(status, 200, "{listed}");
+    let names: Vec<&str> = listed["list_files"]["file_infos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        names.contains(&format!("{sandbox}/stdout").as_str()),
+        "{listed}"
+    );
+    let stdout = format!("{sandbox}/stdout");
+    wait_until(DEADLINE, "the line in stdout", || {
+        let (status, read) = call_json(
+            &agent,
+            json!({ "type": "READ_FILE", "read_file": { "path": stdout, "offset": 0 } }),
+        );
+        // "hello-files\n", base64 in Mesos's JSON.
+        status == 200 && read["read_file"]["data"] == "aGVsbG8tZmlsZXMK"
+    });
+    for bad in [
+        json!({ "type": "READ_FILE", "read_file": { "path": "/etc/passwd", "offset": 0 } }),
+        json!({ "type": "LIST_FILES", "list_files": { "path": "/nowhere" } }),
+    ] {
+        let (status, answer) = call_json(&agent, bad.clone());
+        assert_eq!(status, 404, "{bad}: {answer}");
+    }
+    let (status, _) = call_json(&agent, json!({ "type": "READ_FILE" }));
+    assert_eq!(status, 400);
+
+    // The legacy lists filter by ID, as Mesos does.
+    let one = get_json(
+        &master,
+        &format!("/master/slaves?slave_id={}", offer.agent_id.value),
+    )
+    .expect("slaves");
+    assert_eq!(one["slaves"].as_array().map(Vec::len), Some(1));
+    let none = get_json(&master, "/master/slaves?slave_id=nobody").expect("slaves");
+    assert_eq!(none["slaves"].as_array().map(Vec::len), Some(0));
+    let mine = get_json(
+        &master,
+        &format!("/master/frameworks?framework_id={}", fw.id),
+    )
+    .expect("frameworks");
+    assert_eq!(mine["frameworks"].as_array().map(Vec::len), Some(1));
+    let other = get_json(&master, "/master/frameworks?framework_id=other").expect("frameworks");
+    assert_eq!(other["frameworks"].as_array().map(Vec::len), Some(0));
+}

@@ -89,6 +89,11 @@ pub fn resolve(
 
 fn resolve_for(inner: &Inner, params: &HashMap<String, String>) -> Result<PathBuf, PathError> {
     let requested = params.get("path").map(String::as_str).unwrap_or("");
+    resolve_in_sandboxes(inner, requested)
+}
+
+/// Resolves a requested path to a real one inside this agent's sandboxes.
+pub(crate) fn resolve_in_sandboxes(inner: &Inner, requested: &str) -> Result<PathBuf, PathError> {
     if requested.trim().is_empty() {
         return Err(PathError::Bad("Expecting 'path' to be present".into()));
     }

@@ -8,6 +8,7 @@
 pub mod files;
 mod monitor;
 mod operator;
+mod operator_files;
 pub mod state;
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! `POST /api/v1` on the agent: the operator API's agent calls, in JSON or
 //! protobuf. Reads (GET_HEALTH, GET_FLAGS, GET_VERSION, GET_METRICS,
 //! GET_STATE, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_AGENT,
-//! GET_CONTAINERS) answer `200` with a `mesos.v1.agent.Response`;
+//! GET_CONTAINERS, LIST_FILES, READ_FILE, GET_LOGGING_LEVEL) answer `200`
+//! with a `mesos.v1.agent.Response`;
 //! KILL_CONTAINER stops a container as a kill of its tasks would (its
 //! tasks end `TASK_KILLED`; SIGKILL at once unless another `signal` asks
 //! for the graceful way) and WAIT_CONTAINER answers when it has ended.
@@ -21,6 +22,7 @@ use meseta_proto::media::{self, Encoding};
 use meseta_proto::{json, v1, Message, MESOS_VERSION};
 use serde_json::Value;
 
+use super::files::PathError;
 use crate::inner::Inner;
 use crate::state::{task_view, Control, ExecutorKind};
 
@@ -130,6 +132,15 @@ pub(crate) async fn handle(
             verbosity.set(set.level, std::time::Duration::from_nanos(nanos));
             return StatusCode::OK.into_response();
         }
+        call::Type::ListFiles | call::Type::ReadFile => {
+            let inner = Arc::clone(&inner);
+            let answer = tokio::task::spawn_blocking(move || files(&inner, kind, call)).await;
+            match answer {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(e)) => return e.into_response(),
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
         call::Type::WaitContainer => {
             let Some(wait) = call.wait_container else {
                 return error(
@@ -161,6 +172,28 @@ pub(crate) async fn handle(
         accept.encode(&answer),
     )
         .into_response()
+}
+
+/// LIST_FILES and READ_FILE.
+fn files(inner: &Inner, kind: call::Type, call: Call) -> Result<Answer, PathError> {
+    let missing = |what: &str| PathError::Bad(format!("Expecting '{what}' to be present"));
+    if kind == call::Type::ListFiles {
+        let list = call.list_files.ok_or_else(|| missing("list_files"))?;
+        return Ok(Answer {
+            list_files: Some(super::operator_files::list_files(inner, &list.path)?),
+            ..of(response::Type::ListFiles)
+        });
+    }
+    let read = call.read_file.ok_or_else(|| missing("read_file"))?;
+    Ok(Answer {
+        read_file: Some(super::operator_files::read_file(
+            inner,
+            &read.path,
+            read.offset,
+            read.length,
+        )?),
+        ..of(response::Type::ReadFile)
+    })
 }
 
 fn not_found(id: &v1::ContainerId) -> Response {

@@ -143,11 +143,18 @@ pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Respons
     .await
 }
 
-pub(super) async fn frameworks(State(master): State<MasterHandle>) -> Response {
-    view(&master, |m| {
+/// `/master/frameworks[?framework_id=ID]` (an exact match; an unknown ID
+/// gives empty lists, as in Mesos).
+pub(super) async fn frameworks(
+    State(master): State<MasterHandle>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let wanted = query.get("framework_id").cloned();
+    view(&master, move |m| {
+        let keep = |f: &&crate::state::Framework| wanted.as_ref().is_none_or(|id| *id == f.id);
         json!({
-            "frameworks": m.frameworks().values().map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
-            "completed_frameworks": m.completed_frameworks().iter().map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
+            "frameworks": m.frameworks().values().filter(keep).map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
+            "completed_frameworks": m.completed_frameworks().iter().filter(keep).map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
             "unregistered_frameworks": [],
         })
     })
@@ -161,11 +168,24 @@ fn recovered_agents(m: &crate::state::Master) -> Vec<Value> {
         .collect()
 }
 
-pub(super) async fn slaves(State(master): State<MasterHandle>) -> Response {
-    view(&master, |m| {
+/// `/master/slaves[?slave_id=ID]` (an exact match; an unknown ID gives
+/// empty lists, as in Mesos).
+pub(super) async fn slaves(
+    State(master): State<MasterHandle>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let wanted = query.get("slave_id").cloned();
+    view(&master, move |m| {
+        let keep = |id: &str| wanted.as_ref().is_none_or(|w| w == id);
+        let recovered: Vec<Value> = m
+            .recovered_agents()
+            .iter()
+            .filter(|(id, _)| keep(id))
+            .map(|(_, r)| json_view::recovered_agent(&r.info))
+            .collect();
         json!({
-            "slaves": m.agents().values().map(|a| json_view::agent(m, a)).collect::<Vec<_>>(),
-            "recovered_slaves": recovered_agents(m),
+            "slaves": m.agents().values().filter(|a| keep(&a.id)).map(|a| json_view::agent(m, a)).collect::<Vec<_>>(),
+            "recovered_slaves": recovered,
         })
     })
     .await
