@@ -461,20 +461,7 @@ fn perform(actions: Vec<Action>, outputs: &mut Outputs) {
                 outputs.agents.remove(&link);
             }
             Action::ToOperators(event) => {
-                let event = Arc::new(*event);
-                outputs
-                    .operators
-                    .retain(|tx| match tx.try_send(Arc::clone(&event)) {
-                        Ok(()) => true,
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            tracing::warn!(
-                                queued = crate::http::OPERATOR_QUEUE,
-                                "an operator API subscriber reads too slowly; disconnected"
-                            );
-                            false
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => false,
-                    });
+                crate::http::fan_out(&mut outputs.operators, Arc::new(*event));
             }
             Action::Persist(_) => {}
         }

@@ -6,7 +6,7 @@ mod endpoints;
 mod json_view;
 mod operator;
 
-pub(crate) use operator::{MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS, QUEUE as OPERATOR_QUEUE};
+pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
 
 use axum::routing::{get, post};

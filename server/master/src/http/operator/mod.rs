@@ -11,7 +11,7 @@
 
 mod subscribe;
 
-pub(crate) use subscribe::{MAX_SUBSCRIBERS, QUEUE};
+pub(crate) use subscribe::{fan_out, MAX_SUBSCRIBERS};
 
 use axum::body::Bytes;
 use axum::extract::State;

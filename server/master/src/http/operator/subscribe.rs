@@ -63,3 +63,44 @@ pub(super) async fn subscribe(master: MasterHandle, encoding: Encoding) -> Respo
     );
     response
 }
+
+/// Queues `event` for every subscriber; one whose queue is full (a reader
+/// [`QUEUE`] events behind) or gone is dropped, which ends its stream.
+pub(crate) fn fan_out(subscribers: &mut Vec<mpsc::Sender<Arc<Event>>>, event: Arc<Event>) {
+    subscribers.retain(|tx| match tx.try_send(Arc::clone(&event)) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(
+                queued = QUEUE,
+                "an operator API subscriber reads too slowly; disconnected"
+            );
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscriber_too_far_behind_is_dropped_and_the_others_kept() {
+        let (slow, _slow_reader) = mpsc::channel(QUEUE);
+        let (quick, mut quick_reader) = mpsc::channel(QUEUE);
+        let (gone, gone_reader) = mpsc::channel(QUEUE);
+        drop(gone_reader);
+        let mut subscribers = vec![slow, quick, gone];
+        let event = Arc::new(events::heartbeat());
+        for _ in 0..QUEUE {
+            fan_out(&mut subscribers, Arc::clone(&event));
+            // The quick one reads as events come.
+            assert!(quick_reader.try_recv().is_ok());
+        }
+        assert_eq!(subscribers.len(), 2, "the closed one went at once");
+        // The slow one has QUEUE events waiting: one more and it is dropped.
+        fan_out(&mut subscribers, Arc::clone(&event));
+        assert_eq!(subscribers.len(), 1);
+        assert!(quick_reader.try_recv().is_ok(), "the quick one still hears");
+    }
+}
