@@ -163,7 +163,7 @@ pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value 
 }
 
 pub(crate) fn agent(master: &Master, a: &Agent) -> Value {
-    let used = master.used_resources(None, Some(&a.id));
+    let used = master.used_on_agent(&a.id);
     let offered = master.offered_on_agent(&a.id);
     json!({
         "id": a.id,

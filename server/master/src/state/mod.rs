@@ -40,7 +40,7 @@ mod containers;
 mod health;
 mod ids;
 mod offers;
-pub(crate) mod operator;
+pub mod operator;
 mod reconcile;
 mod recovery;
 mod subscription;

@@ -78,6 +78,27 @@ impl Master {
         total
     }
 
+    /// Resources held by the non-terminal tasks on one agent: a walk over
+    /// that agent's tasks only (views of every agent stay linear in the
+    /// number of tasks).
+    pub fn used_on_agent(&self, agent_id: &str) -> Resources {
+        let mut total = Resources::default();
+        let Some(agent) = self.agents.get(agent_id) else {
+            return total;
+        };
+        for (framework_id, task_id) in &agent.tasks {
+            let record = self
+                .frameworks
+                .get(framework_id)
+                .and_then(|f| f.tasks.get(task_id))
+                .filter(|r| !r.resources_recovered);
+            if let Some(record) = record {
+                total.add(&record.resources);
+            }
+        }
+        total
+    }
+
     /// Resources offered on an agent.
     pub fn offered_on_agent(&self, agent_id: &str) -> Resources {
         let mut total = Resources::default();

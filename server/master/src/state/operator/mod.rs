@@ -5,8 +5,8 @@
 //! streams [`events`] of what changes.
 
 mod drain;
-pub(crate) mod events;
-pub(crate) mod views;
+pub mod events;
+pub mod views;
 
 use std::time::Duration;
 

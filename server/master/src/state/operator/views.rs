@@ -25,10 +25,19 @@ fn sorted<'a, T>(items: impl Iterator<Item = (&'a String, T)>) -> Vec<T> {
 
 /// GET_AGENTS: registered agents, and those recovered from the registry
 /// that have not re-registered yet.
-pub(crate) fn agents(m: &Master) -> response::GetAgents {
+pub fn agents(m: &Master) -> response::GetAgents {
+    // Offers by agent in one pass (not one pass per agent).
+    let mut offered: std::collections::HashMap<&str, meseta_allocator::Resources> =
+        std::collections::HashMap::new();
+    for offer in m.offers().values() {
+        offered
+            .entry(offer.agent_id.as_str())
+            .or_default()
+            .add(&offer.resources);
+    }
     let agents = sorted(m.agents().iter())
         .into_iter()
-        .map(|a| agent(m, a))
+        .map(|a| agent_offered(m, a, offered.remove(a.id.as_str()).unwrap_or_default()))
         .collect();
     let mut recovered: Vec<v1::AgentInfo> = m
         .recovered_agents()
@@ -42,7 +51,16 @@ pub(crate) fn agents(m: &Master) -> response::GetAgents {
     }
 }
 
-pub(crate) fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
+/// One agent as GET_AGENTS shows it.
+pub fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
+    agent_offered(m, a, m.offered_on_agent(&a.id))
+}
+
+fn agent_offered(
+    m: &Master,
+    a: &Agent,
+    offered: meseta_allocator::Resources,
+) -> response::get_agents::Agent {
     response::get_agents::Agent {
         agent_info: a.info.clone(),
         active: a.active,
@@ -52,15 +70,15 @@ pub(crate) fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
         registered_time: Some(time(a.registered_time)),
         reregistered_time: a.reregistered_time.map(time),
         total_resources: a.info.resources.clone(),
-        allocated_resources: m.used_resources(None, Some(&a.id)).to_mesos("*"),
-        offered_resources: m.offered_on_agent(&a.id).to_mesos("*"),
+        allocated_resources: m.used_on_agent(&a.id).to_mesos("*"),
+        offered_resources: offered.to_mesos("*"),
         drain_info: a.drain,
         ..Default::default()
     }
 }
 
 /// GET_FRAMEWORKS: active and completed frameworks, with their offers.
-pub(crate) fn frameworks(m: &Master) -> response::GetFrameworks {
+pub fn frameworks(m: &Master) -> response::GetFrameworks {
     let frameworks = sorted(m.frameworks().iter())
         .into_iter()
         .map(|f| framework(m, f))
@@ -77,7 +95,8 @@ pub(crate) fn frameworks(m: &Master) -> response::GetFrameworks {
     }
 }
 
-pub(crate) fn framework(m: &Master, f: &Framework) -> response::get_frameworks::Framework {
+/// One framework as GET_FRAMEWORKS shows it.
+pub fn framework(m: &Master, f: &Framework) -> response::get_frameworks::Framework {
     let mut offer_ids: Vec<&String> = f.offers.iter().collect();
     offer_ids.sort_unstable();
     let mut offered = meseta_allocator::Resources::default();
@@ -120,7 +139,7 @@ pub(crate) fn framework(m: &Master, f: &Framework) -> response::get_frameworks::
 }
 
 /// GET_EXECUTORS: every custom executor the master knows of, with its agent.
-pub(crate) fn executors(m: &Master) -> response::GetExecutors {
+pub fn executors(m: &Master) -> response::GetExecutors {
     let mut executors: Vec<response::get_executors::Executor> = m
         .frameworks()
         .values()
@@ -143,7 +162,7 @@ pub(crate) fn executors(m: &Master) -> response::GetExecutors {
 }
 
 /// GET_TASKS: active tasks, those on unreachable agents, and completed ones.
-pub(crate) fn tasks(m: &Master) -> response::GetTasks {
+pub fn tasks(m: &Master) -> response::GetTasks {
     let mut active = Vec::new();
     let mut unreachable = Vec::new();
     let mut completed = Vec::new();
@@ -170,7 +189,7 @@ pub(crate) fn tasks(m: &Master) -> response::GetTasks {
 }
 
 /// GET_STATE: the four lists above in one answer.
-pub(crate) fn state(m: &Master) -> response::GetState {
+pub fn state(m: &Master) -> response::GetState {
     response::GetState {
         get_tasks: Some(tasks(m)),
         get_executors: Some(executors(m)),
@@ -181,7 +200,7 @@ pub(crate) fn state(m: &Master) -> response::GetState {
 
 /// GET_ROLES: every role a framework is subscribed with, its weight (1
 /// until weights exist), its frameworks and what they are allocated.
-pub(crate) fn roles(m: &Master) -> response::GetRoles {
+pub fn roles(m: &Master) -> response::GetRoles {
     let mut roles: BTreeMap<String, (BTreeSet<String>, meseta_allocator::Resources)> =
         BTreeMap::new();
     for framework in m.frameworks().values() {
@@ -206,7 +225,7 @@ pub(crate) fn roles(m: &Master) -> response::GetRoles {
 }
 
 /// GET_MASTER: this master's info and times.
-pub(crate) fn master(m: &Master) -> response::GetMaster {
+pub fn master(m: &Master) -> response::GetMaster {
     response::GetMaster {
         master_info: Some(m.info().clone()),
         start_time: Some(m.start_time().as_secs_f64()),
@@ -215,7 +234,7 @@ pub(crate) fn master(m: &Master) -> response::GetMaster {
 }
 
 /// GET_METRICS: the `/metrics/snapshot` figures as name/value pairs.
-pub(crate) fn metrics(snapshot: &serde_json::Value) -> response::GetMetrics {
+pub fn metrics(snapshot: &serde_json::Value) -> response::GetMetrics {
     let mut metrics: Vec<v1::Metric> = snapshot
         .as_object()
         .into_iter()
