@@ -24,11 +24,12 @@ demo: build
 # Maven and protoc for the Java binding; CMake, protobuf, GoogleTest, MPICH
 # and clang-format for the C++ binding; a Docker engine, a registry and a
 # static busybox for the Docker and image tests, which start their own
-# private engine and registry) and a Python venv with pymesos (the
+# private engine and registry; Prometheus's promtool, which checks the
+# /metrics expositions) and a Python venv with pymesos (the
 # real client from PyPI), pytest, and ruff (the Python formatter and linter).
 DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven \
 	protobuf-compiler cmake g++ libprotobuf-dev libgtest-dev mpich libmpich-dev clang-format \
-	docker.io docker-registry busybox-static
+	docker.io docker-registry busybox-static prometheus
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -13,6 +13,7 @@
 //! * [`resources`]: small helpers to build and read `Resource` lists.
 //! * [`endpoint_json`]: resources and attributes as the legacy JSON endpoints show them.
 //! * [`verbosity`]: how the operator API reads and sets a process's log verbosity.
+//! * [`prometheus`]: Prometheus's text exposition format (`GET /metrics`).
 //! * [`duration`]: Mesos's duration syntax (`15secs`, `500ms`), parsed and written.
 //! * [`MESOS_VERSION`]: the Mesos release whose APIs all of the above speak.
 //!
@@ -84,6 +85,7 @@ pub mod duration;
 pub mod endpoint_json;
 pub mod json;
 pub mod media;
+pub mod prometheus;
 pub mod recordio;
 pub mod resources;
 pub mod verbosity;

@@ -145,3 +145,207 @@ fn unknown_paths_are_not_found_while_agents_keep_their_grpc_link() {
     let state = get_json(&master, "/master/state").expect("state");
     assert_eq!(state["activated_slaves"], 1);
 }
+
+/// `GET /metrics` on the master and on an agent: Prometheus's text format
+/// as Prometheus's own checker reads it (`promtool check metrics`, which
+/// also lints: `_total` on counters only, HELP everywhere), every
+/// `/metrics/snapshot` figure under its Prometheus name, and the cluster's
+/// real figures, labelled ones included. The framework's name needs every
+/// escape a label value has (quote, backslash, line feed).
+#[test]
+fn metrics_are_served_in_prometheus_text_format() {
+    let Some(promtool) = promtool() else {
+        return;
+    };
+    // The checker is not vacuous: it refuses a counter without `_total`
+    // and a label value with a bare quote.
+    assert!(promtool_check(&promtool, "# HELP x X.\n# TYPE x counter\nx 1\n").is_err());
+    assert!(promtool_check(&promtool, "# HELP y Y.\n# TYPE y gauge\ny{a=\"\"\"} 1\n").is_err());
+
+    let tc = start_cluster(1, "cpus:2;mem:512;disk:100", &[]);
+    let master = tc.master();
+    let name = "metrics \"quoted\" back\\slash\nnewline";
+    let escaped = r#"metrics \"quoted\" back\\slash\nnewline"#;
+    let mut fw = TestFramework::start(&master, framework_info(name, false));
+    let offer = fw.offers().remove(0);
+    let task = command_task("web", &offer, "sleep 600", "cpus:0.5;mem:64");
+    fw.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![task], None);
+    fw.state("web", TaskState::TaskRunning);
+    let fid = fw.id.as_str();
+
+    let text = prometheus_text(&master, "/metrics");
+    if let Err(problems) = promtool_check(&promtool, &text) {
+        panic!("promtool on the master's /metrics: {problems}\n{text}");
+    }
+    let samples = samples_of(&text);
+    let framework = format!(r#"framework_id="{fid}",framework_name="{escaped}""#);
+    for line in [
+        "mesos_master_elected 1".to_string(),
+        "mesos_master_tasks_running 1".into(),
+        "mesos_master_frameworks_active 1".into(),
+        "mesos_master_slaves_active 1".into(),
+        "mesos_master_cpus_capacity 2".into(),
+        "mesos_master_cpus_used 0.5".into(),
+        "mesos_master_messages_launch_tasks_total 1".into(),
+        "mesos_master_tasks_finished_total 0".into(),
+        r#"mesos_master_role_allocated{role="*",resource="cpus"} 0.5"#.into(),
+        r#"mesos_master_role_allocated{role="*",resource="mem"} 64"#.into(),
+        r#"mesos_master_role_allocated{role="*",resource="gpus"} 0"#.into(),
+        format!(r#"mesos_master_framework_allocated{{{framework},role="*",resource="cpus"}} 0.5"#),
+        format!(r#"mesos_master_framework_tasks{{{framework},state="TASK_RUNNING"}} 1"#),
+        format!(r#"mesos_master_framework_tasks{{{framework},state="TASK_STAGING"}} 0"#),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    assert!(samples
+        .get("mesos_allocator_mesos_allocation_runs_total")
+        .is_some_and(|runs| *runs >= 1.0));
+    assert!(text.contains("# TYPE mesos_allocator_mesos_allocation_runs_total counter\n"));
+    assert!(text.contains("# TYPE mesos_master_tasks_running gauge\n"));
+    let snapshot = get_json(&master, "/metrics/snapshot").expect("master snapshot");
+    assert_same_figures(
+        &snapshot,
+        &samples,
+        &["mesos_master_role_", "mesos_master_framework_"],
+    );
+
+    let agent = tc.cluster.agents[0].address.clone();
+    let text = prometheus_text(&agent, "/metrics");
+    if let Err(problems) = promtool_check(&promtool, &text) {
+        panic!("promtool on the agent's /metrics: {problems}\n{text}");
+    }
+    let samples = samples_of(&text);
+    for line in [
+        "mesos_slave_registered 1".to_string(),
+        "mesos_slave_tasks_running 1".into(),
+        "mesos_slave_cpus_capacity 2".into(),
+        "mesos_slave_cpus_used 0.5".into(),
+        "mesos_slave_mem_used 64".into(),
+        "mesos_slave_tasks_finished_total 0".into(),
+        format!(r#"mesos_slave_framework_tasks{{{framework},state="TASK_RUNNING"}} 1"#),
+        format!(r#"mesos_slave_framework_tasks{{{framework},state="TASK_KILLING"}} 0"#),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    let snapshot = get_json(&agent, "/metrics/snapshot").expect("agent snapshot");
+    assert_same_figures(&snapshot, &samples, &["mesos_slave_framework_"]);
+}
+
+/// `promtool`, or `None` (loudly) where Debian's `prometheus` package that
+/// brings it is not installed.
+fn promtool() -> Option<std::path::PathBuf> {
+    let promtool = std::path::PathBuf::from("promtool");
+    match std::process::Command::new(&promtool)
+        .arg("--version")
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(promtool),
+        Ok(out) => panic!(
+            "promtool --version: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(error) => {
+            eprintln!(
+                "SKIPPED (loudly): no promtool ({error}) to check /metrics; \
+                 it comes with Debian's prometheus package (make test-deps)"
+            );
+            None
+        }
+    }
+}
+
+/// `promtool check metrics` on an exposition: its complaints if any.
+fn promtool_check(promtool: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    let mut stdin = child.stdin.take().expect("promtool's stdin");
+    stdin.write_all(text.as_bytes()).expect("write to promtool");
+    drop(stdin);
+    let out = child.wait_with_output().expect("promtool ends");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// GET an exposition: a 200 of Prometheus's content type.
+fn prometheus_text(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP head");
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "GET {path}: {head}\n{body}"
+    );
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    };
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8"),
+        "GET {path}: {head}"
+    );
+    assert!(header("content-length").is_some(), "not chunked: {head}");
+    body.to_string()
+}
+
+/// Series (name and labels, as written) → value.
+fn samples_of(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("series and value");
+            (series.to_string(), value.parse().expect("a number"))
+        })
+        .collect()
+}
+
+/// The families without labels are exactly the snapshot's figures, under
+/// their Prometheus names (the labelled ones start with one of `labelled`).
+fn assert_same_figures(
+    snapshot: &serde_json::Value,
+    samples: &std::collections::HashMap<String, f64>,
+    labelled: &[&str],
+) {
+    use meseta_proto::prometheus::{kind_of, metric_name};
+    let mut expected: Vec<String> = snapshot
+        .as_object()
+        .expect("a flat object")
+        .keys()
+        .map(|key| metric_name(key, kind_of(key)).0)
+        .collect();
+    expected.sort();
+    let mut served: Vec<String> = samples
+        .keys()
+        .filter(|s| !labelled.iter().any(|prefix| s.starts_with(prefix)))
+        .cloned()
+        .collect();
+    served.sort();
+    assert_eq!(served, expected);
+}

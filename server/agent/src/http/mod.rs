@@ -1,5 +1,5 @@
-//! The agent's HTTP server: the executor API, state, metrics, health and
-//! sandbox files, on one axum router.
+//! The agent's HTTP server: the executor API, state, metrics (JSON and
+//! Prometheus), health and sandbox files, on one axum router.
 //!
 //! Handlers only parse and answer; the decisions live in the operation
 //! modules. Unknown paths answer 404, wrong methods 405, bad input 400 with
@@ -9,6 +9,7 @@ pub mod files;
 mod monitor;
 mod operator;
 mod operator_files;
+mod prometheus;
 pub mod state;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/slave(1)/health", get(|| async { StatusCode::OK }))
         .route("/metrics/snapshot", get(state::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .route("/monitor/statistics", get(monitor::statistics))
         .route("/slave(1)/monitor/statistics", get(monitor::statistics))
         .route("/files/browse", get(files::browse))

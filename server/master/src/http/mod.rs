@@ -5,6 +5,7 @@
 mod endpoints;
 mod json_view;
 mod operator;
+mod prometheus;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
@@ -36,6 +37,7 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/master/tasks", get(endpoints::tasks))
         .route("/tasks", get(endpoints::tasks))
         .route("/metrics/snapshot", get(endpoints::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .route("/master/redirect", get(endpoints::redirect))
         .route("/redirect", get(endpoints::redirect))
         .route("/master/health", get(endpoints::health))
