@@ -89,27 +89,43 @@ fn descriptor<M: prost::Name>() -> Result<prost_reflect::MessageDescriptor, Json
         .ok_or(JsonError::UnknownType(name))
 }
 
-/// The Mesos JSON form of a message.
-pub fn to_value<M: prost::Message + prost::Name>(message: &M) -> serde_json::Value {
-    let Ok(desc) = descriptor::<M>() else {
-        return serde_json::Value::Null;
-    };
+/// The message as a dynamic message of our descriptors, and the options
+/// that write Mesos's JSON.
+fn dynamic<M: prost::Message + prost::Name>(
+    message: &M,
+) -> Option<(DynamicMessage, SerializeOptions)> {
+    let desc = descriptor::<M>().ok()?;
     let bytes = message.encode_to_vec();
-    let Ok(dynamic) = DynamicMessage::decode(desc, bytes.as_slice()) else {
-        return serde_json::Value::Null;
-    };
+    let dynamic = DynamicMessage::decode(desc, bytes.as_slice()).ok()?;
     let options = SerializeOptions::new()
         .use_proto_field_name(true)
         .stringify_64_bit_integers(false)
         .skip_default_fields(true);
+    Some((dynamic, options))
+}
+
+/// The Mesos JSON form of a message.
+pub fn to_value<M: prost::Message + prost::Name>(message: &M) -> serde_json::Value {
+    let Some((dynamic, options)) = dynamic(message) else {
+        return serde_json::Value::Null;
+    };
     dynamic
         .serialize_with_options(serde_json::value::Serializer, &options)
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// The Mesos JSON form of a message, as bytes.
+/// The Mesos JSON form of a message, as bytes (written straight out, with
+/// no intermediate JSON tree: a cluster's whole state is tens of MB).
 pub fn to_vec<M: prost::Message + prost::Name>(message: &M) -> Vec<u8> {
-    serde_json::to_vec(&to_value(message)).unwrap_or_default()
+    let Some((dynamic, options)) = dynamic(message) else {
+        return b"null".to_vec();
+    };
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    match dynamic.serialize_with_options(&mut serializer, &options) {
+        Ok(()) => out,
+        Err(_) => b"null".to_vec(),
+    }
 }
 
 /// Parses Mesos JSON into a message. Unknown fields are ignored, as Mesos does.
