@@ -57,6 +57,27 @@ impl fmt::Display for MediaError {
 
 impl std::error::Error for MediaError {}
 
+/// Decodes a call's body in `encoding`: JSON in Mesos's mapping, or
+/// protobuf with every required field present (as proto2 parsers insist).
+/// The error is the `400` text every v1 API answers with.
+pub fn decode<M: prost::Message + prost::Name + Default>(
+    encoding: Encoding,
+    body: &[u8],
+) -> Result<M, MediaError> {
+    let bad = |reason: String| MediaError {
+        status: 400,
+        message: format!("Failed to parse body into {}: {reason}", M::NAME),
+    };
+    match encoding {
+        Encoding::Json => crate::json::from_slice::<M>(body).map_err(|e| bad(e.to_string())),
+        Encoding::Protobuf => {
+            let message = M::decode(body).map_err(|e| bad(e.to_string()))?;
+            crate::json::check_required(&message).map_err(|e| bad(e.to_string()))?;
+            Ok(message)
+        }
+    }
+}
+
 /// The media type of a header value, without parameters, lower case.
 fn essence(value: &str) -> String {
     value

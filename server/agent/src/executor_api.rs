@@ -32,8 +32,8 @@ use futures::StreamExt;
 use meseta_proto::cluster::{self, agent_message::Kind};
 use meseta_proto::executor::{call, Call, Event};
 use meseta_proto::media::{self, Encoding};
+use meseta_proto::recordio;
 use meseta_proto::v1::{task_status, TaskState};
-use meseta_proto::{json, recordio, Message};
 use tokio::sync::mpsc;
 
 use crate::inner::Inner;
@@ -153,33 +153,9 @@ pub(crate) async fn handle(
         Ok(encoding) => encoding,
         Err(e) => return media_error(e),
     };
-    let call: Call = match encoding {
-        Encoding::Json => match json::from_slice(&body) {
-            Ok(call) => call,
-            Err(e) => {
-                return reject(
-                    StatusCode::BAD_REQUEST,
-                    format!("Failed to parse body into Call: {e}"),
-                )
-            }
-        },
-        Encoding::Protobuf => match Call::decode(body.as_ref()) {
-            Ok(call) => match json::check_required(&call) {
-                Ok(()) => call,
-                Err(e) => {
-                    return reject(
-                        StatusCode::BAD_REQUEST,
-                        format!("Failed to validate Call: {e}"),
-                    )
-                }
-            },
-            Err(e) => {
-                return reject(
-                    StatusCode::BAD_REQUEST,
-                    format!("Failed to parse body into Call: {e}"),
-                )
-            }
-        },
+    let call: Call = match media::decode(encoding, &body) {
+        Ok(call) => call,
+        Err(e) => return media_error(e),
     };
     if inner.is_stopping() {
         return reject(

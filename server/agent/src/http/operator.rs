@@ -18,8 +18,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use meseta_proto::agent::{call, response, Call, Response as Answer};
-use meseta_proto::media::{self, Encoding};
-use meseta_proto::{json, v1, Message, MESOS_VERSION};
+use meseta_proto::media;
+use meseta_proto::{v1, MESOS_VERSION};
 use serde_json::Value;
 
 use super::files::PathError;
@@ -33,23 +33,6 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         message.into(),
     )
         .into_response()
-}
-
-fn decode(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
-    let bad = |m: String| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("Failed to parse body into Call: {m}"),
-        )
-    };
-    match encoding {
-        Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
-        Encoding::Protobuf => {
-            let call = Call::decode(body).map_err(|e| bad(e.to_string()))?;
-            json::check_required(&call).map_err(|e| bad(e.to_string()))?;
-            Ok(call)
-        }
-    }
 }
 
 fn of(kind: response::Type) -> Answer {
@@ -83,9 +66,9 @@ pub(crate) async fn handle(
         Ok(accept) => accept,
         Err(e) => return media_error(e),
     };
-    let call = match decode(encoding, &body) {
+    let call: Call = match media::decode(encoding, &body) {
         Ok(call) => call,
-        Err(response) => return response,
+        Err(e) => return media_error(e),
     };
     let kind = call
         .r#type

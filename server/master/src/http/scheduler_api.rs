@@ -17,8 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use meseta_proto::media::{self, Encoding};
+use meseta_proto::recordio;
 use meseta_proto::scheduler::{call, Call, Event};
-use meseta_proto::{json, recordio, Message};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::handle::{Command, MasterHandle};
@@ -60,23 +60,6 @@ fn accepted_encoding(headers: &HeaderMap, default: Encoding) -> Result<Encoding,
     media::accept(header(headers, header::ACCEPT), default).map_err(media_error)
 }
 
-fn decode_call(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
-    let bad = |m: String| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("Failed to parse body into Call: {m}"),
-        )
-    };
-    match encoding {
-        Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
-        Encoding::Protobuf => {
-            let call = Call::decode(body).map_err(|e| bad(e.to_string()))?;
-            json::check_required(&call).map_err(|e| bad(e.to_string()))?;
-            Ok(call)
-        }
-    }
-}
-
 pub(super) async fn handle(
     State(master): State<MasterHandle>,
     headers: HeaderMap,
@@ -103,9 +86,9 @@ pub(super) async fn handle(
         Ok(e) => e,
         Err(response) => return response,
     };
-    let call = match decode_call(encoding, &body) {
+    let call: Call = match media::decode(encoding, &body) {
         Ok(call) => call,
-        Err(response) => return response,
+        Err(e) => return media_error(e),
     };
     let stream_id = headers
         .get("Mesos-Stream-Id")

@@ -18,8 +18,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use meseta_proto::master::{call, response, Call, Response as Answer};
-use meseta_proto::media::{self, Encoding};
-use meseta_proto::{json, v1, Message};
+use meseta_proto::media;
+use meseta_proto::v1;
 use tokio::sync::oneshot;
 
 use super::endpoints::metrics_of;
@@ -43,23 +43,6 @@ fn media_error(e: media::MediaError) -> Response {
         StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
         e.message,
     )
-}
-
-fn decode(encoding: Encoding, body: &[u8]) -> Result<Call, Response> {
-    let bad = |m: String| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("Failed to parse body into Call: {m}"),
-        )
-    };
-    match encoding {
-        Encoding::Json => json::from_slice::<Call>(body).map_err(|e| bad(e.to_string())),
-        Encoding::Protobuf => {
-            let call = Call::decode(body).map_err(|e| bad(e.to_string()))?;
-            json::check_required(&call).map_err(|e| bad(e.to_string()))?;
-            Ok(call)
-        }
-    }
 }
 
 /// Whether any master answers the call, leading or not.
@@ -93,9 +76,9 @@ pub(super) async fn handle(
         Ok(accept) => accept,
         Err(e) => return media_error(e),
     };
-    let call = match decode(encoding, &body) {
+    let call: Call = match media::decode(encoding, &body) {
         Ok(call) => call,
-        Err(response) => return response,
+        Err(e) => return media_error(e),
     };
     let kind = call
         .r#type
