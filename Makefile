@@ -11,7 +11,7 @@ CARGO ?= cargo
 VENV ?= $(CARGO_TARGET_DIR)/pyvenv
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: demo build test test-deps proto-check lint java-jar cpp-tests rust-tests compat-tests python-binding python-tests java-tests bench
+.PHONY: demo build test test-deps proto-check lint java-jar cpp-tests rust-tests compat-tests python-binding python-tests java-tests webui-tests bench
 
 build:
 	$(CARGO) build --workspace --bins
@@ -25,24 +25,25 @@ demo: build
 # and clang-format for the C++ binding; a Docker engine, a registry and a
 # static busybox for the Docker and image tests, which start their own
 # private engine and registry; Prometheus's promtool, which checks the
-# /metrics expositions) and a Python venv with pymesos (the
-# real client from PyPI), pytest, and ruff (the Python formatter and linter).
+# /metrics expositions; Chromium and its WebDriver for the web UI tests) and
+# a Python venv with pymesos (the real client from PyPI), pytest, ruff (the
+# Python formatter and linter) and selenium (drives Chromium).
 DEBIAN_TEST_PACKAGES := zookeeperd python3-http-parser python3-venv openjdk-17-jdk-headless maven \
 	protobuf-compiler cmake g++ libprotobuf-dev libgtest-dev mpich libmpich-dev clang-format \
-	docker.io docker-registry busybox-static prometheus
+	docker.io docker-registry busybox-static prometheus chromium chromium-driver
 test-deps:
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "test-deps: installing$$missing (Debian)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	fi
-	@if [ ! -x $(VENV)/bin/pytest ] || [ ! -x $(VENV)/bin/ruff ] || ! $(VENV)/bin/python -c "import pymesos, kazoo" 2>/dev/null; then \
-	  echo "test-deps: creating $(VENV) with pymesos, pytest and ruff"; \
+	@if [ ! -x $(VENV)/bin/pytest ] || [ ! -x $(VENV)/bin/ruff ] || ! $(VENV)/bin/python -c "import pymesos, kazoo, selenium" 2>/dev/null; then \
+	  echo "test-deps: creating $(VENV) with pymesos, pytest, ruff and selenium"; \
 	  /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
-	  $(VENV)/bin/pip install -q pymesos kazoo pytest ruff; \
+	  $(VENV)/bin/pip install -q pymesos kazoo pytest ruff selenium; \
 	fi
 
-PYTHON_SOURCES := bindings-python examples/python tests/compat bench/python_events.py
+PYTHON_SOURCES := bindings-python examples/python tests/compat tests/webui bench/python_events.py bench/webui.py
 CPP_SOURCES = $$(find bindings-cpp examples/cpp -name '*.cpp' -o -name '*.hpp' -o -name '*.c' | sort)
 
 # Our .proto files against the official jar's descriptors: any difference in
@@ -83,6 +84,11 @@ python-binding: test-deps
 python-tests: build python-binding
 	$(VENV)/bin/pytest -q bindings-python/tests
 
+# The web UI in headless Chromium (Selenium) against real clusters; each
+# page's screenshot is left in $(CARGO_TARGET_DIR)/webui-screenshots/.
+webui-tests: build test-deps
+	$(VENV)/bin/pytest -q tests/webui
+
 # Our jar (bindings-java/pom.xml: the org.apache.mesos API, Protos generated
 # by protoc from proto/mesos/, libmesos.so inside), then the JUnit suite
 # against a real cluster twice: on our jar, and on the official
@@ -100,7 +106,7 @@ cpp-tests: build test-deps
 	cmake --build $(CPP_BUILD) -j2
 	ctest --test-dir $(CPP_BUILD) --output-on-failure -j2
 
-test: test-deps lint rust-tests compat-tests python-tests java-tests cpp-tests
+test: test-deps lint rust-tests compat-tests python-tests java-tests cpp-tests webui-tests
 
 bench:
 	$(CARGO) bench -p meseta-bench

@@ -26,3 +26,4 @@ mod operator_api;
 mod registry;
 mod tasks;
 mod update_framework;
+mod webui;

@@ -9,6 +9,7 @@ mod prometheus;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
+mod webui;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -43,6 +44,8 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/master/health", get(endpoints::health))
         .route("/health", get(endpoints::health))
         .route("/version", get(endpoints::version))
+        .route("/", get(webui::index))
+        .route("/webui/{*name}", get(webui::asset))
         .with_state(handle)
         .layer(cors())
 }
