@@ -51,7 +51,7 @@ impl Master {
 
     /// Declares an agent unreachable.
     pub fn mark_unreachable(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
-        self.take_agent_down(now, agent_id, false, actions);
+        self.take_agent_down(now, agent_id, Removal::Unreachable, actions);
     }
 
     /// Removes a registered agent that went silent (`gone == false`: it may
@@ -62,9 +62,10 @@ impl Master {
         &mut self,
         now: Duration,
         agent_id: &str,
-        gone: bool,
+        removal: Removal,
         actions: &mut Vec<Action>,
     ) {
+        let gone = removal != Removal::Unreachable;
         self.rescind_agent_offers(agent_id, now, actions);
         let Some(agent) = self.agents.remove(agent_id) else {
             return;
@@ -117,17 +118,13 @@ impl Master {
                     actions,
                 );
             } else {
-                let (state, message) = if gone {
-                    (TaskState::TaskGone, "Agent is gone")
-                } else {
-                    (TaskState::TaskLost, "Agent is unreachable")
-                };
+                let (state, reason, message) = removal.task_outcome();
                 self.fail_task(
                     now,
                     framework_id,
                     task_id,
                     state,
-                    Reason::AgentRemoved,
+                    reason,
                     message,
                     false,
                     actions,
@@ -163,6 +160,38 @@ impl Master {
                 ..Default::default()
             };
             self.send(&framework_id, event, now, actions);
+        }
+    }
+}
+
+/// Why an agent is taken down, and so what its tasks become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Silent too long: it may come back.
+    Unreachable,
+    /// Gone for good (replaced by a restart under another ID).
+    Gone,
+    /// Marked gone by an operator (MARK_AGENT_GONE, or a drain that asked).
+    GoneByOperator,
+}
+
+impl Removal {
+    /// The state, reason and message of a task that was on the agent (for
+    /// frameworks that are not partition-aware an unreachable agent's
+    /// tasks are lost).
+    pub(super) fn task_outcome(self) -> (TaskState, Reason, &'static str) {
+        match self {
+            Removal::Unreachable => (
+                TaskState::TaskLost,
+                Reason::AgentRemoved,
+                "Agent is unreachable",
+            ),
+            Removal::Gone => (TaskState::TaskGone, Reason::AgentRemoved, "Agent is gone"),
+            Removal::GoneByOperator => (
+                TaskState::TaskGoneByOperator,
+                Reason::AgentRemovedByOperator,
+                "Agent was marked gone by an operator",
+            ),
         }
     }
 }

@@ -58,6 +58,7 @@ use meseta_proto::scheduler::{call, Call, Event};
 use meseta_proto::v1;
 
 use crate::config::Settings;
+pub use health::Removal;
 pub use ids::Ids;
 
 /// Identifies one framework subscription stream (one HTTP response).

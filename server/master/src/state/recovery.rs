@@ -15,9 +15,7 @@
 
 use std::time::Duration;
 
-use meseta_proto::v1::{task_status::Reason, TaskState};
-
-use super::{Action, Framework, Master, RecoveredAgent, UnreachableAgent};
+use super::{Action, Framework, Master, RecoveredAgent, Removal, UnreachableAgent};
 use crate::registry::{ops, RegistryState};
 
 impl Master {
@@ -104,6 +102,18 @@ impl Master {
     /// Marks an agent gone for good: its tasks are TASK_GONE (TASK_LOST for
     /// frameworks that are not partition-aware) and it may never return.
     pub fn mark_gone(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
+        self.mark_gone_as(now, agent_id, Removal::Gone, actions);
+    }
+
+    /// [`Master::mark_gone`], saying why (an operator's marking reports the
+    /// tasks TASK_GONE_BY_OPERATOR, as Mesos does).
+    pub fn mark_gone_as(
+        &mut self,
+        now: Duration,
+        agent_id: &str,
+        removal: Removal,
+        actions: &mut Vec<Action>,
+    ) {
         if self.gone.contains_key(agent_id) {
             return;
         }
@@ -116,7 +126,7 @@ impl Master {
         actions.push(Action::Persist(ops::mark_gone(agent_id, now)));
         self.gone.insert(agent_id.to_string(), now);
         if self.agents.contains_key(agent_id) {
-            self.take_agent_down(now, agent_id, true, actions);
+            self.take_agent_down(now, agent_id, removal, actions);
             return;
         }
         self.recovered.remove(agent_id);
@@ -133,13 +143,14 @@ impl Master {
                 .collect();
             stranded.sort_unstable();
             for (framework_id, task_id) in stranded {
+                let (state, reason, message) = removal.task_outcome();
                 self.fail_task(
                     now,
                     &framework_id,
                     &task_id,
-                    TaskState::TaskGone,
-                    Reason::AgentRemoved,
-                    "Agent is gone",
+                    state,
+                    reason,
+                    message,
                     false,
                     actions,
                 );

@@ -120,7 +120,12 @@ impl Master {
         }
         tracing::info!(agent_id, mark_gone, "agent drained");
         if mark_gone {
-            self.mark_gone(now, agent_id, actions);
+            self.mark_gone_as(
+                now,
+                agent_id,
+                crate::state::Removal::GoneByOperator,
+                actions,
+            );
         }
     }
 }

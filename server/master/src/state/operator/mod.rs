@@ -54,7 +54,7 @@ impl Master {
                     return Err(unknown_agent(&id));
                 }
                 tracing::warn!(agent_id = %id, "operator marks the agent gone");
-                self.mark_gone(now, &id, &mut actions);
+                self.mark_gone_as(now, &id, super::Removal::GoneByOperator, &mut actions);
             }
             call::Type::DeactivateAgent => {
                 let id = call

@@ -195,3 +195,33 @@ fn a_drained_agent_is_emptied_then_drained_and_gone_when_asked() {
         "drained with mark_gone: the agent is gone"
     );
 }
+
+#[test]
+fn an_agent_marked_gone_by_an_operator_reports_its_tasks_gone_by_operator() {
+    use v1::task_status::Reason;
+    for (framework, expected) in [
+        (
+            mock::framework().partition_aware(),
+            TaskState::TaskGoneByOperator,
+        ),
+        (mock::framework(), TaskState::TaskLost),
+    ] {
+        let (mut h, _fw, agent) = mock::running(framework);
+        let actions = h
+            .master
+            .operator_call(
+                h.now,
+                operator_call(operator::call::Type::MarkAgentGone, &agent),
+            )
+            .unwrap();
+        h.actions.extend(actions);
+        let updates = h.updates(10);
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        assert_eq!(updates[0].state, expected as i32);
+        assert_eq!(
+            updates[0].reason,
+            Some(Reason::AgentRemovedByOperator as i32)
+        );
+        assert!(h.master.gone_agents().contains_key(&agent));
+    }
+}
