@@ -50,29 +50,17 @@ impl OperatorClient {
     /// Sends `call` to the leading master; its `Response`, or `None` for
     /// calls answered with an empty `200` (those that change the cluster).
     pub async fn call(&mut self, call: &Call) -> Result<Option<Response>> {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
-        headers.insert(ACCEPT, HeaderValue::from_static(PROTOBUF));
         let body = call.encode_to_vec();
         for _ in 0..=MAX_REDIRECTS {
             let endpoint = self.detector.detect().await?;
-            let sent = self.http.post(&endpoint, "/api/v1", &headers, body.clone());
-            let response = match tokio::time::timeout(CALL_TIMEOUT, sent).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(error)) => {
+            let response = match self.post(&endpoint, body.clone()).await {
+                Ok(response) => response,
+                Err(error) => {
                     self.detector.failed(&endpoint);
                     return Err(error);
                 }
-                Err(_) => {
-                    self.detector.failed(&endpoint);
-                    return Err(Error::Http {
-                        endpoint: endpoint.to_string(),
-                        reason: format!("no answer within {CALL_TIMEOUT:?}"),
-                    });
-                }
             };
-            let status = response.status();
-            if status == StatusCode::TEMPORARY_REDIRECT {
+            if response.status() == StatusCode::TEMPORARY_REDIRECT {
                 let location = response
                     .headers()
                     .get(LOCATION)
@@ -83,23 +71,7 @@ impl OperatorClient {
                 self.detector.redirected(&leader);
                 continue;
             }
-            if status != StatusCode::OK {
-                return Err(Error::Status {
-                    endpoint: endpoint.to_string(),
-                    status: status.as_u16(),
-                    body: body_text(response).await,
-                });
-            }
-            let bytes = collect(&endpoint, response.into_body()).await?;
-            if bytes.is_empty() {
-                return Ok(None);
-            }
-            return Response::decode(bytes)
-                .map(Some)
-                .map_err(|e| Error::Decode {
-                    message: "mesos.v1.master.Response",
-                    reason: e.to_string(),
-                });
+            return answer(&endpoint, response, "mesos.v1.master.Response").await;
         }
         Err(Error::TooManyRedirects(MAX_REDIRECTS))
     }
@@ -111,36 +83,26 @@ impl OperatorClient {
         agent: &Endpoint,
         call: &meseta_proto::agent::Call,
     ) -> Result<Option<meseta_proto::agent::Response>> {
+        let response = self.post(agent, call.encode_to_vec()).await?;
+        answer(agent, response, "mesos.v1.agent.Response").await
+    }
+
+    /// `POST /api/v1` in protobuf, bounded by [`CALL_TIMEOUT`].
+    async fn post(
+        &self,
+        endpoint: &Endpoint,
+        body: Vec<u8>,
+    ) -> Result<http::Response<hyper::body::Incoming>> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
         headers.insert(ACCEPT, HeaderValue::from_static(PROTOBUF));
-        let sent = self
-            .http
-            .post(agent, "/api/v1", &headers, call.encode_to_vec());
-        let response = tokio::time::timeout(CALL_TIMEOUT, sent)
+        let sent = self.http.post(endpoint, "/api/v1", &headers, body);
+        tokio::time::timeout(CALL_TIMEOUT, sent)
             .await
             .map_err(|_| Error::Http {
-                endpoint: agent.to_string(),
+                endpoint: endpoint.to_string(),
                 reason: format!("no answer within {CALL_TIMEOUT:?}"),
-            })??;
-        let status = response.status();
-        if status != StatusCode::OK {
-            return Err(Error::Status {
-                endpoint: agent.to_string(),
-                status: status.as_u16(),
-                body: body_text(response).await,
-            });
-        }
-        let bytes = collect(agent, response.into_body()).await?;
-        if bytes.is_empty() {
-            return Ok(None);
-        }
-        meseta_proto::agent::Response::decode(bytes)
-            .map(Some)
-            .map_err(|e| Error::Decode {
-                message: "mesos.v1.agent.Response",
-                reason: e.to_string(),
-            })
+            })?
     }
 
     /// `GET http://endpoint/path` (an agent's `/files/read`, `/state`, …);
@@ -184,4 +146,29 @@ async fn collect(endpoint: &Endpoint, body: hyper::body::Incoming) -> Result<Byt
             endpoint: endpoint.to_string(),
             reason: e.to_string(),
         })
+}
+
+/// An operator API answer: the decoded `200` body (`None` when empty), or
+/// the peer's refusal in its own words.
+async fn answer<M: Message + Default>(
+    endpoint: &Endpoint,
+    response: http::Response<hyper::body::Incoming>,
+    message: &'static str,
+) -> Result<Option<M>> {
+    let status = response.status();
+    if status != StatusCode::OK {
+        return Err(Error::Status {
+            endpoint: endpoint.to_string(),
+            status: status.as_u16(),
+            body: body_text(response).await,
+        });
+    }
+    let bytes = collect(endpoint, response.into_body()).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    M::decode(bytes).map(Some).map_err(|e| Error::Decode {
+        message,
+        reason: e.to_string(),
+    })
 }

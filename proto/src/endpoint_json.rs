@@ -1,6 +1,7 @@
 //! The compact JSON forms Mesos's legacy endpoints (`/master/state`, the
 //! agent's `/state`, ...) use for resources and attributes, shared by the
-//! master and the agent: `{"cpus": 4.0, "mem": 1024.0, "ports": "[31000-32000]"}`.
+//! master and the agent: `{"cpus": 4.0, "mem": 1024.0, "ports": "[31000-32000]"}`;
+//! and the metrics snapshot turned into the operator API's list.
 
 use serde_json::{json, Map, Value};
 
@@ -73,6 +74,22 @@ pub fn attributes(list: &[Attribute]) -> Value {
         out.insert(attribute.name.clone(), value);
     }
     Value::Object(out)
+}
+
+/// A `/metrics/snapshot` document as the operator API's GET_METRICS list,
+/// sorted by name (master and agent answer it the same way).
+pub fn metrics(snapshot: &Value) -> Vec<crate::v1::Metric> {
+    let mut metrics: Vec<crate::v1::Metric> = snapshot
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| crate::v1::Metric {
+            name: name.clone(),
+            value: value.as_f64(),
+        })
+        .collect();
+    metrics.sort_by(|a, b| a.name.cmp(&b.name));
+    metrics
 }
 
 #[cfg(test)]

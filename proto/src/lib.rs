@@ -99,6 +99,17 @@ pub use prost_types;
 /// binding hands to the official jar (`MesosNativeLibrary.version()`).
 pub const MESOS_VERSION: &str = "1.11.0";
 
+/// What GET_VERSION answers on masters and agents: the Mesos version
+/// spoken, and Meseta's own in `git_tag`.
+pub fn version_info() -> v1::VersionInfo {
+    v1::VersionInfo {
+        version: MESOS_VERSION.to_string(),
+        build_user: Some("meseta".into()),
+        git_tag: Some(format!("meseta-{}", env!("CARGO_PKG_VERSION"))),
+        ..Default::default()
+    }
+}
+
 impl v1::TaskState {
     /// Whether the state is final: the task will not change state again.
     pub fn is_terminal(self) -> bool {

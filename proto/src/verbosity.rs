@@ -35,6 +35,15 @@ impl VerbosityControl {
     pub fn set(&self, level: u32, duration: Duration) {
         self.0.set(level, duration)
     }
+
+    /// SET_LOGGING_LEVEL's `level` and `duration`; a negative duration is
+    /// refused (the `400` text) and changes nothing.
+    pub fn set_for(&self, level: u32, duration: &crate::v1::DurationInfo) -> Result<(), String> {
+        let nanos = u64::try_from(duration.nanoseconds)
+            .map_err(|_| "'duration' must not be negative".to_string())?;
+        self.set(level, Duration::from_nanos(nanos));
+        Ok(())
+    }
 }
 
 impl fmt::Debug for VerbosityControl {

@@ -126,19 +126,7 @@ pub(crate) mod events {
     }
 }
 
-fn reject(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message.into(),
-    )
-        .into_response()
-}
-
-fn media_error(e: media::MediaError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    reject(status, e.message)
-}
+use crate::http::{media_error, text_error as reject};
 
 /// `POST /api/v1/executor`.
 pub(crate) async fn handle(

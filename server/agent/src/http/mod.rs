@@ -54,6 +54,29 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .layer(cors())
 }
 
+/// A plain-text answer (the v1 APIs' errors are text a person can act on).
+pub(crate) fn text_error(
+    status: StatusCode,
+    message: impl Into<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        message.into(),
+    )
+        .into_response()
+}
+
+/// The answer to headers or a body that cannot be served.
+pub(crate) fn media_error(e: meseta_proto::media::MediaError) -> axum::response::Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    text_error(status, e.message)
+}
+
 /// Browsers may read the agent from any origin: the web UI is served by
 /// the masters and reads sandboxes and containers here. (Nothing here is
 /// authenticated yet; when it is, the origins allowed will follow.)

@@ -19,21 +19,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use meseta_proto::agent::{call, response, Call, Response as Answer};
 use meseta_proto::media;
-use meseta_proto::{v1, MESOS_VERSION};
+use meseta_proto::v1;
 use serde_json::Value;
 
 use super::files::PathError;
 use crate::inner::Inner;
 use crate::state::{task_view, Control, ExecutorKind};
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message.into(),
-    )
-        .into_response()
-}
+use super::{media_error, text_error as error};
 
 fn of(kind: response::Type) -> Answer {
     Answer {
@@ -51,12 +44,6 @@ pub(crate) async fn handle(
         headers
             .get(name)
             .and_then(|v: &header::HeaderValue| v.to_str().ok())
-    };
-    let media_error = |e: media::MediaError| {
-        error(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.message,
-        )
     };
     let encoding = match media::content_type(header(header::CONTENT_TYPE)) {
         Ok(encoding) => encoding,
@@ -109,11 +96,10 @@ pub(crate) async fn handle(
                     "this agent cannot change its logging level",
                 );
             };
-            let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
-                return error(StatusCode::BAD_REQUEST, "'duration' must not be negative");
+            return match verbosity.set_for(set.level, &set.duration) {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(message) => error(StatusCode::BAD_REQUEST, message),
             };
-            verbosity.set(set.level, std::time::Duration::from_nanos(nanos));
-            return StatusCode::OK.into_response();
         }
         call::Type::ListFiles | call::Type::ReadFile => {
             let inner = Arc::clone(&inner);
@@ -204,18 +190,12 @@ fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
         },
         call::Type::GetVersion => Answer {
             get_version: Some(response::GetVersion {
-                version_info: v1::VersionInfo {
-                    version: MESOS_VERSION.to_string(),
-                    build_user: Some("meseta".into()),
-                    git_tag: Some(format!("meseta-{}", env!("CARGO_PKG_VERSION"))),
-                    ..Default::default()
-                },
+                version_info: meseta_proto::version_info(),
             }),
             ..of(response::Type::GetVersion)
         },
         call::Type::GetFlags => {
-            let state = super::state::state_document(inner);
-            let flags = pairs(&state["flags"])
+            let flags = pairs(&super::state::flags_document(inner))
                 .map(|(name, value)| v1::Flag {
                     name,
                     value: Some(
@@ -232,13 +212,7 @@ fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
         }
         call::Type::GetMetrics => {
             let snapshot = super::state::metrics_document(inner);
-            let mut metrics: Vec<v1::Metric> = pairs(&snapshot)
-                .map(|(name, value)| v1::Metric {
-                    name,
-                    value: value.as_f64(),
-                })
-                .collect();
-            metrics.sort_by(|a, b| a.name.cmp(&b.name));
+            let metrics = meseta_proto::endpoint_json::metrics(&snapshot);
             Answer {
                 get_metrics: Some(response::GetMetrics { metrics }),
                 ..of(response::Type::GetMetrics)

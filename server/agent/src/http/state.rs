@@ -111,22 +111,11 @@ fn framework_json(framework: &Framework, agent_id: &str) -> Value {
     })
 }
 
-/// The agent's `/state` document.
-pub(crate) fn state_document(inner: &Inner) -> Value {
+/// The agent's flags as `/state` and GET_FLAGS show them (Mesos names).
+pub(crate) fn flags_document(inner: &Inner) -> Value {
     let settings = &inner.settings;
     let config = &settings.config;
-    let start_time = inner
-        .start_time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or_default();
-    let state = inner.lock();
-    let agent_id = state
-        .agent_id
-        .as_ref()
-        .map(|a| a.value.clone())
-        .unwrap_or_default();
-    let flags = json!({
+    let mut flags = json!({
         "master": config.master,
         "ip": config.ip.to_string(),
         "port": config.port.to_string(),
@@ -153,13 +142,31 @@ pub(crate) fn state_document(inner: &Inner) -> Value {
         "docker_stop_timeout": crate::config::mesos_duration(config.isolation.docker.stop_timeout),
         "docker_remove_delay": crate::config::mesos_duration(config.isolation.docker.remove_delay),
     });
-    let mut flags = flags;
     if let Some(range) = &config.isolation.container_ports_isolated_range {
         flags["container_ports_isolated_range"] = json!(range);
     }
     if let Some(reason) = &inner.isolation_fallback {
         flags["isolation_fallback"] = json!(format!("isolation is off: {reason}"));
     }
+    flags
+}
+
+/// The agent's `/state` document.
+pub(crate) fn state_document(inner: &Inner) -> Value {
+    let settings = &inner.settings;
+    let config = &settings.config;
+    let start_time = inner
+        .start_time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    let state = inner.lock();
+    let agent_id = state
+        .agent_id
+        .as_ref()
+        .map(|a| a.value.clone())
+        .unwrap_or_default();
+    let flags = flags_document(inner);
     json!({
         "version": MESOS_VERSION,
         "meseta_version": env!("CARGO_PKG_VERSION"),

@@ -249,21 +249,13 @@ pub(super) async fn tasks(
 }
 
 pub(super) async fn metrics(State(master): State<MasterHandle>) -> Response {
-    let elected = if master.leadership() == Leadership::Leading {
-        1.0
-    } else {
-        0.0
-    };
-    view(&master, move |m| {
-        let mut metrics = metrics_of(m);
-        metrics["master/elected"] = json!(elected);
-        metrics
-    })
-    .await
+    let elected = master.leadership() == Leadership::Leading;
+    view(&master, move |m| metrics_of(m, elected)).await
 }
 
 /// The `/metrics/snapshot` keys, Mesos names.
-pub(crate) fn metrics_of(m: &Master) -> Value {
+/// (`elected`: whether this master leads, which only the shell knows.)
+pub(crate) fn metrics_of(m: &Master, elected: bool) -> Value {
     use v1::TaskState::*;
     let mut out = serde_json::Map::new();
     let mut put = |k: &str, v: f64| {
@@ -375,6 +367,7 @@ pub(crate) fn metrics_of(m: &Master) -> Value {
             if t > 0.0 { u / t } else { 0.0 },
         );
     }
+    put("master/elected", if elected { 1.0 } else { 0.0 });
     Value::Object(out)
 }
 

@@ -11,6 +11,8 @@ pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
 mod webui;
 
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -48,6 +50,46 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/webui/{*name}", get(webui::asset))
         .with_state(handle)
         .layer(cors())
+}
+
+/// A plain-text answer (the v1 APIs' errors are text a person can act on).
+pub(crate) fn text_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.into(),
+    )
+        .into_response()
+}
+
+/// The answer to headers or a body that cannot be served.
+pub(crate) fn media_error(e: meseta_proto::media::MediaError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    text_error(status, e.message)
+}
+
+/// `None` on the leading master; on a follower, its answer to a call at
+/// `path`: `307` to the same path on the leader, or `503` while no master
+/// leads.
+pub(crate) fn unless_leading(master: &MasterHandle, path: &str) -> Option<Response> {
+    use crate::leadership::{self, Leadership};
+    match master.leadership() {
+        Leadership::Leading => None,
+        Leadership::Following(Some(leader)) => {
+            let location = format!("{}{path}", leadership::location(&leader));
+            Some(
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response(),
+            )
+        }
+        Leadership::Following(None) => Some(text_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No master is currently leading",
+        )),
+    }
 }
 
 /// Browsers may call every endpoint from any origin: the web UI served by

@@ -22,17 +22,9 @@ use meseta_proto::scheduler::{call, Call, Event};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::handle::{Command, MasterHandle};
-use crate::leadership::{self, Leadership};
 use crate::state::{CallError, ConnId};
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message.into(),
-    )
-        .into_response()
-}
+use super::{media_error, text_error as error};
 
 fn call_error(err: CallError) -> Response {
     match err {
@@ -44,11 +36,6 @@ fn call_error(err: CallError) -> Response {
 
 fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-pub(super) fn media_error(e: media::MediaError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    error(status, e.message)
 }
 
 fn content_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
@@ -65,22 +52,8 @@ pub(super) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match master.leadership() {
-        Leadership::Leading => {}
-        Leadership::Following(Some(leader)) => {
-            let location = format!("{}/api/v1/scheduler", leadership::location(&leader));
-            return (
-                StatusCode::TEMPORARY_REDIRECT,
-                [(header::LOCATION, location)],
-            )
-                .into_response();
-        }
-        Leadership::Following(None) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "No master is currently leading",
-            );
-        }
+    if let Some(answer) = super::unless_leading(&master, "/api/v1/scheduler") {
+        return answer;
     }
     let encoding = match content_encoding(&headers) {
         Ok(e) => e,

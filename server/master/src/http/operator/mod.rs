@@ -23,27 +23,12 @@ use meseta_proto::v1;
 use tokio::sync::oneshot;
 
 use super::endpoints::metrics_of;
-use super::MESOS_VERSION;
 use crate::handle::{Command, MasterHandle};
-use crate::leadership::{self, Leadership};
+use crate::leadership::Leadership;
 use crate::state::operator::views;
 use crate::state::CallError;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message.into(),
-    )
-        .into_response()
-}
-
-fn media_error(e: media::MediaError) -> Response {
-    error(
-        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-        e.message,
-    )
-}
+use super::{media_error, text_error as error};
 
 /// Whether any master answers the call, leading or not.
 fn answered_anywhere(kind: call::Type) -> bool {
@@ -87,28 +72,13 @@ pub(super) async fn handle(
     if kind == call::Type::Unknown {
         return error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present");
     }
-    let leading = master.leadership() == Leadership::Leading;
-    if kind == call::Type::Subscribe && leading {
-        return subscribe::subscribe(master, accept).await;
-    }
     if !answered_anywhere(kind) {
-        match master.leadership() {
-            Leadership::Leading => {}
-            Leadership::Following(Some(leader)) => {
-                let location = format!("{}/api/v1", leadership::location(&leader));
-                return (
-                    StatusCode::TEMPORARY_REDIRECT,
-                    [(header::LOCATION, location)],
-                )
-                    .into_response();
-            }
-            Leadership::Following(None) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "No master is currently leading",
-                )
-            }
+        if let Some(answer) = super::unless_leading(&master, "/api/v1") {
+            return answer;
         }
+    }
+    if kind == call::Type::Subscribe {
+        return subscribe::subscribe(master, accept).await;
     }
     match answer(&master, kind, call).await {
         Ok(Some(response)) => (
@@ -165,27 +135,20 @@ async fn answer(
         },
         call::Type::GetVersion => Answer {
             get_version: Some(response::GetVersion {
-                version_info: v1::VersionInfo {
-                    version: MESOS_VERSION.to_string(),
-                    build_user: Some("meseta".into()),
-                    git_tag: Some(format!("meseta-{}", env!("CARGO_PKG_VERSION"))),
-                    ..Default::default()
-                },
+                version_info: meseta_proto::version_info(),
             }),
             ..of(response::Type::GetVersion)
         },
         call::Type::GetMetrics => {
             let elected = master.leadership() == Leadership::Leading;
             let snapshot = master
-                .inspect(move |m| {
-                    let mut snapshot = metrics_of(m);
-                    snapshot["master/elected"] = serde_json::json!(if elected { 1.0 } else { 0.0 });
-                    snapshot
-                })
+                .inspect(move |m| metrics_of(m, elected))
                 .await
                 .ok_or_else(shutting_down)?;
             Answer {
-                get_metrics: Some(views::metrics(&snapshot)),
+                get_metrics: Some(response::GetMetrics {
+                    metrics: meseta_proto::endpoint_json::metrics(&snapshot),
+                }),
                 ..of(response::Type::GetMetrics)
             }
         }
@@ -251,9 +214,9 @@ async fn answer(
             let verbosity = master.verbosity.as_ref().ok_or_else(|| {
                 CallError::NotImplemented("this master cannot change its logging level".into())
             })?;
-            let nanos = u64::try_from(set.duration.nanoseconds)
-                .map_err(|_| CallError::BadRequest("'duration' must not be negative".into()))?;
-            verbosity.set(set.level, std::time::Duration::from_nanos(nanos));
+            verbosity
+                .set_for(set.level, &set.duration)
+                .map_err(CallError::BadRequest)?;
             return Ok(None);
         }
         call::Type::GetOperations => Answer {

@@ -34,9 +34,10 @@ impl Master {
             }),
             None => None,
         };
-        let agent = self.agents.get_mut(&agent_id).ok_or_else(|| {
-            CallError::BadRequest(format!("No agent found with specified ID '{agent_id}'"))
-        })?;
+        let agent = self
+            .agents
+            .get_mut(&agent_id)
+            .ok_or_else(|| super::unknown_agent(&agent_id))?;
         tracing::info!(agent_id, ?grace, mark_gone, "operator drains the agent");
         agent.drain = Some(v1::DrainInfo {
             state: v1::DrainState::Draining as i32,
@@ -45,12 +46,9 @@ impl Master {
                 mark_gone: drain.mark_gone,
             },
         });
-        agent.deactivated = true;
-        agent.active = false;
         let mut tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
         tasks.sort_unstable();
-        self.allocator.deactivate_agent(&agent_id);
-        self.rescind_agent_offers(&agent_id, now, actions);
+        self.deactivate(now, &agent_id, actions);
         for (framework_id, task_id) in tasks {
             let Some(record) = self
                 .frameworks

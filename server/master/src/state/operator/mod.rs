@@ -62,13 +62,10 @@ impl Master {
                     .ok_or_else(|| missing("deactivate_agent"))?
                     .agent_id
                     .value;
-                let agent = self.agents.get_mut(&id).ok_or_else(|| unknown_agent(&id))?;
+                let agent = self.agents.get(&id).ok_or_else(|| unknown_agent(&id))?;
                 if !agent.deactivated {
                     tracing::info!(agent_id = %id, "operator deactivates the agent");
-                    agent.deactivated = true;
-                    agent.active = false;
-                    self.allocator.deactivate_agent(&id);
-                    self.rescind_agent_offers(&id, now, &mut actions);
+                    self.deactivate(now, &id, &mut actions);
                 }
             }
             call::Type::DrainAgent => {
@@ -106,6 +103,19 @@ impl Master {
             }
         }
         Ok(actions)
+    }
+}
+
+impl Master {
+    /// Takes an agent out of the offers until REACTIVATE_AGENT: it is
+    /// offered no more and what it has on offer is rescinded.
+    pub(super) fn deactivate(&mut self, now: Duration, agent_id: &str, actions: &mut Vec<Action>) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.deactivated = true;
+            agent.active = false;
+        }
+        self.allocator.deactivate_agent(agent_id);
+        self.rescind_agent_offers(agent_id, now, actions);
     }
 }
 

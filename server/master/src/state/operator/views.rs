@@ -232,18 +232,3 @@ pub fn master(m: &Master) -> response::GetMaster {
         elected_time: Some(m.elected_time().as_secs_f64()),
     }
 }
-
-/// GET_METRICS: the `/metrics/snapshot` figures as name/value pairs.
-pub fn metrics(snapshot: &serde_json::Value) -> response::GetMetrics {
-    let mut metrics: Vec<v1::Metric> = snapshot
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, value)| v1::Metric {
-            name: name.clone(),
-            value: value.as_f64(),
-        })
-        .collect();
-    metrics.sort_by(|a, b| a.name.cmp(&b.name));
-    response::GetMetrics { metrics }
-}
