@@ -44,6 +44,8 @@ enum Command {
     Logs(cli::operator::LogsArgs),
     /// Kill a task (it ends TASK_KILLED), as an operator.
     Kill(cli::operator::KillArgs),
+    /// Run a command inside a running task's container (like `docker exec`).
+    Exec(cli::operator::ExecArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Frameworks(args) => cli::operator::list::frameworks(args),
         Command::Logs(args) => cli::operator::logs::logs(args),
         Command::Kill(args) => cli::operator::kill::kill(args),
+        Command::Exec(args) => cli::operator::exec::exec(args),
     };
     match result {
         Ok(code) => code,

@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub state: Mutex<AgentState>,
     pub containerizer: Arc<dyn Containerizer>,
     pub fetcher: Fetcher,
+    /// Commands started inside running containers for a connected client.
+    pub sessions: Arc<crate::sessions::Sessions>,
     pub master: MasterSender,
     /// The address executors and the master use to reach us.
     pub http_address: SocketAddr,

@@ -45,6 +45,7 @@ mod master_link;
 mod recovery;
 pub mod resources_detect;
 pub mod sandbox;
+mod sessions;
 mod state;
 pub mod status_updates;
 mod updates;
@@ -162,6 +163,7 @@ impl Agent {
             state: Mutex::new(state),
             containerizer,
             fetcher: fetcher::Fetcher::new(),
+            sessions: Arc::default(),
             master: MasterSender::default(),
             http_address: advertised,
             start_time: SystemTime::now(),

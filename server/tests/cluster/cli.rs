@@ -8,7 +8,7 @@ use meseta_proto::v1::TaskState;
 
 use crate::common::*;
 
-fn meseta(args: &[&str]) -> Output {
+pub(crate) fn meseta(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_meseta"))
         .args(args)
         .env_remove("MESOS_MASTER")
@@ -18,7 +18,7 @@ fn meseta(args: &[&str]) -> Output {
         .expect("meseta runs")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{:?}: {}",
@@ -29,7 +29,7 @@ fn stdout(output: &Output) -> String {
 }
 
 /// The one line a failed command prints (its log lines aside).
-fn failure(output: &Output) -> String {
+pub(crate) fn failure(output: &Output) -> String {
     assert!(!output.status.success(), "expected a failure");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr

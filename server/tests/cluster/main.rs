@@ -11,6 +11,7 @@ mod cli;
 mod docker;
 mod docker_env;
 mod endpoints;
+mod exec;
 mod executors;
 mod failover;
 mod gpus;

@@ -26,6 +26,7 @@ pub mod cgroups;
 mod choose;
 mod composite;
 pub mod docker;
+pub(crate) mod enter;
 pub mod identity;
 pub mod isolators;
 mod linux;
@@ -49,6 +50,7 @@ pub use composite::CompositeContainerizer;
 pub use docker::{DockerConfig, DockerContainerizer};
 pub use linux::LinuxContainerizer;
 pub use process::ProcessContainerizer;
+pub(crate) use spawn::{signal_group, termination_of};
 
 /// Everything needed to start a container.
 #[derive(Debug, Clone)]

@@ -51,6 +51,8 @@ pub(crate) enum Step {
     RootSetup = 11,
     PivotRoot = 12,
     Chdir = 13,
+    Setns = 14,
+    Terminal = 15,
 }
 
 impl Step {
@@ -69,6 +71,8 @@ impl Step {
             11 => Step::RootSetup,
             12 => Step::PivotRoot,
             13 => Step::Chdir,
+            14 => Step::Setns,
+            15 => Step::Terminal,
             _ => return None,
         })
     }
@@ -104,6 +108,17 @@ pub(crate) struct Rlimit {
     pub name: String,
 }
 
+/// A namespace of a running container to join: its `/proc/PID/ns/…` file,
+/// opened before the fork.
+#[derive(Debug)]
+pub(crate) struct Namespace {
+    pub file: OwnedFd,
+    /// Its `CLONE_NEW*` type.
+    pub kind: libc::c_int,
+    /// For error messages: `mnt`, `pid`, ...
+    pub name: String,
+}
+
 /// Everything the child does before `exec`, prepared in the agent.
 #[derive(Debug, Default)]
 pub(crate) struct Program {
@@ -125,6 +140,20 @@ pub(crate) struct Program {
     /// A root filesystem of its own (a container from an image; needs
     /// `pid_namespace`).
     pub root: Option<NewRoot>,
+    /// Namespaces of a running container to join (a process started
+    /// inside it), after the cgroups; a PID namespace takes effect for
+    /// the supervisor's child.
+    pub enter: Vec<Namespace>,
+    /// The command dies with its supervisor (`PR_SET_PDEATHSIG`), so that
+    /// killing the supervisor's group reaches it even in a session of its
+    /// own.
+    pub die_with_supervisor: bool,
+    /// The command leads a session of its own with its standard input (a
+    /// terminal) as controlling terminal.
+    pub terminal: bool,
+    /// The command's working directory, entered after everything else
+    /// (joining a mount namespace moves to its root).
+    pub workdir: Option<CString>,
 }
 
 /// What each step is about, in words, kept by the agent to describe a
@@ -137,6 +166,7 @@ pub(crate) struct StepNames {
     user: String,
     setup: Vec<String>,
     workdir: String,
+    namespaces: Vec<String>,
 }
 
 /// A failed step, as the child reported it.
@@ -200,6 +230,11 @@ impl StepNames {
                 "cannot change to the working directory {} in the container: {error}",
                 self.workdir
             ),
+            Step::Setns => format!(
+                "cannot join the container's {} namespace: {error}",
+                name(&self.namespaces)
+            ),
+            Step::Terminal => format!("cannot give the command its terminal: {error}"),
         }
     }
 }
@@ -215,6 +250,10 @@ impl Program {
             && self.rlimits.is_empty()
             && self.credentials.is_none()
             && self.root.is_none()
+            && self.enter.is_empty()
+            && !self.die_with_supervisor
+            && !self.terminal
+            && self.workdir.is_none()
     }
 
     /// The words to describe its steps' failures with.
@@ -245,10 +284,12 @@ impl Program {
             setup: self.root.as_ref().map_or_else(Vec::new, |r| {
                 r.setup.iter().map(|c| c.what().to_string()).collect()
             }),
-            workdir: self
-                .root
-                .as_ref()
-                .map_or_else(String::new, |r| r.workdir.to_string_lossy().into_owned()),
+            workdir: match (&self.workdir, &self.root) {
+                (Some(dir), _) => dir.to_string_lossy().into_owned(),
+                (None, Some(root)) => root.workdir.to_string_lossy().into_owned(),
+                (None, None) => String::new(),
+            },
+            namespaces: self.enter.iter().map(|n| n.name.clone()).collect(),
         }
     }
 
@@ -317,6 +358,11 @@ unsafe fn run(program: &Program, report: libc::c_int) -> io::Result<()> {
             return Err(error);
         }
         libc::close(fd);
+    }
+    for (i, namespace) in program.enter.iter().enumerate() {
+        if libc::setns(namespace.file.as_raw_fd(), namespace.kind) != 0 {
+            return Err(fail(report, Step::Setns, i));
+        }
     }
     if program.unshare != 0 && libc::unshare(program.unshare) != 0 {
         return Err(fail(report, Step::Unshare, 0));
@@ -392,6 +438,17 @@ unsafe fn run(program: &Program, report: libc::c_int) -> io::Result<()> {
                 supervisor::init(command, status_pipe[1]);
             }
             libc::close(status_pipe[1]);
+        }
+    }
+    if program.die_with_supervisor && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+        return Err(fail(report, Step::Fork, 0));
+    }
+    if program.terminal && (libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) != 0) {
+        return Err(fail(report, Step::Terminal, 0));
+    }
+    if let Some(dir) = &program.workdir {
+        if libc::chdir(dir.as_ptr()) != 0 {
+            return Err(fail(report, Step::Chdir, 0));
         }
     }
     for (i, rlimit) in program.rlimits.iter().enumerate() {

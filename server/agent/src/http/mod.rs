@@ -9,6 +9,7 @@ pub mod files;
 mod monitor;
 mod operator;
 mod operator_files;
+mod operator_sessions;
 mod prometheus;
 pub mod state;
 

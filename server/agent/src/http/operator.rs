@@ -10,10 +10,13 @@
 
 // Parsing helpers return the finished error `Response` on a cold path.
 #![allow(clippy::result_large_err)]
+// WAIT_NESTED_CONTAINER and KILL_NESTED_CONTAINER are deprecated in Mesos
+// but still sent by older tools.
+#![allow(deprecated)]
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,11 +38,26 @@ fn of(kind: response::Type) -> Answer {
     }
 }
 
+/// Largest (non-streaming) call accepted.
+const MAX_CALL_BYTES: usize = 4 * 1024 * 1024;
+
 pub(crate) async fn handle(
     State(inner): State<Arc<Inner>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    if super::operator_sessions::is_streaming(&headers) {
+        return super::operator_sessions::attach_input(inner, headers, body).await;
+    }
+    let body = match axum::body::to_bytes(body, MAX_CALL_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the call (at most {MAX_CALL_BYTES} bytes): {e}"),
+            )
+        }
+    };
     let header = |name| {
         headers
             .get(name)
@@ -47,10 +65,6 @@ pub(crate) async fn handle(
     };
     let encoding = match media::content_type(header(header::CONTENT_TYPE)) {
         Ok(encoding) => encoding,
-        Err(e) => return media_error(e),
-    };
-    let accept = match media::accept(header(header::ACCEPT), encoding) {
-        Ok(accept) => accept,
         Err(e) => return media_error(e),
     };
     let call: Call = match media::decode(encoding, &body) {
@@ -61,17 +75,51 @@ pub(crate) async fn handle(
         .r#type
         .and_then(|t| call::Type::try_from(t).ok())
         .unwrap_or(call::Type::Unknown);
+    // The streaming calls answer RecordIO and check `Accept` themselves.
+    match kind {
+        call::Type::LaunchNestedContainerSession => {
+            return super::operator_sessions::launch(&inner, &headers, encoding, call)
+        }
+        call::Type::AttachContainerOutput => {
+            return super::operator_sessions::attach_output(&inner, &headers, encoding, call)
+        }
+        _ => {}
+    }
+    let accept = match media::accept(header(header::ACCEPT), encoding) {
+        Ok(accept) => accept,
+        Err(e) => return media_error(e),
+    };
     let answer = match kind {
         call::Type::Unknown => {
             return error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present")
         }
-        call::Type::KillContainer => {
-            let Some(kill) = call.kill_container else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'kill_container' to be present",
-                );
+        call::Type::AttachContainerInput => return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Expecting 'Content-Type' of {} for ATTACH_CONTAINER_INPUT (a stream of records)",
+                super::operator_sessions::RECORDIO
+            ),
+        ),
+        call::Type::KillContainer | call::Type::KillNestedContainer => {
+            let kill = match (call.kill_container, call.kill_nested_container) {
+                (Some(kill), _) => kill,
+                (None, Some(nested)) => call::KillContainer {
+                    container_id: nested.container_id,
+                    signal: nested.signal,
+                },
+                (None, None) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Expecting 'kill_container' to be present",
+                    )
+                }
             };
+            if inner.sessions.knows(&kill.container_id) {
+                inner
+                    .sessions
+                    .kill(&kill.container_id, kill.signal.unwrap_or(libc::SIGKILL));
+                return StatusCode::OK.into_response();
+            }
             // SIGKILL (the default) at once; SIGTERM first and SIGKILL
             // after the default grace period otherwise.
             let grace = match kill.signal {
@@ -110,19 +158,24 @@ pub(crate) async fn handle(
                 Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
         }
-        call::Type::WaitContainer => {
-            let Some(wait) = call.wait_container else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'wait_container' to be present",
-                );
+        call::Type::WaitContainer | call::Type::WaitNestedContainer => {
+            let nested = kind == call::Type::WaitNestedContainer;
+            let id = match (call.wait_container, call.wait_nested_container) {
+                (Some(wait), _) => wait.container_id,
+                (None, Some(wait)) => wait.container_id,
+                (None, None) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Expecting 'wait_container' to be present",
+                    )
+                }
             };
-            match wait_container(&inner, &wait.container_id).await {
+            match wait_container(&inner, &id, nested).await {
                 Some(answer) => answer,
-                None => return not_found(&wait.container_id),
+                None => return not_found(&id),
             }
         }
-        other => match read(&inner, other) {
+        other => match read(&inner, other, &call) {
             Some(answer) => answer,
             None => {
                 return error(
@@ -182,7 +235,12 @@ fn pairs(document: &Value) -> impl Iterator<Item = (String, &Value)> {
 }
 
 /// The answers that only read.
-fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
+fn read(inner: &Inner, kind: call::Type, call: &Call) -> Option<Answer> {
+    let show_nested = call
+        .get_containers
+        .as_ref()
+        .and_then(|g| g.show_nested)
+        .unwrap_or(false);
     Some(match kind {
         call::Type::GetHealth => Answer {
             get_health: Some(response::GetHealth { healthy: true }),
@@ -257,7 +315,7 @@ fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
             ..of(response::Type::GetFrameworks)
         },
         call::Type::GetContainers => Answer {
-            get_containers: Some(containers(inner)),
+            get_containers: Some(containers(inner, show_nested)),
             ..of(response::Type::GetContainers)
         },
         _ => return None,
@@ -344,8 +402,8 @@ fn frameworks(inner: &Inner) -> response::GetFrameworks {
 }
 
 /// The running containers: each executor's (a default executor's tasks
-/// each have their own).
-fn containers(inner: &Inner) -> response::GetContainers {
+/// each have their own), and with `show_nested` the running sessions.
+fn containers(inner: &Inner, show_nested: bool) -> response::GetContainers {
     let state = inner.lock();
     let mut out = Vec::new();
     for framework in state.frameworks.values() {
@@ -368,6 +426,15 @@ fn containers(inner: &Inner) -> response::GetContainers {
                 _ => out.push(container(executor.container_id.clone())),
             }
         }
+    }
+    drop(state);
+    if show_nested {
+        out.extend(inner.sessions.running().into_iter().map(|id| {
+            response::get_containers::Container {
+                container_id: id,
+                ..Default::default()
+            }
+        }));
     }
     out.sort_by(|a, b| a.container_id.value.cmp(&b.container_id.value));
     response::GetContainers { containers: out }
@@ -411,14 +478,28 @@ fn kill_container(inner: &Arc<Inner>, id: &v1::ContainerId, grace: std::time::Du
     true
 }
 
-/// Waits for the container to end; how it ended.
-async fn wait_container(inner: &Arc<Inner>, id: &v1::ContainerId) -> Option<Answer> {
-    let termination = inner.containerizer.wait(id).await.ok()?;
-    Some(Answer {
-        wait_container: Some(response::WaitContainer {
-            exit_status: termination.wait_status,
-            ..Default::default()
-        }),
-        ..of(response::Type::WaitContainer)
+/// Waits for the container (or session) to end; how it ended, in
+/// WAIT_NESTED_CONTAINER's answer when `nested`.
+async fn wait_container(inner: &Arc<Inner>, id: &v1::ContainerId, nested: bool) -> Option<Answer> {
+    let termination = match inner.sessions.knows(id) {
+        true => inner.sessions.wait(id).await?,
+        false => inner.containerizer.wait(id).await.ok()?,
+    };
+    let exit_status = termination.wait_status;
+    Some(match nested {
+        true => Answer {
+            wait_nested_container: Some(response::WaitNestedContainer {
+                exit_status,
+                ..Default::default()
+            }),
+            ..of(response::Type::WaitNestedContainer)
+        },
+        false => Answer {
+            wait_container: Some(response::WaitContainer {
+                exit_status,
+                ..Default::default()
+            }),
+            ..of(response::Type::WaitContainer)
+        },
     })
 }

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use meseta_proto::agent::{call, Call};
 
-use super::{locate, with_client};
+use super::{locate, running_container, with_client};
 
 /// Flags of `meseta kill`.
 #[derive(clap::Args, Debug)]
@@ -25,16 +25,7 @@ pub struct KillArgs {
 pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
     with_client(&args.master.clone(), async |client| {
         let located = locate(client, &args.task, args.framework.as_deref()).await?;
-        let task = &located.task;
-        if meseta_proto::v1::TaskState::try_from(task.state).is_ok_and(|s| s.is_terminal()) {
-            bail!("task '{}' has already ended", args.task);
-        }
-        let container_id = task
-            .statuses
-            .iter()
-            .rev()
-            .find_map(|s| s.container_status.as_ref()?.container_id.clone())
-            .with_context(|| format!("task '{}' has no container yet", args.task))?;
+        let container_id = running_container(&located.task, &args.task)?;
         let call = Call {
             r#type: Some(call::Type::KillContainer as i32),
             kill_container: Some(call::KillContainer {

@@ -3,6 +3,7 @@
 //! API (found as the drivers find it: `HOST:PORT`, `zk://…`, `file://…`)
 //! and the agents' sandboxes; every failure is one line and a non-zero exit.
 
+pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod logs;
@@ -16,6 +17,7 @@ use meseta_core::operator::OperatorClient;
 use meseta_proto::master::{call, Call, Response};
 use meseta_proto::v1;
 
+pub use exec::ExecArgs;
 pub use kill::KillArgs;
 pub use list::{AgentsArgs, FrameworksArgs, TasksArgs};
 pub use logs::LogsArgs;
@@ -40,11 +42,27 @@ where
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let mut client =
             OperatorClient::new(master).with_context(|| format!("bad --master {master}"))?;
         work(&mut client).await
-    })
+    });
+    // A read of standard input may still be blocked (`exec -i`): do not
+    // wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+/// The container of a running task.
+pub(crate) fn running_container(task: &v1::Task, task_id: &str) -> anyhow::Result<v1::ContainerId> {
+    if v1::TaskState::try_from(task.state).is_ok_and(|s| s.is_terminal()) {
+        bail!("task '{task_id}' has already ended");
+    }
+    task.statuses
+        .iter()
+        .rev()
+        .find_map(|s| s.container_status.as_ref()?.container_id.clone())
+        .with_context(|| format!("task '{task_id}' has no container yet"))
 }
 
 /// One GET_* call; its answer.

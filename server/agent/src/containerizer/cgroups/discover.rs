@@ -120,3 +120,37 @@ pub(crate) fn dir_in_mount(mount: &Mount, path: &str) -> PathBuf {
     let relative = path.strip_prefix(root).unwrap_or(path);
     mount.mount_point.join(relative.trim_start_matches('/'))
 }
+
+/// The `cgroup.procs` files a process must write itself into to be in the
+/// cgroups `pid` is in, in every hierarchy where that differs from this
+/// process's own (a process started inside a running container joins its
+/// cgroups, whichever containerizer made them).
+pub(crate) fn procs_files_joining(pid: i32) -> std::io::Result<Vec<PathBuf>> {
+    let read = |path: String| std::fs::read_to_string(path);
+    let theirs = parse_membership(&read(format!("/proc/{pid}/cgroup"))?);
+    let ours = parse_membership(&read("/proc/self/cgroup".to_string())?);
+    let mounts = parse_mountinfo(&read("/proc/self/mountinfo".to_string())?, Path::new("/"));
+    let mut files: Vec<PathBuf> = Vec::new();
+    for mount in &mounts {
+        let key = match mount.version {
+            Version::V2 => Some(""),
+            Version::V1 => mount
+                .controllers
+                .iter()
+                .map(String::as_str)
+                .find(|c| theirs.contains_key(*c)),
+        };
+        let Some(key) = key else { continue };
+        let (Some(path), own) = (theirs.get(key), ours.get(key)) else {
+            continue;
+        };
+        if own == Some(path) {
+            continue;
+        }
+        let file = dir_in_mount(mount, path).join("cgroup.procs");
+        if file.exists() && !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    Ok(files)
+}

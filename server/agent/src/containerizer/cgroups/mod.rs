@@ -34,6 +34,7 @@ use std::time::Duration;
 
 pub use stats::CgroupStats;
 
+pub(crate) use discover::procs_files_joining;
 use discover::{parse_membership, parse_mountinfo};
 
 /// A cgroup controller the isolators may need.

@@ -290,6 +290,7 @@ fn program(
         rlimits: launch.rlimits.clone(),
         credentials,
         root,
+        ..Program::default()
     })
 }
 
