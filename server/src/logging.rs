@@ -2,14 +2,20 @@
 //! operator API's SET_LOGGING_LEVEL may raise for a while. Level 0 is the
 //! filter given at start (`--log`, `RUST_LOG`); level 1 adds Meseta's debug
 //! lines, 2 and above its trace lines; after the duration asked for, the
-//! start filter is back (a later SET replaces an earlier one).
+//! start filter is back (a later SET replaces an earlier one). With
+//! `--log-dir`, every line also goes to a file there ([`log_to`]), which
+//! the master and the agent serve at `/master/log` and `/slave/log`.
 
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use meseta_proto::verbosity::{Verbosity, VerbosityControl};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 use tracing_subscriber::{reload, EnvFilter, Registry};
 
 /// Meseta's own crates, whose lines a raised level shows.
@@ -93,16 +99,74 @@ impl Verbosity for Logging {
     }
 }
 
+/// The file log lines are also written to, once [`log_to`] named one.
+static LOG_FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+/// Writes to [`LOG_FILE`]; one event's line is one `write`, under the lock.
+struct FileSink;
+
+impl Write for FileSink {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        match LOG_FILE.get() {
+            Some(file) => file
+                .lock()
+                .map_err(|_| std::io::Error::other("the log file's lock is poisoned"))?
+                .write_all(line)
+                .map(|()| line.len()),
+            None => Ok(line.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct FileSinks;
+
+impl<'a> MakeWriter<'a> for FileSinks {
+    type Writer = FileSink;
+
+    fn make_writer(&'a self) -> FileSink {
+        FileSink
+    }
+}
+
+/// From now on every log line also goes to `<dir>/<name>.log` (appended;
+/// the directory is made if needed); the file's path. Once per process.
+pub fn log_to(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+    let path = dir.join(format!("{name}.log"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the log file {}", path.display()))?;
+    LOG_FILE
+        .set(Mutex::new(file))
+        .map_err(|_| anyhow::anyhow!("the log file is already chosen"))?;
+    Ok(path)
+}
+
 /// Installs the subscriber with `base` as the normal filter; the control
 /// the operator API uses.
 pub fn init(base: &str) -> VerbosityControl {
     let (layer, handle) = reload::Layer::new(filter(base, 0));
+    let to_file = tracing_subscriber::filter::filter_fn(|_| LOG_FILE.get().is_some());
     tracing_subscriber::registry()
         .with(layer)
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(meseta_core::logging::colour_stderr()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(FileSinks)
+                .with_ansi(false)
+                .with_filter(to_file),
         )
         .init();
     VerbosityControl::new(Logging {

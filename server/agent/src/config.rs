@@ -57,6 +57,9 @@ pub struct AgentConfig {
     /// How the operator API reads and sets the log verbosity (none: the
     /// process owns no logging the agent may change).
     pub verbosity: Option<meseta_proto::verbosity::VerbosityControl>,
+    /// The file the agent's log is written to (`--log-dir`), served at
+    /// `/slave/log`.
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// What a restarted agent does with what its previous run checkpointed
@@ -104,6 +107,7 @@ impl Default for AgentConfig {
             recover: RecoverMode::Reconnect,
             isolation: IsolationConfig::default(),
             verbosity: None,
+            log_file: None,
         }
     }
 }

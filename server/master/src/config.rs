@@ -35,6 +35,9 @@ pub struct MasterConfig {
     /// How the operator API reads and sets the log verbosity (none: the
     /// process owns no logging the master may change).
     pub verbosity: Option<meseta_proto::verbosity::VerbosityControl>,
+    /// The file the master's log is written to (`--log-dir`), served at
+    /// `/master/log`.
+    pub log_file: Option<PathBuf>,
 }
 
 /// Where the master keeps its registry (see [`crate::registry`]).
@@ -107,6 +110,7 @@ impl Default for MasterConfig {
             registry: RegistryConfig::Local,
             flags: BTreeMap::new(),
             verbosity: None,
+            log_file: None,
         }
     }
 }

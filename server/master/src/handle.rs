@@ -75,6 +75,8 @@ pub struct MasterHandle {
     pub(crate) info: Arc<v1::MasterInfo>,
     pub(crate) flags: Arc<BTreeMap<String, String>>,
     pub(crate) verbosity: Option<meseta_proto::verbosity::VerbosityControl>,
+    /// The master's log file, if it writes one.
+    pub(crate) log_file: Option<Arc<std::path::PathBuf>>,
     pub(crate) leadership: LeadershipCell,
 }
 

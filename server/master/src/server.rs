@@ -91,6 +91,7 @@ impl MasterServer {
             info: Arc::new(info.clone()),
             flags: Arc::new(config.flags.clone()),
             verbosity: config.verbosity.clone(),
+            log_file: config.log_file.clone().map(Arc::new),
             leadership: LeadershipCell::new(if config.start_as_leader {
                 Leadership::Leading
             } else {

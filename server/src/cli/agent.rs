@@ -59,6 +59,11 @@ pub struct Args {
     /// run left and registers as a new agent.
     #[arg(long, default_value = "reconnect")]
     recover: RecoverMode,
+    /// Also write the log to `meseta-agent.log` in this directory
+    /// (appended), served at `/slave/log` by `/files/*` and the operator
+    /// API's LIST_FILES and READ_FILE.
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
     #[command(flatten)]
     isolation: IsolationArgs,
 }
@@ -255,6 +260,11 @@ pub fn run(
     args: Args,
     verbosity: meseta_proto::verbosity::VerbosityControl,
 ) -> anyhow::Result<ExitCode> {
+    let log_file = args
+        .log_dir
+        .as_deref()
+        .map(|dir| crate::logging::log_to(dir, "meseta-agent"))
+        .transpose()?;
     // Containers' cgroup work runs on blocking threads; a bounded pool
     // keeps a burst of launches and ends from growing the agent (whose
     // size every container fork copies) by a thread each.
@@ -279,6 +289,7 @@ pub fn run(
             recover: args.recover,
             isolation: args.isolation.config(),
             verbosity: Some(verbosity),
+            log_file,
             ..AgentConfig::default()
         };
         std::fs::create_dir_all(&args.work_dir)

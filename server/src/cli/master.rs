@@ -75,6 +75,11 @@ pub struct Args {
     /// work (`--filter-gpu-resources=false` offers them to everyone).
     #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
     filter_gpu_resources: bool,
+    /// Also write the log to `meseta-master.log` in this directory
+    /// (appended), served at `/master/log` by `/files/*` and the operator
+    /// API's LIST_FILES and READ_FILE.
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
 }
 
 impl Args {
@@ -126,11 +131,19 @@ impl Args {
             "filter_gpu_resources",
             self.filter_gpu_resources.to_string(),
         );
+        if let Some(dir) = &self.log_dir {
+            put("log_dir", dir.display().to_string());
+        }
         flags
     }
 }
 
 pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> {
+    let log_file = args
+        .log_dir
+        .as_deref()
+        .map(|dir| crate::logging::log_to(dir, "meseta-master"))
+        .transpose()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let zk = args
         .zk
@@ -158,6 +171,7 @@ pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> 
         let config = MasterConfig {
             flags: args.flags(),
             verbosity: Some(verbosity),
+            log_file,
             start_as_leader: zk.is_none(),
             registry,
             ip: args.ip,

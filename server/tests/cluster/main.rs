@@ -22,6 +22,7 @@ mod images;
 mod isolation;
 mod leadership;
 mod local_control;
+mod log_files;
 mod offers;
 mod operator_api;
 mod registry;

@@ -93,13 +93,15 @@ pub(crate) async fn handle(
         call::Type::Unknown => {
             return error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present")
         }
-        call::Type::AttachContainerInput => return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
+        call::Type::AttachContainerInput => {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
                 "Expecting 'Content-Type' of {} for ATTACH_CONTAINER_INPUT (a stream of records)",
                 super::operator_sessions::RECORDIO
             ),
-        ),
+            )
+        }
         call::Type::KillContainer | call::Type::KillNestedContainer => {
             let kill = match (call.kill_container, call.kill_nested_container) {
                 (Some(kill), _) => kill,

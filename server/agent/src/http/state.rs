@@ -148,6 +148,9 @@ pub(crate) fn flags_document(inner: &Inner) -> Value {
     if let Some(reason) = &inner.isolation_fallback {
         flags["isolation_fallback"] = json!(format!("isolation is off: {reason}"));
     }
+    if let Some(dir) = config.log_file.as_ref().and_then(|f| f.parent()) {
+        flags["log_dir"] = json!(dir.display().to_string());
+    }
     flags
 }
 

@@ -245,6 +245,7 @@ pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
             ..Default::default()
         },
         verbosity: None,
+        log_file: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! decision is made by the state machine inside the driver loop.
 
 mod endpoints;
+mod files;
 mod json_view;
 mod operator;
 mod prometheus;
@@ -46,6 +47,14 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/master/health", get(endpoints::health))
         .route("/health", get(endpoints::health))
         .route("/version", get(endpoints::version))
+        .route("/files/browse", get(files::browse))
+        .route("/files/browse.json", get(files::browse))
+        .route("/files/read", get(files::read))
+        .route("/files/read.json", get(files::read))
+        .route("/files/download", get(files::download))
+        .route("/files/download.json", get(files::download))
+        .route("/files/debug", get(files::debug))
+        .route("/files/debug.json", get(files::debug))
         .route("/", get(webui::index))
         .route("/webui/{*name}", get(webui::asset))
         .with_state(handle)

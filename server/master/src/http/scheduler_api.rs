@@ -31,6 +31,7 @@ fn call_error(err: CallError) -> Response {
         CallError::BadRequest(m) => error(StatusCode::BAD_REQUEST, m),
         CallError::Forbidden(m) => error(StatusCode::FORBIDDEN, m),
         CallError::NotImplemented(m) => error(StatusCode::NOT_IMPLEMENTED, m),
+        CallError::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
     }
 }
 

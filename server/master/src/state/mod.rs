@@ -114,6 +114,9 @@ pub enum CallError {
     /// The call type is not implemented (HTTP 501).
     #[error("{0}")]
     NotImplemented(String),
+    /// The master cannot answer now, e.g. it is stopping (HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// What the master knows of a framework.

@@ -40,6 +40,8 @@ fn answered_anywhere(kind: call::Type) -> bool {
             | call::Type::GetMetrics
             | call::Type::GetLoggingLevel
             | call::Type::SetLoggingLevel
+            | call::Type::ListFiles
+            | call::Type::ReadFile
     )
 }
 
@@ -80,6 +82,19 @@ pub(super) async fn handle(
     if kind == call::Type::Subscribe {
         return subscribe::subscribe(master, accept).await;
     }
+    if matches!(kind, call::Type::ListFiles | call::Type::ReadFile) {
+        let answered = tokio::task::spawn_blocking(move || files(&master, kind, call)).await;
+        return match answered {
+            Ok(Ok(response)) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, accept.media_type())],
+                accept.encode(&response),
+            )
+                .into_response(),
+            Ok(Err(e)) => e.into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+    }
     match answer(&master, kind, call).await {
         Ok(Some(response)) => (
             StatusCode::OK,
@@ -91,7 +106,35 @@ pub(super) async fn handle(
         Err(CallError::BadRequest(m)) => error(StatusCode::BAD_REQUEST, m),
         Err(CallError::Forbidden(m)) => error(StatusCode::FORBIDDEN, m),
         Err(CallError::NotImplemented(m)) => error(StatusCode::NOT_IMPLEMENTED, m),
+        Err(CallError::Unavailable(m)) => error(StatusCode::SERVICE_UNAVAILABLE, m),
     }
+}
+
+/// LIST_FILES and READ_FILE (the master's own files).
+fn files(
+    master: &MasterHandle,
+    kind: call::Type,
+    call: Call,
+) -> Result<Answer, meseta_files::PathError> {
+    use meseta_files::PathError;
+    let missing = |what: &str| PathError::Bad(format!("Expecting '{what}' to be present"));
+    if kind == call::Type::ListFiles {
+        let list = call.list_files.ok_or_else(|| missing("list_files"))?;
+        return Ok(Answer {
+            list_files: Some(super::files::list_files(master, &list.path)?),
+            ..of(response::Type::ListFiles)
+        });
+    }
+    let read = call.read_file.ok_or_else(|| missing("read_file"))?;
+    Ok(Answer {
+        read_file: Some(super::files::read_file(
+            master,
+            &read.path,
+            read.offset,
+            read.length,
+        )?),
+        ..of(response::Type::ReadFile)
+    })
 }
 
 /// An empty response of type `kind`.
@@ -103,7 +146,7 @@ fn of(kind: response::Type) -> Answer {
 }
 
 fn shutting_down() -> CallError {
-    CallError::NotImplemented("Master is shutting down".into())
+    CallError::Unavailable("Master is shutting down".into())
 }
 
 /// The answer to a call: a `Response` for reads, none for changes.
