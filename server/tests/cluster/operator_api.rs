@@ -442,6 +442,28 @@ fn agents_answer_reads_and_kill_and_wait_for_containers() {
         .map(|id| id.value)
         .unwrap_or_default();
     assert_eq!(container["value"], reported.as_str(), "{containers}");
+    // With its live usage and its process.
+    let first = &containers["get_containers"]["containers"][0];
+    assert!(
+        first["resource_statistics"]["timestamp"]
+            .as_f64()
+            .unwrap_or_default()
+            > 0.0,
+        "{containers}"
+    );
+    assert!(
+        first["resource_statistics"]["mem_rss_bytes"]
+            .as_u64()
+            .is_some(),
+        "{containers}"
+    );
+    assert!(
+        first["container_status"]["executor_pid"]
+            .as_u64()
+            .unwrap_or_default()
+            > 0,
+        "{containers}"
+    );
 
     let (status, _) = agent_call(
         &agent,

@@ -160,6 +160,19 @@ pub(crate) async fn handle(
                 Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
         }
+        call::Type::GetContainers => {
+            let show_nested = call
+                .get_containers
+                .as_ref()
+                .and_then(|g| g.show_nested)
+                .unwrap_or(false);
+            let mut containers = containers(&inner, show_nested);
+            add_usage(&inner, &mut containers).await;
+            Answer {
+                get_containers: Some(containers),
+                ..of(response::Type::GetContainers)
+            }
+        }
         call::Type::WaitContainer | call::Type::WaitNestedContainer => {
             let nested = kind == call::Type::WaitNestedContainer;
             let id = match (call.wait_container, call.wait_nested_container) {
@@ -177,7 +190,7 @@ pub(crate) async fn handle(
                 None => return not_found(&id),
             }
         }
-        other => match read(&inner, other, &call) {
+        other => match read(&inner, other) {
             Some(answer) => answer,
             None => {
                 return error(
@@ -237,12 +250,7 @@ fn pairs(document: &Value) -> impl Iterator<Item = (String, &Value)> {
 }
 
 /// The answers that only read.
-fn read(inner: &Inner, kind: call::Type, call: &Call) -> Option<Answer> {
-    let show_nested = call
-        .get_containers
-        .as_ref()
-        .and_then(|g| g.show_nested)
-        .unwrap_or(false);
+fn read(inner: &Inner, kind: call::Type) -> Option<Answer> {
     Some(match kind {
         call::Type::GetHealth => Answer {
             get_health: Some(response::GetHealth { healthy: true }),
@@ -315,10 +323,6 @@ fn read(inner: &Inner, kind: call::Type, call: &Call) -> Option<Answer> {
         call::Type::GetFrameworks => Answer {
             get_frameworks: Some(frameworks(inner)),
             ..of(response::Type::GetFrameworks)
-        },
-        call::Type::GetContainers => Answer {
-            get_containers: Some(containers(inner, show_nested)),
-            ..of(response::Type::GetContainers)
         },
         _ => return None,
     })
@@ -440,6 +444,28 @@ fn containers(inner: &Inner, show_nested: bool) -> response::GetContainers {
     }
     out.sort_by(|a, b| a.container_id.value.cmp(&b.container_id.value));
     response::GetContainers { containers: out }
+}
+
+/// Each container's status (its PID, its addresses) and usage, as the
+/// containerizer measures it (sessions share their parent's cgroups and
+/// have none of their own).
+async fn add_usage(inner: &Inner, containers: &mut response::GetContainers) {
+    let measured = containers.containers.iter().map(|container| {
+        let id = container.container_id.clone();
+        async move { inner.containerizer.usage(&id).await.ok() }
+    });
+    let usage = futures::future::join_all(measured).await;
+    for (container, usage) in containers.containers.iter_mut().zip(usage) {
+        let id = &container.container_id;
+        let running = inner.containerizer.running_status(id).unwrap_or_default();
+        container.container_status = Some(v1::ContainerStatus {
+            container_id: Some(id.clone()),
+            executor_pid: inner.containerizer.pid(id),
+            network_infos: running.network_infos,
+            ..Default::default()
+        });
+        container.resource_statistics = usage;
+    }
 }
 
 /// Stops the container `id` as a kill of its tasks would: the built-in
