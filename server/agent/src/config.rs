@@ -45,6 +45,10 @@ pub struct AgentConfig {
     pub executor_shutdown_grace_period: Duration,
     /// Longest wait between two attempts to reach the master.
     pub reconnect_backoff_max: Duration,
+    /// The first (re-)registration delay is random in `[0, this]`, doubling
+    /// the bound with every failed attempt (Mesos's
+    /// `--registration_backoff_factor`).
+    pub registration_backoff_factor: Duration,
     /// How long a custom executor may take to `SUBSCRIBE` once started.
     pub executor_registration_timeout: Duration,
     /// How long a custom executor that survived an agent restart may take
@@ -102,6 +106,7 @@ impl Default for AgentConfig {
             status_update_retry_max: Duration::from_secs(600),
             executor_shutdown_grace_period: Duration::from_secs(5),
             reconnect_backoff_max: Duration::from_secs(60),
+            registration_backoff_factor: Duration::from_secs(1),
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: Duration::from_secs(2),
             recover: RecoverMode::Reconnect,

@@ -39,8 +39,6 @@ use crate::state::ExecutorKind;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(15);
 /// Missed pings after which the master is considered lost.
 pub const MISSED_PINGS: u32 = 3;
-/// First reconnection delay (doubles up to `reconnect_backoff_max`).
-pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How one session with the master ended.
@@ -51,14 +49,17 @@ enum SessionEnd {
     },
 }
 
-/// The delay before reconnection attempt `attempt` (0-based): doubling from
-/// [`INITIAL_BACKOFF`], capped at `max`, then jittered down by up to half.
-pub fn backoff(attempt: u32, max: Duration) -> Duration {
-    let base = INITIAL_BACKOFF
+/// The delay before (re-)registration attempt `attempt` (0-based), as
+/// Mesos agents pick it: uniformly in `[0, factor × 2^attempt]`, the bound
+/// capped at `max`. Spread over the whole range, so that the agents of a
+/// large cluster that all lost their master at once do not arrive at the
+/// new leader together.
+pub fn backoff(attempt: u32, factor: Duration, max: Duration) -> Duration {
+    let bound = factor
         .checked_mul(1u32 << attempt.min(20))
         .unwrap_or(max)
         .min(max);
-    base.mul_f64(rand::rng().random_range(0.5..=1.0))
+    bound.mul_f64(rand::rng().random_range(0.0..=1.0))
 }
 
 impl Inner {
@@ -86,7 +87,12 @@ impl Inner {
             if was_registered {
                 attempt = 0;
             }
-            let delay = backoff(attempt, self.settings.config.reconnect_backoff_max);
+            let config = &self.settings.config;
+            let delay = backoff(
+                attempt,
+                config.registration_backoff_factor,
+                config.reconnect_backoff_max,
+            );
             attempt = attempt.saturating_add(1);
             tracing::warn!(master = %self.settings.config.master, %reason, ?delay, "lost the master; reconnecting");
             tokio::select! {
@@ -339,14 +345,21 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_is_capped_and_jittered() {
+    fn backoff_doubles_is_capped_and_spread_over_its_whole_range() {
         let max = Duration::from_secs(30);
+        let factor = Duration::from_secs(1);
         for attempt in 0..40 {
-            let delay = backoff(attempt, max);
-            let base = Duration::from_secs(1u64 << attempt.min(20)).min(max);
+            let bound = Duration::from_secs(1u64 << attempt.min(20)).min(max);
+            let delays: Vec<Duration> = (0..200).map(|_| backoff(attempt, factor, max)).collect();
             assert!(
-                delay >= base / 2 && delay <= base,
-                "attempt {attempt}: {delay:?}"
+                delays.iter().all(|d| *d <= bound),
+                "attempt {attempt}: {delays:?}"
+            );
+            // Spread: some in the lower quarter, some in the upper one.
+            assert!(delays.iter().any(|d| *d < bound / 4), "attempt {attempt}");
+            assert!(
+                delays.iter().any(|d| *d > bound * 3 / 4),
+                "attempt {attempt}"
             );
         }
     }

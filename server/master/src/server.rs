@@ -61,12 +61,30 @@ pub enum ServerError {
     RegistryConfig(String),
 }
 
+/// Why a master server ended on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    /// The driver loop panicked: the master cannot go on, and must not
+    /// stay up holding its leadership.
+    #[error("the master's driver loop panicked: {0}")]
+    Panicked(String),
+    /// The driver loop gave up (e.g. the registry cannot be written).
+    #[error("the master's driver loop stopped: {0}")]
+    LoopEnded(String),
+    /// The HTTP server failed.
+    #[error("the master's server failed: {0}")]
+    Server(String),
+    /// [`MasterServer::stop`] was asked for.
+    #[error("the master was stopped")]
+    Asked,
+}
+
 /// A running master.
 pub struct MasterServer {
     address: SocketAddr,
     handle: MasterHandle,
     shutdown: Arc<watch::Sender<bool>>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<Stopped>>,
 }
 
 impl MasterServer {
@@ -115,7 +133,7 @@ impl MasterServer {
         }
         let (shutdown, mut stopped) = watch::channel(false);
         let shutdown = Arc::new(shutdown);
-        let loop_task = tokio::spawn(driver_loop(
+        let mut loop_task = tokio::spawn(driver_loop(
             master,
             store,
             inbox,
@@ -134,17 +152,38 @@ impl MasterServer {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|s| *s).await;
         });
+        let stop_serving = shutdown.clone();
         let task = tokio::spawn(async move {
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "master server stopped");
+            let serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
+            tokio::select! {
+                served = serve => {
+                    loop_task.abort();
+                    match served {
+                        Ok(()) => Stopped::Asked,
+                        Err(error) => Stopped::Server(error.to_string()),
+                    }
+                }
+                ended = &mut loop_task => {
+                    // Nobody is served without the loop: stop answering.
+                    let _ = stop_serving.send(true);
+                    let stopped = match ended {
+                        Ok(Ok(())) => Stopped::Asked,
+                        Ok(Err(reason)) => Stopped::LoopEnded(reason),
+                        Err(error) if error.is_panic() => Stopped::Panicked(panic_text(error.into_panic())),
+                        Err(error) => Stopped::LoopEnded(error.to_string()),
+                    };
+                    if !matches!(stopped, Stopped::Asked) {
+                        tracing::error!(reason = %stopped, "the master cannot go on");
+                    }
+                    stopped
+                }
             }
-            loop_task.abort();
         });
         Ok(Self {
             address,
             handle,
             shutdown,
-            task,
+            task: Some(task),
         })
     }
 
@@ -159,15 +198,37 @@ impl MasterServer {
     }
 
     /// Stops serving and waits for the server to end.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        self.task.abort();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
-    /// Waits until the server ends.
-    pub async fn wait(&mut self) {
-        let _ = (&mut self.task).await;
+    /// Waits until the server ends on its own; why. (Once: later calls
+    /// wait forever.)
+    pub async fn wait(&mut self) -> Stopped {
+        match self.task.as_mut() {
+            Some(task) => {
+                let stopped = task
+                    .await
+                    .unwrap_or_else(|e| Stopped::Server(format!("the server task failed: {e}")));
+                self.task = None;
+                stopped
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// A panic's message, when it has one.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast::<&'static str>()
+            .map_or_else(|_| "(no message)".to_string(), |text| text.to_string()),
     }
 }
 
@@ -244,7 +305,7 @@ async fn driver_loop(
     mut inbox: mpsc::UnboundedReceiver<Command>,
     interval: Duration,
     shutdown: Arc<watch::Sender<bool>>,
-) {
+) -> Result<(), String> {
     let mut stopping = shutdown.subscribe();
     let mut outputs = Outputs::default();
     let mut ticker = tokio::time::interval(interval);
@@ -253,10 +314,10 @@ async fn driver_loop(
     loop {
         let mut after = AfterBatch::default();
         let mut actions = tokio::select! {
-            _ = stopping.changed() => break,
+            _ = stopping.changed() => return Ok(()),
             command = inbox.recv() => match command {
                 Some(command) => handle_command(&mut master, command, &mut outputs, &mut after),
-                None => break,
+                None => return Ok(()),
             },
             _ = ticker.tick() => {
                 next_allocation = None;
@@ -278,8 +339,7 @@ async fn driver_loop(
         }
         if let Err(error) = persist_then_perform(actions, &mut store, &mut outputs).await {
             tracing::error!(%error, "cannot write the registry; this master stops");
-            let _ = shutdown.send(true);
-            break;
+            return Err(format!("cannot write the registry: {error}"));
         }
         outputs.operators.retain(|tx| !tx.is_closed());
         master.set_observed(!outputs.operators.is_empty());

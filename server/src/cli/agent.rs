@@ -59,6 +59,12 @@ pub struct Args {
     /// run left and registers as a new agent.
     #[arg(long, default_value = "reconnect")]
     recover: RecoverMode,
+    /// Before (re-)registering with a new master the agent waits a random
+    /// time in `[0, this]`, the bound doubling after each failed attempt (up
+    /// to a minute), so that a large cluster's agents do not reach a new
+    /// leader all at once.
+    #[arg(long, default_value = "1secs", value_parser = parse_duration)]
+    registration_backoff_factor: Duration,
     /// Also write the log to `meseta-agent.log` in this directory
     /// (appended), served at `/slave/log` by `/files/*` and the operator
     /// API's LIST_FILES and READ_FILE.
@@ -287,6 +293,7 @@ pub fn run(
             executor_registration_timeout: args.executor_registration_timeout,
             executor_reregistration_timeout: args.executor_reregistration_timeout,
             recover: args.recover,
+            registration_backoff_factor: args.registration_backoff_factor,
             isolation: args.isolation.config(),
             verbosity: Some(verbosity),
             log_file,

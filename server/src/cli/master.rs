@@ -207,7 +207,7 @@ pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> 
                 tracing::info!("shutting down");
                 ExitCode::SUCCESS
             }
-            _ = server.wait() => anyhow::bail!("master server stopped unexpectedly"),
+            stopped = server.wait() => anyhow::bail!("{stopped}"),
             error = election => {
                 tracing::error!(%error, "leaving the cluster");
                 ExitCode::FAILURE

@@ -78,3 +78,35 @@ fn non_leading_master_redirects_schedulers_and_reports_not_elected() {
         leader.stop().await;
     });
 }
+
+/// A master whose driver loop panics does not stay up half-dead (holding
+/// its leadership, answering 503): it stops serving, and says why, so
+/// that the binary exits non-zero and another master takes over.
+#[test]
+fn a_master_whose_loop_panics_stops_and_says_why() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut master = start_master(&runtime, dir.path());
+    let address = master.address().to_string();
+    assert!(get_json(&address, "/master/state").is_ok());
+    let handle = master.handle();
+    runtime.spawn(async move {
+        handle
+            .inspect(|_| -> () { panic!("injected failure in the loop") })
+            .await
+    });
+    let stopped = runtime.block_on(async {
+        tokio::time::timeout(DEADLINE, master.wait())
+            .await
+            .expect("the server ends")
+    });
+    let said = stopped.to_string();
+    assert!(
+        matches!(stopped, meseta_master::server::Stopped::Panicked(_)),
+        "{said}"
+    );
+    assert!(said.contains("injected failure in the loop"), "{said}");
+    wait_until(DEADLINE, "the port to close", || {
+        std::net::TcpStream::connect(&address).is_err()
+    });
+}

@@ -125,6 +125,7 @@ pub(crate) fn flags_document(inner: &Inner) -> Value {
         "attributes": config.attributes.clone().unwrap_or_default(),
         "executor_shutdown_grace_period": crate::config::mesos_duration(config.executor_shutdown_grace_period),
         "executor_registration_timeout": crate::config::mesos_duration(config.executor_registration_timeout),
+        "registration_backoff_factor": crate::config::mesos_duration(config.registration_backoff_factor),
         "containerizers": config.isolation.containerizers.join(","),
         "isolation": inner.isolation,
         "cgroups_hierarchy": config.isolation.cgroups_hierarchy.display().to_string(),

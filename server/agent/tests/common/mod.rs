@@ -236,6 +236,7 @@ pub fn config(master: &FakeMaster, work_dir: PathBuf) -> AgentConfig {
         status_update_retry_max: Duration::from_secs(60),
         executor_shutdown_grace_period: Duration::from_secs(2),
         reconnect_backoff_max: Duration::from_millis(200),
+        registration_backoff_factor: Duration::from_millis(100),
         executor_registration_timeout: Duration::from_secs(30),
         executor_reregistration_timeout: Duration::from_secs(2),
         recover: meseta_agent::RecoverMode::Reconnect,
