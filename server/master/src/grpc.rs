@@ -10,7 +10,7 @@ use futures::{Stream, StreamExt};
 use meseta_proto::cluster::agent_link_server::{AgentLink, AgentLinkServer};
 use meseta_proto::cluster::{AgentMessage, MasterMessage};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::handle::{Command, MasterHandle};
@@ -72,15 +72,16 @@ impl AgentLink for LinkService {
         let remote = request.remote_addr();
         let mut inbound = request.into_inner();
         let link = self.handle.next_id();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(crate::outputs::AGENT_QUEUE);
         self.handle
-            .send(Command::AgentAttached { link, messages: tx });
+            .send(Command::AgentAttached { link, messages: tx })
+            .await;
         tracing::debug!(link, ?remote, "agent stream opened");
         let handle = self.handle.clone();
         tokio::spawn(async move {
             loop {
                 match inbound.next().await {
-                    Some(Ok(message)) => handle.send(Command::AgentMessage { link, message }),
+                    Some(Ok(message)) => handle.send(Command::AgentMessage { link, message }).await,
                     Some(Err(status)) => {
                         tracing::debug!(link, %status, "agent stream failed");
                         break;
@@ -88,9 +89,9 @@ impl AgentLink for LinkService {
                     None => break,
                 }
             }
-            handle.send(Command::AgentGone { link });
+            handle.send(Command::AgentGone { link }).await;
         });
-        let outbound = UnboundedReceiverStream::new(rx).map(Ok);
+        let outbound = ReceiverStream::new(rx).map(Ok);
         Ok(Response::new(Box::pin(outbound)))
     }
 }

@@ -26,7 +26,7 @@ pub(crate) enum Command {
     Subscribe {
         call: Call,
         conn: ConnId,
-        events: mpsc::UnboundedSender<Event>,
+        events: mpsc::Sender<Event>,
         reply: oneshot::Sender<Result<(String, String), CallError>>,
     },
     Call {
@@ -39,7 +39,7 @@ pub(crate) enum Command {
     },
     AgentAttached {
         link: LinkId,
-        messages: mpsc::UnboundedSender<MasterMessage>,
+        messages: mpsc::Sender<MasterMessage>,
     },
     AgentMessage {
         link: LinkId,
@@ -70,7 +70,7 @@ pub(crate) enum Command {
 /// A cheap, cloneable way into the driver loop.
 #[derive(Clone)]
 pub struct MasterHandle {
-    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) next_id: Arc<AtomicU64>,
     pub(crate) info: Arc<v1::MasterInfo>,
     pub(crate) flags: Arc<BTreeMap<String, String>>,
@@ -85,9 +85,23 @@ impl MasterHandle {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn send(&self, command: Command) {
+    /// Queues a command for the loop, waiting while its queue is full (so
+    /// a flood of calls or agent messages slows its senders down instead
+    /// of growing the master).
+    pub(crate) async fn send(&self, command: Command) {
         // The loop only stops when the server does; a failed send then is moot.
-        let _ = self.commands.send(command);
+        let _ = self.commands.send(command).await;
+    }
+
+    /// [`send`](Self::send) from code that cannot wait (a `Drop`): at once
+    /// when there is room, else from a task of its own.
+    pub(crate) fn send_soon(&self, command: Command) {
+        if let Err(mpsc::error::TrySendError::Full(command)) = self.commands.try_send(command) {
+            let commands = self.commands.clone();
+            tokio::spawn(async move {
+                let _ = commands.send(command).await;
+            });
+        }
     }
 
     /// Runs `f` on the master's state inside the loop and returns its result.
@@ -98,7 +112,8 @@ impl MasterHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Inspect(Box::new(move |master| {
             let _ = tx.send(f(master));
-        })));
+        })))
+        .await;
         rx.await.ok()
     }
 
@@ -127,7 +142,7 @@ impl MasterHandle {
     /// Reads the registry into the master, once, before it starts leading.
     pub async fn recover(&self) -> Result<(), RegistryError> {
         let (reply, done) = oneshot::channel();
-        self.send(Command::Recover { reply });
+        self.send(Command::Recover { reply }).await;
         done.await.unwrap_or_else(|_| {
             Err(RegistryError::ZooKeeper(
                 "the master stopped before recovering".into(),

@@ -21,6 +21,7 @@ pub mod grpc;
 pub mod handle;
 pub mod http;
 pub mod leadership;
+mod outputs;
 pub mod registry;
 pub mod server;
 pub mod state;

@@ -7,15 +7,12 @@
 //! loop through [`crate::handle`], as the election does; none of them uses
 //! this module.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_allocator::AllocatorConfig;
-use meseta_proto::cluster::MasterMessage;
-use meseta_proto::scheduler::Event;
 use meseta_proto::v1;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -25,15 +22,15 @@ use crate::config::{MasterConfig, RegistryConfig};
 pub use crate::handle::MasterHandle;
 use crate::handle::{wall_clock, Command};
 use crate::leadership::{Leadership, LeadershipCell};
+use crate::outputs::{perform, Outputs, COMMAND_QUEUE};
 use crate::registry::{file::FileStore, zookeeper::ZooKeeperStore, RegistryError, Store};
-use crate::state::{Action, CallError, ConnId, Ids, LinkId, Master};
+use crate::state::{Action, CallError, Ids, Master};
 
 /// How long the loop waits to batch events before an allocation cycle.
 const ALLOCATION_BATCH: Duration = Duration::from_millis(10);
 /// Most commands handled together before their registry operations are
 /// written (group commit) and their actions sent.
 const COMMAND_BATCH: usize = 1024;
-
 /// Errors starting the master.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -102,7 +99,7 @@ impl MasterServer {
         let info = master_info(&config, address);
         tracing::info!(id = %info.id, %address, "master starting");
 
-        let (commands, inbox) = mpsc::unbounded_channel();
+        let (commands, inbox) = mpsc::channel(COMMAND_QUEUE);
         let handle = MasterHandle {
             commands,
             next_id: Arc::new(AtomicU64::new(1)),
@@ -302,7 +299,7 @@ fn master_info(config: &MasterConfig, address: SocketAddr) -> v1::MasterInfo {
 async fn driver_loop(
     mut master: Master,
     mut store: Store,
-    mut inbox: mpsc::UnboundedReceiver<Command>,
+    mut inbox: mpsc::Receiver<Command>,
     interval: Duration,
     shutdown: Arc<watch::Sender<bool>>,
 ) -> Result<(), String> {
@@ -361,15 +358,6 @@ async fn recover(master: &mut Master, store: &mut Store) -> Result<(), RegistryE
     let registry = store.recover().await?;
     master.recover(wall_clock(), registry);
     Ok(())
-}
-
-/// The open streams actions are sent to.
-#[derive(Default)]
-struct Outputs {
-    frameworks: HashMap<ConnId, mpsc::UnboundedSender<Event>>,
-    agents: HashMap<LinkId, mpsc::UnboundedSender<MasterMessage>>,
-    /// Operator API subscribers, each with its bounded queue.
-    operators: Vec<mpsc::Sender<Arc<meseta_proto::master::Event>>>,
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -500,31 +488,4 @@ async fn persist_then_perform(
     }
     perform(actions, outputs);
     Ok(())
-}
-
-fn perform(actions: Vec<Action>, outputs: &mut Outputs) {
-    for action in actions {
-        match action {
-            Action::ToFramework { conn, event } => {
-                if let Some(tx) = outputs.frameworks.get(&conn) {
-                    let _ = tx.send(event);
-                }
-            }
-            Action::CloseFramework { conn } => {
-                outputs.frameworks.remove(&conn);
-            }
-            Action::ToAgent { link, message } => {
-                if let Some(tx) = outputs.agents.get(&link) {
-                    let _ = tx.send(message);
-                }
-            }
-            Action::CloseAgent { link } => {
-                outputs.agents.remove(&link);
-            }
-            Action::ToOperators(event) => {
-                crate::http::fan_out(&mut outputs.operators, Arc::new(*event));
-            }
-            Action::Persist(_) => {}
-        }
-    }
 }

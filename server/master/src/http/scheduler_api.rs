@@ -89,11 +89,13 @@ pub(super) async fn handle(
     };
     let accepted = accepted_status(&call);
     let (reply, result) = oneshot::channel();
-    master.send(Command::Call {
-        call,
-        stream_id,
-        reply,
-    });
+    master
+        .send(Command::Call {
+            call,
+            stream_id,
+            reply,
+        })
+        .await;
     match result.await {
         Ok(Ok(())) => accepted.into_response(),
         Ok(Err(err)) => call_error(err),
@@ -114,14 +116,16 @@ fn accepted_status(call: &Call) -> StatusCode {
 
 async fn subscribe(master: MasterHandle, call: Call, encoding: Encoding) -> Response {
     let conn = master.next_id();
-    let (events, rx) = mpsc::unbounded_channel();
+    let (events, rx) = mpsc::channel(crate::outputs::FRAMEWORK_QUEUE);
     let (reply, result) = oneshot::channel();
-    master.send(Command::Subscribe {
-        call,
-        conn,
-        events,
-        reply,
-    });
+    master
+        .send(Command::Subscribe {
+            call,
+            conn,
+            events,
+            reply,
+        })
+        .await;
     let (stream_id, framework_id) = match result.await {
         Ok(Ok(ids)) => ids,
         Ok(Err(err)) => return call_error(err),
@@ -154,12 +158,13 @@ struct DisconnectGuard {
 
 impl Drop for DisconnectGuard {
     fn drop(&mut self) {
-        self.master.send(Command::FrameworkGone { conn: self.conn });
+        self.master
+            .send_soon(Command::FrameworkGone { conn: self.conn });
     }
 }
 
 struct EventStream {
-    events: mpsc::UnboundedReceiver<Event>,
+    events: mpsc::Receiver<Event>,
     encoding: Encoding,
     #[allow(dead_code)]
     guard: DisconnectGuard,

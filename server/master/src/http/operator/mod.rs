@@ -268,10 +268,12 @@ async fn answer(
         },
         _ => {
             let (reply, done) = oneshot::channel();
-            master.send(Command::Operator {
-                call: Box::new(call),
-                reply,
-            });
+            master
+                .send(Command::Operator {
+                    call: Box::new(call),
+                    reply,
+                })
+                .await;
             done.await.map_err(|_| shutting_down())??;
             return Ok(None);
         }

@@ -31,10 +31,12 @@ pub(crate) const MAX_SUBSCRIBERS: usize = 1000;
 
 pub(super) async fn subscribe(master: MasterHandle, encoding: Encoding) -> Response {
     let (events, mut rx) = mpsc::channel::<Arc<Event>>(QUEUE);
-    master.send(Command::OperatorSubscribe {
-        events,
-        heartbeat: HEARTBEAT_INTERVAL,
-    });
+    master
+        .send(Command::OperatorSubscribe {
+            events,
+            heartbeat: HEARTBEAT_INTERVAL,
+        })
+        .await;
     // SUBSCRIBED first; then, as Mesos does, a HEARTBEAT at once and one
     // every interval among the events.
     let Some(subscribed) = rx.recv().await else {
