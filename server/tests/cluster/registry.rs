@@ -174,3 +174,243 @@ fn the_zookeeper_registry_fences_a_deposed_leader() {
         assert!(state.agents.contains_key("b") && state.gone.is_empty());
     });
 }
+
+/// A realistic agent: hostname, ID and resources.
+fn registry_agent(i: usize) -> v1::AgentInfo {
+    v1::AgentInfo {
+        hostname: format!("agent-{i}.rack-{}.example.com", i % 100),
+        id: Some(v1::AgentId {
+            value: format!("5a0d3c1e-9f2b-4c7a-8e61-{i:012}-S0"),
+        }),
+        resources: meseta_proto::resources::parse_resources("cpus:32;mem:131072;disk:1048576")
+            .expect("resources"),
+        port: Some(5051),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_zookeeper_registry_holds_a_hundred_thousand_agents() {
+    use meseta::zookeeper::ZooKeeper;
+    use meseta_master::registry::{ops, zookeeper::ZooKeeperStore};
+
+    need_zookeeper();
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let url = meseta_core::zookeeper::ZkUrl::parse(&zookeeper.url("/big")).expect("url");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let timeout = std::time::Duration::from_secs(10);
+        let mut leader = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        leader.recover().await.expect("recover");
+        const AGENTS: usize = 100_000;
+        for batch in (0..AGENTS).collect::<Vec<_>>().chunks(25_000) {
+            let admitted: Vec<_> = batch
+                .iter()
+                .map(|i| ops::admit_agent(&registry_agent(*i)))
+                .collect();
+            leader.apply(&admitted).await.expect("a batch is written");
+        }
+        // One more agent changes one bucket only.
+        leader
+            .apply(&[ops::mark_gone(
+                "5a0d3c1e-9f2b-4c7a-8e61-000000000007-S0",
+                timeout,
+            )])
+            .await
+            .expect("a small write");
+
+        let mut successor = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        let state = successor.recover().await.expect("recover");
+        assert_eq!(state.agents.len(), AGENTS - 1);
+        assert_eq!(state.gone.len(), 1);
+        let some = registry_agent(4242);
+        let id = some.id.clone().expect("id").value;
+        assert_eq!(state.agents.get(&id), Some(&some));
+    });
+}
+
+#[test]
+fn a_single_node_registry_is_read_and_rewritten_in_buckets() {
+    use meseta::zookeeper::ZooKeeper;
+    use meseta_master::registry::{ops, zookeeper::ZooKeeperStore, RegistryState};
+    use prost::Message;
+
+    need_zookeeper();
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let url = meseta_core::zookeeper::ZkUrl::parse(&zookeeper.url("/old")).expect("url");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let timeout = std::time::Duration::from_secs(10);
+        // As the earlier layout wrote it: one node holding a whole Registry.
+        let mut old = RegistryState::default();
+        old.apply(&ops::admit_agent(&registry_agent(1)));
+        old.apply(&ops::admit_agent(&registry_agent(2)));
+        let client = meseta_core::zookeeper::connect_with_timeout(&url.servers, timeout)
+            .await
+            .expect("connect");
+        meseta_core::zookeeper::ensure_path(&client, &url.path)
+            .await
+            .expect("the group");
+        let options = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        client
+            .create(
+                &format!("{}/registry", url.path),
+                &old.to_proto().encode_to_vec(),
+                &options,
+            )
+            .await
+            .expect("the old registry");
+
+        let mut store = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        assert_eq!(store.recover().await.expect("recover"), old);
+        store
+            .apply(&[ops::admit_agent(&registry_agent(3))])
+            .await
+            .expect("write");
+        let mut reader = ZooKeeperStore::connect(&url, timeout)
+            .await
+            .expect("connect");
+        let state = reader.recover().await.expect("recover");
+        assert_eq!(state.agents.len(), 3);
+        let (children, _) = client
+            .get_children(&format!("{}/registry", url.path))
+            .await
+            .expect("buckets");
+        assert_eq!(
+            children.len() as u32,
+            meseta_master::registry::zookeeper::BUCKETS
+        );
+    });
+}
+
+/// A TCP proxy between a master and ZooKeeper that can cut the
+/// connection in the middle of the next request: before it reaches
+/// ZooKeeper, or after it did but before its answer comes back (a network
+/// blip; the client reconnects through the proxy within its session).
+struct Blipper {
+    address: String,
+    /// 0: pass everything; 1: cut on the next request; 2: cut on the next
+    /// answer.
+    armed: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl Blipper {
+    async fn start(target: String) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let trigger = std::sync::Arc::clone(&armed);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = inbound.into_split();
+                let (mut server_read, mut server_write) = outbound.into_split();
+                let (up, down) = (
+                    std::sync::Arc::clone(&trigger),
+                    std::sync::Arc::clone(&trigger),
+                );
+                let (cut_tx, mut cut_rx) = tokio::sync::watch::channel(false);
+                let cut_up = cut_tx.clone();
+                let mut cut_seen = cut_tx.subscribe();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        tokio::select! {
+                            read = client_read.read(&mut buffer) => {
+                                let n = match read { Ok(n) if n > 0 => n, _ => break };
+                                if up.compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                                    break;
+                                }
+                                if server_write.write_all(&buffer[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            _ = cut_seen.changed() => break,
+                        }
+                    }
+                    let _ = cut_up.send(true);
+                });
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        tokio::select! {
+                            read = server_read.read(&mut buffer) => {
+                                let n = match read { Ok(n) if n > 0 => n, _ => break };
+                                if down.compare_exchange(2, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                                    break;
+                                }
+                                if client_write.write_all(&buffer[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            _ = cut_rx.changed() => break,
+                        }
+                    }
+                    let _ = cut_tx.send(true);
+                });
+            }
+        });
+        Self { address, armed }
+    }
+
+    fn arm(&self, mode: u8) {
+        self.armed.store(mode, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn fired(&self) -> bool {
+        self.armed.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+}
+
+#[test]
+fn a_registry_write_goes_through_a_connection_blip() {
+    use meseta::zookeeper::ZooKeeper;
+    use meseta_master::registry::{ops, zookeeper::ZooKeeperStore};
+
+    need_zookeeper();
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let direct = meseta_core::zookeeper::ZkUrl::parse(&zookeeper.url("/blip")).expect("url");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let proxy = Blipper::start(direct.servers.clone()).await;
+        let through = meseta_core::zookeeper::ZkUrl::parse(&format!("zk://{}/blip", proxy.address))
+            .expect("url");
+        let timeout = std::time::Duration::from_secs(10);
+        let mut leader = ZooKeeperStore::connect(&through, timeout)
+            .await
+            .expect("connect");
+        leader.recover().await.expect("recover");
+        // Lost on its way to ZooKeeper, then lost on its way back.
+        for (round, mode) in [1u8, 2, 1, 2].into_iter().enumerate() {
+            proxy.arm(mode);
+            let agents: Vec<_> = (round * 1000..round * 1000 + 1000)
+                .map(|i| ops::admit_agent(&registry_agent(i)))
+                .collect();
+            leader
+                .apply(&agents)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: the write survives the blip: {e}"));
+            assert!(proxy.fired(), "round {round}: the blip happened");
+        }
+        let mut reader = ZooKeeperStore::connect(&direct, timeout)
+            .await
+            .expect("connect");
+        assert_eq!(reader.recover().await.expect("recover").agents.len(), 4000);
+    });
+}

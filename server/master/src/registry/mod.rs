@@ -20,8 +20,9 @@
 //! * [`file::FileStore`] (one master): a snapshot plus an append-only,
 //!   checksummed log of operations in the master's work dir, guarded by an
 //!   exclusive lock so two masters cannot share it;
-//! * [`zookeeper::ZooKeeperStore`] (several masters): one znode written with
-//!   a version check, so a deposed leader's write fails instead of
+//! * [`zookeeper::ZooKeeperStore`] (several masters): buckets of agents and
+//!   frameworks under one root znode, written in transactions that check
+//!   the root's version, so a deposed leader's write fails instead of
 //!   overwriting its successor's;
 //! * memory (`--registry=in_memory`): nothing survives the process, as with
 //!   Mesos's flag of the same name.
@@ -71,8 +72,8 @@ pub enum RegistryError {
     /// master no longer leads and must not write again.
     #[error("another master updated the registry at {0}; this master is no longer the leader")]
     Fenced(String),
-    /// The registry outgrew what one ZooKeeper node holds.
-    #[error("the registry ({bytes} bytes) exceeds ZooKeeper's node size limit ({limit} bytes)")]
+    /// A part of the registry outgrew what one write may hold.
+    #[error("a part of the registry ({bytes} bytes) exceeds the size limit of one write ({limit} bytes)")]
     TooLarge {
         /// Encoded size.
         bytes: usize,
@@ -262,7 +263,7 @@ pub enum Store {
     Memory(RegistryState),
     /// Files in the master's work dir.
     File(file::FileStore),
-    /// A znode shared by the masters of one ZooKeeper group.
+    /// Znodes shared by the masters of one ZooKeeper group.
     ZooKeeper(zookeeper::ZooKeeperStore),
 }
 
