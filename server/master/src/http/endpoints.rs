@@ -12,6 +12,7 @@ use meseta_proto::v1;
 use serde_json::{json, Value};
 
 use super::json_view;
+use super::snapshot::{FrameworkView, Snapshot};
 use super::MESOS_VERSION;
 use crate::handle::{wall_clock, MasterHandle};
 use crate::leadership::{self, Leadership};
@@ -43,40 +44,53 @@ fn leader_info(master: &MasterHandle) -> Option<v1::MasterInfo> {
     }
 }
 
+/// Takes a [`Snapshot`] in the loop and renders it with `render` on a
+/// blocking thread: the loop only pays for the snapshot.
+async fn rendered(
+    master: &MasterHandle,
+    render: impl FnOnce(Snapshot) -> Value + Send + 'static,
+) -> Response {
+    let Some(snapshot) = master.inspect(Snapshot::take).await else {
+        return unavailable();
+    };
+    let written = tokio::task::spawn_blocking(move || serde_json::to_vec(&render(snapshot))).await;
+    match written {
+        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
     let leader = leader_info(&master);
     let flags = master.flags().clone();
-    view(&master, move |m| {
-        let frameworks: Vec<Value> = m
-            .frameworks()
-            .values()
-            .map(|f| json_view::framework(m, f, false))
-            .collect();
-        let completed: Vec<Value> = m
-            .completed_frameworks()
+    rendered(&master, move |s| {
+        let frameworks: Vec<Value> = s
+            .frameworks
             .iter()
-            .map(|f| json_view::framework(m, f, false))
+            .map(|f| json_view::framework(f, false))
             .collect();
-        let agents: Vec<Value> = m
-            .agents()
-            .values()
-            .map(|a| json_view::agent(m, a))
+        let completed: Vec<Value> = s
+            .completed_frameworks
+            .iter()
+            .map(|f| json_view::framework(f, false))
             .collect();
-        let recovered = recovered_agents(m);
+        let agents: Vec<Value> = s.agents.iter().map(json_view::agent).collect();
+        let recovered: Vec<Value> = s.recovered.iter().map(json_view::recovered_agent).collect();
         json!({
             "version": MESOS_VERSION,
             "build_date": "",
             "build_time": 0,
             "build_user": "meseta",
-            "start_time": m.start_time().as_secs_f64(),
-            "elected_time": m.elected_time().as_secs_f64(),
+            "start_time": s.start_time.as_secs_f64(),
+            "elected_time": s.elected_time.as_secs_f64(),
             "id": info.id,
             "pid": pid(&info),
             "hostname": info.hostname,
-            "activated_slaves": m.agents().values().filter(|a| a.active).count(),
-            "deactivated_slaves": m.agents().values().filter(|a| !a.active).count(),
-            "unreachable_slaves": m.unreachable_agents().len(),
+            "activated_slaves": s.agents.iter().filter(|a| a.active).count(),
+            "deactivated_slaves": s.agents.iter().filter(|a| !a.active).count(),
+            "unreachable_slaves": s.unreachable_agents,
             "leader": leader.as_ref().map(pid).unwrap_or_default(),
             "leader_info": leader.as_ref().map(meseta_proto::json::to_value).unwrap_or_default(),
             "flags": flags,
@@ -100,38 +114,38 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
 
 pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
-    view(&master, move |m| {
-        let agents: Vec<Value> = m
-            .agents()
-            .values()
+    rendered(&master, move |s| {
+        // Each agent's active tasks by state, and the frameworks with tasks there.
+        let mut on_agent: HashMap<&str, (HashMap<i32, usize>, std::collections::BTreeSet<&str>)> =
+            HashMap::new();
+        for f in &s.frameworks {
+            for task in &f.tasks {
+                let entry = on_agent.entry(task.agent_id.value.as_str()).or_default();
+                *entry.0.entry(task.state).or_default() += 1;
+                entry.1.insert(f.id.as_str());
+            }
+        }
+        let agents: Vec<Value> = s
+            .agents
+            .iter()
             .map(|a| {
-                let mut value = json_view::agent(m, a);
+                let mut value = json_view::agent(a);
+                let here = on_agent.get(a.id.as_str());
                 let tasks = |state: v1::TaskState| {
-                    a.tasks
-                        .iter()
-                        .filter(|(f, t)| {
-                            m.frameworks()
-                                .get(f)
-                                .and_then(|f| f.tasks.get(t))
-                                .is_some_and(|r| r.state() == state)
-                        })
-                        .count()
+                    here.and_then(|h| h.0.get(&(state as i32)).copied())
+                        .unwrap_or(0)
                 };
                 value["TASK_RUNNING"] = json!(tasks(v1::TaskState::TaskRunning));
                 value["TASK_STAGING"] = json!(tasks(v1::TaskState::TaskStaging));
                 value["TASK_STARTING"] = json!(tasks(v1::TaskState::TaskStarting));
-                value["framework_ids"] = json!(a
-                    .tasks
-                    .iter()
-                    .map(|(f, _)| f.clone())
-                    .collect::<std::collections::BTreeSet<_>>());
+                value["framework_ids"] = json!(here.map(|h| h.1.clone()).unwrap_or_default());
                 value
             })
             .collect();
-        let frameworks: Vec<Value> = m
-            .frameworks()
-            .values()
-            .map(|f| json_view::framework(m, f, true))
+        let frameworks: Vec<Value> = s
+            .frameworks
+            .iter()
+            .map(|f| json_view::framework(f, true))
             .collect();
         json!({
             "hostname": info.hostname,
@@ -150,22 +164,15 @@ pub(super) async fn frameworks(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let wanted = query.get("framework_id").cloned();
-    view(&master, move |m| {
-        let keep = |f: &&crate::state::Framework| wanted.as_ref().is_none_or(|id| *id == f.id);
+    rendered(&master, move |s| {
+        let keep = |f: &&FrameworkView| wanted.as_ref().is_none_or(|id| *id == f.id);
         json!({
-            "frameworks": m.frameworks().values().filter(keep).map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
-            "completed_frameworks": m.completed_frameworks().iter().filter(keep).map(|f| json_view::framework(m, f, false)).collect::<Vec<_>>(),
+            "frameworks": s.frameworks.iter().filter(keep).map(|f| json_view::framework(f, false)).collect::<Vec<_>>(),
+            "completed_frameworks": s.completed_frameworks.iter().filter(keep).map(|f| json_view::framework(f, false)).collect::<Vec<_>>(),
             "unregistered_frameworks": [],
         })
     })
     .await
-}
-
-fn recovered_agents(m: &crate::state::Master) -> Vec<Value> {
-    m.recovered_agents()
-        .values()
-        .map(|r| json_view::recovered_agent(&r.info))
-        .collect()
 }
 
 /// `/master/slaves[?slave_id=ID]` (an exact match; an unknown ID gives
@@ -175,16 +182,16 @@ pub(super) async fn slaves(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let wanted = query.get("slave_id").cloned();
-    view(&master, move |m| {
+    rendered(&master, move |s| {
         let keep = |id: &str| wanted.as_ref().is_none_or(|w| w == id);
-        let recovered: Vec<Value> = m
-            .recovered_agents()
+        let recovered: Vec<Value> = s
+            .recovered
             .iter()
-            .filter(|(id, _)| keep(id))
-            .map(|(_, r)| json_view::recovered_agent(&r.info))
+            .filter(|info| keep(info.id.as_ref().map_or("", |i| i.value.as_str())))
+            .map(json_view::recovered_agent)
             .collect();
         json!({
-            "slaves": m.agents().values().filter(|a| keep(&a.id)).map(|a| json_view::agent(m, a)).collect::<Vec<_>>(),
+            "slaves": s.agents.iter().filter(|a| keep(&a.id)).map(json_view::agent).collect::<Vec<_>>(),
             "recovered_slaves": recovered,
         })
     })
@@ -224,8 +231,8 @@ pub(super) async fn tasks(
             {
                 continue;
             }
-            tasks.extend(framework.tasks.values().map(|r| &r.task));
-            tasks.extend(framework.completed_tasks.iter());
+            tasks.extend(framework.tasks.values().map(|r| r.task.as_ref()));
+            tasks.extend(framework.completed_tasks.iter().map(|t| t.as_ref()));
         }
         tasks.retain(|t| task_filter.as_ref().is_none_or(|id| id == &t.task_id.value));
         let started = |t: &v1::Task| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);

@@ -8,7 +8,7 @@ use meseta_allocator::Resources;
 use meseta_proto::v1;
 use serde_json::{json, Value};
 
-use crate::state::{Agent, Framework, Master};
+use super::snapshot::{AgentView, FrameworkView};
 
 pub(crate) use meseta_proto::endpoint_json::{attributes, resources};
 
@@ -71,9 +71,7 @@ pub(crate) fn task(task: &v1::Task) -> Value {
     out
 }
 
-pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value {
-    let used = master.used_resources(Some(&f.id), None);
-    let offered = master.offered_resources(&f.id);
+pub(crate) fn framework(f: &FrameworkView, summary: bool) -> Value {
     let capabilities: Vec<Value> = f
         .info
         .capabilities
@@ -96,56 +94,63 @@ pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value 
         "checkpoint": f.info.checkpoint.unwrap_or(false),
         "capabilities": capabilities,
         "active": f.active,
-        "connected": f.conn.is_some(),
+        "connected": f.connected,
         "recovered": false,
         "registered_time": secs(f.registered_time),
         "unregistered_time": f.unregistered_time.map(secs).unwrap_or(0.0),
         "resources": allocator_resources(&{
-            let mut total = used.clone();
-            total.add(&offered);
+            let mut total = f.used.clone();
+            total.add(&f.offered);
             total
         }),
-        "used_resources": allocator_resources(&used),
-        "offered_resources": allocator_resources(&offered),
+        "used_resources": allocator_resources(&f.used),
+        "offered_resources": allocator_resources(&f.offered),
         "task_count": f.tasks.len(),
     });
     if let Some(t) = f.reregistered_time {
         out["reregistered_time"] = json!(secs(t));
     }
     if summary {
-        let count = |state: v1::TaskState| f.tasks.values().filter(|r| r.state() == state).count();
-        let done = |state: v1::TaskState| {
-            f.completed_tasks
-                .iter()
-                .filter(|t| t.state == state as i32)
-                .count()
+        let count = |tasks: &[std::sync::Arc<v1::Task>], state: v1::TaskState| {
+            tasks.iter().filter(|t| t.state == state as i32).count()
         };
         out["slave_ids"] = json!(f
             .tasks
-            .values()
-            .map(|r| r.task.agent_id.value.clone())
+            .iter()
+            .map(|t| t.agent_id.value.clone())
             .collect::<std::collections::BTreeSet<_>>());
-        out["TASK_STAGING"] = json!(count(v1::TaskState::TaskStaging));
-        out["TASK_STARTING"] = json!(count(v1::TaskState::TaskStarting));
-        out["TASK_RUNNING"] = json!(count(v1::TaskState::TaskRunning));
-        out["TASK_KILLING"] = json!(count(v1::TaskState::TaskKilling));
-        out["TASK_FINISHED"] = json!(done(v1::TaskState::TaskFinished));
-        out["TASK_KILLED"] = json!(done(v1::TaskState::TaskKilled));
-        out["TASK_FAILED"] = json!(done(v1::TaskState::TaskFailed));
-        out["TASK_LOST"] = json!(done(v1::TaskState::TaskLost));
-        out["TASK_ERROR"] = json!(done(v1::TaskState::TaskError));
+        for state in [
+            v1::TaskState::TaskStaging,
+            v1::TaskState::TaskStarting,
+            v1::TaskState::TaskRunning,
+            v1::TaskState::TaskKilling,
+        ] {
+            out[state.as_str_name()] = json!(count(&f.tasks, state));
+        }
+        for state in [
+            v1::TaskState::TaskFinished,
+            v1::TaskState::TaskKilled,
+            v1::TaskState::TaskFailed,
+            v1::TaskState::TaskLost,
+            v1::TaskState::TaskError,
+        ] {
+            out[state.as_str_name()] = json!(count(&f.completed_tasks, state));
+        }
         return out;
     }
-    out["tasks"] = json!(f.tasks.values().map(|r| task(&r.task)).collect::<Vec<_>>());
-    out["completed_tasks"] = json!(f.completed_tasks.iter().map(task).collect::<Vec<_>>());
+    out["tasks"] = json!(f.tasks.iter().map(|t| task(t)).collect::<Vec<_>>());
+    out["completed_tasks"] = json!(f
+        .completed_tasks
+        .iter()
+        .map(|t| task(t))
+        .collect::<Vec<_>>());
     out["unreachable_tasks"] = json!([]);
     out["offers"] = json!(f
         .offers
         .iter()
-        .filter_map(|id| master.offers().get(id).map(|o| (id, o)))
-        .map(|(id, o)| json!({
-            "id": id,
-            "framework_id": o.framework_id,
+        .map(|o| json!({
+            "id": o.id,
+            "framework_id": f.id,
             "slave_id": o.agent_id,
             "resources": allocator_resources(&o.resources),
         }))
@@ -153,7 +158,7 @@ pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value 
     out["executors"] = json!(f
         .executors
         .iter()
-        .map(|((agent, _), e)| {
+        .map(|(agent, e)| {
             let mut value = meseta_proto::json::to_value(e);
             value["slave_id"] = json!(agent);
             value
@@ -162,9 +167,7 @@ pub(crate) fn framework(master: &Master, f: &Framework, summary: bool) -> Value 
     out
 }
 
-pub(crate) fn agent(master: &Master, a: &Agent) -> Value {
-    let used = master.used_on_agent(&a.id);
-    let offered = master.offered_on_agent(&a.id);
+pub(crate) fn agent(a: &AgentView) -> Value {
     json!({
         "id": a.id,
         "pid": format!("slave(1)@{}", a.http_address),
@@ -173,8 +176,8 @@ pub(crate) fn agent(master: &Master, a: &Agent) -> Value {
         "registered_time": secs(a.registered_time),
         "reregistered_time": a.reregistered_time.map(secs),
         "resources": resources(&a.info.resources),
-        "used_resources": allocator_resources(&used),
-        "offered_resources": allocator_resources(&offered),
+        "used_resources": allocator_resources(&a.used),
+        "offered_resources": allocator_resources(&a.offered),
         "reserved_resources": {},
         "unreserved_resources": resources(&a.info.resources),
         "attributes": attributes(&a.info.attributes),

@@ -10,6 +10,7 @@ mod prometheus;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
+mod snapshot;
 mod webui;
 
 use axum::http::{header, StatusCode};

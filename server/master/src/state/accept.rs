@@ -10,6 +10,7 @@
 //! back to the allocator, filtered as the call's `filters` ask.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_allocator::Resources;
@@ -353,7 +354,7 @@ impl Master {
             framework.tasks.insert(
                 info.task_id.value.clone(),
                 TaskRecord {
-                    task,
+                    task: Arc::new(task),
                     resources,
                     resources_recovered: false,
                     unacknowledged: None,

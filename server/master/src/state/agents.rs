@@ -9,6 +9,7 @@
 //! tasks were lost) are killed, as Mesos does. A gone agent is refused.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_allocator::Resources;
@@ -195,7 +196,7 @@ impl Master {
             framework.tasks.insert(
                 task.task_id.value.clone(),
                 TaskRecord {
-                    task,
+                    task: Arc::new(task),
                     resources,
                     resources_recovered: terminal,
                     unacknowledged,
@@ -210,7 +211,7 @@ impl Master {
             agent_id.clone(),
             Agent {
                 id: agent_id.clone(),
-                info,
+                info: Arc::new(info),
                 link: Some(link),
                 active: true,
                 registered_time: now,
@@ -306,7 +307,7 @@ impl Master {
         agent.last_seen = now;
         agent.last_ping = now;
         agent.reregistered_time = Some(now);
-        agent.info = info;
+        agent.info = Arc::new(info);
         if let Some(address) = http_address {
             agent.http_address = address;
         }
@@ -379,7 +380,7 @@ impl Master {
             self.allocator
                 .recover(framework_id, &agent_id, &record.resources, None, now);
         }
-        record.task.state = state as i32;
+        Arc::make_mut(&mut record.task).state = state as i32;
         *self
             .counters
             .terminal

@@ -6,6 +6,7 @@
 //! TASK_UNREACHABLE; the others are told TASK_LOST and the tasks are
 //! forgotten. Every framework gets a FAILURE (`slave_lost`) either way.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_proto::cluster::{self, master_message, MasterMessage};
@@ -104,7 +105,7 @@ impl Master {
                     .get_mut(framework_id)
                     .and_then(|f| f.tasks.get_mut(task_id))
                 {
-                    record.task.state = TaskState::TaskUnreachable as i32;
+                    Arc::make_mut(&mut record.task).state = TaskState::TaskUnreachable as i32;
                     record.resources_recovered = true;
                 }
                 self.master_update(
@@ -135,7 +136,7 @@ impl Master {
             self.unreachable.insert(
                 agent_id.to_string(),
                 UnreachableAgent {
-                    info: agent.info,
+                    info: Arc::unwrap_or_clone(agent.info),
                     since: now,
                 },
             );

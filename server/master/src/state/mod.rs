@@ -49,6 +49,7 @@ mod updates;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_allocator::{Allocator, AllocatorConfig, Resources};
@@ -143,7 +144,7 @@ pub struct Framework {
     /// Non-terminal tasks, and terminal ones not yet acknowledged.
     pub tasks: HashMap<String, TaskRecord>,
     /// Finished tasks, newest last.
-    pub completed_tasks: VecDeque<v1::Task>,
+    pub completed_tasks: VecDeque<Arc<v1::Task>>,
     /// IDs of its outstanding offers.
     pub offers: HashSet<String>,
     /// Last time an event was sent (for heartbeats).
@@ -225,8 +226,10 @@ pub fn framework_role(info: &v1::FrameworkInfo) -> String {
 /// A task as the master tracks it.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
-    /// The Mesos view of the task (state, statuses, resources, ...).
-    pub task: v1::Task,
+    /// The Mesos view of the task (state, statuses, resources, ...),
+    /// shared with snapshots the endpoints render outside the loop (change
+    /// it through `Arc::make_mut`).
+    pub task: Arc<v1::Task>,
     /// Its resources, in the allocator's form (task plus a new executor's).
     pub resources: Resources,
     /// Resources were already given back to the allocator.
@@ -247,8 +250,8 @@ impl TaskRecord {
 pub struct Agent {
     /// Agent ID.
     pub id: String,
-    /// As registered, with the ID filled in.
-    pub info: v1::AgentInfo,
+    /// As registered, with the ID filled in (shared with snapshots).
+    pub info: Arc<v1::AgentInfo>,
     /// Its open stream, when connected.
     pub link: Option<LinkId>,
     /// Connected (offers are made only for active agents).

@@ -173,7 +173,7 @@ impl Master {
         let known = self
             .agents
             .get(agent_id)
-            .map(|a| &a.info)
+            .map(|a| a.info.as_ref())
             .or_else(|| self.recovered.get(agent_id).map(|a| &a.info));
         match known {
             Some(known) if known == info => None,

@@ -132,7 +132,7 @@ fn first_master() -> (RegistryState, String, v1::FrameworkInfo, v1::Task) {
     .unwrap();
     h.status(1, &fw.0, "t", TaskState::TaskRunning);
     let framework = h.master.frameworks()[&fw.0].clone();
-    let task = framework.tasks["t"].task.clone();
+    let task = (*framework.tasks["t"].task).clone();
     (registry, agent, framework.info, task)
 }
 

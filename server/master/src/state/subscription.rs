@@ -13,6 +13,7 @@
 //! except that it also clears its offer filters, as before.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_proto::cluster::{master_message, MasterMessage, ShutdownFramework};
@@ -225,7 +226,7 @@ impl Master {
                     .recover(framework_id, &agent_id, &record.resources, None, now);
             }
             if !is_terminal(record.state()) {
-                record.task.state = v1::TaskState::TaskKilled as i32;
+                Arc::make_mut(&mut record.task).state = v1::TaskState::TaskKilled as i32;
                 *self.counters.terminal.entry("TASK_KILLED").or_default() += 1;
             }
             agents.insert(agent_id);

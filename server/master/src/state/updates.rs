@@ -6,6 +6,7 @@
 //! they come, tracks the latest state of each task, gives resources back
 //! once a task is terminal, and forwards acknowledgements to the agent.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_proto::cluster::{self, master_message, MasterMessage};
@@ -110,15 +111,16 @@ impl Master {
         let partition_aware = framework.partition_aware();
         if let Some(record) = framework.tasks.get_mut(&task_id) {
             let was_terminal = is_terminal(record.state());
-            record.task.state = latest as i32;
+            let task = Arc::make_mut(&mut record.task);
+            task.state = latest as i32;
             // Updates without a uuid (reconciliation answers) need no
             // acknowledgement and must not replace the one awaited.
             if status.uuid.is_some() {
-                record.task.status_update_state = Some(state as i32);
-                record.task.status_update_uuid = status.uuid.clone();
+                task.status_update_state = Some(state as i32);
+                task.status_update_uuid = status.uuid.clone();
                 record.unacknowledged = status.uuid.clone();
             }
-            record.task.statuses.push(status_for_history(&status));
+            task.statuses.push(status_for_history(&status));
             if is_terminal(latest) && !was_terminal {
                 *self
                     .counters

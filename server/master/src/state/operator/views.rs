@@ -62,7 +62,7 @@ fn agent_offered(
     offered: meseta_allocator::Resources,
 ) -> response::get_agents::Agent {
     response::get_agents::Agent {
-        agent_info: a.info.clone(),
+        agent_info: (*a.info).clone(),
         active: a.active,
         deactivated: Some(!a.active),
         version: a.version.clone(),
@@ -169,16 +169,16 @@ pub fn tasks(m: &Master) -> response::GetTasks {
     for framework in sorted(m.frameworks().iter()) {
         for record in sorted(framework.tasks.iter()) {
             if record.state() == v1::TaskState::TaskUnreachable {
-                unreachable.push(record.task.clone());
+                unreachable.push((*record.task).clone());
             } else {
-                active.push(record.task.clone());
+                active.push((*record.task).clone());
             }
         }
-        completed.extend(framework.completed_tasks.iter().cloned());
+        completed.extend(framework.completed_tasks.iter().map(|t| (**t).clone()));
     }
     for framework in m.completed_frameworks() {
-        completed.extend(framework.tasks.values().map(|r| r.task.clone()));
-        completed.extend(framework.completed_tasks.iter().cloned());
+        completed.extend(framework.tasks.values().map(|r| (*r.task).clone()));
+        completed.extend(framework.completed_tasks.iter().map(|t| (**t).clone()));
     }
     response::GetTasks {
         tasks: active,

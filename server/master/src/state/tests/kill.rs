@@ -117,7 +117,7 @@ fn a_task_on_a_disconnected_agent_is_killed_only_when_asked_again() {
         2,
         mock::agent()
             .with_id(&agent)
-            .running(vec![task], vec![info]),
+            .running(vec![(*task).clone()], vec![info]),
     );
     h.actions.clear();
     h.call(&fw, mock::kill("t1", Some(&agent))).unwrap();

@@ -1,0 +1,186 @@
+//! What the legacy endpoints (`/master/state`, `/master/frameworks`,
+//! `/master/slaves`, `/master/state-summary`) show, taken from the state
+//! machine in one pass inside the loop and rendered to JSON outside it.
+//!
+//! Taking it is cheap at any size: tasks and agent infos are shared with
+//! the state machine (`Arc`s, copied on write there), and the resources in
+//! use or offered are summed per agent and per framework in one walk over
+//! the tasks and one over the offers. Building and writing the JSON, the
+//! expensive part (seconds at 100,000 tasks), happens on a blocking thread
+//! while the loop goes on making offers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meseta_allocator::Resources;
+use meseta_proto::v1;
+
+use crate::state::{Framework, Master};
+
+/// One registered agent.
+pub(crate) struct AgentView {
+    pub id: String,
+    pub info: Arc<v1::AgentInfo>,
+    pub http_address: String,
+    pub registered_time: Duration,
+    pub reregistered_time: Option<Duration>,
+    pub active: bool,
+    pub version: String,
+    pub used: Resources,
+    pub offered: Resources,
+}
+
+/// One outstanding offer.
+pub(crate) struct OfferView {
+    pub id: String,
+    pub agent_id: String,
+    pub resources: Resources,
+}
+
+/// One framework, connected or completed.
+pub(crate) struct FrameworkView {
+    pub id: String,
+    pub info: v1::FrameworkInfo,
+    pub active: bool,
+    pub connected: bool,
+    pub registered_time: Duration,
+    pub reregistered_time: Option<Duration>,
+    pub unregistered_time: Option<Duration>,
+    pub used: Resources,
+    pub offered: Resources,
+    /// Its current tasks (sorted by ID), then its completed ones.
+    pub tasks: Vec<Arc<v1::Task>>,
+    pub completed_tasks: Vec<Arc<v1::Task>>,
+    pub offers: Vec<OfferView>,
+    /// (agent, executor) pairs.
+    pub executors: Vec<(String, v1::ExecutorInfo)>,
+}
+
+/// Everything the endpoints render.
+pub(crate) struct Snapshot {
+    pub start_time: Duration,
+    pub elected_time: Duration,
+    /// Sorted by ID.
+    pub agents: Vec<AgentView>,
+    /// Agents from the registry that have not re-registered yet.
+    pub recovered: Vec<v1::AgentInfo>,
+    pub unreachable_agents: usize,
+    /// Sorted by ID.
+    pub frameworks: Vec<FrameworkView>,
+    pub completed_frameworks: Vec<FrameworkView>,
+}
+
+/// Resources summed per key.
+#[derive(Default)]
+struct Sums(HashMap<String, Resources>);
+
+impl Sums {
+    fn add(&mut self, key: &str, resources: &Resources) {
+        match self.0.get_mut(key) {
+            Some(total) => total.add(resources),
+            None => {
+                self.0.insert(key.to_string(), resources.clone());
+            }
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Resources {
+        self.0.remove(key).unwrap_or_default()
+    }
+}
+
+impl Snapshot {
+    /// Takes the snapshot (inside the loop).
+    pub fn take(m: &Master) -> Self {
+        let (mut used_by_agent, mut used_by_framework) = (Sums::default(), Sums::default());
+        for framework in m.frameworks().values() {
+            for record in framework.tasks.values().filter(|r| !r.resources_recovered) {
+                used_by_agent.add(&record.task.agent_id.value, &record.resources);
+                used_by_framework.add(&framework.id, &record.resources);
+            }
+        }
+        let (mut offered_by_agent, mut offered_by_framework) = (Sums::default(), Sums::default());
+        let mut offers_of: HashMap<&str, Vec<OfferView>> = HashMap::new();
+        for (id, offer) in m.offers() {
+            offered_by_agent.add(&offer.agent_id, &offer.resources);
+            offered_by_framework.add(&offer.framework_id, &offer.resources);
+            offers_of
+                .entry(offer.framework_id.as_str())
+                .or_default()
+                .push(OfferView {
+                    id: id.clone(),
+                    agent_id: offer.agent_id.clone(),
+                    resources: offer.resources.clone(),
+                });
+        }
+        let mut agents: Vec<AgentView> = m
+            .agents()
+            .values()
+            .map(|a| AgentView {
+                id: a.id.clone(),
+                info: Arc::clone(&a.info),
+                http_address: a.http_address.clone(),
+                registered_time: a.registered_time,
+                reregistered_time: a.reregistered_time,
+                active: a.active,
+                version: a.version.clone(),
+                used: used_by_agent.take(&a.id),
+                offered: offered_by_agent.take(&a.id),
+            })
+            .collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut view = |f: &Framework| {
+            let mut tasks: Vec<Arc<v1::Task>> =
+                f.tasks.values().map(|r| Arc::clone(&r.task)).collect();
+            tasks.sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+            let mut offers = offers_of.remove(f.id.as_str()).unwrap_or_default();
+            offers.sort_by(|a, b| a.id.cmp(&b.id));
+            let mut executors: Vec<(String, v1::ExecutorInfo)> = f
+                .executors
+                .iter()
+                .map(|((agent, _), info)| (agent.clone(), info.clone()))
+                .collect();
+            executors.sort_by(|a, b| {
+                (&a.0, &a.1.executor_id.value).cmp(&(&b.0, &b.1.executor_id.value))
+            });
+            FrameworkView {
+                id: f.id.clone(),
+                info: f.info.clone(),
+                active: f.active,
+                connected: f.conn.is_some(),
+                registered_time: f.registered_time,
+                reregistered_time: f.reregistered_time,
+                unregistered_time: f.unregistered_time,
+                used: used_by_framework.take(&f.id),
+                offered: offered_by_framework.take(&f.id),
+                tasks,
+                completed_tasks: f.completed_tasks.iter().map(Arc::clone).collect(),
+                offers,
+                executors,
+            }
+        };
+        let mut frameworks: Vec<FrameworkView> = m.frameworks().values().map(&mut view).collect();
+        frameworks.sort_by(|a, b| a.id.cmp(&b.id));
+        let completed_frameworks = m.completed_frameworks().iter().map(&mut view).collect();
+        let mut recovered: Vec<v1::AgentInfo> = m
+            .recovered_agents()
+            .values()
+            .map(|r| r.info.clone())
+            .collect();
+        recovered.sort_by(|a, b| {
+            a.id.as_ref()
+                .map(|i| &i.value)
+                .cmp(&b.id.as_ref().map(|i| &i.value))
+        });
+        Self {
+            start_time: m.start_time(),
+            elected_time: m.elected_time(),
+            agents,
+            recovered,
+            unreachable_agents: m.unreachable_agents().len(),
+            frameworks,
+            completed_frameworks,
+        }
+    }
+}
