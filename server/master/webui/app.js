@@ -153,7 +153,9 @@ function showStatus() {
   banner.hidden = false;
 }
 
+// The banner's countdown; nobody reads it in a hidden tab.
 setInterval(() => {
+  if (document.hidden) return;
   if (ctx.status.phase === 'down' || ctx.status.phase === 'stale') showStatus();
 }, 1000);
 

@@ -17,6 +17,8 @@ export function taskKey(frameworkId, taskId) {
 export class Model {
   constructor() {
     this.reset();
+    /** GetRoles.roles (their weights), as the roles page last asked. */
+    this.roleInfo = [];
     this.version = 0;
     this.eventsApplied = 0;
     this.listeners = new Set();
@@ -31,7 +33,6 @@ export class Model {
     this.frameworks = new Map();
     /** Framework ID -> GetFrameworks.Framework, removed ones. */
     this.completedFrameworks = new Map();
-    this.executors = [];
     /** Task state -> number of tasks in it. */
     this.stateCounts = new Map();
     /** Agent ID / framework ID -> resources held by their live tasks. */
@@ -109,7 +110,6 @@ export class Model {
       this.completedFrameworks.set(f.framework_info.id.value, f);
     }
     this.offersAt = Date.now();
-    this.executors = (state.get_executors && state.get_executors.executors) || [];
     const tasks = state.get_tasks || {};
     for (const list of [tasks.tasks, tasks.unreachable_tasks, tasks.completed_tasks]) {
       for (const task of list || []) this.addTask(task);
@@ -275,6 +275,12 @@ export class Model {
       seen.add(agent.agent_info.id.value);
     }
     for (const id of [...this.agents.keys()]) if (!seen.has(id)) this.agents.delete(id);
+    this.changed();
+  }
+
+  /** Role weights are not in the event stream: a GET_ROLES answer brings them. */
+  refreshRoles(getRoles) {
+    this.roleInfo = (getRoles && getRoles.roles) || [];
     this.changed();
   }
 

@@ -5,6 +5,8 @@
 import { esc, fmtBytes, fmtTime, agentAddress } from './util.js';
 import { agentGet, downloadUrl } from './api.js';
 import { tableHtml, bindTables, setHtml } from './table.js';
+import { Poller } from './poll.js';
+import { agentLink, taskHrefOf } from './pages_common.js';
 
 /** How often the tail asks for more, and how much it reads at once. */
 const TAIL_INTERVAL_MS = 1000;
@@ -33,7 +35,8 @@ async function findSandbox(address, frameworkId, taskId) {
   return null;
 }
 
-/** Follows one file: reads from where it stopped, every second. */
+/** Follows one file: reads from where it stopped, every second. The
+ * poller reads one round at a time: two would append the same bytes twice. */
 class Tail {
   constructor({ address, path, output, status, scroller }) {
     this.address = address;
@@ -42,11 +45,9 @@ class Tail {
     this.status = status;
     this.scroller = scroller;
     this.offset = -1;
-    this.timer = null;
-    this.stopped = false;
-    this.paused = false;
     this.chars = 0;
     this.lastRead = 0;
+    this.poller = new Poller(() => this.poll(), TAIL_INTERVAL_MS);
   }
 
   async read(offset, length) {
@@ -54,18 +55,17 @@ class Tail {
     return agentGet(this.address, query);
   }
 
-  start() {
-    this.poll();
+  /** Starts following, or waits for Follow to be ticked when `paused`. */
+  start(paused) {
+    this.poller.setPaused(paused);
   }
 
   stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.poller.stop();
   }
 
   setPaused(paused) {
-    this.paused = paused;
-    if (!paused && !this.timer && !this.stopped) this.poll();
+    this.poller.setPaused(paused);
   }
 
   append(text) {
@@ -82,11 +82,6 @@ class Tail {
   }
 
   async poll() {
-    this.timer = null;
-    // One read at a time: a second poll (Follow ticked again while one
-    // awaits) would append the same bytes twice.
-    if (this.stopped || this.paused || this.busy) return;
-    this.busy = true;
     try {
       const size = (await this.read(-1)).offset;
       if (this.offset < 0) {
@@ -100,7 +95,7 @@ class Tail {
         this.append('[the file was truncated; reading it from the start]\n');
         this.offset = 0;
       }
-      while (!this.stopped && this.offset < size) {
+      while (!this.poller.stopped && this.offset < size) {
         const length = Math.min(CHUNK, size - this.offset);
         const chunk = await this.read(this.offset, length);
         let data = chunk.data || '';
@@ -119,10 +114,6 @@ class Tail {
     } catch (e) {
       this.status.textContent = e.message.startsWith('404') ? 'The file does not exist (yet); checking again…' : `Cannot read the file: ${e.message}`;
       this.status.classList.add('bad');
-    }
-    this.busy = false;
-    if (!this.stopped && !this.paused && !this.timer) {
-      this.timer = setTimeout(() => this.poll(), TAIL_INTERVAL_MS);
     }
   }
 }
@@ -155,8 +146,7 @@ export const sandboxPage = {
     const viewer = main.querySelector('.viewer');
     bindTables(listing, ctx.setParams);
     const state = { address: '', root: null, error: '', entries: null, listedPath: '', tail: null, tailPath: '', resolving: false, triedAt: 0 };
-    let listingTimer = null;
-    let stopped = false;
+    const lister = new Poller(list, LISTING_INTERVAL_MS);
 
     main.querySelector('#follow').addEventListener('change', (e) => {
       if (state.tail) state.tail.setPaused(!e.target.checked);
@@ -201,19 +191,18 @@ export const sandboxPage = {
       state.resolving = false;
       if (state.root) {
         state.error = '';
-        list();
+        lister.now();
         openFile();
       } else draw();
     }
 
+    /** One round of the listing's poller: an update() that changes the
+     * path asks for another at once. */
     async function list() {
-      clearTimeout(listingTimer);
-      listingTimer = null;
-      if (stopped || !state.root) return;
       const path = currentPath();
       try {
         const entries = await agentGet(state.address, `/files/browse?path=${q(path)}`);
-        if (path !== currentPath()) return; // navigated meanwhile
+        if (path !== currentPath()) return; // navigated meanwhile: the next round lists it
         state.entries = entries || [];
         state.listedPath = path;
         state.listError = '';
@@ -222,8 +211,7 @@ export const sandboxPage = {
         state.entries = state.listedPath === path ? state.entries : [];
         state.listedPath = path;
       }
-      draw();
-      if (!stopped) listingTimer = setTimeout(list, LISTING_INTERVAL_MS);
+      if (!lister.stopped) draw();
     }
 
     function openFile() {
@@ -246,14 +234,12 @@ export const sandboxPage = {
         status: viewer.querySelector('#tail-status'),
         scroller: viewer.querySelector('.log-scroll'),
       });
-      state.tail.setPaused(!viewer.querySelector('#follow').checked);
-      state.tail.start();
+      state.tail.start(!viewer.querySelector('#follow').checked);
     }
 
     function draw() {
-      const host = model.hostname(agentId) || agentId;
       where.innerHTML = state.root
-        ? `On agent <a href="#/agents/${encodeURIComponent(agentId)}">${esc(host)}</a>${taskId ? ` · <a href="#/tasks/${encodeURIComponent(frameworkId)}/${encodeURIComponent(taskId)}">task details</a>` : ''} · <span class="mono small">${esc(state.root)}</span>`
+        ? `On agent ${agentLink(model, agentId)}${taskId ? ` · <a href="${taskHrefOf(frameworkId, taskId)}">task details</a>` : ''} · <span class="mono small">${esc(state.root)}</span>`
         : '';
       if (state.root && !tools.firstChild) {
         tools.innerHTML = ['stdout', 'stderr'].map((f) => `<button type="button" class="secondary" data-quick="${f}" aria-label="Follow ${f}">${f}</button>`).join('');
@@ -312,7 +298,7 @@ export const sandboxPage = {
         instance.route = r;
         if (state.root && currentPath() !== pathBefore) {
           state.entries = null;
-          list();
+          lister.now();
         }
         openFile();
         draw();
@@ -322,8 +308,7 @@ export const sandboxPage = {
         draw();
       },
       destroy() {
-        stopped = true;
-        clearTimeout(listingTimer);
+        lister.stop();
         if (state.tail) state.tail.stop();
       },
     };

@@ -6,9 +6,6 @@ import { esc, fmtInt, debounce } from './util.js';
 
 export const PAGE_SIZE = 100;
 
-/** Sorted rows per table, reused while neither the data nor the order changed. */
-const sortCache = new Map();
-
 function compare(a, b) {
   const x = a[0];
   const y = b[0];
@@ -18,32 +15,46 @@ function compare(a, b) {
   return x < y ? -1 : 1;
 }
 
+function sortRows(rows, column, descending) {
+  if (!column) return rows;
+  const decorated = rows.map((row) => [column.sort(row), row]);
+  decorated.sort(compare);
+  if (descending) decorated.reverse();
+  return decorated.map((d) => d[1]);
+}
+
+/** What a table's rows depend on in the URL: every parameter but the
+ * pages (`page`, `tpage`, ...), which only choose the slice shown. */
+function viewKey(cacheKey, params) {
+  const kept = [...params].filter(([name]) => !name.endsWith('page'));
+  return `${cacheKey}|${new URLSearchParams(kept)}`;
+}
+
 /**
  * The HTML of a table showing one page of `rows`.
  *
  * `columns`: `[{key, label, cell(row) -> HTML, sort(row) -> value?, className?}]`
  * (a column without `sort` cannot be sorted). `params` (URLSearchParams)
  * carries `<prefix>sort` (`key` or `-key`) and `<prefix>page` (from 1).
- * `cacheKey` names the data: while it and the order stay the same, the
- * sorted rows are reused.
+ * `rows` is an array, or a function computing it. With `cache` (an object
+ * the caller keeps for this table) and `cacheKey` (what else the rows
+ * depend on: the model's version), the filtered, sorted rows are kept, and
+ * reused while neither the key nor the filters nor the order change, so
+ * paging through many rows costs one page of HTML.
  */
-export function tableHtml({ id, caption, columns, rows, params, prefix = '', defaultSort, cacheKey, empty, noun = 'rows', rowClass }) {
+export function tableHtml({ id, caption, columns, rows, params, prefix = '', defaultSort, cache, cacheKey, empty, noun = 'rows', rowClass }) {
   const sortParam = params.get(`${prefix}sort`) || defaultSort || '';
   const descending = sortParam.startsWith('-');
   const sortKey = descending ? sortParam.slice(1) : sortParam;
-  const column = columns.find((c) => c.key === sortKey && c.sort);
-  let sorted = rows;
-  if (column) {
-    const cached = sortCache.get(id);
-    const key = `${cacheKey}|${sortParam}`;
-    if (cacheKey !== undefined && cached && cached.key === key) {
-      sorted = cached.rows;
-    } else {
-      const decorated = rows.map((row) => [column.sort(row), row]);
-      decorated.sort(compare);
-      if (descending) decorated.reverse();
-      sorted = decorated.map((d) => d[1]);
-      if (cacheKey !== undefined) sortCache.set(id, { key, rows: sorted });
+  const key = cache && cacheKey !== undefined ? viewKey(cacheKey, params) : null;
+  let sorted;
+  if (key !== null && cache.key === key) {
+    sorted = cache.rows;
+  } else {
+    sorted = sortRows(typeof rows === 'function' ? rows() : rows, columns.find((c) => c.key === sortKey && c.sort), descending);
+    if (key !== null) {
+      cache.key = key;
+      cache.rows = sorted;
     }
   }
   const pages = Math.max(1, Math.ceil(sorted.length / PAGE_SIZE));

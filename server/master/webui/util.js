@@ -192,7 +192,7 @@ export function frameworkRoles(info) {
 export function meter(used, total, text, label) {
   const fraction = total > 0 ? Math.min(1, Math.max(0, used / total)) : 0;
   const percent = Math.round(fraction * 100);
-  return `<span class="meter" role="img" aria-label="${esc(label)}: ${percent}%"><span class="meter-fill" style="width:${percent}%"></span></span><span class="meter-text">${esc(text)}</span>`;
+  return `<span class="meter" role="img" aria-label="${esc(label)}: ${percent}%"><span class="meter-fill" style="width:${percent}%"></span></span> <span class="meter-text">${esc(text)}</span>`;
 }
 
 export function debounce(fn, ms) {
