@@ -4,7 +4,8 @@
 //! to build and to encode in JSON and protobuf, and what watching costs
 //! the master: 10,000 status updates handled with and without an operator
 //! subscribed (the events are built only while someone watches), side by
-//! side.
+//! side; and what the legacy `/master/state` costs the loop (a snapshot)
+//! against rendering it (outside the loop).
 //!
 //! Run: `cargo bench -p meseta-bench --bench operator`
 //! (`MESETA_BENCH_AGENTS`, `MESETA_BENCH_TASKS` to change the sizes).
@@ -207,6 +208,32 @@ fn main() {
         "  proto {:>8.1} ms  {:>7.1} MB",
         ms(to_protobuf),
         protobuf_bytes as f64 / 1e6
+    );
+
+    // The legacy /master/state: what the loop pays (the snapshot) and what
+    // the blocking thread does after (JSON built and written), side by side.
+    let (mut snap, mut render) = (Duration::ZERO, Duration::ZERO);
+    let mut state_bytes = 0;
+    let info = v1::MasterInfo {
+        id: "bench".into(),
+        port: 5050,
+        ..Default::default()
+    };
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let snapshot = meseta_master::http::snapshot::Snapshot::take(&master);
+        snap += t.elapsed();
+        let t = Instant::now();
+        state_bytes = meseta_master::http::render_state(snapshot, &info).len();
+        render += t.elapsed();
+    }
+    println!("/master/state, mean of {rounds}:");
+    println!("  snapshot in the loop  {:>8.1} ms", ms(snap));
+    println!(
+        "  render outside it     {:>8.1} ms  {:>7.1} MB  (the loop's share: 1/{:.0})",
+        ms(render),
+        state_bytes as f64 / 1e6,
+        (snap + render).as_secs_f64() / snap.as_secs_f64()
     );
 
     // Watching: the same burst of updates (RUNNING again, so that the state

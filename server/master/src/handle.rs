@@ -78,6 +78,8 @@ pub struct MasterHandle {
     /// The master's log file, if it writes one.
     pub(crate) log_file: Option<Arc<std::path::PathBuf>>,
     pub(crate) leadership: LeadershipCell,
+    /// Snapshots for the legacy endpoints, taken in batches.
+    pub(crate) snapshots: crate::http::batches::Batches,
 }
 
 impl MasterHandle {

@@ -101,6 +101,7 @@ impl MasterServer {
 
         let (commands, inbox) = mpsc::channel(COMMAND_QUEUE);
         let handle = MasterHandle {
+            snapshots: crate::http::batches::Batches::start(commands.clone()),
             commands,
             next_id: Arc::new(AtomicU64::new(1)),
             info: Arc::new(info.clone()),

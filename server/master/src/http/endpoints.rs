@@ -11,12 +11,14 @@ use axum::Json;
 use meseta_proto::v1;
 use serde_json::{json, Value};
 
+use super::batches::Batch;
 use super::json_view;
 use super::snapshot::{FrameworkView, Snapshot};
 use super::MESOS_VERSION;
 use crate::handle::{wall_clock, MasterHandle};
 use crate::leadership::{self, Leadership};
 use crate::state::Master;
+use axum::body::Bytes;
 
 fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response()
@@ -44,77 +46,91 @@ fn leader_info(master: &MasterHandle) -> Option<v1::MasterInfo> {
     }
 }
 
-/// Takes a [`Snapshot`] in the loop and renders it with `render` on a
-/// blocking thread: the loop only pays for the snapshot.
+/// Renders a batch's [`Snapshot`] with `render` on a blocking thread: the
+/// loop only pays for the snapshot (once per batch).
 async fn rendered(
     master: &MasterHandle,
-    render: impl FnOnce(Snapshot) -> Value + Send + 'static,
+    render: impl FnOnce(&Batch) -> Bytes + Send + 'static,
 ) -> Response {
-    let Some(snapshot) = master.inspect(Snapshot::take).await else {
+    let Some(batch) = master.snapshots.next().await else {
         return unavailable();
     };
-    let written = tokio::task::spawn_blocking(move || serde_json::to_vec(&render(snapshot))).await;
-    match written {
-        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    match tokio::task::spawn_blocking(move || render(&batch)).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// A rendered document's bytes.
+fn json_bytes(document: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(document).unwrap_or_default())
 }
 
 pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
     let leader = leader_info(&master);
     let flags = master.flags().clone();
-    rendered(&master, move |s| {
-        let frameworks: Vec<Value> = s
-            .frameworks
-            .iter()
-            .map(|f| json_view::framework(f, false))
-            .collect();
-        let completed: Vec<Value> = s
-            .completed_frameworks
-            .iter()
-            .map(|f| json_view::framework(f, false))
-            .collect();
-        let agents: Vec<Value> = s.agents.iter().map(json_view::agent).collect();
-        let recovered: Vec<Value> = s.recovered.iter().map(json_view::recovered_agent).collect();
-        json!({
-            "version": MESOS_VERSION,
-            "build_date": "",
-            "build_time": 0,
-            "build_user": "meseta",
-            "start_time": s.start_time.as_secs_f64(),
-            "elected_time": s.elected_time.as_secs_f64(),
-            "id": info.id,
-            "pid": pid(&info),
-            "hostname": info.hostname,
-            "activated_slaves": s.agents.iter().filter(|a| a.active).count(),
-            "deactivated_slaves": s.agents.iter().filter(|a| !a.active).count(),
-            "unreachable_slaves": s.unreachable_agents,
-            "leader": leader.as_ref().map(pid).unwrap_or_default(),
-            "leader_info": leader.as_ref().map(meseta_proto::json::to_value).unwrap_or_default(),
-            "flags": flags,
-            "capabilities": info
-                .capabilities
-                .iter()
-                .filter_map(|c| c.r#type)
-                .filter_map(|t| v1::master_info::capability::Type::try_from(t).ok())
-                .map(|t| t.as_str_name())
-                .collect::<Vec<_>>(),
-            "slaves": agents,
-            "recovered_slaves": recovered,
-            "frameworks": frameworks,
-            "completed_frameworks": completed,
-            "orphan_tasks": [],
-            "unregistered_frameworks": [],
-        })
+    rendered(&master, move |batch| {
+        batch.state(|s| json_bytes(&state_document(s, &info, leader.as_ref(), &flags)))
     })
     .await
 }
 
+/// `/master/state`'s document.
+pub(crate) fn state_document(
+    s: &Snapshot,
+    info: &v1::MasterInfo,
+    leader: Option<&v1::MasterInfo>,
+    flags: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    let frameworks: Vec<Value> = s
+        .frameworks
+        .iter()
+        .map(|f| json_view::framework(f, false))
+        .collect();
+    let completed: Vec<Value> = s
+        .completed_frameworks
+        .iter()
+        .map(|f| json_view::framework(f, false))
+        .collect();
+    let agents: Vec<Value> = s.agents.iter().map(json_view::agent).collect();
+    let recovered: Vec<Value> = s.recovered.iter().map(json_view::recovered_agent).collect();
+    json!({
+        "version": MESOS_VERSION,
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "meseta",
+        "start_time": s.start_time.as_secs_f64(),
+        "elected_time": s.elected_time.as_secs_f64(),
+        "id": info.id,
+        "pid": pid(info),
+        "hostname": info.hostname,
+        "activated_slaves": s.agents.iter().filter(|a| a.active).count(),
+        "deactivated_slaves": s.agents.iter().filter(|a| !a.active).count(),
+        "unreachable_slaves": s.unreachable_agents,
+        "leader": leader.map(pid).unwrap_or_default(),
+        "leader_info": leader.map(meseta_proto::json::to_value).unwrap_or_default(),
+        "flags": flags,
+        "capabilities": info
+            .capabilities
+            .iter()
+            .filter_map(|c| c.r#type)
+            .filter_map(|t| v1::master_info::capability::Type::try_from(t).ok())
+            .map(|t| t.as_str_name())
+            .collect::<Vec<_>>(),
+        "slaves": agents,
+        "recovered_slaves": recovered,
+        "frameworks": frameworks,
+        "completed_frameworks": completed,
+        "orphan_tasks": [],
+        "unregistered_frameworks": [],
+    })
+}
+
 pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Response {
     let info = master.info().clone();
-    rendered(&master, move |s| {
+    rendered(&master, move |batch| {
+        let s = &batch.snapshot;
         // Each agent's active tasks by state, and the frameworks with tasks there.
         let mut on_agent: HashMap<&str, (HashMap<i32, usize>, std::collections::BTreeSet<&str>)> =
             HashMap::new();
@@ -147,12 +163,12 @@ pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Respons
             .iter()
             .map(|f| json_view::framework(f, true))
             .collect();
-        json!({
+        json_bytes(&json!({
             "hostname": info.hostname,
             "cluster": "",
             "slaves": agents,
             "frameworks": frameworks,
-        })
+        }))
     })
     .await
 }
@@ -164,13 +180,14 @@ pub(super) async fn frameworks(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let wanted = query.get("framework_id").cloned();
-    rendered(&master, move |s| {
+    rendered(&master, move |batch| {
+        let s = &batch.snapshot;
         let keep = |f: &&FrameworkView| wanted.as_ref().is_none_or(|id| *id == f.id);
-        json!({
+        json_bytes(&json!({
             "frameworks": s.frameworks.iter().filter(keep).map(|f| json_view::framework(f, false)).collect::<Vec<_>>(),
             "completed_frameworks": s.completed_frameworks.iter().filter(keep).map(|f| json_view::framework(f, false)).collect::<Vec<_>>(),
             "unregistered_frameworks": [],
-        })
+        }))
     })
     .await
 }
@@ -182,7 +199,8 @@ pub(super) async fn slaves(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let wanted = query.get("slave_id").cloned();
-    rendered(&master, move |s| {
+    rendered(&master, move |batch| {
+        let s = &batch.snapshot;
         let keep = |id: &str| wanted.as_ref().is_none_or(|w| w == id);
         let recovered: Vec<Value> = s
             .recovered
@@ -190,10 +208,10 @@ pub(super) async fn slaves(
             .filter(|info| keep(info.id.as_ref().map_or("", |i| i.value.as_str())))
             .map(json_view::recovered_agent)
             .collect();
-        json!({
+        json_bytes(&json!({
             "slaves": s.agents.iter().filter(|a| keep(&a.id)).map(json_view::agent).collect::<Vec<_>>(),
             "recovered_slaves": recovered,
-        })
+        }))
     })
     .await
 }

@@ -2,6 +2,7 @@
 //! endpoints existing Mesos tools use. Handlers only parse and format; every
 //! decision is made by the state machine inside the driver loop.
 
+pub(crate) mod batches;
 mod endpoints;
 mod files;
 mod json_view;
@@ -10,7 +11,7 @@ mod prometheus;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
-mod snapshot;
+pub mod snapshot;
 mod webui;
 
 use axum::http::{header, StatusCode};
@@ -22,6 +23,17 @@ use crate::handle::MasterHandle;
 
 /// The Mesos version we report (the API level we are compatible with).
 pub use meseta_proto::MESOS_VERSION;
+
+/// `/master/state` as the endpoint writes it, from a snapshot (for
+/// benchmarks: what rendering costs now that it happens outside the loop).
+pub fn render_state(
+    mut snapshot: snapshot::Snapshot,
+    info: &meseta_proto::v1::MasterInfo,
+) -> Vec<u8> {
+    snapshot.sort();
+    let document = endpoints::state_document(&snapshot, info, Some(info), &Default::default());
+    serde_json::to_vec(&document).unwrap_or_default()
+}
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
     Router::new()

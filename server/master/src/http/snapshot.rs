@@ -5,9 +5,10 @@
 //! Taking it is cheap at any size: tasks and agent infos are shared with
 //! the state machine (`Arc`s, copied on write there), and the resources in
 //! use or offered are summed per agent and per framework in one walk over
-//! the tasks and one over the offers. Building and writing the JSON, the
-//! expensive part (seconds at 100,000 tasks), happens on a blocking thread
-//! while the loop goes on making offers.
+//! the tasks and one over the offers; nothing is sorted there. Sorting,
+//! building and writing the JSON, the expensive part (seconds at 500,000
+//! tasks), happen on a blocking thread while the loop goes on making
+//! offers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub(crate) struct FrameworkView {
     pub unregistered_time: Option<Duration>,
     pub used: Resources,
     pub offered: Resources,
-    /// Its current tasks (sorted by ID), then its completed ones.
+    /// Its current tasks, then its completed ones.
     pub tasks: Vec<Arc<v1::Task>>,
     pub completed_tasks: Vec<Arc<v1::Task>>,
     pub offers: Vec<OfferView>,
@@ -58,29 +59,29 @@ pub(crate) struct FrameworkView {
 }
 
 /// Everything the endpoints render.
-pub(crate) struct Snapshot {
-    pub start_time: Duration,
-    pub elected_time: Duration,
+pub struct Snapshot {
+    pub(crate) start_time: Duration,
+    pub(crate) elected_time: Duration,
     /// Sorted by ID.
-    pub agents: Vec<AgentView>,
+    pub(crate) agents: Vec<AgentView>,
     /// Agents from the registry that have not re-registered yet.
-    pub recovered: Vec<v1::AgentInfo>,
-    pub unreachable_agents: usize,
+    pub(crate) recovered: Vec<v1::AgentInfo>,
+    pub(crate) unreachable_agents: usize,
     /// Sorted by ID.
-    pub frameworks: Vec<FrameworkView>,
-    pub completed_frameworks: Vec<FrameworkView>,
+    pub(crate) frameworks: Vec<FrameworkView>,
+    pub(crate) completed_frameworks: Vec<FrameworkView>,
 }
 
-/// Resources summed per key.
+/// Resources summed per key (borrowed from the state while it is taken).
 #[derive(Default)]
-struct Sums(HashMap<String, Resources>);
+struct Sums<'a>(HashMap<&'a str, Resources>);
 
-impl Sums {
-    fn add(&mut self, key: &str, resources: &Resources) {
+impl<'a> Sums<'a> {
+    fn add(&mut self, key: &'a str, resources: &Resources) {
         match self.0.get_mut(key) {
             Some(total) => total.add(resources),
             None => {
-                self.0.insert(key.to_string(), resources.clone());
+                self.0.insert(key, resources.clone());
             }
         }
     }
@@ -91,14 +92,18 @@ impl Sums {
 }
 
 impl Snapshot {
-    /// Takes the snapshot (inside the loop).
+    /// Takes the snapshot (inside the loop: nothing is sorted or
+    /// rendered here; see [`Snapshot::sort`]).
     pub fn take(m: &Master) -> Self {
-        let (mut used_by_agent, mut used_by_framework) = (Sums::default(), Sums::default());
+        let mut used_by_agent = Sums::default();
+        let mut used_by_framework: HashMap<&str, Resources> = HashMap::new();
         for framework in m.frameworks().values() {
+            let mut used = Resources::default();
             for record in framework.tasks.values().filter(|r| !r.resources_recovered) {
                 used_by_agent.add(&record.task.agent_id.value, &record.resources);
-                used_by_framework.add(&framework.id, &record.resources);
+                used.add(&record.resources);
             }
+            used_by_framework.insert(&framework.id, used);
         }
         let (mut offered_by_agent, mut offered_by_framework) = (Sums::default(), Sums::default());
         let mut offers_of: HashMap<&str, Vec<OfferView>> = HashMap::new();
@@ -114,7 +119,7 @@ impl Snapshot {
                     resources: offer.resources.clone(),
                 });
         }
-        let mut agents: Vec<AgentView> = m
+        let agents: Vec<AgentView> = m
             .agents()
             .values()
             .map(|a| AgentView {
@@ -129,21 +134,14 @@ impl Snapshot {
                 offered: offered_by_agent.take(&a.id),
             })
             .collect();
-        agents.sort_by(|a, b| a.id.cmp(&b.id));
         let mut view = |f: &Framework| {
-            let mut tasks: Vec<Arc<v1::Task>> =
-                f.tasks.values().map(|r| Arc::clone(&r.task)).collect();
-            tasks.sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
-            let mut offers = offers_of.remove(f.id.as_str()).unwrap_or_default();
-            offers.sort_by(|a, b| a.id.cmp(&b.id));
-            let mut executors: Vec<(String, v1::ExecutorInfo)> = f
+            let tasks: Vec<Arc<v1::Task>> = f.tasks.values().map(|r| Arc::clone(&r.task)).collect();
+            let offers = offers_of.remove(f.id.as_str()).unwrap_or_default();
+            let executors: Vec<(String, v1::ExecutorInfo)> = f
                 .executors
                 .iter()
                 .map(|((agent, _), info)| (agent.clone(), info.clone()))
                 .collect();
-            executors.sort_by(|a, b| {
-                (&a.0, &a.1.executor_id.value).cmp(&(&b.0, &b.1.executor_id.value))
-            });
             FrameworkView {
                 id: f.id.clone(),
                 info: f.info.clone(),
@@ -152,7 +150,7 @@ impl Snapshot {
                 registered_time: f.registered_time,
                 reregistered_time: f.reregistered_time,
                 unregistered_time: f.unregistered_time,
-                used: used_by_framework.take(&f.id),
+                used: used_by_framework.remove(f.id.as_str()).unwrap_or_default(),
                 offered: offered_by_framework.take(&f.id),
                 tasks,
                 completed_tasks: f.completed_tasks.iter().map(Arc::clone).collect(),
@@ -160,19 +158,13 @@ impl Snapshot {
                 executors,
             }
         };
-        let mut frameworks: Vec<FrameworkView> = m.frameworks().values().map(&mut view).collect();
-        frameworks.sort_by(|a, b| a.id.cmp(&b.id));
+        let frameworks: Vec<FrameworkView> = m.frameworks().values().map(&mut view).collect();
         let completed_frameworks = m.completed_frameworks().iter().map(&mut view).collect();
-        let mut recovered: Vec<v1::AgentInfo> = m
+        let recovered: Vec<v1::AgentInfo> = m
             .recovered_agents()
             .values()
             .map(|r| r.info.clone())
             .collect();
-        recovered.sort_by(|a, b| {
-            a.id.as_ref()
-                .map(|i| &i.value)
-                .cmp(&b.id.as_ref().map(|i| &i.value))
-        });
         Self {
             start_time: m.start_time(),
             elected_time: m.elected_time(),
@@ -181,6 +173,28 @@ impl Snapshot {
             unreachable_agents: m.unreachable_agents().len(),
             frameworks,
             completed_frameworks,
+        }
+    }
+
+    /// Puts everything in a stable order (outside the loop, before
+    /// rendering): agents, frameworks, tasks, offers and executors by ID.
+    pub fn sort(&mut self) {
+        self.agents.sort_by(|a, b| a.id.cmp(&b.id));
+        self.recovered.sort_by(|a, b| {
+            a.id.as_ref()
+                .map(|i| &i.value)
+                .cmp(&b.id.as_ref().map(|i| &i.value))
+        });
+        for list in [&mut self.frameworks, &mut self.completed_frameworks] {
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+            for f in list.iter_mut() {
+                f.tasks
+                    .sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+                f.offers.sort_by(|a, b| a.id.cmp(&b.id));
+                f.executors.sort_by(|a, b| {
+                    (&a.0, &a.1.executor_id.value).cmp(&(&b.0, &b.1.executor_id.value))
+                });
+            }
         }
     }
 }
