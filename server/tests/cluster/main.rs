@@ -26,6 +26,7 @@ mod log_files;
 mod offers;
 mod operator_api;
 mod registry;
+mod sim_agents;
 mod tasks;
 mod update_framework;
 mod webui;
