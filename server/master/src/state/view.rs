@@ -61,10 +61,11 @@ impl Master {
     /// Resources used by a framework's non-terminal tasks on an agent (all agents if `None`).
     pub fn used_resources(&self, framework_id: Option<&str>, agent_id: Option<&str>) -> Resources {
         let mut total = Resources::default();
-        for framework in self.frameworks.values() {
-            if framework_id.is_some_and(|f| f != framework.id) {
-                continue;
-            }
+        let frameworks: Box<dyn Iterator<Item = &Framework>> = match framework_id {
+            Some(id) => Box::new(self.frameworks.get(id).into_iter()),
+            None => Box::new(self.frameworks.values()),
+        };
+        for framework in frameworks {
             for record in framework.tasks.values() {
                 if record.resources_recovered {
                     continue;
