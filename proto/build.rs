@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .codec_path("crate::link_codec::LinkCodec")
         .compile_fds_with_config(fds, config)?;
     Ok(())
 }

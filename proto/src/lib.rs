@@ -84,6 +84,7 @@ pub use generated::mesos::v1::scheduler;
 pub mod duration;
 pub mod endpoint_json;
 pub mod json;
+pub mod link_codec;
 pub mod media;
 pub mod prometheus;
 pub mod recordio;
