@@ -17,7 +17,11 @@
 //! `MESETA_BINARY=$PWD/target/release/meseta cargo bench -p meseta-bench --bench failover`
 //! (an absolute path: benches run from `bench/`).
 //! `MESETA_BENCH_RUNS` (default 5) and `MESETA_BENCH_ZK_SESSIONS` (default
-//! `2secs,10secs`) change the shape.
+//! `2secs,10secs`) change the shape. `MESETA_BENCH_SIM_AGENTS=40000` adds
+//! that many simulated agents (`sim-agents`, built next to the binary:
+//! `cargo build --release -p meseta-bench --bin sim-agents`) and a third
+//! figure: **all agents back**, when the new leader has every agent
+//! re-registered.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -69,18 +73,26 @@ fn main() {
         .unwrap_or(5);
     let sessions =
         std::env::var("MESETA_BENCH_ZK_SESSIONS").unwrap_or_else(|_| "2secs,10secs".into());
-    println!("master failover: 3 masters, 2 agents, 1 framework via zk://; SIGKILL the leader, {runs} runs each");
+    let simulated: usize = std::env::var("MESETA_BENCH_SIM_AGENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    println!("master failover: 3 masters, 2 agents (+{simulated} simulated), 1 framework via zk://; SIGKILL the leader, {runs} runs each");
     println!(
-        "{:>12} {:>26} {:>26}",
-        "zk session", "re-subscribed s (median, min-max)", "first offer s (median, min-max)"
+        "{:>12} {:>26} {:>26} {:>26}",
+        "zk session",
+        "re-subscribed s (median, min-max)",
+        "first offer s (median, min-max)",
+        "all agents back s"
     );
     for session in sessions.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (resubscribed, offered) = scenario(&binary, session, runs);
+        let (resubscribed, offered, all_back) = scenario(&binary, session, runs, simulated);
         println!(
-            "{:>12} {:>26} {:>26}",
+            "{:>12} {:>26} {:>26} {:>26}",
             session,
             summary(&resubscribed),
-            summary(&offered)
+            summary(&offered),
+            summary(&all_back)
         );
     }
 }
@@ -125,6 +137,27 @@ fn metrics(address: &str) -> Option<String> {
     Some(text.replace(' ', ""))
 }
 
+/// The number of active agents a master reports.
+fn active_agents(address: &str) -> Option<usize> {
+    let text = metrics(address)?;
+    let at = text.find("\"master/slaves_active\":")? + "\"master/slaves_active\":".len();
+    let number: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number.parse::<f64>().ok().map(|n| n as usize)
+}
+
+/// A child process killed when dropped.
+struct Simulated(std::process::Child);
+
+impl Drop for Simulated {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + DEADLINE;
     loop {
@@ -136,7 +169,12 @@ fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn scenario(binary: &PathBuf, session: &str, runs: usize) -> (Vec<Duration>, Vec<Duration>) {
+fn scenario(
+    binary: &PathBuf,
+    session: &str,
+    runs: usize,
+    simulated: usize,
+) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
     let root = tempfile::tempdir().expect("temp dir");
     let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
     let zk = zookeeper.url("/meseta");
@@ -155,6 +193,30 @@ fn scenario(binary: &PathBuf, session: &str, runs: usize) -> (Vec<Duration>, Vec
     .collect();
     let mut cluster = Cluster::start(spec).expect("cluster starts");
     wait_for("a leader", || elected(&mut cluster));
+    let agents = simulated + 2;
+    let _simulated = (simulated > 0).then(|| {
+        let tool = binary.with_file_name("sim-agents");
+        let child = std::process::Command::new(&tool)
+            .args(["--master", &zk, "--agents", &simulated.to_string()])
+            .args(["--resources", "cpus:8;mem:16384", "--report-every", "3600"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} (build it first): {e}", tool.display()));
+        Simulated(child)
+    });
+    let leader_address = |cluster: &mut Cluster, index: usize| {
+        cluster
+            .masters_mut()
+            .nth(index)
+            .map(|m| m.address.clone())
+            .unwrap_or_default()
+    };
+    let first = wait_for("a leader", || elected(&mut cluster));
+    let address = leader_address(&mut cluster, first);
+    wait_for("every agent registered", || {
+        (active_agents(&address) == Some(agents)).then_some(())
+    });
 
     let (tx, events): (_, Receiver<(Instant, Ev)>) = channel();
     let framework = v1::FrameworkInfo {
@@ -190,6 +252,7 @@ fn scenario(binary: &PathBuf, session: &str, runs: usize) -> (Vec<Duration>, Vec
 
     let mut resubscribed = Vec::new();
     let mut offered = Vec::new();
+    let mut all_back = Vec::new();
     for _ in 0..runs {
         let leader = wait_for("a leader", || elected(&mut cluster));
         // Offers made before the kill are drained first.
@@ -217,8 +280,16 @@ fn scenario(binary: &PathBuf, session: &str, runs: usize) -> (Vec<Duration>, Vec
         }
         resubscribed.extend(back);
         offered.extend(offer);
+        let successor = wait_for("a new leader", || {
+            elected(&mut cluster).filter(|index| *index != leader)
+        });
+        let address = leader_address(&mut cluster, successor);
+        wait_for("every agent back", || {
+            (active_agents(&address) == Some(agents)).then_some(())
+        });
+        all_back.push(killed.elapsed());
         cluster.restart_master(leader).expect("master restarts");
     }
     driver.stop(false);
-    (resubscribed, offered)
+    (resubscribed, offered, all_back)
 }

@@ -172,10 +172,15 @@ async fn follow_leader(
     loop {
         match detector.detect().await {
             Ok(found) => {
-                if leader.borrow().as_ref() != Some(&found) {
+                // Agents wake on a new leader only, not on the same one again.
+                leader.send_if_modified(|current| {
+                    if current.as_ref() == Some(&found) {
+                        return false;
+                    }
                     eprintln!("sim-agents: the leading master is {found}");
-                }
-                leader.send_replace(Some(found.clone()));
+                    *current = Some(found.clone());
+                    true
+                });
                 shared.unreachable.notified().await;
                 detector.failed(&found);
             }
@@ -231,6 +236,7 @@ async fn agent(shared: Arc<Shared>, index: usize, slot: usize) {
             Err(_) => return,
         };
         let Some(current) = current else { continue };
+        leader.mark_unchanged();
         let registered = session(&shared, &mut me, slot, &current).await;
         if registered {
             shared.counters.registered.fetch_sub(1, Ordering::Relaxed);
@@ -238,11 +244,22 @@ async fn agent(shared: Arc<Shared>, index: usize, slot: usize) {
         } else {
             shared.unreachable.notify_one();
         }
-        // As a real agent: a random wait in [0, 1 s × 2^attempt], at most a minute.
+        // As a real agent: a random wait in [0, 1 s × 2^attempt], at most a
+        // minute; a new leader starts the count again.
         let bound = Duration::from_secs(1u64 << attempt.min(6)).min(Duration::from_secs(60));
         attempt = attempt.saturating_add(1);
         let delay = bound.mul_f64(rand::rng().random_range(0.0..=1.0));
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            changed = leader.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                attempt = 0;
+                let first = Duration::from_secs(1).mul_f64(rand::rng().random_range(0.0..=1.0));
+                tokio::time::sleep(first).await;
+            }
+        }
     }
 }
 

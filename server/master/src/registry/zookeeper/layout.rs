@@ -15,9 +15,12 @@ use super::super::{agent_id, nanos, RegistryState};
 
 /// The layout written now ([`RegistryIndex::layout`]).
 pub const LAYOUT: u32 = 2;
-/// Buckets the registry is split into. At 100,000 agents of a few hundred
-/// bytes each, a bucket holds about 200 kB.
-pub const BUCKETS: u32 = 256;
+/// Buckets the registry is split into. Many small ones, because a write
+/// rewrites every bucket its batch touches: a batch of 1,000 registrations
+/// touches most buckets whatever their number, so their size is what a
+/// registration storm writes. At 100,000 agents of a few hundred bytes
+/// each, a bucket holds about 10 kB.
+pub const BUCKETS: u32 = 4096;
 /// Most bytes of bucket data in one transaction (ZooKeeper refuses
 /// requests over its `jute.maxbuffer`, 1 MB by default, framing included);
 /// also the most one bucket may hold.
@@ -30,7 +33,7 @@ pub fn bucket_of(id: &str, buckets: u32) -> u32 {
 
 /// A bucket's node under the registry's root node.
 pub fn bucket_node(root: &str, bucket: u32) -> String {
-    format!("{root}/b-{bucket:03}")
+    format!("{root}/b-{bucket:04}")
 }
 
 /// The ID an operation changes.

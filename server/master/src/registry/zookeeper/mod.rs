@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! <group>/registry          RegistryIndex: layout, bucket count, last writer
-//! <group>/registry/b-000    Registry: the agents and frameworks hashing here
+//! <group>/registry/b-0000   Registry: the agents and frameworks hashing here
 //! ...
-//! <group>/registry/b-255
+//! <group>/registry/b-4095
 //! ```
 //!
 //! Split so that no node nears ZooKeeper's 1 MB limit: 100,000 agents fit.
