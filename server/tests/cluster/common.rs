@@ -414,3 +414,27 @@ pub fn need_zookeeper() {
         panic!("ZooKeeper is needed for this test and cannot run here: {reason} (`make test` installs it)");
     }
 }
+
+/// A JSON call to the operator API (`POST /api/v1` of a master or an
+/// agent); the status and the JSON answer (`Null` when empty).
+pub fn call_json(address: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let json = "application/json";
+    let headers = [("Content-Type", json), ("Accept", json)];
+    let (status, body) = request(
+        address,
+        "POST",
+        "/api/v1",
+        &headers,
+        body.to_string().as_bytes(),
+    );
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (
+        status,
+        if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            value
+        },
+    )
+}

@@ -137,20 +137,6 @@ fn nested_containers(agent: &str) -> usize {
         })
 }
 
-fn call_json(address: &str, body: Value) -> (u16, Value) {
-    let headers = [("Content-Type", JSON), ("Accept", JSON)];
-    let (status, body) = request(
-        address,
-        "POST",
-        "/api/v1",
-        &headers,
-        body.to_string().as_bytes(),
-    );
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    (status, value)
-}
-
 /// An HTTP/1.1 exchange whose response body streams (chunked RecordIO).
 struct Streaming {
     reader: BufReader<TcpStream>,

@@ -7,24 +7,8 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-const JSON: &str = "application/json";
-
-fn call(address: &str, body: Value) -> (u16, Value) {
-    let headers = [("Content-Type", JSON), ("Accept", JSON)];
-    let (status, body) = request(
-        address,
-        "POST",
-        "/api/v1",
-        &headers,
-        body.to_string().as_bytes(),
-    );
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    (status, value)
-}
-
 fn list(address: &str, path: &str) -> (u16, Value) {
-    call(
+    call_json(
         address,
         json!({ "type": "LIST_FILES", "list_files": { "path": path } }),
     )
@@ -32,7 +16,7 @@ fn list(address: &str, path: &str) -> (u16, Value) {
 
 /// READ_FILE's data as text.
 fn read(address: &str, path: &str) -> String {
-    let (status, answer) = call(
+    let (status, answer) = call_json(
         address,
         json!({ "type": "READ_FILE", "read_file": { "path": path, "offset": 0 } }),
     );
@@ -77,7 +61,7 @@ fn a_master_serves_its_log_file() {
         .as_str()
         .unwrap_or_default()
         .ends_with("meseta-master.log"));
-    let (_, flags) = call(&master, json!({ "type": "GET_FLAGS" }));
+    let (_, flags) = call_json(&master, json!({ "type": "GET_FLAGS" }));
     let flags = flags["get_flags"]["flags"]
         .as_array()
         .cloned()
@@ -88,7 +72,7 @@ fn a_master_serves_its_log_file() {
 
     let (status, answer) = list(&master, "/etc");
     assert_eq!(status, 404, "{answer}");
-    let (status, answer) = call(&master, json!({ "type": "LIST_FILES" }));
+    let (status, answer) = call_json(&master, json!({ "type": "LIST_FILES" }));
     assert_eq!(status, 400, "{answer}");
     // The agent was started without --log-dir.
     let agent = tc.cluster.agents[0].address.clone();

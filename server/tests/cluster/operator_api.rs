@@ -12,21 +12,6 @@ use crate::common::*;
 const JSON: &str = "application/json";
 const PROTOBUF: &str = "application/x-protobuf";
 
-/// A JSON call; the status and the JSON answer (`Null` when empty).
-fn call_json(master: &str, body: Value) -> (u16, Value) {
-    let headers = [("Content-Type", JSON), ("Accept", JSON)];
-    let (status, body) = request(
-        master,
-        "POST",
-        "/api/v1",
-        &headers,
-        body.to_string().as_bytes(),
-    );
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    (status, if body.is_empty() { Value::Null } else { value })
-}
-
 fn call_protobuf(master: &str, kind: call::Type) -> Response {
     let call = Call {
         r#type: Some(kind as i32),
