@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::{media_error, text_error as error};
 use crate::inner::Inner;
-use crate::sessions::{Chunk, Input, SessionError, Source};
+use crate::sessions::{Chunk, Input, KillOnDrop, SessionError, Source};
 
 /// `application/recordio`.
 pub(crate) const RECORDIO: &str = "application/recordio";
@@ -71,29 +71,36 @@ fn streaming_accept(headers: &HeaderMap, default: Encoding) -> Result<Encoding, 
     media::accept(header(headers, &MESSAGE_ACCEPT), default).map_err(media_error)
 }
 
-/// A `200` streaming `chunks` as `ProcessIO` records; `keep` lives as
-/// long as the stream (the session's kill-on-drop guard).
-fn stream_answer<K: Send + 'static>(
+/// A `200` streaming `chunks` as `ProcessIO` records; `guard` (a session's
+/// own answer) kills the session if the client goes away before the output
+/// ends.
+fn stream_answer(
     encoding: Encoding,
     chunks: mpsc::Receiver<Chunk>,
-    keep: K,
+    guard: Option<KillOnDrop>,
 ) -> Response {
-    let records = futures::stream::unfold((chunks, keep), move |(mut chunks, keep)| async move {
-        let chunk = chunks.recv().await?;
-        let record = ProcessIo {
-            r#type: Some(process_io::Type::Data as i32),
-            data: Some(process_io::Data {
-                r#type: Some(match chunk.source {
-                    Source::Stdout => process_io::data::Type::Stdout,
-                    Source::Stderr => process_io::data::Type::Stderr,
-                } as i32),
-                data: Some(chunk.data.to_vec()),
-            }),
-            control: None,
-        };
-        let framed = Bytes::from(recordio::encode(&encoding.encode(&record)));
-        Some((Ok::<_, Infallible>(framed), (chunks, keep)))
-    });
+    let records =
+        futures::stream::unfold((chunks, guard), move |(mut chunks, mut guard)| async move {
+            let Some(chunk) = chunks.recv().await else {
+                if let Some(guard) = guard.as_mut() {
+                    guard.disarm();
+                }
+                return None;
+            };
+            let record = ProcessIo {
+                r#type: Some(process_io::Type::Data as i32),
+                data: Some(process_io::Data {
+                    r#type: Some(match chunk.source {
+                        Source::Stdout => process_io::data::Type::Stdout,
+                        Source::Stderr => process_io::data::Type::Stderr,
+                    } as i32),
+                    data: Some(chunk.data.to_vec()),
+                }),
+                control: None,
+            };
+            let framed = Bytes::from(recordio::encode(&encoding.encode(&record)));
+            Some((Ok::<_, Infallible>(framed), (chunks, guard)))
+        });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, RECORDIO)
@@ -141,7 +148,7 @@ pub(crate) fn launch(
     match launched {
         Ok(output) => {
             tracing::debug!(container = %output.key(), "streaming the session's output");
-            stream_answer(encoding, output.chunks, output.guard)
+            stream_answer(encoding, output.chunks, Some(output.guard))
         }
         Err(e) => session_error(e),
     }
@@ -165,7 +172,7 @@ pub(crate) fn attach_output(
         );
     };
     match inner.sessions.attach_output(&attach.container_id) {
-        Ok(chunks) => stream_answer(encoding, chunks, ()),
+        Ok(chunks) => stream_answer(encoding, chunks, None),
         Err(e) => session_error(e),
     }
 }

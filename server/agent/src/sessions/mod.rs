@@ -80,17 +80,27 @@ pub(crate) struct SessionOutput {
     pub guard: KillOnDrop,
 }
 
-/// Kills a session that has not ended yet when dropped.
+/// Kills a session that has not ended yet when dropped, unless its
+/// output ran to its end first (then its command is ending by itself and
+/// its exit status must not be a kill's).
 #[derive(Debug)]
 pub(crate) struct KillOnDrop {
     pid: i32,
     ended: watch::Receiver<Option<Termination>>,
     key: String,
+    armed: bool,
+}
+
+impl KillOnDrop {
+    /// The output was read to its end: dropping no longer kills.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
 }
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if self.ended.borrow().is_none() {
+        if self.armed && self.ended.borrow().is_none() {
             tracing::info!(container = %self.key, "the session's client went away; killing it");
             signal_session(self.pid, libc::SIGKILL);
         }
@@ -283,7 +293,12 @@ impl Sessions {
     ) -> SessionOutput {
         SessionOutput {
             chunks,
-            guard: KillOnDrop { pid, ended, key },
+            guard: KillOnDrop {
+                pid,
+                ended,
+                key,
+                armed: true,
+            },
         }
     }
 
