@@ -176,10 +176,13 @@ mod tests {
             .collect();
         operations.iter().for_each(|op| state.apply(op));
         let all: BTreeSet<u32> = (0..BUCKETS).collect();
-        assert_eq!(
-            changed_buckets(&operations, BUCKETS).len(),
-            BUCKETS as usize
-        );
+        let touched: BTreeSet<u32> = operations
+            .iter()
+            .filter_map(operation_id)
+            .map(|id| bucket_of(&id, BUCKETS))
+            .collect();
+        assert_eq!(changed_buckets(&operations, BUCKETS), touched);
+        assert!(touched.len() > 1000, "2,000 IDs spread over the buckets");
         let encoded = encode_buckets(&state, &all, BUCKETS);
         let mut rebuilt = RegistryState::default();
         for (bucket, bytes) in &encoded {
