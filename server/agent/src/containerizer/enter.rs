@@ -43,6 +43,8 @@ const NAMESPACES: [(&str, libc::c_int); 5] = [
 pub(crate) struct Inside {
     /// The command (`shell` + `value`, or `value` + `arguments`).
     pub command: v1::CommandInfo,
+    /// Variables added to the container's environment.
+    pub environment: Vec<(String, String)>,
     /// Who runs it; the container's user when `None`.
     pub user: Option<String>,
     /// A terminal of this size instead of pipes.
@@ -108,11 +110,11 @@ pub(crate) fn spawn_inside(
         credentials: Some(credentials),
         ..Program::default()
     };
-    let mut command = command_line(key, &inside.command)?;
+    let mut command = super::spawn::command_line(key, &inside.command)?;
     command
         .env_clear()
         .envs(environment)
-        .envs(variables(&inside.command))
+        .envs(inside.environment.iter().map(|(k, v)| (k, v)))
         .process_group(0)
         .kill_on_drop(false);
     let terminal = match inside.terminal {
@@ -178,35 +180,6 @@ pub(crate) fn spawn_inside(
 fn c_path(key: &str, path: PathBuf) -> Result<CString, AgentError> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| AgentError::container(key, format!("NUL byte in the path {path:?}")))
-}
-
-/// `sh -c value`, or `value` with `arguments` (the first is `argv[0]`).
-fn command_line(key: &str, info: &v1::CommandInfo) -> Result<tokio::process::Command, AgentError> {
-    if info.shell() {
-        let mut command = tokio::process::Command::new("/bin/sh");
-        command.arg("-c").arg(info.value());
-        return Ok(command);
-    }
-    if info.value().is_empty() {
-        return Err(AgentError::container(
-            key,
-            "the command has no value to execute",
-        ));
-    }
-    let mut command = tokio::process::Command::new(info.value());
-    if let Some((first, rest)) = info.arguments.split_first() {
-        command.arg0(first).args(rest);
-    }
-    Ok(command)
-}
-
-/// The variables `CommandInfo.environment` gives as values.
-fn variables(info: &v1::CommandInfo) -> Vec<(String, String)> {
-    info.environment
-        .iter()
-        .flat_map(|e| &e.variables)
-        .filter_map(|v| Some((v.name.clone(), v.value.clone()?)))
-        .collect()
 }
 
 /// The process that runs the command of the container whose first process

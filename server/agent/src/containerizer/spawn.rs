@@ -68,24 +68,7 @@ pub(crate) fn spawn_in(
         .as_ref()
         .and_then(|i| i.command)
         .unwrap_or(&request.command);
-    let mut cmd = if command.shell() {
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c").arg(command.value());
-        cmd
-    } else {
-        let executable = command.value();
-        if executable.is_empty() {
-            return Err(AgentError::container(
-                key,
-                "the command has no value to execute",
-            ));
-        }
-        let mut cmd = tokio::process::Command::new(executable);
-        if let Some((first, rest)) = command.arguments.split_first() {
-            cmd.arg0(first).args(rest);
-        }
-        cmd
-    };
+    let mut cmd = command_line(key, command)?;
     if let Some(image) = &image {
         cmd.env_clear()
             .env("PATH", IMAGE_PATH)
@@ -140,6 +123,29 @@ pub(crate) fn spawn_in(
         }
     }
     Ok(Spawned { child, pid })
+}
+
+/// `sh -c value`, or `value` with `arguments` (the first is `argv[0]`).
+pub(crate) fn command_line(
+    key: &str,
+    info: &v1::CommandInfo,
+) -> Result<tokio::process::Command, AgentError> {
+    if info.shell() {
+        let mut command = tokio::process::Command::new("/bin/sh");
+        command.arg("-c").arg(info.value());
+        return Ok(command);
+    }
+    if info.value().is_empty() {
+        return Err(AgentError::container(
+            key,
+            "the command has no value to execute",
+        ));
+    }
+    let mut command = tokio::process::Command::new(info.value());
+    if let Some((first, rest)) = info.arguments.split_first() {
+        command.arg0(first).args(rest);
+    }
+    Ok(command)
 }
 
 /// How a container's main process ended, from its wait result.

@@ -189,6 +189,7 @@ impl Sessions {
             ))
         })?;
         let inside = Inside {
+            environment: crate::builtin_executor::command_environment(&command),
             user: command.user.clone(),
             command,
             terminal,
