@@ -21,7 +21,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use meseta_coordination::detector::MasterDetector;
+use meseta_coordination::detector::{Endpoint, MasterDetector};
 use meseta_proto::cluster::{
     agent_link_client::AgentLinkClient, agent_message::Kind, master_message, AgentMessage, Pong,
     Register, Registered,
@@ -74,9 +74,13 @@ impl Inner {
                 return;
             }
         };
+        // The master the last session went to: a new one (a new leader)
+        // starts the backoff again.
+        let mut tried = None;
         loop {
+            let before = tried.clone();
             let end = tokio::select! {
-                end = self.session(&mut detector) => end,
+                end = self.session(&mut detector, &mut tried) => end,
                 _ = stop.wait_for(|stopped| *stopped) => return self.link_down(),
             };
             self.link_down();
@@ -84,7 +88,7 @@ impl Inner {
                 reason,
                 was_registered,
             } = end;
-            if was_registered {
+            if was_registered || tried != before {
                 attempt = 0;
             }
             let config = &self.settings.config;
@@ -107,7 +111,11 @@ impl Inner {
         self.lock().registered = false;
     }
 
-    async fn session(self: &Arc<Self>, detector: &mut MasterDetector) -> SessionEnd {
+    async fn session(
+        self: &Arc<Self>,
+        detector: &mut MasterDetector,
+        tried: &mut Option<Endpoint>,
+    ) -> SessionEnd {
         let lost = |reason: String| SessionEnd::Lost {
             reason,
             was_registered: false,
@@ -116,6 +124,7 @@ impl Inner {
             Ok(master) => master,
             Err(error) => return lost(format!("cannot find the leading master: {error}")),
         };
+        *tried = Some(master.clone());
         let url = format!("http://{master}");
         let endpoint = match tonic::transport::Endpoint::from_shared(url.clone()) {
             Ok(endpoint) => endpoint.connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true),

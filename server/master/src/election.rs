@@ -119,6 +119,7 @@ async fn run(
         if leading.as_deref() == Some(ours.as_str()) {
             if handle.leadership() != Leadership::Leading {
                 tracing::info!("elected leading master; recovering the registry");
+                handle.set_leadership(Leadership::Recovering);
                 handle.recover().await?;
                 handle.set_leadership(Leadership::Leading);
             }

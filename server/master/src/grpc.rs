@@ -14,7 +14,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::handle::{Command, MasterHandle};
-use crate::leadership::Leadership;
+use crate::leadership::{Leadership, RECOVERING};
+
+/// How long an agent that attaches while this master recovers its registry
+/// is held before it is told to come back (reading 100,000 agents' registry
+/// takes a few seconds).
+const RECOVERY_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Routes for the gRPC service, to merge into the HTTP router. What no
 /// route matches is answered by [`unmatched`].
@@ -61,7 +66,14 @@ impl AgentLink for LinkService {
         &self,
         request: Request<Streaming<AgentMessage>>,
     ) -> Result<Response<Outbound>, Status> {
-        if let Leadership::Following(leader) = self.handle.leadership() {
+        let leadership = match self.handle.leadership() {
+            Leadership::Recovering => self.handle.leadership_settled(RECOVERY_HOLD).await,
+            other => other,
+        };
+        if leadership == Leadership::Recovering {
+            return Err(Status::unavailable(RECOVERING));
+        }
+        if let Leadership::Following(leader) = leadership {
             let leader = leader
                 .map(|info| crate::leadership::location(&info))
                 .unwrap_or_else(|| "unknown".into());

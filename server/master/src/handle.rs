@@ -134,6 +134,12 @@ impl MasterHandle {
         self.leadership.get()
     }
 
+    /// Waits, at most `limit`, while this master recovers its registry; the
+    /// leadership it ends in.
+    pub async fn leadership_settled(&self, limit: std::time::Duration) -> Leadership {
+        self.leadership.settled(limit).await
+    }
+
     /// Sets who leads (the election drives this; a lone master always leads).
     /// Call [`MasterHandle::recover`] before setting `Leading`.
     pub fn set_leadership(&self, leadership: Leadership) {

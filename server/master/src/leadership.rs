@@ -12,9 +12,19 @@ use tokio::sync::watch;
 pub enum Leadership {
     /// This master leads.
     Leading,
+    /// This master was elected and is reading the registry; it leads as
+    /// soon as that is done. Agents that attach meanwhile are held, not
+    /// refused (a refusal would grow their backoff just as the cluster
+    /// needs them back); schedulers get a 503 and retry.
+    Recovering,
     /// Another master leads (`None`: no leader is known right now).
     Following(Option<v1::MasterInfo>),
 }
+
+/// What a recovering master answers (a 503's text, a gRPC UNAVAILABLE's
+/// message).
+pub const RECOVERING: &str =
+    "this master was just elected and is recovering its registry; retry shortly";
 
 /// Shared, observable leadership state.
 #[derive(Debug, Clone)]
@@ -44,6 +54,15 @@ impl LeadershipCell {
     /// Whether this master leads.
     pub fn is_leading(&self) -> bool {
         matches!(*self.sender.borrow(), Leadership::Leading)
+    }
+
+    /// Waits, at most `limit`, while this master is
+    /// [`Leadership::Recovering`]; returns the state it ends in.
+    pub async fn settled(&self, limit: std::time::Duration) -> Leadership {
+        let mut watch = self.sender.subscribe();
+        let wait = watch.wait_for(|state| *state != Leadership::Recovering);
+        let _ = tokio::time::timeout(limit, wait).await;
+        self.get()
     }
 }
 

@@ -110,3 +110,70 @@ fn a_master_whose_loop_panics_stops_and_says_why() {
         std::net::TcpStream::connect(&address).is_err()
     });
 }
+
+/// A master just elected reads its registry before it leads. Meanwhile
+/// schedulers get a 503 that says so, and an agent that attaches is held
+/// until the master leads instead of being refused (a refusal would grow
+/// its backoff just when a failed-over cluster needs every agent back).
+#[test]
+fn a_recovering_master_holds_agents_and_turns_schedulers_away() {
+    use meseta_proto::cluster::agent_link_client::AgentLinkClient;
+    use meseta_proto::cluster::{agent_message, AgentMessage, Register};
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let master = start_master(&runtime, dir.path());
+    let address = master.address().to_string();
+    master.handle().set_leadership(Leadership::Recovering);
+
+    let json = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+    ];
+    let (status, body) = request(&address, "POST", "/api/v1/scheduler", &json, SUBSCRIBE);
+    assert_eq!(status, 503);
+    assert!(String::from_utf8_lossy(&body).contains("recovering"));
+    let (status, _) = request(&address, "GET", "/master/redirect", &[], b"");
+    assert_eq!(status, 503);
+
+    let register = AgentMessage {
+        kind: Some(agent_message::Kind::Register(Register {
+            info: meseta_proto::v1::AgentInfo {
+                hostname: "held".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.try_send(register).expect("queued");
+    let url = format!("http://{address}");
+    let mut attach = runtime.spawn(async move {
+        let mut client = AgentLinkClient::connect(url).await?;
+        let response = client
+            .attach(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(response.map(|_| ()))
+    });
+    // A refused attach would end here, well within this time.
+    let early = runtime.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_millis(500), &mut attach).await
+    });
+    assert!(
+        early.is_err(),
+        "the attach ended while recovering: {early:?}"
+    );
+
+    master.handle().set_leadership(Leadership::Leading);
+    let attached = runtime
+        .block_on(async { tokio::time::timeout(DEADLINE, attach).await })
+        .expect("the held attach ends once the master leads")
+        .expect("task")
+        .expect("connects");
+    assert!(attached.is_ok(), "{attached:?}");
+    wait_until(DEADLINE, "the held agent to register", || {
+        get_json(&address, "/master/slaves").is_ok_and(|s| s["slaves"][0]["hostname"] == "held")
+    });
+    drop(tx);
+    runtime.block_on(master.stop());
+}

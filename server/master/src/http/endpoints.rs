@@ -43,6 +43,7 @@ fn leader_info(master: &MasterHandle) -> Option<v1::MasterInfo> {
     match master.leadership() {
         Leadership::Leading => Some(master.info().clone()),
         Leadership::Following(leader) => leader,
+        Leadership::Recovering => None,
     }
 }
 
@@ -407,6 +408,9 @@ pub(super) async fn redirect(State(master): State<MasterHandle>) -> Response {
                 "No master is currently leading",
             )
                 .into_response()
+        }
+        Leadership::Recovering => {
+            return (StatusCode::SERVICE_UNAVAILABLE, leadership::RECOVERING).into_response()
         }
     };
     (

@@ -111,6 +111,10 @@ pub(crate) fn unless_leading(master: &MasterHandle, path: &str) -> Option<Respon
             StatusCode::SERVICE_UNAVAILABLE,
             "No master is currently leading",
         )),
+        Leadership::Recovering => Some(text_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            leadership::RECOVERING,
+        )),
     }
 }
 
