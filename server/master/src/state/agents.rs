@@ -72,7 +72,17 @@ impl Master {
         let claimed = info.id.as_ref().map(|id| id.value.clone());
         let agent_id = match &claimed {
             Some(id) => id.clone(),
-            None => self.ids.agent_id(&self.info.id),
+            None => match self.agent_at(&register) {
+                Some(known) => {
+                    tracing::warn!(
+                        agent_id = %known,
+                        address = register.http_address.as_deref().unwrap_or_default(),
+                        "an agent registered without its ID at the address of a registered agent (its Registered was lost, or it restarted without recovering); it keeps that agent's ID"
+                    );
+                    known
+                }
+                None => self.ids.agent_id(&self.info.id),
+            },
         };
         info.id = Some(v1::AgentId {
             value: agent_id.clone(),
@@ -143,6 +153,40 @@ impl Master {
             self.admit_agent(now, link, info, register, was_unreachable, actions);
         }
         self.allocation_wanted = true;
+    }
+
+    /// The agent at the address (and with the host name) of an agent that
+    /// registers without an ID: registered, or admitted before a failover
+    /// and not back yet. It is the same agent process, whose
+    /// `Registered` was lost with its stream (or an agent restarted there
+    /// without recovering, whose tasks are then gone). As Mesos matches a
+    /// retried registration to its agent by address, the agent keeps its ID
+    /// instead of leaving a ghost behind that would turn unreachable, with
+    /// whatever was launched on it in between.
+    fn agent_at(&self, register: &cluster::Register) -> Option<String> {
+        let info = &register.info;
+        let address = register.http_address.as_deref().filter(|a| !a.is_empty());
+        let same_port = |known: &v1::AgentInfo| {
+            info.port.is_some() && known.port == info.port && known.hostname == info.hostname
+        };
+        let mut matching: Vec<&String> = self
+            .agents
+            .values()
+            .filter(|a| {
+                let same_address = address == Some(a.http_address.as_str());
+                (a.info.hostname == info.hostname && same_address) || same_port(&a.info)
+            })
+            .map(|a| &a.id)
+            .chain(
+                // Admitted by an earlier master: known by host and port.
+                self.recovered
+                    .iter()
+                    .filter(|(_, r)| same_port(&r.info))
+                    .map(|(id, _)| id),
+            )
+            .collect();
+        matching.sort_unstable();
+        matching.first().map(|id| (*id).clone())
     }
 
     /// Adds an agent the master does not track (new, restarted master, or

@@ -504,5 +504,6 @@ mod launch_group;
 mod message;
 mod operator;
 mod reconcile;
+mod registration;
 mod teardown;
 mod worst_values;
