@@ -164,6 +164,10 @@ impl Master {
     /// instead of leaving a ghost behind that would turn unreachable, with
     /// whatever was launched on it in between.
     fn agent_at(&self, register: &cluster::Register) -> Option<String> {
+        if register.previous_agent_id.is_some() {
+            // It chose to start over as a new agent (its info changed).
+            return None;
+        }
         let info = &register.info;
         let address = register.http_address.as_deref().filter(|a| !a.is_empty());
         let same_port = |known: &v1::AgentInfo| {
