@@ -21,7 +21,10 @@
 //! that many simulated agents (`sim-agents`, built next to the binary:
 //! `cargo build --release -p meseta-bench --bin sim-agents`) and a third
 //! figure: **all agents back**, when the new leader has every agent
-//! re-registered.
+//! re-registered. `MESETA_BENCH_SIM_TASKS=400000` first launches that many
+//! tasks onto the simulated agents (they stay running), so that "all
+//! agents back" also means every task is back in the new leader's books;
+//! the leader's resident memory is printed before the first kill.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -37,7 +40,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 enum Ev {
     Registered,
     Reregistered,
-    Offers(Vec<v1::OfferId>),
+    Offers(Vec<v1::Offer>),
 }
 
 struct Recorder(Sender<(Instant, Ev)>);
@@ -50,8 +53,7 @@ impl Scheduler for Recorder {
         let _ = self.0.send((Instant::now(), Ev::Reregistered));
     }
     fn resource_offers(&mut self, _: &SchedulerDriver, offers: &[v1::Offer]) {
-        let ids = offers.iter().map(|o| o.id.clone()).collect();
-        let _ = self.0.send((Instant::now(), Ev::Offers(ids)));
+        let _ = self.0.send((Instant::now(), Ev::Offers(offers.to_vec())));
     }
 }
 
@@ -77,6 +79,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let tasks: usize = std::env::var("MESETA_BENCH_SIM_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     println!("master failover: 3 masters, 2 agents (+{simulated} simulated), 1 framework via zk://; SIGKILL the leader, {runs} runs each");
     println!(
         "{:>12} {:>26} {:>26} {:>26}",
@@ -86,7 +92,7 @@ fn main() {
         "all agents back s"
     );
     for session in sessions.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (resubscribed, offered, all_back) = scenario(&binary, session, runs, simulated);
+        let (resubscribed, offered, all_back) = scenario(&binary, session, runs, simulated, tasks);
         println!(
             "{:>12} {:>26} {:>26} {:>26}",
             session,
@@ -137,15 +143,57 @@ fn metrics(address: &str) -> Option<String> {
     Some(text.replace(' ', ""))
 }
 
-/// The number of active agents a master reports.
-fn active_agents(address: &str) -> Option<usize> {
+/// A whole-number metric a master reports.
+fn metric(address: &str, name: &str) -> Option<usize> {
     let text = metrics(address)?;
-    let at = text.find("\"master/slaves_active\":")? + "\"master/slaves_active\":".len();
+    let key = format!("\"{name}\":");
+    let at = text.find(&key)? + key.len();
     let number: String = text[at..]
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     number.parse::<f64>().ok().map(|n| n as usize)
+}
+
+/// The number of active agents a master reports.
+fn active_agents(address: &str) -> Option<usize> {
+    metric(address, "master/slaves_active")
+}
+
+/// Every agent and every task is in the master's books.
+fn everything_back(address: &str, agents: usize, tasks: usize) -> bool {
+    active_agents(address) == Some(agents)
+        && (tasks == 0 || metric(address, "master/tasks_running") == Some(tasks))
+}
+
+/// A process's resident memory in KiB (`VmRSS` in `/proc/PID/status`).
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A task for a simulated agent: it runs until the agent goes away.
+fn sim_task(n: usize, agent_id: &v1::AgentId) -> v1::TaskInfo {
+    let scalar = |name: &str, value: f64| v1::Resource {
+        name: name.into(),
+        r#type: v1::value::Type::Scalar as i32,
+        scalar: Some(v1::value::Scalar { value }),
+        ..Default::default()
+    };
+    v1::TaskInfo {
+        name: format!("held-{n}"),
+        task_id: v1::TaskId {
+            value: format!("held-{n}"),
+        },
+        agent_id: agent_id.clone(),
+        resources: vec![scalar("cpus", 0.5), scalar("mem", 512.0)],
+        command: Some(v1::CommandInfo {
+            value: Some("sleep 3600".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// A child process killed when dropped.
@@ -174,6 +222,7 @@ fn scenario(
     session: &str,
     runs: usize,
     simulated: usize,
+    tasks: usize,
 ) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
     let root = tempfile::tempdir().expect("temp dir");
     let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
@@ -227,10 +276,10 @@ fn scenario(
     };
     let driver = SchedulerDriver::new(Recorder(tx), SchedulerConfig::new(zk.as_str(), framework));
     driver.start();
-    let decline = |ids: Vec<v1::OfferId>| {
-        for id in ids {
+    let decline = |offers: Vec<v1::Offer>| {
+        for offer in offers {
             driver.decline_offer(
-                &id,
+                &offer.id,
                 Some(v1::Filters {
                     refuse_seconds: Some(0.05),
                 }),
@@ -248,6 +297,51 @@ fn scenario(
             (_, Ev::Offers(ids)) => decline(ids),
             _ => {}
         }
+    }
+    if tasks > 0 {
+        // Ten tasks per simulated agent's offer until `tasks` run.
+        let started = Instant::now();
+        let mut launched = 0;
+        while launched < tasks {
+            let (_, event) = next("offers to launch into");
+            let Ev::Offers(offers) = event else { continue };
+            for offer in offers {
+                let room = (tasks - launched).min(10);
+                if room == 0 || !offer.hostname.starts_with("sim-") {
+                    driver.decline_offer(&offer.id, None);
+                    continue;
+                }
+                let batch = (launched..launched + room)
+                    .map(|n| sim_task(n, &offer.agent_id))
+                    .collect();
+                launched += room;
+                driver.launch_tasks(std::slice::from_ref(&offer.id), batch, None);
+            }
+        }
+        let end = Instant::now() + DEADLINE * 5;
+        while metric(&address, "master/tasks_running") != Some(tasks) {
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {tasks} tasks running"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        println!(
+            "  {tasks} tasks launched and running in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(kib) = cluster
+        .masters_mut()
+        .nth(first)
+        .and_then(|m| m.pid())
+        .and_then(resident_kib)
+    {
+        println!(
+            "  leader resident memory: {:.0} MiB ({:.1} KiB per agent with its tasks)",
+            kib as f64 / 1024.0,
+            kib as f64 / agents as f64
+        );
     }
 
     let mut resubscribed = Vec::new();
@@ -285,7 +379,7 @@ fn scenario(
         });
         let address = leader_address(&mut cluster, successor);
         wait_for("every agent back", || {
-            (active_agents(&address) == Some(agents)).then_some(())
+            everything_back(&address, agents, tasks).then_some(())
         });
         all_back.push(killed.elapsed());
         cluster.restart_master(leader).expect("master restarts");

@@ -1,10 +1,21 @@
-//! Sending the calls of one subscription: in order, one at a time, each its
-//! own `POST` (on a pooled connection other than the subscription's), each
-//! expected to be answered with a 2xx (`202 Accepted`, or the `200 OK` of
+//! Sending the calls of one subscription, each its own `POST` (on pooled
+//! connections other than the subscription's), each expected to be
+//! answered with a 2xx (`202 Accepted`, or the `200 OK` of
 //! UPDATE_FRAMEWORK).
+//!
+//! Calls leave in the order they were made. Calls that commute with each
+//! other (the sender's `independent` says which: a scheduler's ACCEPT,
+//! DECLINE and ACKNOWLEDGE) may be in flight together, up to
+//! [`MAX_IN_FLIGHT`]: a framework acknowledging 100,000 updates or
+//! declining 10,000 offers is not held to one round trip per call. Any
+//! other call waits until everything before it was answered, and nothing
+//! after it leaves before it is answered, so a KILL never overtakes the
+//! ACCEPT that launched its task, nor a REVIVE the DECLINE it revives.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use http::HeaderMap;
 use meseta_proto::Message;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -23,6 +34,9 @@ pub(crate) struct Target {
     pub(crate) content_type: ContentType,
 }
 
+/// Calls that commute, in flight at once at most.
+pub(crate) const MAX_IN_FLIGHT: usize = 32;
+
 /// A queue of calls and the task that sends them.
 pub(crate) struct CallSender<M> {
     queue: Option<UnboundedSender<M>>,
@@ -33,17 +47,53 @@ impl<M> CallSender<M>
 where
     M: Message + prost::Name + Send + 'static,
 {
-    /// Starts the sending task. `name` names a call in logs; `rejected` is
-    /// told (with a readable message) when the peer refuses a call.
+    /// Starts the sending task. `name` names a call in logs; `independent`
+    /// says whether a call commutes with the other independent ones (see
+    /// the module docs); `rejected` is told (with a readable message) when
+    /// the peer refuses a call.
     pub(crate) fn spawn(
         target: Target,
         name: fn(&M) -> &'static str,
+        independent: fn(&M) -> bool,
         rejected: impl Fn(String) + Send + 'static,
     ) -> Self {
         let (queue, mut calls) = unbounded_channel::<M>();
+        let target = Arc::new(target);
         let task = tokio::spawn(async move {
-            while let Some(call) = calls.recv().await {
-                if let Some(message) = send_call(&target, name(&call), &call).await {
+            let mut in_flight = FuturesUnordered::new();
+            let send = |call: M| {
+                let target = Arc::clone(&target);
+                async move { send_call(&target, name(&call), &call).await }
+            };
+            loop {
+                let call = tokio::select! {
+                    call = calls.recv() => match call {
+                        Some(call) => call,
+                        None => break,
+                    },
+                    Some(answer) = in_flight.next(), if !in_flight.is_empty() => {
+                        if let Some(message) = answer {
+                            rejected(message);
+                        }
+                        continue;
+                    }
+                };
+                let alone = !independent(&call);
+                while !in_flight.is_empty() && (alone || in_flight.len() >= MAX_IN_FLIGHT) {
+                    if let Some(Some(message)) = in_flight.next().await {
+                        rejected(message);
+                    }
+                }
+                if alone {
+                    if let Some(message) = send(call).await {
+                        rejected(message);
+                    }
+                } else {
+                    in_flight.push(send(call));
+                }
+            }
+            while let Some(answer) = in_flight.next().await {
+                if let Some(message) = answer {
                     rejected(message);
                 }
             }
@@ -114,5 +164,126 @@ async fn send_call<M: Message + prost::Name>(
             tracing::warn!("{message}");
             Some(message)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use meseta_proto::scheduler::{call, Call};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    /// A scheduler call of `kind`, told apart by its framework ID.
+    fn call(kind: call::Type, tag: &str) -> Call {
+        Call {
+            r#type: Some(kind as i32),
+            framework_id: Some(meseta_proto::v1::FrameworkId { value: tag.into() }),
+            ..Default::default()
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        order: Mutex<Vec<String>>,
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    /// An HTTP/1.1 peer that records each call's tag as it arrives and
+    /// answers 202 after a pause, so that calls in flight together overlap.
+    async fn serve(listener: tokio::net::TcpListener, seen: Arc<Seen>) {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(socket);
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(value) = lower.strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let call = Call::decode(body.as_slice()).unwrap_or_default();
+                    let tag = call.framework_id.map(|id| id.value).unwrap_or_default();
+                    seen.order
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(tag);
+                    let now = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    seen.most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    seen.now.fetch_sub(1, Ordering::SeqCst);
+                    let answer = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n";
+                    if reader.get_mut().write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commuting_calls_overlap_and_no_other_call_overtakes_or_is_overtaken() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let seen = Arc::new(Seen::default());
+        tokio::spawn(serve(listener, Arc::clone(&seen)));
+        let target = Target {
+            http: HttpClient::new(),
+            endpoint: Endpoint::new("127.0.0.1", port),
+            path: "/api/v1/scheduler",
+            headers: HeaderMap::new(),
+            content_type: ContentType::Protobuf,
+        };
+        let commutes = |c: &Call| c.r#type == Some(call::Type::Acknowledge as i32);
+        let sender = CallSender::spawn(target, |_| "call", commutes, |_| {});
+        for n in 0..8 {
+            sender.send(call(call::Type::Acknowledge, &format!("a{n}")));
+        }
+        sender.send(call(call::Type::Kill, "kill"));
+        for n in 0..8 {
+            sender.send(call(call::Type::Acknowledge, &format!("b{n}")));
+        }
+        sender.drain(Duration::from_secs(20)).await;
+
+        let order = seen.order.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(order.len(), 17, "{order:?}");
+        let kill = order
+            .iter()
+            .position(|t| t == "kill")
+            .expect("the KILL arrived");
+        assert!(
+            order[..kill].iter().all(|t| t.starts_with('a')),
+            "{order:?}"
+        );
+        assert!(
+            order[kill + 1..].iter().all(|t| t.starts_with('b')),
+            "{order:?}"
+        );
+        assert!(
+            seen.most.load(Ordering::SeqCst) > 1,
+            "acknowledgements were never in flight together"
+        );
     }
 }

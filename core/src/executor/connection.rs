@@ -195,12 +195,19 @@ impl Link {
             headers: client::call_headers(content_type, self.authorization.as_ref(), None),
             content_type,
         };
-        let sender = CallSender::spawn(target, call_name, move |message| {
-            let _ = dispatches.send(Dispatch {
-                callback: Callback::Error(message),
-                force: false,
-            });
-        });
+        // An executor's updates of one task must arrive in order: no call
+        // overtakes another.
+        let sender = CallSender::spawn(
+            target,
+            call_name,
+            |_| false,
+            move |message| {
+                let _ = dispatches.send(Dispatch {
+                    callback: Callback::Error(message),
+                    force: false,
+                });
+            },
+        );
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {

@@ -225,7 +225,7 @@ impl Connection {
             headers,
             content_type,
         };
-        let sender = CallSender::spawn(target, call_name, move |message| {
+        let sender = CallSender::spawn(target, call_name, commutes, move |message| {
             let _ = dispatches.send(Dispatch {
                 callback: Callback::Error(message),
                 force: false,
@@ -477,6 +477,15 @@ fn log_dropped(name: &str, why: &str) {
 }
 
 /// The call type's Mesos name.
+/// Calls that may overtake one another: launching into, declining or
+/// acknowledging distinct things. Everything else keeps its place.
+fn commutes(call: &Call) -> bool {
+    matches!(
+        call.r#type.and_then(|t| call::Type::try_from(t).ok()),
+        Some(call::Type::Accept | call::Type::Decline | call::Type::Acknowledge)
+    )
+}
+
 fn call_name(call: &Call) -> &'static str {
     call.r#type
         .and_then(|t| call::Type::try_from(t).ok())

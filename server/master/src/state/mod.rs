@@ -152,8 +152,9 @@ pub struct Framework {
     /// Offers to its role are suppressed (SUPPRESS, or the role among the
     /// `suppressed_roles` of SUBSCRIBE or UPDATE_FRAMEWORK).
     pub suppressed: bool,
-    /// Executors known to run on agents: (agent, executor) → info.
-    pub executors: HashMap<(String, String), v1::ExecutorInfo>,
+    /// Executors known to run on agents: (agent, executor) → info, ordered
+    /// so that one agent's are a range (each offer lists them).
+    pub executors: BTreeMap<(String, String), v1::ExecutorInfo>,
     /// Known from the registry or an agent, not subscribed to this master yet.
     pub recovered: bool,
 }
@@ -176,7 +177,7 @@ impl Framework {
             offers: HashSet::new(),
             last_event: now,
             suppressed: false,
-            executors: HashMap::new(),
+            executors: BTreeMap::new(),
             recovered: false,
         }
     }

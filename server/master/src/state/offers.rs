@@ -44,15 +44,11 @@ impl Master {
                 .frameworks
                 .get(&allocation.framework_id)
                 .map(|f| {
-                    let mut ids: Vec<&String> = f
-                        .executors
-                        .keys()
-                        .filter(|(a, _)| a == &allocation.agent_id)
-                        .map(|(_, e)| e)
-                        .collect();
-                    ids.sort_unstable();
-                    ids.into_iter()
-                        .map(|e| v1::ExecutorId { value: e.clone() })
+                    let from = (allocation.agent_id.clone(), String::new());
+                    f.executors
+                        .range(from..)
+                        .take_while(|((a, _), _)| a == &allocation.agent_id)
+                        .map(|((_, e), _)| v1::ExecutorId { value: e.clone() })
                         .collect()
                 })
                 .unwrap_or_default();

@@ -1,0 +1,356 @@
+//! One real master (`meseta master`, release) with many agents simulated
+//! by `sim-agents` over real gRPC, and one framework on the Rust client
+//! core:
+//!
+//! * **launch**: the framework launches `tasks` tasks into its offers as
+//!   fast as they come; reported are tasks per second (first ACCEPT to last
+//!   TASK_RUNNING) and the latency of each task from its ACCEPT to its
+//!   TASK_RUNNING (median, p99, max);
+//! * **offers under /master/state load**: the framework declines every
+//!   offer for 50 ms; offers per second are counted for a while, then again
+//!   while 10 clients fetch `/master/state` in a loop (the endpoint is
+//!   rendered outside the master's loop, from a snapshot), side by side in
+//!   one run; also the leader's resident memory.
+//!
+//! Run: `bench/scale.sh` (builds the release binaries), or
+//! `MESETA_BINARY=$PWD/target/release/meseta cargo bench -p meseta-bench --bench scale`.
+//! `MESETA_BENCH_SCALE_AGENTS` (default 10000), `MESETA_BENCH_SCALE_TASKS`
+//! (default 100000), `MESETA_BENCH_SCALE_RATE` (launches per second at
+//! most; default 0, as fast as offers come, which measures throughput; a
+//! rate below it measures latency at that load) and
+//! `MESETA_BENCH_SCALE_SECONDS` (each offer window, default 10) change
+//! the shape.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use meseta::launcher::{Cluster, ClusterSpec};
+use meseta_core::scheduler::{Scheduler, SchedulerConfig, SchedulerDriver};
+use meseta_proto::v1;
+
+const TASK_CPUS: f64 = 0.1;
+const TASK_MEM: f64 = 32.0;
+const FETCHERS: usize = 10;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What the framework saw, shared with the bench's thread.
+#[derive(Default)]
+struct Shared {
+    /// Tasks still to launch.
+    to_launch: AtomicU64,
+    /// Launches per second at most (0: as fast as offers come).
+    rate: u64,
+    launched: AtomicU64,
+    next_id: AtomicU64,
+    sent: Mutex<HashMap<String, Instant>>,
+    latencies: Mutex<Vec<Duration>>,
+    first_accept: Mutex<Option<Instant>>,
+    last_running: Mutex<Option<Instant>>,
+    offers: AtomicU64,
+    /// Times the framework had to subscribe again (the master drops a
+    /// stream whose reader falls 16,384 events behind).
+    resubscribed: AtomicU64,
+}
+
+struct Launcher(Arc<Shared>);
+
+impl Scheduler for Launcher {
+    fn reregistered(&mut self, _: &SchedulerDriver, _: &v1::MasterInfo) {
+        self.0.resubscribed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn resource_offers(&mut self, driver: &SchedulerDriver, offers: &[v1::Offer]) {
+        let shared = &self.0;
+        for offer in offers {
+            shared.offers.fetch_add(1, Ordering::Relaxed);
+            let scalar = |name: &str| -> f64 {
+                offer
+                    .resources
+                    .iter()
+                    .filter(|r| r.name == name)
+                    .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+                    .sum()
+            };
+            let fit = (scalar("cpus") / TASK_CPUS).min(scalar("mem") / TASK_MEM) as u64;
+            let mut take = fit.min(shared.to_launch.load(Ordering::Relaxed));
+            if shared.rate > 0 {
+                let started = *shared
+                    .first_accept
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert_with(Instant::now);
+                let allowed = (started.elapsed().as_secs_f64() * shared.rate as f64) as u64 + fit;
+                take = take.min(allowed.saturating_sub(shared.launched.load(Ordering::Relaxed)));
+            }
+            let filters = filters_short();
+            if take == 0 {
+                // Held back by the pace: this agent is not needed for a while.
+                let paced = shared.to_launch.load(Ordering::Relaxed) > 0;
+                let filters = paced.then_some(v1::Filters {
+                    refuse_seconds: Some(1.0),
+                });
+                driver.decline_offer(&offer.id, filters.or(filters_short()));
+                continue;
+            }
+            shared.to_launch.fetch_sub(take, Ordering::Relaxed);
+            shared.launched.fetch_add(take, Ordering::Relaxed);
+            let now = Instant::now();
+            let mut sent = shared.sent.lock().unwrap_or_else(|e| e.into_inner());
+            let tasks = (0..take)
+                .map(|_| {
+                    let id = format!("t{}", shared.next_id.fetch_add(1, Ordering::Relaxed));
+                    sent.insert(id.clone(), now);
+                    task(&id, &offer.agent_id)
+                })
+                .collect();
+            drop(sent);
+            shared
+                .first_accept
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(now);
+            driver.launch_tasks(std::slice::from_ref(&offer.id), tasks, filters);
+        }
+    }
+
+    fn status_update(&mut self, _: &SchedulerDriver, status: &v1::TaskStatus) {
+        if status.state != v1::TaskState::TaskRunning as i32 {
+            return;
+        }
+        let now = Instant::now();
+        let sent = self
+            .0
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&status.task_id.value);
+        if let Some(sent) = sent {
+            self.0
+                .latencies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(now - sent);
+            *self
+                .0
+                .last_running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(now);
+        }
+    }
+}
+
+/// Offers declined once every task runs come back quickly, so that offers
+/// flow as fast as the master makes them.
+fn filters_short() -> Option<v1::Filters> {
+    Some(v1::Filters {
+        refuse_seconds: Some(0.05),
+    })
+}
+
+fn task(id: &str, agent_id: &v1::AgentId) -> v1::TaskInfo {
+    let scalar = |name: &str, value: f64| v1::Resource {
+        name: name.into(),
+        r#type: v1::value::Type::Scalar as i32,
+        scalar: Some(v1::value::Scalar { value }),
+        ..Default::default()
+    };
+    v1::TaskInfo {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        agent_id: agent_id.clone(),
+        resources: vec![scalar("cpus", TASK_CPUS), scalar("mem", TASK_MEM)],
+        command: Some(v1::CommandInfo {
+            value: Some("sleep 3600".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A bare HTTP/1.0 GET; the body's length, or `None` on failure.
+fn get(address: &str, path: &str) -> Option<(String, usize)> {
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).ok()?;
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned();
+    Some((text, body.len()))
+}
+
+fn metric(address: &str, name: &str) -> Option<u64> {
+    let (text, _) = get(address, "/metrics/snapshot")?;
+    let text = text.replace(' ', "");
+    let key = format!("\"{name}\":");
+    let at = text.find(&key)? + key.len();
+    let number: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number.parse::<f64>().ok().map(|n| n as u64)
+}
+
+fn resident_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let at = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[at].as_secs_f64() * 1000.0
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let Some(binary) = std::env::var_os("MESETA_BINARY").map(PathBuf::from) else {
+        eprintln!("scale bench: set MESETA_BINARY to a built release `meseta` (bench/scale.sh does); skipped");
+        return;
+    };
+    let agents = env("MESETA_BENCH_SCALE_AGENTS", 10_000);
+    let tasks = env("MESETA_BENCH_SCALE_TASKS", 100_000);
+    let window = Duration::from_secs(env("MESETA_BENCH_SCALE_SECONDS", 10));
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut spec = ClusterSpec::new(&binary, root.path(), 0);
+    spec.master_args = vec!["--allocation-interval".into(), "100ms".into()];
+    let cluster = Cluster::start(spec).expect("master starts");
+    let address = cluster.master.address.clone();
+    let tool = binary.with_file_name("sim-agents");
+    let _agents = Child(
+        std::process::Command::new(&tool)
+            .args(["--master", &address, "--agents", &agents.to_string()])
+            .args(["--resources", "cpus:8;mem:16384", "--report-every", "3600"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} (build it first): {e}", tool.display())),
+    );
+    let registering = Instant::now();
+    wait_until("every agent registered", Duration::from_secs(300), || {
+        metric(&address, "master/slaves_active") == Some(agents)
+    });
+    println!(
+        "scale: one master, {agents} simulated agents (8 cpus, 16 GiB each), registered in {:.1} s",
+        registering.elapsed().as_secs_f64()
+    );
+
+    let shared = Arc::new(Shared {
+        rate: env("MESETA_BENCH_SCALE_RATE", 0),
+        ..Shared::default()
+    });
+    shared.to_launch.store(tasks, Ordering::Relaxed);
+    let framework = v1::FrameworkInfo {
+        user: "root".into(),
+        name: "scale-bench".into(),
+        failover_timeout: Some(3600.0),
+        ..Default::default()
+    };
+    let driver = SchedulerDriver::new(
+        Launcher(Arc::clone(&shared)),
+        SchedulerConfig::new(address.as_str(), framework),
+    );
+    driver.start();
+    wait_until("every task running", Duration::from_secs(600), || {
+        shared.latencies.lock().map(|l| l.len() as u64).unwrap_or(0) >= tasks
+    });
+    let mut latencies = shared
+        .latencies
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    latencies.sort_unstable();
+    let first = shared.first_accept.lock().ok().and_then(|f| *f);
+    let last = shared.last_running.lock().ok().and_then(|l| *l);
+    let seconds = match (first, last) {
+        (Some(first), Some(last)) => (last - first).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    println!(
+        "  launch: {tasks} tasks in {seconds:.2} s = {:.0} tasks/s; ACCEPT -> TASK_RUNNING ms: median {:.0}, p99 {:.0}, max {:.0}; subscribed again {} times",
+        tasks as f64 / seconds,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+        shared.resubscribed.load(Ordering::Relaxed)
+    );
+    if let Some(mib) = cluster.master.pid().and_then(resident_mib) {
+        println!(
+            "  master resident memory: {mib:.0} MiB ({:.1} KiB per agent with its {} tasks)",
+            mib * 1024.0 / agents as f64,
+            tasks / agents.max(1)
+        );
+    }
+
+    let offers_in = |window: Duration| {
+        let before = shared.offers.load(Ordering::Relaxed);
+        std::thread::sleep(window);
+        (shared.offers.load(Ordering::Relaxed) - before) as f64 / window.as_secs_f64()
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let quiet = offers_in(window);
+    let stop = Arc::new(AtomicBool::new(false));
+    let fetched = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let fetchers: Vec<_> = (0..FETCHERS)
+        .map(|_| {
+            let (stop, fetched, bytes, address) = (
+                Arc::clone(&stop),
+                Arc::clone(&fetched),
+                Arc::clone(&bytes),
+                address.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some((_, length)) = get(&address, "/master/state") {
+                        fetched.fetch_add(1, Ordering::Relaxed);
+                        bytes.store(length as u64, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let loaded = offers_in(window);
+    stop.store(true, Ordering::Relaxed);
+    for fetcher in fetchers {
+        let _ = fetcher.join();
+    }
+    println!(
+        "  offers/s: {quiet:.0} alone, {loaded:.0} while {FETCHERS} clients fetch /master/state ({:.1} fetches/s of {:.0} MB) = {:.2} of the rate",
+        fetched.load(Ordering::Relaxed) as f64 / window.as_secs_f64(),
+        bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        loaded / quiet
+    );
+    driver.stop(false);
+}
