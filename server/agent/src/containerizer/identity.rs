@@ -45,6 +45,30 @@ pub fn stat(pid: i32) -> Option<Stat> {
     parse_stat(&text)
 }
 
+/// A process's name (`/proc/<pid>/comm`).
+fn name(pid: i32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(text.trim_end().to_string())
+}
+
+/// When a process that started `ticks` clock ticks after boot started.
+fn started(ticks: u64) -> Option<std::time::SystemTime> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let boot: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|hz| *hz > 0)?;
+    let at =
+        std::time::Duration::from_secs(boot) + std::time::Duration::from_millis(ticks * 1000 / hz);
+    Some(std::time::UNIX_EPOCH + at)
+}
+
 /// This boot's ID.
 pub fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -93,6 +117,49 @@ impl ProcessRecord {
             start_time,
             boot_id,
         })
+    }
+
+    /// The record in `dir`; or, when the agent stopped after starting the
+    /// container's supervisor but before recording it, a record made from
+    /// the PID the supervisor wrote itself: the process if it is still
+    /// that supervisor (its own group leader, named `meseta-superv`,
+    /// started at most a minute before it wrote the file, so not a process
+    /// of an earlier boot that reused the PID), else a record of a process
+    /// that ended (its `termination` file says how).
+    pub fn recover(dir: &Path) -> Option<Self> {
+        if let Some(record) = Self::read(dir) {
+            return Some(record);
+        }
+        let pid = super::supervisor::read_supervisor(dir)?;
+        let written = std::fs::metadata(dir.join(super::supervisor::SUPERVISOR_FILE))
+            .and_then(|m| m.modified())
+            .ok()?;
+        let live = stat(pid).filter(|s| {
+            s.state != 'Z'
+                && s.pgid == pid
+                && name(pid).as_deref() == Some("meseta-superv")
+                && started(s.start_time).is_some_and(|at| {
+                    at <= written + std::time::Duration::from_secs(1)
+                        && written.duration_since(at).unwrap_or_default()
+                            < std::time::Duration::from_secs(60)
+                })
+        });
+        let Some(live) = live else {
+            return Some(Self {
+                pid,
+                start_time: u64::MAX,
+                boot_id: String::new(),
+            });
+        };
+        let record = Self {
+            pid,
+            start_time: live.start_time,
+            boot_id: boot_id(),
+        };
+        if let Err(error) = record.write(dir) {
+            tracing::warn!(%error, pid, "cannot record a recovered container's process");
+        }
+        Some(record)
     }
 
     /// True while the recorded process itself still runs (not a zombie,

@@ -147,7 +147,7 @@ impl ProcessContainerizer {
     fn adopt(&self, request: &RecoverRequest) -> Option<RecoveredContainer> {
         let key = container_key(&request.container_id);
         let dir = &request.checkpoint_dir;
-        let Some(record) = ProcessRecord::read(dir) else {
+        let Some(record) = ProcessRecord::recover(dir) else {
             tracing::info!(container = %key, "no process recorded for the container; it never started");
             return None;
         };

@@ -168,7 +168,11 @@ pub(crate) fn termination_of(status: std::io::Result<std::process::ExitStatus>) 
 /// container of the same ID left there.
 pub(crate) fn prepare_checkpoint_dir(dir: &Path) -> Result<(), AgentError> {
     std::fs::create_dir_all(dir).map_err(|e| AgentError::io("cannot create", dir, e))?;
-    for name in [supervisor::TERMINATION_FILE, super::identity::PID_FILE] {
+    for name in [
+        supervisor::TERMINATION_FILE,
+        supervisor::SUPERVISOR_FILE,
+        super::identity::PID_FILE,
+    ] {
         let _ = std::fs::remove_file(dir.join(name));
     }
     Ok(())
@@ -213,5 +217,56 @@ pub(crate) fn signal_group(pgid: i32, signal: i32) {
         if error.raw_os_error() != Some(libc::ESRCH) {
             tracing::warn!(pgid, signal, %error, "cannot signal process group");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::containerizer::identity::{ProcessRecord, PID_FILE};
+
+    /// An agent killed after it started a container's supervisor but before
+    /// it recorded the process: a restarted agent still finds the container
+    /// running (it must not take it for one that never started), and once
+    /// it ended, finds how.
+    #[tokio::test]
+    async fn a_container_whose_process_was_never_recorded_is_found_by_its_supervisor() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let checkpoint = dir.path().join("meta");
+        let request = LaunchRequest {
+            container_id: v1::ContainerId {
+                value: "c1".into(),
+                ..Default::default()
+            },
+            command: v1::CommandInfo {
+                value: Some("sleep 30".into()),
+                ..Default::default()
+            },
+            environment: Vec::new(),
+            sandbox: dir.path().to_path_buf(),
+            user: None,
+            resources: Vec::new(),
+            container: None,
+            checkpoint_dir: Some(checkpoint.clone()),
+        };
+        let mut spawned = spawn("c1", &request, Program::default(), &[]).expect("spawns");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while supervisor::read_supervisor(&checkpoint).is_none() {
+            assert!(std::time::Instant::now() < deadline, "no supervisor file");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        std::fs::remove_file(checkpoint.join(PID_FILE)).expect("the agent's record");
+
+        let found = ProcessRecord::recover(&checkpoint).expect("a record");
+        assert_eq!(found.pid, spawned.pid);
+        assert!(found.is_alive());
+        assert_eq!(ProcessRecord::read(&checkpoint), Some(found.clone()));
+
+        // SAFETY: kill only sends a signal to the test's own child group.
+        unsafe { libc::kill(-spawned.pid, libc::SIGKILL) };
+        let _ = spawned.child.wait().await;
+        std::fs::remove_file(checkpoint.join(PID_FILE)).expect("the record");
+        let ended = ProcessRecord::recover(&checkpoint).expect("a record");
+        assert!(!ended.is_alive());
     }
 }

@@ -38,6 +38,13 @@ use std::path::Path;
 /// The name of the file the supervisor writes.
 pub const TERMINATION_FILE: &str = "termination";
 const TERMINATION_TEMPORARY: &str = ".termination.tmp";
+/// The supervisor's own PID (`pid N`), written by the supervisor as it
+/// starts: the agent records the process only once `spawn` returned, after
+/// the command was exec'd, and an agent killed in between would otherwise
+/// find a running container with no record (see
+/// [`super::identity::ProcessRecord::recover`]).
+pub const SUPERVISOR_FILE: &str = "supervisor";
+const SUPERVISOR_TEMPORARY: &str = ".supervisor.tmp";
 /// Signals a kill sends to the group that the supervisor must survive.
 const IGNORED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
@@ -46,6 +53,8 @@ const IGNORED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, li
 pub(crate) struct Files {
     termination: CString,
     temporary: CString,
+    supervisor: CString,
+    supervisor_temporary: CString,
 }
 
 impl Files {
@@ -58,6 +67,8 @@ impl Files {
         Ok(Self {
             termination: c(TERMINATION_FILE)?,
             temporary: c(TERMINATION_TEMPORARY)?,
+            supervisor: c(SUPERVISOR_FILE)?,
+            supervisor_temporary: c(SUPERVISOR_TEMPORARY)?,
         })
     }
 }
@@ -80,6 +91,15 @@ pub(super) unsafe fn supervise(
     }
     close_descriptors_except(status_pipe);
     libc::prctl(libc::PR_SET_NAME, c"meseta-superv".as_ptr());
+    if let Some(files) = files {
+        let mut line = [0u8; 32];
+        let length = format_line(&mut line, b"pid ", libc::getpid());
+        write_atomically(
+            &files.supervisor_temporary,
+            &files.supervisor,
+            &line[..length],
+        );
+    }
     let mut status = wait_for(child);
     if status_pipe >= 0 {
         let mut reported: libc::c_int = 0;
@@ -96,7 +116,7 @@ pub(super) unsafe fn supervise(
         format_line(&mut line, b"signal ", libc::WTERMSIG(status))
     };
     if let Some(files) = files {
-        write_termination(files, &line[..length]);
+        write_atomically(&files.temporary, &files.termination, &line[..length]);
     }
     if libc::WIFEXITED(status) {
         libc::_exit(libc::WEXITSTATUS(status));
@@ -233,9 +253,10 @@ fn format_line(out: &mut [u8; 32], prefix: &[u8], value: libc::c_int) -> usize {
     length + 1
 }
 
-unsafe fn write_termination(files: &Files, line: &[u8]) {
+/// `line` into `target`, through `temporary` and a rename.
+unsafe fn write_atomically(temporary: &CString, target: &CString, line: &[u8]) {
     let fd = libc::open(
-        files.temporary.as_ptr(),
+        temporary.as_ptr(),
         libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
         0o644,
     );
@@ -245,8 +266,15 @@ unsafe fn write_termination(files: &Files, line: &[u8]) {
     let written = libc::write(fd, line.as_ptr().cast(), line.len());
     libc::close(fd);
     if written == line.len() as isize {
-        libc::rename(files.temporary.as_ptr(), files.termination.as_ptr());
+        libc::rename(temporary.as_ptr(), target.as_ptr());
     }
+}
+
+/// The PID the supervisor wrote in `dir`, if any.
+pub fn read_supervisor(dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(dir.join(SUPERVISOR_FILE)).ok()?;
+    let pid: i32 = text.trim().strip_prefix("pid ")?.trim().parse().ok()?;
+    (pid > 1).then_some(pid)
 }
 
 /// How a supervised command ended, from its `termination` file:

@@ -77,7 +77,7 @@ pub(super) async fn recover(
     let mut owners = HashSet::new();
     for request in requests {
         let key = container_key(&request.container_id);
-        let Some(record) = ProcessRecord::read(&request.checkpoint_dir) else {
+        let Some(record) = ProcessRecord::recover(&request.checkpoint_dir) else {
             tracing::info!(container = %key, "no process recorded for the container; it never started");
             continue;
         };
