@@ -287,13 +287,13 @@ pub(crate) fn metrics_of(m: &Master, elected: bool) -> Value {
     let mut put = |k: &str, v: f64| {
         out.insert(k.to_string(), json!(v));
     };
-    let active_tasks = |state: v1::TaskState| {
-        m.frameworks()
-            .values()
-            .flat_map(|f| f.tasks.values())
-            .filter(|r| r.state() == state)
-            .count() as f64
-    };
+    // One walk over every task (this runs inside the loop).
+    let mut by_state: HashMap<i32, u64> = HashMap::new();
+    for record in m.frameworks().values().flat_map(|f| f.tasks.values()) {
+        *by_state.entry(record.task.state).or_default() += 1;
+    }
+    let active_tasks =
+        |state: v1::TaskState| by_state.get(&(state as i32)).copied().unwrap_or(0) as f64;
     put(
         "master/uptime_secs",
         (wall_clock().saturating_sub(m.start_time())).as_secs_f64(),
