@@ -30,6 +30,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{held_task, metric, metrics, resident_kib, KillOnDrop};
 use meseta::launcher::{Cluster, ClusterSpec};
 use meseta::zookeeper::ZooKeeper;
 use meseta_core::scheduler::{Scheduler, SchedulerConfig, SchedulerDriver};
@@ -128,82 +131,15 @@ fn elected(cluster: &mut Cluster) -> Option<usize> {
         .flatten()
 }
 
-/// `/metrics/snapshot` as text (a bare HTTP/1.0 GET; no client crate needed).
-fn metrics(address: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET /metrics/snapshot HTTP/1.0\r\nHost: {address}\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    Some(text.replace(' ', ""))
-}
-
-/// A whole-number metric a master reports.
-fn metric(address: &str, name: &str) -> Option<usize> {
-    let text = metrics(address)?;
-    let key = format!("\"{name}\":");
-    let at = text.find(&key)? + key.len();
-    let number: String = text[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    number.parse::<f64>().ok().map(|n| n as usize)
-}
-
 /// The number of active agents a master reports.
 fn active_agents(address: &str) -> Option<usize> {
-    metric(address, "master/slaves_active")
+    metric(address, "master/slaves_active").map(|n| n as usize)
 }
 
 /// Every agent and every task is in the master's books.
 fn everything_back(address: &str, agents: usize, tasks: usize) -> bool {
     active_agents(address) == Some(agents)
-        && (tasks == 0 || metric(address, "master/tasks_running") == Some(tasks))
-}
-
-/// A process's resident memory in KiB (`VmRSS` in `/proc/PID/status`).
-fn resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// A task for a simulated agent: it runs until the agent goes away.
-fn sim_task(n: usize, agent_id: &v1::AgentId) -> v1::TaskInfo {
-    let scalar = |name: &str, value: f64| v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
-    v1::TaskInfo {
-        name: format!("held-{n}"),
-        task_id: v1::TaskId {
-            value: format!("held-{n}"),
-        },
-        agent_id: agent_id.clone(),
-        resources: vec![scalar("cpus", 0.5), scalar("mem", 512.0)],
-        command: Some(v1::CommandInfo {
-            value: Some("sleep 3600".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// A child process killed when dropped.
-struct Simulated(std::process::Child);
-
-impl Drop for Simulated {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+        && (tasks == 0 || metric(address, "master/tasks_running") == Some(tasks as u64))
 }
 
 fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
@@ -252,7 +188,7 @@ fn scenario(
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {} (build it first): {e}", tool.display()));
-        Simulated(child)
+        KillOnDrop(child)
     });
     let leader_address = |cluster: &mut Cluster, index: usize| {
         cluster
@@ -312,14 +248,14 @@ fn scenario(
                     continue;
                 }
                 let batch = (launched..launched + room)
-                    .map(|n| sim_task(n, &offer.agent_id))
+                    .map(|n| held_task(&format!("held-{n}"), &offer.agent_id, 0.5, 512.0))
                     .collect();
                 launched += room;
                 driver.launch_tasks(std::slice::from_ref(&offer.id), batch, None);
             }
         }
         let end = Instant::now() + DEADLINE * 5;
-        while metric(&address, "master/tasks_running") != Some(tasks) {
+        while metric(&address, "master/tasks_running") != Some(tasks as u64) {
             assert!(
                 Instant::now() < end,
                 "timed out waiting for {tasks} tasks running"

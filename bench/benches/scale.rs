@@ -22,12 +22,14 @@
 //! the shape.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{get, held_task, metric, resident_kib, KillOnDrop};
 use meseta::launcher::{Cluster, ClusterSpec};
 use meseta_core::scheduler::{Scheduler, SchedulerConfig, SchedulerDriver};
 use meseta_proto::v1;
@@ -110,7 +112,7 @@ impl Scheduler for Launcher {
                 .map(|_| {
                     let id = format!("t{}", shared.next_id.fetch_add(1, Ordering::Relaxed));
                     sent.insert(id.clone(), now);
-                    task(&id, &offer.agent_id)
+                    held_task(&id, &offer.agent_id, TASK_CPUS, TASK_MEM)
                 })
                 .collect();
             drop(sent);
@@ -157,58 +159,6 @@ fn filters_short() -> Option<v1::Filters> {
     })
 }
 
-fn task(id: &str, agent_id: &v1::AgentId) -> v1::TaskInfo {
-    let scalar = |name: &str, value: f64| v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
-    v1::TaskInfo {
-        name: id.into(),
-        task_id: v1::TaskId { value: id.into() },
-        agent_id: agent_id.clone(),
-        resources: vec![scalar("cpus", TASK_CPUS), scalar("mem", TASK_MEM)],
-        command: Some(v1::CommandInfo {
-            value: Some("sleep 3600".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// A bare HTTP/1.0 GET; the body's length, or `None` on failure.
-fn get(address: &str, path: &str) -> Option<(String, usize)> {
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
-    let mut body = Vec::new();
-    stream.read_to_end(&mut body).ok()?;
-    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned();
-    Some((text, body.len()))
-}
-
-fn metric(address: &str, name: &str) -> Option<u64> {
-    let (text, _) = get(address, "/metrics/snapshot")?;
-    let text = text.replace(' ', "");
-    let key = format!("\"{name}\":");
-    let at = text.find(&key)? + key.len();
-    let number: String = text[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    number.parse::<f64>().ok().map(|n| n as u64)
-}
-
-fn resident_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let end = Instant::now() + limit;
     while !done() {
@@ -225,15 +175,6 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[at].as_secs_f64() * 1000.0
 }
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn main() {
     let Some(binary) = std::env::var_os("MESETA_BINARY").map(PathBuf::from) else {
         eprintln!("scale bench: set MESETA_BINARY to a built release `meseta` (bench/scale.sh does); skipped");
@@ -248,7 +189,7 @@ fn main() {
     let cluster = Cluster::start(spec).expect("master starts");
     let address = cluster.master.address.clone();
     let tool = binary.with_file_name("sim-agents");
-    let _agents = Child(
+    let _agents = KillOnDrop(
         std::process::Command::new(&tool)
             .args(["--master", &address, "--agents", &agents.to_string()])
             .args(["--resources", "cpus:8;mem:16384", "--report-every", "3600"])
@@ -305,7 +246,12 @@ fn main() {
         percentile(&latencies, 1.0),
         shared.resubscribed.load(Ordering::Relaxed)
     );
-    if let Some(mib) = cluster.master.pid().and_then(resident_mib) {
+    if let Some(mib) = cluster
+        .master
+        .pid()
+        .and_then(resident_kib)
+        .map(|k| k as f64 / 1024.0)
+    {
         println!(
             "  master resident memory: {mib:.0} MiB ({:.1} KiB per agent with its {} tasks)",
             mib * 1024.0 / agents as f64,
@@ -333,7 +279,9 @@ fn main() {
             );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some((_, length)) = get(&address, "/master/state") {
+                    if let Some(response) = get(&address, "/master/state", Duration::from_secs(60))
+                    {
+                        let length = response.len();
                         fetched.fetch_add(1, Ordering::Relaxed);
                         bytes.store(length as u64, Ordering::Relaxed);
                     }
