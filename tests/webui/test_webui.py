@@ -199,7 +199,13 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
         "the state filter",
         lambda: "0 tasks" in main_text(browser) and task_id not in main_text(browser),
     )
-    assert browser.find_element(By.ID, "filter-state").get_attribute("value") == "TASK_FINISHED"
+    wait_for(
+        "the state filter's field to show it",
+        lambda: (
+            browser.find_element(By.ID, "filter-state").get_attribute("value") == "TASK_FINISHED"
+        ),
+        deadline=5,
+    )
     go(browser, f"#/tasks?q={task_id[:9]}&state=live")
     wait_for("the name filter", lambda: task_id in main_text(browser))
     # From the keyboard: Enter on a column's sort button.
@@ -432,5 +438,11 @@ def test_the_page_follows_a_leader_failover(ha_cluster, browser, screenshots):
         lambda: browser.find_element(By.ID, "agents-active").text == "2",
         deadline=60,
     )
-    assert browser.find_element(By.ID, "overview-leader").text == new_leader
+    # The overview re-renders on every event: read it inside the poll, never
+    # through an element found before the last render.
+    wait_for(
+        "the overview to name the new leader",
+        lambda: browser.find_element(By.ID, "overview-leader").text == new_leader,
+        deadline=10,
+    )
     shot(browser, screenshots, "failover-reconnected")
