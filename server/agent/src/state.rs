@@ -185,9 +185,9 @@ pub(crate) fn task_view(
         resources: task.info.resources.clone(),
         statuses: task.statuses.clone(),
         labels: task.info.labels.clone(),
-        discovery: task.info.discovery.clone(),
-        container: task.info.container.clone(),
-        health_check: task.info.health_check.clone(),
+        discovery: task.info.discovery.clone().map(Box::new),
+        container: task.info.container.clone().map(Box::new),
+        health_check: task.info.health_check.clone().map(Box::new),
         kill_policy: task.info.kill_policy,
         user: Some(framework.info.user.clone()).filter(|u| !u.is_empty()),
         ..Default::default()

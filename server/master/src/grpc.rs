@@ -93,7 +93,10 @@ impl AgentLink for LinkService {
         tokio::spawn(async move {
             loop {
                 match inbound.next().await {
-                    Some(Ok(message)) => handle.send(Command::AgentMessage { link, message }).await,
+                    Some(Ok(message)) => {
+                        let message = Box::new(message);
+                        handle.send(Command::AgentMessage { link, message }).await
+                    }
                     Some(Err(status)) => {
                         tracing::debug!(link, %status, "agent stream failed");
                         break;
@@ -103,7 +106,7 @@ impl AgentLink for LinkService {
             }
             handle.send(Command::AgentGone { link }).await;
         });
-        let outbound = ReceiverStream::new(rx).map(Ok);
+        let outbound = ReceiverStream::new(rx).map(|message| Ok(*message));
         Ok(Response::new(Box::pin(outbound)))
     }
 }

@@ -21,16 +21,18 @@ use crate::leadership::{Leadership, LeadershipCell};
 use crate::registry::RegistryError;
 use crate::state::{CallError, ConnId, LinkId, Master};
 
-/// Inputs to the driver loop.
+/// Inputs to the driver loop. Messages and calls are boxed: a command is
+/// held in every agent's reading task and in the loop's queue, so its size
+/// is paid per agent (a `Call` inline is about a kilobyte).
 pub(crate) enum Command {
     Subscribe {
-        call: Call,
+        call: Box<Call>,
         conn: ConnId,
         events: mpsc::Sender<Event>,
         reply: oneshot::Sender<Result<(String, String), CallError>>,
     },
     Call {
-        call: Call,
+        call: Box<Call>,
         stream_id: String,
         reply: oneshot::Sender<Result<(), CallError>>,
     },
@@ -39,11 +41,11 @@ pub(crate) enum Command {
     },
     AgentAttached {
         link: LinkId,
-        messages: mpsc::Sender<MasterMessage>,
+        messages: mpsc::Sender<Box<MasterMessage>>,
     },
     AgentMessage {
         link: LinkId,
-        message: AgentMessage,
+        message: Box<AgentMessage>,
     },
     AgentGone {
         link: LinkId,

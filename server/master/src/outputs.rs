@@ -28,7 +28,8 @@ pub(crate) const AGENT_QUEUE: usize = 16 * 1024;
 #[derive(Default)]
 pub(crate) struct Outputs {
     pub frameworks: HashMap<ConnId, mpsc::Sender<Event>>,
-    pub agents: HashMap<LinkId, mpsc::Sender<MasterMessage>>,
+    /// Boxed: each agent's queue holds at least one block of 32 slots.
+    pub agents: HashMap<LinkId, mpsc::Sender<Box<MasterMessage>>>,
     /// Operator API subscribers, each with its bounded queue.
     pub operators: Vec<mpsc::Sender<Arc<meseta_proto::master::Event>>>,
 }
@@ -56,7 +57,8 @@ pub(crate) fn perform(actions: Vec<Action>, outputs: &mut Outputs) {
             }
             Action::ToAgent { link, message } => {
                 if let Some(tx) = outputs.agents.get(&link) {
-                    if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(message) {
+                    if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(Box::new(message))
+                    {
                         // Ending the stream tells the loop (AgentGone).
                         tracing::warn!(
                             link,

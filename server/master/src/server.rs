@@ -396,7 +396,7 @@ fn handle_command(
             reply,
         } => {
             frameworks.insert(conn, events);
-            match master.subscribe(now, call, conn) {
+            match master.subscribe(now, *call, conn) {
                 Ok(subscribed) => {
                     let _ = reply.send(Ok((subscribed.stream_id, subscribed.framework_id)));
                     subscribed.actions
@@ -412,7 +412,7 @@ fn handle_command(
             call,
             stream_id,
             reply,
-        } => match master.scheduler_call(now, call, &stream_id) {
+        } => match master.scheduler_call(now, *call, &stream_id) {
             Ok(actions) => {
                 after.accepted.push(reply);
                 actions
@@ -452,7 +452,7 @@ fn handle_command(
             agents.insert(link, messages);
             Vec::new()
         }
-        Command::AgentMessage { link, message } => master.agent_message(now, link, message),
+        Command::AgentMessage { link, message } => master.agent_message(now, link, *message),
         Command::AgentGone { link } => {
             agents.remove(&link);
             master.agent_disconnected(now, link)

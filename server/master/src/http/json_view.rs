@@ -63,10 +63,10 @@ pub(crate) fn task(task: &v1::Task) -> Value {
         out["labels"] = meseta_proto::json::to_value(labels)["labels"].clone();
     }
     if let Some(container) = &task.container {
-        out["container"] = meseta_proto::json::to_value(container);
+        out["container"] = meseta_proto::json::to_value(container.as_ref());
     }
     if let Some(discovery) = &task.discovery {
-        out["discovery"] = meseta_proto::json::to_value(discovery);
+        out["discovery"] = meseta_proto::json::to_value(discovery.as_ref());
     }
     out
 }

@@ -91,7 +91,7 @@ pub(super) async fn handle(
     let (reply, result) = oneshot::channel();
     master
         .send(Command::Call {
-            call,
+            call: Box::new(call),
             stream_id,
             reply,
         })
@@ -120,7 +120,7 @@ async fn subscribe(master: MasterHandle, call: Call, encoding: Encoding) -> Resp
     let (reply, result) = oneshot::channel();
     master
         .send(Command::Subscribe {
-            call,
+            call: Box::new(call),
             conn,
             events,
             reply,

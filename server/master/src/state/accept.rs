@@ -336,9 +336,9 @@ impl Master {
                 status_update_state: None,
                 status_update_uuid: None,
                 labels: info.labels.clone(),
-                discovery: info.discovery.clone(),
-                container: info.container.clone(),
-                health_check: info.health_check.clone(),
+                discovery: info.discovery.clone().map(Box::new),
+                container: info.container.clone().map(Box::new),
+                health_check: info.health_check.clone().map(Box::new),
                 kill_policy: info.kill_policy,
                 user: info
                     .command

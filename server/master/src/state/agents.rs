@@ -147,7 +147,9 @@ impl Master {
                 actions,
             );
         } else {
-            self.recovered.remove(&agent_id);
+            if let Some(recovered) = self.recovered.remove(&agent_id) {
+                self.hosts.remove(&recovered.info.hostname, &agent_id);
+            }
             let was_unreachable = self.unreachable.remove(&agent_id).is_some();
             tracing::info!(agent_id, hostname = %info.hostname, was_unreachable, "agent registered");
             self.admit_agent(now, link, info, register, was_unreachable, actions);
@@ -174,20 +176,18 @@ impl Master {
             info.port.is_some() && known.port == info.port && known.hostname == info.hostname
         };
         let mut matching: Vec<&String> = self
-            .agents
-            .values()
-            .filter(|a| {
-                let same_address = address == Some(a.http_address.as_str());
-                (a.info.hostname == info.hostname && same_address) || same_port(&a.info)
+            .hosts
+            .at(&info.hostname)
+            .iter()
+            .filter(|id| {
+                if let Some(a) = self.agents.get(*id) {
+                    let same_address = address == Some(a.http_address.as_str());
+                    (a.info.hostname == info.hostname && same_address) || same_port(&a.info)
+                } else {
+                    // Admitted by an earlier master: known by host and port.
+                    self.recovered.get(*id).is_some_and(|r| same_port(&r.info))
+                }
             })
-            .map(|a| &a.id)
-            .chain(
-                // Admitted by an earlier master: known by host and port.
-                self.recovered
-                    .iter()
-                    .filter(|(_, r)| same_port(&r.info))
-                    .map(|(id, _)| id),
-            )
             .collect();
         matching.sort_unstable();
         matching.first().map(|id| (*id).clone())
@@ -255,6 +255,7 @@ impl Master {
         let mut used: Vec<(String, Resources)> = used.into_iter().collect();
         used.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         self.allocator.add_agent(&agent_id, total.clone(), &used);
+        self.hosts.add(&info.hostname, &agent_id);
         self.agents.insert(
             agent_id.clone(),
             Agent {
@@ -355,6 +356,7 @@ impl Master {
         agent.last_seen = now;
         agent.last_ping = now;
         agent.reregistered_time = Some(now);
+        self.hosts.add(&info.hostname, agent_id);
         agent.info = Arc::new(info);
         if let Some(address) = http_address {
             agent.http_address = address;

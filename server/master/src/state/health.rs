@@ -71,6 +71,7 @@ impl Master {
         let Some(agent) = self.agents.remove(agent_id) else {
             return;
         };
+        self.hosts.remove(&agent.info.hostname, agent_id);
         if gone {
             tracing::warn!(agent_id, "agent is gone");
         } else {

@@ -38,6 +38,7 @@ mod accept;
 mod agents;
 mod containers;
 mod health;
+mod hosts;
 mod ids;
 mod offers;
 pub mod operator;
@@ -378,6 +379,8 @@ pub struct Master {
     agents: HashMap<String, Agent>,
     unreachable: HashMap<String, UnreachableAgent>,
     recovered: HashMap<String, RecoveredAgent>,
+    /// `agents` and `recovered` by host name.
+    hosts: hosts::HostIndex,
     gone: HashMap<String, Duration>,
     offers: HashMap<String, OfferRecord>,
     conns: HashMap<ConnId, String>,
@@ -413,6 +416,7 @@ impl Master {
             agents: HashMap::new(),
             unreachable: HashMap::new(),
             recovered: HashMap::new(),
+            hosts: hosts::HostIndex::default(),
             gone: HashMap::new(),
             offers: HashMap::new(),
             conns: HashMap::new(),

@@ -24,6 +24,7 @@ impl Master {
         self.elected_time = now;
         let deadline = now + self.settings.agent_reregister_timeout;
         for (id, info) in registry.agents {
+            self.hosts.add(&info.hostname, &id);
             self.recovered.insert(id, RecoveredAgent { info, deadline });
         }
         for (id, (info, since)) in registry.unreachable {
@@ -82,6 +83,7 @@ impl Master {
             let Some(agent) = self.recovered.remove(&agent_id) else {
                 continue;
             };
+            self.hosts.remove(&agent.info.hostname, &agent_id);
             tracing::warn!(
                 agent_id,
                 "agent did not re-register after the master failover; marking it unreachable"
@@ -129,7 +131,9 @@ impl Master {
             self.take_agent_down(now, agent_id, removal, actions);
             return;
         }
-        self.recovered.remove(agent_id);
+        if let Some(recovered) = self.recovered.remove(agent_id) {
+            self.hosts.remove(&recovered.info.hostname, agent_id);
+        }
         if self.unreachable.remove(agent_id).is_some() {
             let mut stranded: Vec<(String, String)> = self
                 .frameworks

@@ -120,6 +120,12 @@ impl Master {
                 task.status_update_uuid = status.uuid.clone();
                 record.unacknowledged = status.uuid.clone();
             }
+            // Most tasks see two or three updates: grow one at a time
+            // until then, not to four (a status is 352 bytes, and there
+            // may be 500,000 tasks).
+            if task.statuses.len() < 4 {
+                task.statuses.reserve_exact(1);
+            }
             task.statuses.push(status_for_history(&status));
             if is_terminal(latest) && !was_terminal {
                 *self
