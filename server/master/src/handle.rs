@@ -28,7 +28,7 @@ pub(crate) enum Command {
     Subscribe {
         call: Box<Call>,
         conn: ConnId,
-        events: mpsc::Sender<Event>,
+        events: mpsc::Sender<Box<Event>>,
         reply: oneshot::Sender<Result<(String, String), CallError>>,
     },
     Call {

@@ -19,7 +19,9 @@ use crate::state::{Action, ConnId, LinkId};
 pub(crate) const COMMAND_QUEUE: usize = 16 * 1024;
 /// Events queued for one framework's stream; one that falls this far
 /// behind is disconnected (it subscribes again and reconciles).
-pub(crate) const FRAMEWORK_QUEUE: usize = 16 * 1024;
+/// Boxed, so that the slots of a queue cost little; a burst of 100,000
+/// task updates may queue for a moment.
+pub(crate) const FRAMEWORK_QUEUE: usize = 64 * 1024;
 /// Messages queued for one agent's stream; an agent this far behind is
 /// disconnected (it re-registers, and what it runs is reconciled).
 pub(crate) const AGENT_QUEUE: usize = 16 * 1024;
@@ -27,7 +29,7 @@ pub(crate) const AGENT_QUEUE: usize = 16 * 1024;
 /// The streams actions are sent on.
 #[derive(Default)]
 pub(crate) struct Outputs {
-    pub frameworks: HashMap<ConnId, mpsc::Sender<Event>>,
+    pub frameworks: HashMap<ConnId, mpsc::Sender<Box<Event>>>,
     /// Boxed: each agent's queue holds at least one block of 32 slots.
     pub agents: HashMap<LinkId, mpsc::Sender<Box<MasterMessage>>>,
     /// Operator API subscribers, each with its bounded queue.
@@ -41,7 +43,7 @@ pub(crate) fn perform(actions: Vec<Action>, outputs: &mut Outputs) {
         match action {
             Action::ToFramework { conn, event } => {
                 if let Some(tx) = outputs.frameworks.get(&conn) {
-                    if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(event) {
+                    if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(Box::new(event)) {
                         // Ending the stream tells the loop (FrameworkGone).
                         tracing::warn!(
                             conn,

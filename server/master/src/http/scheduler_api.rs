@@ -163,8 +163,12 @@ impl Drop for DisconnectGuard {
     }
 }
 
+/// Bytes of events written to a framework's stream in one chunk, at most
+/// (one event may be larger).
+const BATCH: usize = 64 * 1024;
+
 struct EventStream {
-    events: mpsc::Receiver<Event>,
+    events: mpsc::Receiver<Box<Event>>,
     encoding: Encoding,
     #[allow(dead_code)]
     guard: DisconnectGuard,
@@ -174,13 +178,19 @@ impl Stream for EventStream {
     type Item = Result<Bytes, std::convert::Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.events.poll_recv(cx) {
-            Poll::Ready(Some(event)) => {
-                let record = recordio::encode(&self.encoding.encode(&event));
-                Poll::Ready(Some(Ok(Bytes::from(record))))
+        // Whatever is queued goes out in one chunk (up to `BATCH` bytes):
+        // a burst of updates is not written one small chunk at a time.
+        let mut chunk = match self.events.poll_recv(cx) {
+            Poll::Ready(Some(event)) => recordio::encode(&self.encoding.encode(event.as_ref())),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        while chunk.len() < BATCH {
+            match self.events.try_recv() {
+                Ok(event) => chunk.extend(recordio::encode(&self.encoding.encode(event.as_ref()))),
+                Err(_) => break,
             }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
         }
+        Poll::Ready(Some(Ok(Bytes::from(chunk))))
     }
 }
