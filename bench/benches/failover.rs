@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{held_task, metric, metrics, resident_kib, KillOnDrop};
+use common::{held_task, metric, metric_in, metrics, resident_kib, KillOnDrop};
 use meseta::launcher::{Cluster, ClusterSpec};
 use meseta::zookeeper::ZooKeeper;
 use meseta_core::scheduler::{Scheduler, SchedulerConfig, SchedulerDriver};
@@ -136,10 +136,14 @@ fn active_agents(address: &str) -> Option<usize> {
     metric(address, "master/slaves_active").map(|n| n as usize)
 }
 
-/// Every agent and every task is in the master's books.
+/// Every agent and every task is in the master's books (one metrics
+/// request: the master renders them inside its loop).
 fn everything_back(address: &str, agents: usize, tasks: usize) -> bool {
-    active_agents(address) == Some(agents)
-        && (tasks == 0 || metric(address, "master/tasks_running") == Some(tasks as u64))
+    let Some(text) = metrics(address) else {
+        return false;
+    };
+    metric_in(&text, "master/slaves_active") == Some(agents as u64)
+        && (tasks == 0 || metric_in(&text, "master/tasks_running") == Some(tasks as u64))
 }
 
 fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
@@ -149,7 +153,10 @@ fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
             return value;
         }
         assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
+        // Each poll makes the master walk its tasks inside its loop: often
+        // enough for the figures' resolution, not so often that the poll
+        // slows what it measures.
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -29,7 +29,11 @@ pub fn metrics(address: &str) -> Option<String> {
 
 /// A whole-number metric a master reports.
 pub fn metric(address: &str, name: &str) -> Option<u64> {
-    let text = metrics(address)?;
+    metric_in(&metrics(address)?, name)
+}
+
+/// A whole-number metric in a `/metrics/snapshot` response.
+pub fn metric_in(text: &str, name: &str) -> Option<u64> {
     let key = format!("\"{name}\":");
     let at = text.find(&key)? + key.len();
     let number: String = text[at..]

@@ -20,6 +20,9 @@ use crate::leadership::{Leadership, RECOVERING};
 /// is held before it is told to come back (reading 100,000 agents' registry
 /// takes a few seconds).
 const RECOVERY_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long an agent's attach to a following master waits for it to be
+/// elected before it is refused.
+const ELECTION_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Routes for the gRPC service, to merge into the HTTP router. What no
 /// route matches is answered by [`unmatched`].
@@ -66,10 +69,17 @@ impl AgentLink for LinkService {
         &self,
         request: Request<Streaming<AgentMessage>>,
     ) -> Result<Response<Outbound>, Status> {
-        let leadership = match self.handle.leadership() {
-            Leadership::Recovering => self.handle.leadership_settled(RECOVERY_HOLD).await,
-            other => other,
-        };
+        let mut leadership = self.handle.leadership();
+        if matches!(leadership, Leadership::Following(_)) {
+            // Agents watch the same ZooKeeper node: one that comes here
+            // as soon as the old leader's node is gone is often a moment
+            // ahead of this master learning that it leads. Refused, it
+            // would back off for seconds.
+            leadership = self.handle.leadership_won(ELECTION_HOLD).await;
+        }
+        if leadership == Leadership::Recovering {
+            leadership = self.handle.leadership_settled(RECOVERY_HOLD).await;
+        }
         if leadership == Leadership::Recovering {
             return Err(Status::unavailable(RECOVERING));
         }

@@ -136,6 +136,12 @@ impl MasterHandle {
         self.leadership.get()
     }
 
+    /// Waits, at most `limit`, while this master follows; the leadership it
+    /// ends in.
+    pub async fn leadership_won(&self, limit: std::time::Duration) -> Leadership {
+        self.leadership.stop_following(limit).await
+    }
+
     /// Waits, at most `limit`, while this master recovers its registry; the
     /// leadership it ends in.
     pub async fn leadership_settled(&self, limit: std::time::Duration) -> Leadership {

@@ -56,6 +56,15 @@ impl LeadershipCell {
         matches!(*self.sender.borrow(), Leadership::Leading)
     }
 
+    /// Waits, at most `limit`, while this master follows; returns the state
+    /// it ends in.
+    pub async fn stop_following(&self, limit: std::time::Duration) -> Leadership {
+        let mut watch = self.sender.subscribe();
+        let wait = watch.wait_for(|state| !matches!(state, Leadership::Following(_)));
+        let _ = tokio::time::timeout(limit, wait).await;
+        self.get()
+    }
+
     /// Waits, at most `limit`, while this master is
     /// [`Leadership::Recovering`]; returns the state it ends in.
     pub async fn settled(&self, limit: std::time::Duration) -> Leadership {

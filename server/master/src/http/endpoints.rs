@@ -287,10 +287,28 @@ pub(crate) fn metrics_of(m: &Master, elected: bool) -> Value {
     let mut put = |k: &str, v: f64| {
         out.insert(k.to_string(), json!(v));
     };
-    // One walk over every task (this runs inside the loop).
+    // One walk over every task, for the counts by state and the resources
+    // in use (this runs inside the loop; 400,000 tasks take milliseconds).
     let mut by_state: HashMap<i32, u64> = HashMap::new();
+    let mut used = meseta_allocator::Resources::default();
+    let mut last: Option<(i32, u64)> = None;
     for record in m.frameworks().values().flat_map(|f| f.tasks.values()) {
-        *by_state.entry(record.task.state).or_default() += 1;
+        // Most tasks share a state with the one before: count runs.
+        match &mut last {
+            Some((state, run)) if *state == record.task.state => *run += 1,
+            _ => {
+                if let Some((state, run)) = last.take() {
+                    *by_state.entry(state).or_default() += run;
+                }
+                last = Some((record.task.state, 1));
+            }
+        }
+        if !record.resources_recovered {
+            used.add(&record.resources);
+        }
+    }
+    if let Some((state, run)) = last {
+        *by_state.entry(state).or_default() += run;
     }
     let active_tasks =
         |state: v1::TaskState| by_state.get(&(state as i32)).copied().unwrap_or(0) as f64;
@@ -382,7 +400,6 @@ pub(crate) fn metrics_of(m: &Master, elected: bool) -> Value {
     for agent in agents.values() {
         total.add(&agent.total);
     }
-    let used = m.used_resources(None, None);
     for name in ["cpus", "mem", "disk", "gpus"] {
         let t = total.scalar(name);
         let u = used.scalar(name);
