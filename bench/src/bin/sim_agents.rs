@@ -34,6 +34,12 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
+/// mimalloc: the load generator shares the machine with the master it
+/// measures, and 40,000 agents re-registering spent most of their time in
+/// glibc's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Flags of `sim-agents`.
 #[derive(Parser, Debug)]
 #[command(about = "Simulated agents attached to a real Meseta (or Mesos-compatible) master")]
