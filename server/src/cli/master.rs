@@ -198,7 +198,7 @@ pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> 
         let session_timeout = args.zk_session_timeout;
         let election = async move {
             match zk {
-                Some(url) => meseta_master::election::contend(url, session_timeout, handle).await,
+                Some(url) => contend_on_own_thread(url, session_timeout, handle).await,
                 None => std::future::pending().await,
             }
         };
@@ -216,4 +216,38 @@ pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> 
         server.stop().await;
         Ok(code)
     })
+}
+
+/// Runs the election, and with it the ZooKeeper session that holds this
+/// master's leadership, on a thread and runtime of its own: a leader busy
+/// with tens of thousands of agents re-registering must not starve its
+/// session (a 2 s session expired under that load, and a healthy leader
+/// stepped down).
+async fn contend_on_own_thread(
+    url: meseta_core::zookeeper::ZkUrl,
+    session_timeout: std::time::Duration,
+    handle: meseta_master::MasterHandle,
+) -> meseta_master::election::ElectionError {
+    use meseta_master::election::{contend, ElectionError};
+    let (done, result) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("meseta-election".into())
+        .spawn(move || {
+            let error = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(contend(url, session_timeout, handle)),
+                Err(e) => {
+                    ElectionError::ZooKeeper(format!("cannot start the election's runtime: {e}"))
+                }
+            };
+            let _ = done.send(error);
+        });
+    if let Err(e) = spawned {
+        return ElectionError::ZooKeeper(format!("cannot start the election's thread: {e}"));
+    }
+    result
+        .await
+        .unwrap_or_else(|_| ElectionError::ZooKeeper("the election's thread stopped".into()))
 }

@@ -73,6 +73,10 @@ impl Master {
                 }),
                 ..Default::default()
             };
+            self.agent_offers
+                .entry(allocation.agent_id.clone())
+                .or_default()
+                .push(offer_id.clone());
             self.offers.insert(
                 offer_id.clone(),
                 OfferRecord {
@@ -108,10 +112,20 @@ impl Master {
             return None;
         }
         let record = self.offers.remove(offer_id)?;
+        self.forget_agent_offer(&record.agent_id, offer_id);
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.offers.remove(offer_id);
         }
         Some(record)
+    }
+
+    fn forget_agent_offer(&mut self, agent_id: &str, offer_id: &str) {
+        if let Some(ids) = self.agent_offers.get_mut(agent_id) {
+            ids.retain(|id| id != offer_id);
+            if ids.is_empty() {
+                self.agent_offers.remove(agent_id);
+            }
+        }
     }
 
     /// The filter a framework asked for, or the default one.
@@ -222,6 +236,7 @@ impl Master {
         let Some(record) = self.offers.remove(offer_id) else {
             return;
         };
+        self.forget_agent_offer(&record.agent_id, offer_id);
         self.counters.offers_rescinded += 1;
         if let Some(framework) = self.frameworks.get_mut(&record.framework_id) {
             framework.offers.remove(offer_id);
@@ -269,12 +284,7 @@ impl Master {
         now: Duration,
         actions: &mut Vec<Action>,
     ) {
-        let mut ids: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| o.agent_id == agent_id)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut ids = self.agent_offers.get(agent_id).cloned().unwrap_or_default();
         ids.sort_unstable();
         for offer_id in ids {
             self.rescind_offer(&offer_id, now, actions);

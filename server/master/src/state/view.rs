@@ -103,7 +103,11 @@ impl Master {
     /// Resources offered on an agent.
     pub fn offered_on_agent(&self, agent_id: &str) -> Resources {
         let mut total = Resources::default();
-        for offer in self.offers.values().filter(|o| o.agent_id == agent_id) {
+        let ids = self
+            .agent_offers
+            .get(agent_id)
+            .map_or(&[][..], Vec::as_slice);
+        for offer in ids.iter().filter_map(|id| self.offers.get(id)) {
             total.add(&offer.resources);
         }
         total
