@@ -21,10 +21,15 @@ pub enum RecordIoError {
 /// Frames one record.
 pub fn encode(record: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(record.len() + 12);
+    append(&mut out, record);
+    out
+}
+
+/// Frames one record at the end of `out` (several records in one buffer).
+pub fn append(out: &mut Vec<u8>, record: &[u8]) {
     out.extend_from_slice(record.len().to_string().as_bytes());
     out.push(b'\n');
     out.extend_from_slice(record);
-    out
 }
 
 /// Incremental decoder: feed it bytes as they arrive, take whole records out.

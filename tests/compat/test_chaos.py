@@ -43,6 +43,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from chaos_pymesos import TERMINAL  # the pymesos framework's own set, beside this file
 
 pytest.importorskip("pymesos", reason="pymesos is not installed; `make test` installs it")
 pytest.importorskip("kazoo", reason="pymesos needs kazoo for zk://; `make test` installs it")
@@ -74,16 +75,6 @@ AGENT_FLAGS = [
 ]
 AGENT_RESOURCES = "cpus:4;mem:4096;disk:1024"
 
-TERMINAL = {
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_ERROR",
-    "TASK_LOST",
-    "TASK_DROPPED",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-}
 RANK = {"TASK_STAGING": 0, "TASK_STARTING": 1, "TASK_RUNNING": 2, "TASK_KILLING": 2}
 # What a framework that is not partition-aware is told instead of the
 # states added after Mesos 1.0.

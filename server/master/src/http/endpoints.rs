@@ -289,29 +289,20 @@ pub(crate) fn metrics_of(m: &Master, elected: bool) -> Value {
     };
     // One walk over every task, for the counts by state and the resources
     // in use (this runs inside the loop; 400,000 tasks take milliseconds).
-    let mut by_state: HashMap<i32, u64> = HashMap::new();
+    let mut by_state = [0u64; TaskUnknown as usize + 1];
     let mut used = meseta_allocator::Resources::default();
-    let mut last: Option<(i32, u64)> = None;
     for record in m.frameworks().values().flat_map(|f| f.tasks.values()) {
-        // Most tasks share a state with the one before: count runs.
-        match &mut last {
-            Some((state, run)) if *state == record.task.state => *run += 1,
-            _ => {
-                if let Some((state, run)) = last.take() {
-                    *by_state.entry(state).or_default() += run;
-                }
-                last = Some((record.task.state, 1));
-            }
+        if let Some(count) = usize::try_from(record.task.state)
+            .ok()
+            .and_then(|state| by_state.get_mut(state))
+        {
+            *count += 1;
         }
         if !record.resources_recovered {
             used.add(&record.resources);
         }
     }
-    if let Some((state, run)) = last {
-        *by_state.entry(state).or_default() += run;
-    }
-    let active_tasks =
-        |state: v1::TaskState| by_state.get(&(state as i32)).copied().unwrap_or(0) as f64;
+    let active_tasks = |state: v1::TaskState| by_state[state as usize] as f64;
     put(
         "master/uptime_secs",
         (wall_clock().saturating_sub(m.start_time())).as_secs_f64(),

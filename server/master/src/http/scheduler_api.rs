@@ -180,16 +180,19 @@ impl Stream for EventStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // Whatever is queued goes out in one chunk (up to `BATCH` bytes):
         // a burst of updates is not written one small chunk at a time.
-        let mut chunk = match self.events.poll_recv(cx) {
-            Poll::Ready(Some(event)) => recordio::encode(&self.encoding.encode(event.as_ref())),
+        let mut next = match self.events.poll_recv(cx) {
+            Poll::Ready(Some(event)) => Some(event),
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
-        while chunk.len() < BATCH {
-            match self.events.try_recv() {
-                Ok(event) => chunk.extend(recordio::encode(&self.encoding.encode(event.as_ref()))),
-                Err(_) => break,
-            }
+        let mut chunk = Vec::new();
+        while let Some(event) = next {
+            recordio::append(&mut chunk, &self.encoding.encode(event.as_ref()));
+            next = if chunk.len() < BATCH {
+                self.events.try_recv().ok()
+            } else {
+                None
+            };
         }
         Poll::Ready(Some(Ok(Bytes::from(chunk))))
     }

@@ -147,9 +147,7 @@ impl Master {
                 actions,
             );
         } else {
-            if let Some(recovered) = self.recovered.remove(&agent_id) {
-                self.hosts.remove(&recovered.info.hostname, &agent_id);
-            }
+            self.take_recovered(&agent_id);
             let was_unreachable = self.unreachable.remove(&agent_id).is_some();
             tracing::info!(agent_id, hostname = %info.hostname, was_unreachable, "agent registered");
             self.admit_agent(now, link, info, register, was_unreachable, actions);

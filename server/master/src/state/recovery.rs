@@ -80,10 +80,9 @@ impl Master {
             .collect();
         expired.sort_unstable();
         for agent_id in expired {
-            let Some(agent) = self.recovered.remove(&agent_id) else {
+            let Some(agent) = self.take_recovered(&agent_id) else {
                 continue;
             };
-            self.hosts.remove(&agent.info.hostname, &agent_id);
             tracing::warn!(
                 agent_id,
                 "agent did not re-register after the master failover; marking it unreachable"
@@ -131,9 +130,7 @@ impl Master {
             self.take_agent_down(now, agent_id, removal, actions);
             return;
         }
-        if let Some(recovered) = self.recovered.remove(agent_id) {
-            self.hosts.remove(&recovered.info.hostname, agent_id);
-        }
+        self.take_recovered(agent_id);
         if self.unreachable.remove(agent_id).is_some() {
             let mut stranded: Vec<(String, String)> = self
                 .frameworks
@@ -161,6 +158,13 @@ impl Master {
             }
         }
         tracing::warn!(agent_id, "agent marked gone");
+    }
+
+    /// Takes an agent out of the recovered ones (and the host index).
+    pub(super) fn take_recovered(&mut self, agent_id: &str) -> Option<RecoveredAgent> {
+        let agent = self.recovered.remove(agent_id)?;
+        self.hosts.remove(&agent.info.hostname, agent_id);
+        Some(agent)
     }
 
     /// The registry operation an agent's (re-)registration needs, if any:
