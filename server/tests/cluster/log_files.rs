@@ -3,6 +3,8 @@
 //! `/files/*` and the operator API's LIST_FILES and READ_FILE; without it,
 //! and for any other path, a 404 that says why.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -90,11 +92,22 @@ fn an_agent_serves_its_log_file() {
     let (status, listed) = list(&agent, "/slave/log");
     assert_eq!(status, 200, "{listed}");
     assert!(read(&agent, "/slave/log").contains("agent starting"));
-    let chunk = get_json(&agent, "/files/read?path=/slave/log&offset=0").expect("/files/read");
-    assert!(chunk["data"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("registered with the master"));
+    // The master books the agent a moment before the agent hears back and
+    // logs it.
+    wait_until(
+        Duration::from_secs(10),
+        "the agent's log to say it registered",
+        || {
+            get_json(&agent, "/files/read?path=/slave/log&offset=0")
+                .map(|chunk| {
+                    chunk["data"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("registered with the master")
+                })
+                .unwrap_or(false)
+        },
+    );
     // The master has no log file here.
     let (status, answer) = list(&tc.master(), "/master/log");
     assert_eq!(status, 404, "{answer}");
