@@ -9,8 +9,11 @@
 //! * **offers under /master/state load**: the framework declines every
 //!   offer for 50 ms; offers per second are counted for a while, then again
 //!   while 10 clients fetch `/master/state` in a loop (the endpoint is
-//!   rendered outside the master's loop, from a snapshot), side by side in
-//!   one run; also the leader's resident memory.
+//!   rendered outside the master's loop, from a snapshot, at a lower
+//!   priority), side by side in one run: once with the clients at normal
+//!   priority, competing for this machine's cores with the master, the
+//!   framework and `sim-agents`, and once at nice 19, standing for readers
+//!   on other machines; also the leader's resident memory.
 //!
 //! Run: `bench/scale.sh` (builds the release binaries), or
 //! `MESETA_BINARY=$PWD/target/release/meseta cargo bench -p meseta-bench --bench scale`.
@@ -37,6 +40,68 @@ use meseta_proto::v1;
 const TASK_CPUS: f64 = 0.1;
 const TASK_MEM: f64 = 32.0;
 const FETCHERS: usize = 10;
+
+/// Clients fetching `/master/state` in a loop, each on a thread at the
+/// given nice value: at 19, they stand for readers on other machines (here
+/// they share the master's two cores, and their reading is not the
+/// master's cost); at 0, they compete with the master as they are.
+struct StateReaders {
+    stop: Arc<AtomicBool>,
+    fetched: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl StateReaders {
+    fn start(address: &str, nice: i32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let fetched = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let threads = (0..FETCHERS)
+            .map(|_| {
+                let (stop, fetched, bytes, address) = (
+                    Arc::clone(&stop),
+                    Arc::clone(&fetched),
+                    Arc::clone(&bytes),
+                    address.to_string(),
+                );
+                std::thread::spawn(move || {
+                    // SAFETY: plain integers in and out; with a thread ID,
+                    // PRIO_PROCESS sets that thread's nice value.
+                    unsafe {
+                        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
+                    }
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Some(response) =
+                            get(&address, "/master/state", Duration::from_secs(60))
+                        {
+                            fetched.fetch_add(1, Ordering::Relaxed);
+                            bytes.store(response.len() as u64, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            fetched,
+            bytes,
+            threads,
+        }
+    }
+
+    /// Stops them: fetches done, and the size of the last document in MB.
+    fn stop(self) -> (f64, f64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        (
+            self.fetched.load(Ordering::Relaxed) as f64,
+            self.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        )
+    }
+}
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -271,41 +336,22 @@ fn main() {
         std::thread::sleep(window);
         (shared.offers.load(Ordering::Relaxed) - before) as f64 / window.as_secs_f64()
     };
+    // Quiet and loaded windows alternate; each loaded one is set against
+    // the mean of the quiet ones on either side (the rate drifts).
     std::thread::sleep(Duration::from_secs(2));
-    let quiet = offers_in(window);
-    let stop = Arc::new(AtomicBool::new(false));
-    let fetched = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let fetchers: Vec<_> = (0..FETCHERS)
-        .map(|_| {
-            let (stop, fetched, bytes, address) = (
-                Arc::clone(&stop),
-                Arc::clone(&fetched),
-                Arc::clone(&bytes),
-                address.clone(),
-            );
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(response) = get(&address, "/master/state", Duration::from_secs(60))
-                    {
-                        let length = response.len();
-                        fetched.fetch_add(1, Ordering::Relaxed);
-                        bytes.store(length as u64, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    let loaded = offers_in(window);
-    stop.store(true, Ordering::Relaxed);
-    for fetcher in fetchers {
-        let _ = fetcher.join();
+    let mut before = offers_in(window);
+    for readers_nice in [0, 19] {
+        let load = StateReaders::start(&address, readers_nice);
+        let loaded = offers_in(window);
+        let (fetches, megabytes) = load.stop();
+        let after = offers_in(window);
+        let quiet = (before + after) / 2.0;
+        println!(
+            "  offers/s: {quiet:.0} alone ({before:.0} before, {after:.0} after), {loaded:.0} while {FETCHERS} clients (nice {readers_nice}) fetch /master/state ({:.1} fetches/s of {megabytes:.0} MB) = {:.2} of the rate",
+            fetches / window.as_secs_f64(),
+            loaded / quiet
+        );
+        before = after;
     }
-    println!(
-        "  offers/s: {quiet:.0} alone, {loaded:.0} while {FETCHERS} clients fetch /master/state ({:.1} fetches/s of {:.0} MB) = {:.2} of the rate",
-        fetched.load(Ordering::Relaxed) as f64 / window.as_secs_f64(),
-        bytes.load(Ordering::Relaxed) as f64 / 1e6,
-        loaded / quiet
-    );
     driver.stop(false);
 }

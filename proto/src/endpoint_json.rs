@@ -3,13 +3,17 @@
 //! master and the agent: `{"cpus": 4.0, "mem": 1024.0, "ports": "[31000-32000]"}`;
 //! and the metrics snapshot turned into the operator API's list.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::v1::{value, Attribute, Resource};
 
 fn ranges_text(ranges: &value::Ranges) -> String {
-    let spans: Vec<String> = ranges
-        .range
+    spans_text(&ranges.range.iter().collect::<Vec<_>>())
+}
+
+fn spans_text(spans: &[&value::Range]) -> String {
+    let spans: Vec<String> = spans
         .iter()
         .map(|r| format!("{}-{}", r.begin, r.end))
         .collect();
@@ -24,35 +28,60 @@ fn set_text(set: &value::Set) -> String {
 /// ranges as `"[a-b, c-d]"`, sets as `"{a,b}"`; `cpus`, `mem`, `disk` and
 /// `gpus` are always present.
 pub fn resources(list: &[Resource]) -> Value {
-    let mut out = Map::new();
-    for name in ["cpus", "mem", "disk", "gpus"] {
-        out.insert(name.into(), json!(0.0));
-    }
-    let mut spans: Vec<(String, value::Ranges)> = Vec::new();
-    for resource in list {
-        if let Some(scalar) = &resource.scalar {
-            let sum = out
-                .get(&resource.name)
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0)
-                + scalar.value;
-            out.insert(
-                resource.name.clone(),
-                json!((sum * 1000.0).round() / 1000.0),
-            );
-        } else if let Some(ranges) = &resource.ranges {
-            match spans.iter_mut().find(|(name, _)| name == &resource.name) {
-                Some((_, all)) => all.range.extend(ranges.range.iter().cloned()),
-                None => spans.push((resource.name.clone(), ranges.clone())),
+    serde_json::to_value(ResourcesJson(list)).unwrap_or_default()
+}
+
+/// [`resources`] written straight to a serializer (a `/master/state` of
+/// 100,000 tasks holds 100,000 of these: no map is built for them).
+pub struct ResourcesJson<'a>(pub &'a [Resource]);
+
+enum Amount<'a> {
+    Scalar(f64),
+    Spans(Vec<&'a value::Range>),
+    Text(String),
+}
+
+impl Serialize for ResourcesJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut amounts: Vec<(&str, Amount)> = ["cpus", "mem", "disk", "gpus"]
+            .into_iter()
+            .map(|name| (name, Amount::Scalar(0.0)))
+            .collect();
+        for resource in self.0 {
+            let at = match amounts.iter().position(|(name, _)| *name == resource.name) {
+                Some(at) => at,
+                None => {
+                    amounts.push((&resource.name, Amount::Scalar(0.0)));
+                    amounts.len() - 1
+                }
+            };
+            let amount = &mut amounts[at].1;
+            if let Some(scalar) = &resource.scalar {
+                match amount {
+                    Amount::Scalar(sum) => *sum += scalar.value,
+                    _ => *amount = Amount::Scalar(scalar.value),
+                }
+            } else if let Some(ranges) = &resource.ranges {
+                match amount {
+                    Amount::Spans(all) => all.extend(&ranges.range),
+                    _ => *amount = Amount::Spans(ranges.range.iter().collect()),
+                }
+            } else if let Some(set) = &resource.set {
+                *amount = Amount::Text(set_text(set));
             }
-        } else if let Some(set) = &resource.set {
-            out.insert(resource.name.clone(), json!(set_text(set)));
         }
+        let mut map = serializer.serialize_map(Some(amounts.len()))?;
+        for (name, amount) in &amounts {
+            match amount {
+                Amount::Scalar(sum) => {
+                    map.serialize_entry(name, &((sum * 1000.0).round() / 1000.0))?
+                }
+                Amount::Spans(spans) => map.serialize_entry(name, &spans_text(spans))?,
+                Amount::Text(text) => map.serialize_entry(name, text)?,
+            }
+        }
+        map.end()
     }
-    for (name, ranges) in spans {
-        out.insert(name, json!(ranges_text(&ranges)));
-    }
-    Value::Object(out)
 }
 
 /// Attributes by name: text as strings, scalars as numbers, ranges and

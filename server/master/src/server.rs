@@ -56,6 +56,14 @@ pub enum ServerError {
     /// The registry configuration is unusable.
     #[error("bad registry configuration: {0}")]
     RegistryConfig(String),
+    /// A thread the master needs could not be started.
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Why a master server ended on its own.
@@ -101,7 +109,12 @@ impl MasterServer {
 
         let (commands, inbox) = mpsc::channel(COMMAND_QUEUE);
         let handle = MasterHandle {
-            snapshots: crate::http::batches::Batches::start(commands.clone()),
+            snapshots: crate::http::batches::Batches::start(commands.clone()).map_err(
+                |source| ServerError::Thread {
+                    what: "rendering",
+                    source,
+                },
+            )?,
             commands,
             next_id: Arc::new(AtomicU64::new(1)),
             info: Arc::new(info.clone()),

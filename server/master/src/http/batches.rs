@@ -5,12 +5,18 @@
 //! fetching `/master/state` in a loop cost the loop one snapshot per round,
 //! not ten, and the whole `/master/state` document is rendered once per
 //! batch.
+//!
+//! One batch is in flight at a time: the next snapshot is taken once every
+//! request of the previous batch has been rendered (on the low-priority
+//! [`Renderer`]). However many clients read, the loop takes one snapshot
+//! per render, and at most two snapshots are alive.
 
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::rendering::Renderer;
 use super::snapshot::Snapshot;
 use crate::handle::Command;
 
@@ -21,6 +27,8 @@ const QUEUE: usize = 1024;
 pub(crate) struct Batch {
     pub snapshot: Snapshot,
     state: OnceLock<Bytes>,
+    /// Dropped with the batch: the next one may be taken.
+    _finished: oneshot::Sender<()>,
 }
 
 impl Batch {
@@ -35,14 +43,25 @@ impl Batch {
 #[derive(Clone)]
 pub(crate) struct Batches {
     requests: mpsc::Sender<oneshot::Sender<Arc<Batch>>>,
+    renderer: Renderer,
 }
 
 impl Batches {
-    /// Starts the task that takes snapshots through the loop's `commands`.
-    pub fn start(commands: mpsc::Sender<Command>) -> Self {
+    /// Starts the task that takes snapshots through the loop's `commands`,
+    /// and the rendering thread.
+    pub fn start(commands: mpsc::Sender<Command>) -> std::io::Result<Self> {
+        let renderer = Renderer::start()?;
         let (requests, queued) = mpsc::channel(QUEUE);
-        tokio::spawn(take_in_batches(queued, commands));
-        Self { requests }
+        tokio::spawn(take_in_batches(queued, commands, renderer.clone()));
+        Ok(Self { requests, renderer })
+    }
+
+    /// Runs `work` (a render) on the rendering thread.
+    pub async fn render<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        self.renderer.run(work).await
     }
 
     /// A batch whose snapshot was taken after this call; `None` when the
@@ -57,6 +76,7 @@ impl Batches {
 async fn take_in_batches(
     mut queued: mpsc::Receiver<oneshot::Sender<Arc<Batch>>>,
     commands: mpsc::Sender<Command>,
+    renderer: Renderer,
 ) {
     while let Some(first) = queued.recv().await {
         let mut waiting = vec![first];
@@ -73,19 +93,24 @@ async fn take_in_batches(
         let Ok(mut snapshot) = snapshot.await else {
             return;
         };
-        let sorted = tokio::task::spawn_blocking(move || {
-            snapshot.sort();
-            snapshot
-        })
-        .await;
-        let Ok(snapshot) = sorted else { continue };
+        let sorted = renderer
+            .run(move || {
+                snapshot.sort();
+                snapshot
+            })
+            .await;
+        let Some(snapshot) = sorted else { continue };
+        let (finished, rendered) = oneshot::channel();
         let batch = Arc::new(Batch {
             snapshot,
             state: OnceLock::new(),
+            _finished: finished,
         });
         for reply in waiting {
             let _ = reply.send(Arc::clone(&batch));
         }
+        drop(batch);
+        let _ = rendered.await;
     }
 }
 
@@ -99,13 +124,13 @@ mod tests {
     use crate::config::Settings;
     use crate::state::{Ids, Master};
 
-    fn master() -> Master {
+    fn master(started: u64) -> Master {
         Master::new(
             Settings::default(),
             meseta_proto::v1::MasterInfo::default(),
             AllocatorConfig::default(),
             Ids::seeded(1),
-            Duration::from_secs(1_700_000_000),
+            Duration::from_secs(started),
         )
     }
 
@@ -117,44 +142,73 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn requests_waiting_while_a_snapshot_is_taken_share_the_next_one() {
-        let (commands, mut inbox) = mpsc::channel(16);
-        let batches = Batches::start(commands);
-        let master = master();
-        let first = tokio::spawn({
-            let batches = batches.clone();
-            async move { batches.next().await }
-        });
-        // The first snapshot is being taken; four more requests arrive.
-        let asked = inbox.recv().await;
-        let later: Vec<_> = (0..4)
+    /// Waits until `n` requests are queued for the next batch.
+    async fn queued(batches: &Batches, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while batches.requests.capacity() > QUEUE - n {
+            assert!(tokio::time::Instant::now() < deadline, "the requests queue");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn ask(batches: &Batches, n: usize) -> Vec<tokio::task::JoinHandle<Option<Arc<Batch>>>> {
+        (0..n)
             .map(|_| {
                 let batches = batches.clone();
                 tokio::spawn(async move { batches.next().await })
             })
-            .collect();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while batches.requests.capacity() > QUEUE - 4 {
-            assert!(tokio::time::Instant::now() < deadline, "the requests queue");
-            tokio::task::yield_now().await;
-        }
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_while_a_snapshot_is_taken_share_the_next_one() {
+        let (commands, mut inbox) = mpsc::channel(16);
+        let batches = Batches::start(commands).expect("the rendering thread");
+        let first = ask(&batches, 1).remove(0);
+        // The first snapshot is being taken; four more requests arrive.
+        let asked = inbox.recv().await;
+        let later = ask(&batches, 4);
+        queued(&batches, 4).await;
         match asked {
-            Some(Command::Inspect(take)) => take(&master),
+            Some(Command::Inspect(take)) => take(&master(1)),
             _ => panic!("expected a snapshot to be asked for"),
         }
         let first = first.await.expect("joins").expect("a batch");
+        assert_eq!(first.snapshot.start_time, Duration::from_secs(1));
+        drop(first);
         // They were not served the snapshot taken before they came, but
         // one taken after, together.
-        take(&mut inbox, &master).await;
-        let mut batches_seen = Vec::new();
+        take(&mut inbox, &master(2)).await;
+        let mut seen = Vec::new();
         for request in later {
-            batches_seen.push(request.await.expect("joins").expect("a batch"));
+            seen.push(request.await.expect("joins").expect("a batch"));
         }
-        assert!(batches_seen
-            .iter()
-            .all(|b| Arc::ptr_eq(b, &batches_seen[0])));
-        assert!(!Arc::ptr_eq(&first, &batches_seen[0]));
+        assert!(seen.iter().all(|b| Arc::ptr_eq(b, &seen[0])));
+        assert_eq!(seen[0].snapshot.start_time, Duration::from_secs(2));
         assert!(inbox.try_recv().is_err(), "two snapshots for five requests");
+    }
+
+    #[tokio::test]
+    async fn the_next_snapshot_waits_until_the_batch_before_is_rendered() {
+        let (commands, mut inbox) = mpsc::channel(16);
+        let batches = Batches::start(commands).expect("the rendering thread");
+        let first = ask(&batches, 1).remove(0);
+        take(&mut inbox, &master(1)).await;
+        let held = first.await.expect("joins").expect("a batch");
+        let second = ask(&batches, 1).remove(0);
+        queued(&batches, 1).await;
+        // Each check yields to the batching task; while the first batch is
+        // held, it asks the loop for nothing.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+            assert!(
+                inbox.try_recv().is_err(),
+                "a snapshot taken while one is held"
+            );
+        }
+        drop(held);
+        take(&mut inbox, &master(2)).await;
+        let second = second.await.expect("joins").expect("a batch");
+        assert_eq!(second.snapshot.start_time, Duration::from_secs(2));
     }
 }

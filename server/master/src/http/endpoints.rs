@@ -47,8 +47,8 @@ fn leader_info(master: &MasterHandle) -> Option<v1::MasterInfo> {
     }
 }
 
-/// Renders a batch's [`Snapshot`] with `render` on a blocking thread: the
-/// loop only pays for the snapshot (once per batch).
+/// Renders a batch's [`Snapshot`] with `render` on the rendering thread:
+/// the loop only pays for the snapshot (once per batch).
 async fn rendered(
     master: &MasterHandle,
     render: impl FnOnce(&Batch) -> Bytes + Send + 'static,
@@ -56,14 +56,18 @@ async fn rendered(
     let Some(batch) = master.snapshots.next().await else {
         return unavailable();
     };
-    match tokio::task::spawn_blocking(move || render(&batch)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    match master.snapshots.render(move || render(&batch)).await {
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the document could not be rendered; see the master's log",
+        )
+            .into_response(),
     }
 }
 
 /// A rendered document's bytes.
-fn json_bytes(document: &Value) -> Bytes {
+fn json_bytes(document: &impl serde::Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(document).unwrap_or_default())
 }
 
@@ -77,26 +81,27 @@ pub(super) async fn state(State(master): State<MasterHandle>) -> Response {
     .await
 }
 
-/// `/master/state`'s document.
-pub(crate) fn state_document(
-    s: &Snapshot,
+/// `/master/state`'s document: its small fields, then the agents and
+/// frameworks written straight from the snapshot.
+#[derive(serde::Serialize)]
+pub(crate) struct StateDocument<'a> {
+    #[serde(flatten)]
+    head: Value,
+    slaves: Vec<json_view::AgentJson<'a>>,
+    recovered_slaves: Vec<Value>,
+    frameworks: Vec<json_view::FrameworkJson<'a>>,
+    completed_frameworks: Vec<json_view::FrameworkJson<'a>>,
+    orphan_tasks: [(); 0],
+    unregistered_frameworks: [(); 0],
+}
+
+pub(crate) fn state_document<'a>(
+    s: &'a Snapshot,
     info: &v1::MasterInfo,
     leader: Option<&v1::MasterInfo>,
     flags: &std::collections::BTreeMap<String, String>,
-) -> Value {
-    let frameworks: Vec<Value> = s
-        .frameworks
-        .iter()
-        .map(|f| json_view::framework(f, false))
-        .collect();
-    let completed: Vec<Value> = s
-        .completed_frameworks
-        .iter()
-        .map(|f| json_view::framework(f, false))
-        .collect();
-    let agents: Vec<Value> = s.agents.iter().map(json_view::agent).collect();
-    let recovered: Vec<Value> = s.recovered.iter().map(json_view::recovered_agent).collect();
-    json!({
+) -> StateDocument<'a> {
+    let head = json!({
         "version": MESOS_VERSION,
         "build_date": "",
         "build_time": 0,
@@ -119,13 +124,24 @@ pub(crate) fn state_document(
             .filter_map(|t| v1::master_info::capability::Type::try_from(t).ok())
             .map(|t| t.as_str_name())
             .collect::<Vec<_>>(),
-        "slaves": agents,
-        "recovered_slaves": recovered,
-        "frameworks": frameworks,
-        "completed_frameworks": completed,
-        "orphan_tasks": [],
-        "unregistered_frameworks": [],
-    })
+    });
+    StateDocument {
+        head,
+        slaves: s.agents.iter().map(json_view::AgentJson::new).collect(),
+        recovered_slaves: s.recovered.iter().map(json_view::recovered_agent).collect(),
+        frameworks: s
+            .frameworks
+            .iter()
+            .map(json_view::FrameworkJson::new)
+            .collect(),
+        completed_frameworks: s
+            .completed_frameworks
+            .iter()
+            .map(json_view::FrameworkJson::new)
+            .collect(),
+        orphan_tasks: [],
+        unregistered_frameworks: [],
+    }
 }
 
 pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Response {
@@ -162,7 +178,7 @@ pub(super) async fn state_summary(State(master): State<MasterHandle>) -> Respons
         let frameworks: Vec<Value> = s
             .frameworks
             .iter()
-            .map(|f| json_view::framework(f, true))
+            .map(json_view::framework_summary)
             .collect();
         json_bytes(&json!({
             "hostname": info.hostname,
@@ -184,11 +200,27 @@ pub(super) async fn frameworks(
     rendered(&master, move |batch| {
         let s = &batch.snapshot;
         let keep = |f: &&FrameworkView| wanted.as_ref().is_none_or(|id| *id == f.id);
-        json_bytes(&json!({
-            "frameworks": s.frameworks.iter().filter(keep).map(|f| json_view::framework(f, false)).collect::<Vec<_>>(),
-            "completed_frameworks": s.completed_frameworks.iter().filter(keep).map(|f| json_view::framework(f, false)).collect::<Vec<_>>(),
-            "unregistered_frameworks": [],
-        }))
+        #[derive(serde::Serialize)]
+        struct Frameworks<'a> {
+            frameworks: Vec<json_view::FrameworkJson<'a>>,
+            completed_frameworks: Vec<json_view::FrameworkJson<'a>>,
+            unregistered_frameworks: [(); 0],
+        }
+        json_bytes(&Frameworks {
+            frameworks: s
+                .frameworks
+                .iter()
+                .filter(keep)
+                .map(json_view::FrameworkJson::new)
+                .collect(),
+            completed_frameworks: s
+                .completed_frameworks
+                .iter()
+                .filter(keep)
+                .map(json_view::FrameworkJson::new)
+                .collect(),
+            unregistered_frameworks: [],
+        })
     })
     .await
 }
@@ -209,10 +241,20 @@ pub(super) async fn slaves(
             .filter(|info| keep(info.id.as_ref().map_or("", |i| i.value.as_str())))
             .map(json_view::recovered_agent)
             .collect();
-        json_bytes(&json!({
-            "slaves": s.agents.iter().filter(|a| keep(&a.id)).map(json_view::agent).collect::<Vec<_>>(),
-            "recovered_slaves": recovered,
-        }))
+        #[derive(serde::Serialize)]
+        struct Agents<'a> {
+            slaves: Vec<json_view::AgentJson<'a>>,
+            recovered_slaves: Vec<Value>,
+        }
+        json_bytes(&Agents {
+            slaves: s
+                .agents
+                .iter()
+                .filter(|a| keep(&a.id))
+                .map(json_view::AgentJson::new)
+                .collect(),
+            recovered_slaves: recovered,
+        })
     })
     .await
 }
@@ -237,20 +279,17 @@ pub(super) async fn tasks(
     let descending = query.get("order").map(String::as_str) != Some("asc");
     let framework_filter = query.get("framework_id").cloned();
     let task_filter = query.get("task_id").cloned();
-    view(&master, move |m| {
+    rendered(&master, move |batch| {
+        let s = &batch.snapshot;
         let mut tasks: Vec<&v1::Task> = Vec::new();
-        for framework in m
-            .frameworks()
-            .values()
-            .chain(m.completed_frameworks().iter())
-        {
+        for framework in s.frameworks.iter().chain(&s.completed_frameworks) {
             if framework_filter
                 .as_ref()
                 .is_some_and(|f| f != &framework.id)
             {
                 continue;
             }
-            tasks.extend(framework.tasks.values().map(|r| r.task.as_ref()));
+            tasks.extend(framework.tasks.iter().map(|t| t.as_ref()));
             tasks.extend(framework.completed_tasks.iter().map(|t| t.as_ref()));
         }
         tasks.retain(|t| task_filter.as_ref().is_none_or(|id| id == &t.task_id.value));
@@ -263,13 +302,18 @@ pub(super) async fn tasks(
         if descending {
             tasks.reverse();
         }
-        let page: Vec<Value> = tasks
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(json_view::task)
-            .collect();
-        json!({ "tasks": page })
+        #[derive(serde::Serialize)]
+        struct Page<'a> {
+            tasks: Vec<json_view::TaskJson<'a>>,
+        }
+        json_bytes(&Page {
+            tasks: tasks
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(json_view::TaskJson::new)
+                .collect(),
+        })
     })
     .await
 }

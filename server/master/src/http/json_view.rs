@@ -1,14 +1,24 @@
 //! The JSON shapes of Mesos's legacy endpoints (`/master/state` and
 //! friends): key names and nesting that dashboards, the CLI and other tools
-//! expect, built from the state machine's read-only view.
+//! expect, built from a [`Snapshot`](super::snapshot::Snapshot)'s views.
+//!
+//! Tasks, agents and frameworks are written straight to the serializer
+//! (`Serialize` views borrowing the snapshot), not built as a
+//! `serde_json::Value` first: a `/master/state` of 100,000 tasks was
+//! mostly map inserts, allocations and frees. The small, fixed parts of a
+//! document stay `json!` values.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_allocator::Resources;
+use meseta_proto::endpoint_json::ResourcesJson;
 use meseta_proto::v1;
+use serde::ser::Serializer;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::snapshot::{AgentView, FrameworkView};
+use super::snapshot::{AgentView, FrameworkView, OfferView};
 
 pub(crate) use meseta_proto::endpoint_json::{attributes, resources};
 
@@ -21,64 +31,105 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-pub(crate) fn task(task: &v1::Task) -> Value {
-    let state = v1::TaskState::try_from(task.state)
+fn state_name(state: i32) -> &'static str {
+    v1::TaskState::try_from(state)
         .map(|s| s.as_str_name())
-        .unwrap_or("TASK_UNKNOWN");
-    let statuses: Vec<Value> = task
-        .statuses
-        .iter()
-        .map(|s| {
-            let mut status = json!({
-                "state": v1::TaskState::try_from(s.state).map(|x| x.as_str_name()).unwrap_or("TASK_UNKNOWN"),
-                "timestamp": s.timestamp.unwrap_or_default(),
-            });
-            if let Some(container) = &s.container_status {
-                status["container_status"] = meseta_proto::json::to_value(container);
-            }
-            status
-        })
-        .collect();
-    let mut out = json!({
-        "id": task.task_id.value,
-        "name": task.name,
-        "framework_id": task.framework_id.value,
-        "executor_id": task.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
-        "slave_id": task.agent_id.value,
-        "state": state,
-        "resources": resources(&task.resources),
-        "statuses": statuses,
-    });
-    if let Some(role) = task
-        .resources
-        .iter()
-        .find_map(|r| r.allocation_info.as_ref()?.role.clone())
-    {
-        out["role"] = json!(role);
-    }
-    if let Some(user) = &task.user {
-        out["user"] = json!(user);
-    }
-    if let Some(labels) = &task.labels {
-        out["labels"] = meseta_proto::json::to_value(labels)["labels"].clone();
-    }
-    if let Some(container) = &task.container {
-        out["container"] = meseta_proto::json::to_value(container.as_ref());
-    }
-    if let Some(discovery) = &task.discovery {
-        out["discovery"] = meseta_proto::json::to_value(discovery.as_ref());
-    }
-    out
+        .unwrap_or("TASK_UNKNOWN")
 }
 
-pub(crate) fn framework(f: &FrameworkView, summary: bool) -> Value {
-    let capabilities: Vec<Value> = f
+/// One task as the legacy endpoints show it.
+#[derive(Serialize)]
+pub(crate) struct TaskJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    framework_id: &'a str,
+    executor_id: &'a str,
+    slave_id: &'a str,
+    state: &'static str,
+    resources: ResourcesJson<'a>,
+    statuses: Statuses<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discovery: Option<Value>,
+}
+
+impl<'a> TaskJson<'a> {
+    pub fn new(task: &'a v1::Task) -> Self {
+        Self {
+            id: &task.task_id.value,
+            name: &task.name,
+            framework_id: &task.framework_id.value,
+            executor_id: task.executor_id.as_ref().map_or("", |e| e.value.as_str()),
+            slave_id: &task.agent_id.value,
+            state: state_name(task.state),
+            resources: ResourcesJson(&task.resources),
+            statuses: Statuses(&task.statuses),
+            role: task
+                .resources
+                .iter()
+                .find_map(|r| r.allocation_info.as_ref()?.role.as_deref()),
+            user: task.user.as_deref(),
+            labels: task
+                .labels
+                .as_ref()
+                .map(|l| meseta_proto::json::to_value(l)["labels"].clone()),
+            container: task.container.as_deref().map(meseta_proto::json::to_value),
+            discovery: task.discovery.as_deref().map(meseta_proto::json::to_value),
+        }
+    }
+}
+
+/// A task's status history: state and time, and what its container
+/// reported.
+struct Statuses<'a>(&'a [v1::TaskStatus]);
+
+#[derive(Serialize)]
+struct StatusJson {
+    state: &'static str,
+    timestamp: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_status: Option<Value>,
+}
+
+impl Serialize for Statuses<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|s| {
+            StatusJson {
+                state: state_name(s.state),
+                timestamp: s.timestamp.unwrap_or_default(),
+                container_status: s
+                    .container_status
+                    .as_ref()
+                    .map(meseta_proto::json::to_value),
+            }
+        }))
+    }
+}
+
+struct Tasks<'a>(&'a [Arc<v1::Task>]);
+
+impl Serialize for Tasks<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|t| TaskJson::new(t)))
+    }
+}
+
+/// What every view of a framework shows, summary or not.
+fn framework_head(f: &FrameworkView) -> Value {
+    let capabilities: Vec<&str> = f
         .info
         .capabilities
         .iter()
         .filter_map(|c| c.r#type)
         .filter_map(|t| v1::framework_info::capability::Type::try_from(t).ok())
-        .map(|t| json!(t.as_str_name()))
+        .map(|t| t.as_str_name())
         .collect();
     let mut out = json!({
         "id": f.id,
@@ -110,82 +161,139 @@ pub(crate) fn framework(f: &FrameworkView, summary: bool) -> Value {
     if let Some(t) = f.reregistered_time {
         out["reregistered_time"] = json!(secs(t));
     }
-    if summary {
-        let count = |tasks: &[std::sync::Arc<v1::Task>], state: v1::TaskState| {
-            tasks.iter().filter(|t| t.state == state as i32).count()
-        };
-        out["slave_ids"] = json!(f
-            .tasks
-            .iter()
-            .map(|t| t.agent_id.value.clone())
-            .collect::<std::collections::BTreeSet<_>>());
-        for state in [
-            v1::TaskState::TaskStaging,
-            v1::TaskState::TaskStarting,
-            v1::TaskState::TaskRunning,
-            v1::TaskState::TaskKilling,
-        ] {
-            out[state.as_str_name()] = json!(count(&f.tasks, state));
-        }
-        for state in [
-            v1::TaskState::TaskFinished,
-            v1::TaskState::TaskKilled,
-            v1::TaskState::TaskFailed,
-            v1::TaskState::TaskLost,
-            v1::TaskState::TaskError,
-        ] {
-            out[state.as_str_name()] = json!(count(&f.completed_tasks, state));
-        }
-        return out;
-    }
-    out["tasks"] = json!(f.tasks.iter().map(|t| task(t)).collect::<Vec<_>>());
-    out["completed_tasks"] = json!(f
-        .completed_tasks
-        .iter()
-        .map(|t| task(t))
-        .collect::<Vec<_>>());
-    out["unreachable_tasks"] = json!([]);
-    out["offers"] = json!(f
-        .offers
-        .iter()
-        .map(|o| json!({
-            "id": o.id,
-            "framework_id": f.id,
-            "slave_id": o.agent_id,
-            "resources": allocator_resources(&o.resources),
-        }))
-        .collect::<Vec<_>>());
-    out["executors"] = json!(f
-        .executors
-        .iter()
-        .map(|(agent, e)| {
-            let mut value = meseta_proto::json::to_value(e);
-            value["slave_id"] = json!(agent);
-            value
-        })
-        .collect::<Vec<_>>());
     out
 }
 
+/// `/master/state-summary`'s framework: counts by state instead of tasks.
+pub(crate) fn framework_summary(f: &FrameworkView) -> Value {
+    let mut out = framework_head(f);
+    let count = |tasks: &[Arc<v1::Task>], state: v1::TaskState| {
+        tasks.iter().filter(|t| t.state == state as i32).count()
+    };
+    out["slave_ids"] = json!(f
+        .tasks
+        .iter()
+        .map(|t| t.agent_id.value.as_str())
+        .collect::<std::collections::BTreeSet<_>>());
+    for state in [
+        v1::TaskState::TaskStaging,
+        v1::TaskState::TaskStarting,
+        v1::TaskState::TaskRunning,
+        v1::TaskState::TaskKilling,
+    ] {
+        out[state.as_str_name()] = json!(count(&f.tasks, state));
+    }
+    for state in [
+        v1::TaskState::TaskFinished,
+        v1::TaskState::TaskKilled,
+        v1::TaskState::TaskFailed,
+        v1::TaskState::TaskLost,
+        v1::TaskState::TaskError,
+    ] {
+        out[state.as_str_name()] = json!(count(&f.completed_tasks, state));
+    }
+    out
+}
+
+/// One framework with its tasks, offers and executors (`/master/state`,
+/// `/master/frameworks`).
+#[derive(Serialize)]
+pub(crate) struct FrameworkJson<'a> {
+    #[serde(flatten)]
+    head: Value,
+    tasks: Tasks<'a>,
+    completed_tasks: Tasks<'a>,
+    unreachable_tasks: [(); 0],
+    offers: Vec<OfferJson<'a>>,
+    executors: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct OfferJson<'a> {
+    id: &'a str,
+    framework_id: &'a str,
+    slave_id: &'a str,
+    resources: Value,
+}
+
+impl<'a> FrameworkJson<'a> {
+    pub fn new(f: &'a FrameworkView) -> Self {
+        let offer = |o: &'a OfferView| OfferJson {
+            id: &o.id,
+            framework_id: &f.id,
+            slave_id: &o.agent_id,
+            resources: allocator_resources(&o.resources),
+        };
+        Self {
+            head: framework_head(f),
+            tasks: Tasks(&f.tasks),
+            completed_tasks: Tasks(&f.completed_tasks),
+            unreachable_tasks: [],
+            offers: f.offers.iter().map(offer).collect(),
+            executors: f
+                .executors
+                .iter()
+                .map(|(agent, e)| {
+                    let mut value = meseta_proto::json::to_value(e);
+                    value["slave_id"] = json!(agent);
+                    value
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One registered agent.
+#[derive(Serialize)]
+pub(crate) struct AgentJson<'a> {
+    id: &'a str,
+    pid: String,
+    hostname: &'a str,
+    port: i32,
+    registered_time: f64,
+    reregistered_time: Option<f64>,
+    resources: ResourcesJson<'a>,
+    used_resources: Value,
+    offered_resources: Value,
+    reserved_resources: Value,
+    unreserved_resources: ResourcesJson<'a>,
+    attributes: Value,
+    active: bool,
+    deactivated: bool,
+    version: &'a str,
+    capabilities: [&'static str; 3],
+}
+
+impl<'a> AgentJson<'a> {
+    pub fn new(a: &'a AgentView) -> Self {
+        Self {
+            id: &a.id,
+            pid: format!("slave(1)@{}", a.http_address),
+            hostname: &a.info.hostname,
+            port: a.info.port.unwrap_or(5051),
+            registered_time: secs(a.registered_time),
+            reregistered_time: a.reregistered_time.map(secs),
+            resources: ResourcesJson(&a.info.resources),
+            used_resources: allocator_resources(&a.used),
+            offered_resources: allocator_resources(&a.offered),
+            reserved_resources: json!({}),
+            unreserved_resources: ResourcesJson(&a.info.resources),
+            attributes: attributes(&a.info.attributes),
+            active: a.active,
+            deactivated: !a.active,
+            version: &a.version,
+            capabilities: [
+                "MULTI_ROLE",
+                "HIERARCHICAL_ROLE",
+                "TASK_LABELS_DEDUPLICATION",
+            ],
+        }
+    }
+}
+
+/// One agent as a value (for `/master/state-summary`, which adds to it).
 pub(crate) fn agent(a: &AgentView) -> Value {
-    json!({
-        "id": a.id,
-        "pid": format!("slave(1)@{}", a.http_address),
-        "hostname": a.info.hostname,
-        "port": a.info.port.unwrap_or(5051),
-        "registered_time": secs(a.registered_time),
-        "reregistered_time": a.reregistered_time.map(secs),
-        "resources": resources(&a.info.resources),
-        "used_resources": allocator_resources(&a.used),
-        "offered_resources": allocator_resources(&a.offered),
-        "reserved_resources": {},
-        "unreserved_resources": resources(&a.info.resources),
-        "attributes": attributes(&a.info.attributes),
-        "active": a.active,
-        "deactivated": !a.active,
-        "version": a.version,
-        "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "TASK_LABELS_DEDUPLICATION"],
-    })
+    serde_json::to_value(AgentJson::new(a)).unwrap_or_default()
 }
 
 /// An agent from the registry that has not re-registered yet (Mesos's

@@ -8,6 +8,7 @@ mod files;
 mod json_view;
 mod operator;
 mod prometheus;
+mod rendering;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;

@@ -72,9 +72,10 @@ pub struct Snapshot {
     pub(crate) completed_frameworks: Vec<FrameworkView>,
 }
 
-/// Resources summed per key (borrowed from the state while it is taken).
+/// Resources summed per key (borrowed from the state while it is taken;
+/// hashed with foldhash: this runs inside the loop, once per task).
 #[derive(Default)]
-struct Sums<'a>(HashMap<&'a str, Resources>);
+struct Sums<'a>(HashMap<&'a str, Resources, foldhash::fast::RandomState>);
 
 impl<'a> Sums<'a> {
     fn add(&mut self, key: &'a str, resources: &Resources) {
