@@ -25,6 +25,7 @@
 //! tasks onto the simulated agents (they stay running), so that "all
 //! agents back" also means every task is back in the new leader's books;
 //! the leader's resident memory is printed before the first kill.
+//! `MESETA_BENCH_KEEP=1` keeps the masters' logs and work directories.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -167,7 +168,11 @@ fn scenario(
     simulated: usize,
     tasks: usize,
 ) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
-    let root = tempfile::tempdir().expect("temp dir");
+    let mut root = tempfile::tempdir().expect("temp dir");
+    if std::env::var_os("MESETA_BENCH_KEEP").is_some() {
+        root.disable_cleanup(true);
+        println!("  logs kept under {}", root.path().display());
+    }
     let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
     let zk = zookeeper.url("/meseta");
     let mut spec = ClusterSpec::new(binary, root.path(), 2);

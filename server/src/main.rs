@@ -13,6 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: a master taking over 40,000 agents with their 400,000 tasks
+/// spent a quarter of its CPU in glibc's free and consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Mesos-compatible cluster manager.
 #[derive(Parser)]
 #[command(name = "meseta", version, about, long_about = None)]
