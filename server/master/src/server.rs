@@ -31,6 +31,10 @@ const ALLOCATION_BATCH: Duration = Duration::from_millis(10);
 /// Most commands handled together before their registry operations are
 /// written (group commit) and their actions sent.
 const COMMAND_BATCH: usize = 1024;
+
+/// How often a following master looks whether the shared registry changed,
+/// and reads it again if it did (see [`Store::stand_by`]).
+const STANDBY_REFRESH: Duration = Duration::from_secs(5);
 /// Errors starting the master.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -149,6 +153,7 @@ impl MasterServer {
             store,
             inbox,
             config.allocation_interval,
+            handle.leadership.clone(),
             shutdown.clone(),
         ));
 
@@ -315,12 +320,15 @@ async fn driver_loop(
     mut store: Store,
     mut inbox: mpsc::Receiver<Command>,
     interval: Duration,
+    leadership: LeadershipCell,
     shutdown: Arc<watch::Sender<bool>>,
 ) -> Result<(), String> {
     let mut stopping = shutdown.subscribe();
     let mut outputs = Outputs::default();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut standby = tokio::time::interval(STANDBY_REFRESH);
+    standby.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_allocation: Option<Instant> = None;
     loop {
         let mut after = AfterBatch::default();
@@ -337,6 +345,12 @@ async fn driver_loop(
             _ = sleep_until(next_allocation), if next_allocation.is_some() => {
                 next_allocation = None;
                 master.tick(wall_clock())
+            }
+            _ = standby.tick(), if matches!(leadership.get(), Leadership::Following(_)) => {
+                if let Err(error) = store.stand_by().await {
+                    tracing::debug!(%error, "cannot read the registry while following; an election will");
+                }
+                continue;
             }
         };
         for _ in 1..COMMAND_BATCH {

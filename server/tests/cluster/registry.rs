@@ -175,6 +175,62 @@ fn the_zookeeper_registry_fences_a_deposed_leader() {
     });
 }
 
+#[test]
+fn a_following_master_keeps_the_registry_read_but_never_a_stale_copy() {
+    use meseta::zookeeper::ZooKeeper;
+    use meseta_master::registry::{ops, zookeeper::ZooKeeperStore, RegistryError};
+
+    need_zookeeper();
+    let root = tempfile::tempdir().expect("temp dir");
+    let zookeeper = ZooKeeper::start(&root.path().join("zk")).expect("zookeeper starts");
+    let url = meseta_core::zookeeper::ZkUrl::parse(&zookeeper.url("/standby")).expect("url");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let timeout = std::time::Duration::from_secs(5);
+        let connect = || ZooKeeperStore::connect(&url, timeout);
+        let mut leader = connect().await.expect("connect");
+        leader.recover().await.expect("recover");
+        leader
+            .apply(&[ops::admit_agent(&registry_agent(1))])
+            .await
+            .expect("write");
+
+        // A follower's copy is taken, then the leader writes again: elected,
+        // the follower reads the registry anew.
+        let mut follower = connect().await.expect("connect");
+        follower.stand_by().await.expect("stand by");
+        leader
+            .apply(&[ops::admit_agent(&registry_agent(2))])
+            .await
+            .expect("write");
+        let seen = follower.recover().await.expect("recover");
+        assert_eq!(seen.agents.len(), 2, "the write after the copy is seen");
+
+        // A copy of the latest registry is used as it is: a bucket spoiled
+        // behind the registry's back (no write of the root node) is not
+        // even read by the follower, while a fresh reader trips on it.
+        let mut follower = connect().await.expect("connect");
+        follower.stand_by().await.expect("stand by");
+        let client = meseta_core::zookeeper::connect_with_timeout(&url.servers, timeout)
+            .await
+            .expect("connect");
+        client
+            .set_data(
+                &format!("{}/registry/b-0000", url.path),
+                b"not a registry",
+                None,
+            )
+            .await
+            .expect("spoil a bucket");
+        let seen = follower.recover().await.expect("recover from the copy");
+        assert_eq!(seen.agents.len(), 2);
+        match connect().await.expect("connect").recover().await {
+            Err(RegistryError::Corrupt { .. }) => {}
+            other => panic!("a fresh read should find the spoiled bucket, got {other:?}"),
+        }
+    });
+}
+
 /// A realistic agent: hostname, ID and resources.
 fn registry_agent(i: usize) -> v1::AgentInfo {
     v1::AgentInfo {

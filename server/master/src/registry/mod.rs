@@ -292,6 +292,15 @@ impl Store {
         }
     }
 
+    /// While following: keeps a copy of a shared registry current, so that
+    /// an election finds it read (a local registry has nothing to share).
+    pub async fn stand_by(&mut self) -> Result<(), RegistryError> {
+        match self {
+            Self::ZooKeeper(store) => store.stand_by().await,
+            Self::Memory(_) | Self::File(_) => Ok(()),
+        }
+    }
+
     /// Durably applies `operations`, in order, as one write.
     pub async fn apply(&mut self, operations: &[Operation]) -> Result<(), RegistryError> {
         if operations.is_empty() {
