@@ -201,7 +201,7 @@ impl ZooKeeperStore {
         let buckets = index.buckets.unwrap_or(BUCKETS).max(1);
         let state = self.read_buckets(buckets).await?;
         let (_, after) = self.client.get_data(&self.root).await.map_err(zk)?;
-        self.standby = ((after.mzxid, after.version) == read_at).then(|| StandbyCopy {
+        self.standby = ((after.mzxid, after.version) == read_at).then_some(StandbyCopy {
             read_at,
             buckets,
             state,
