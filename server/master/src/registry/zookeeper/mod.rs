@@ -65,7 +65,7 @@ pub struct ZooKeeperStore {
     writer: String,
     sequence: u64,
     /// The registry as read while following.
-    standby: Option<StandbyCopy>,
+    standby: Option<Box<StandbyCopy>>,
 }
 
 /// A whole registry read while following, and the root node's state it
@@ -201,11 +201,11 @@ impl ZooKeeperStore {
         let buckets = index.buckets.unwrap_or(BUCKETS).max(1);
         let state = self.read_buckets(buckets).await?;
         let (_, after) = self.client.get_data(&self.root).await.map_err(zk)?;
-        self.standby = ((after.mzxid, after.version) == read_at).then_some(StandbyCopy {
+        self.standby = ((after.mzxid, after.version) == read_at).then_some(Box::new(StandbyCopy {
             read_at,
             buckets,
             state,
-        });
+        }));
         Ok(())
     }
 
