@@ -56,11 +56,11 @@ pub(crate) enum Command {
         call: Box<meseta_proto::master::Call>,
         reply: oneshot::Sender<Result<(), CallError>>,
     },
-    /// An operator API SUBSCRIBE: SUBSCRIBED goes first into `events`,
-    /// then every change.
+    /// An operator API SUBSCRIBE: a snapshot of the state (for SUBSCRIBED)
+    /// into `state`, then every change after it into `events`.
     OperatorSubscribe {
+        state: oneshot::Sender<crate::state::snapshot::Snapshot>,
         events: mpsc::Sender<Arc<meseta_proto::master::Event>>,
-        heartbeat: Duration,
     },
     Inspect(Box<dyn FnOnce(&Master) + Send>),
     /// Read the registry and start leading from it.

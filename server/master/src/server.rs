@@ -459,9 +459,9 @@ fn handle_command(
                 Vec::new()
             }
         },
-        Command::OperatorSubscribe { events, heartbeat } => {
-            let subscribed = crate::state::operator::events::subscribed(master, heartbeat);
-            if events.try_send(Arc::new(subscribed)).is_ok() {
+        Command::OperatorSubscribe { state, events } => {
+            let snapshot = crate::state::snapshot::Snapshot::take(master);
+            if state.send(snapshot).is_ok() {
                 if outputs.operators.len() >= crate::http::MAX_OPERATOR_SUBSCRIBERS {
                     tracing::warn!("too many operator API subscribers; closing the oldest");
                     outputs.operators.remove(0);

@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 
 use super::batches::Batch;
 use super::json_view;
-use super::snapshot::{FrameworkView, Snapshot};
 use super::MESOS_VERSION;
 use crate::handle::{wall_clock, MasterHandle};
 use crate::leadership::{self, Leadership};
+use crate::state::snapshot::{FrameworkView, Snapshot};
 use crate::state::Master;
 use axum::body::Bytes;
 

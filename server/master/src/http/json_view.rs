@@ -1,6 +1,6 @@
 //! The JSON shapes of Mesos's legacy endpoints (`/master/state` and
 //! friends): key names and nesting that dashboards, the CLI and other tools
-//! expect, built from a [`Snapshot`](super::snapshot::Snapshot)'s views.
+//! expect, built from a [`Snapshot`](crate::state::snapshot::Snapshot)'s views.
 //!
 //! Tasks, agents and frameworks are written straight to the serializer
 //! (`Serialize` views borrowing the snapshot), not built as a
@@ -18,7 +18,7 @@ use serde::ser::Serializer;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::snapshot::{AgentView, FrameworkView, OfferView};
+use crate::state::snapshot::{AgentView, FrameworkView, OfferView};
 
 pub(crate) use meseta_proto::endpoint_json::{attributes, resources};
 

@@ -12,7 +12,6 @@ mod rendering;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
-pub mod snapshot;
 mod webui;
 
 use axum::http::{header, StatusCode};
@@ -28,7 +27,7 @@ pub use meseta_proto::MESOS_VERSION;
 /// `/master/state` as the endpoint writes it, from a snapshot (for
 /// benchmarks: what rendering costs now that it happens outside the loop).
 pub fn render_state(
-    mut snapshot: snapshot::Snapshot,
+    mut snapshot: crate::state::snapshot::Snapshot,
     info: &meseta_proto::v1::MasterInfo,
 ) -> Vec<u8> {
     snapshot.sort();

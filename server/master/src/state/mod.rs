@@ -44,6 +44,7 @@ mod offers;
 pub mod operator;
 mod reconcile;
 mod recovery;
+pub mod snapshot;
 mod subscription;
 mod update_framework;
 mod updates;

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use meseta_proto::master::Event;
 use meseta_proto::media::Encoding;
 use meseta_proto::recordio;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::handle::{Command, MasterHandle};
 use crate::state::operator::events;
@@ -30,17 +30,30 @@ pub(crate) const QUEUE: usize = 4096;
 pub(crate) const MAX_SUBSCRIBERS: usize = 1000;
 
 pub(super) async fn subscribe(master: MasterHandle, encoding: Encoding) -> Response {
-    let (events, mut rx) = mpsc::channel::<Arc<Event>>(QUEUE);
+    let (events, rx) = mpsc::channel::<Arc<Event>>(QUEUE);
+    let (state, snapshot) = oneshot::channel();
     master
-        .send(Command::OperatorSubscribe {
-            events,
-            heartbeat: HEARTBEAT_INTERVAL,
+        .send(Command::OperatorSubscribe { state, events })
+        .await;
+    let Ok(mut snapshot) = snapshot.await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response();
+    };
+    // SUBSCRIBED (built and encoded on the rendering thread, while the
+    // changes after it queue); then, as Mesos does, a HEARTBEAT at once and
+    // one every interval among the events.
+    let subscribed = master
+        .snapshots
+        .render(move || {
+            snapshot.sort();
+            recordio::encode(&encoding.encode(&events::subscribed(&snapshot, HEARTBEAT_INTERVAL)))
         })
         .await;
-    // SUBSCRIBED first; then, as Mesos does, a HEARTBEAT at once and one
-    // every interval among the events.
-    let Some(subscribed) = rx.recv().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response();
+    let Some(subscribed) = subscribed else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the state could not be rendered; see the master's log",
+        )
+            .into_response();
     };
     let heartbeats =
         tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(HEARTBEAT_INTERVAL))
@@ -49,15 +62,17 @@ pub(super) async fn subscribe(master: MasterHandle, encoding: Encoding) -> Respo
     let changes = tokio_stream::wrappers::ReceiverStream::new(rx)
         .map(Some)
         .chain(futures::stream::once(async { None }));
-    let stream = futures::stream::once(async move { Some(subscribed) })
-        .chain(futures::stream::select(changes, heartbeats))
-        .take_while(|event| std::future::ready(event.is_some()))
-        .filter_map(std::future::ready)
-        .map(move |event| {
-            Ok::<_, std::convert::Infallible>(Bytes::from(recordio::encode(
-                &encoding.encode(event.as_ref()),
-            )))
-        });
+    let first = futures::stream::once(async move { Ok(Bytes::from(subscribed)) });
+    let stream = first.chain(
+        futures::stream::select(changes, heartbeats)
+            .take_while(|event| std::future::ready(event.is_some()))
+            .filter_map(std::future::ready)
+            .map(move |event| {
+                Ok::<_, std::convert::Infallible>(Bytes::from(recordio::encode(
+                    &encoding.encode(event.as_ref()),
+                )))
+            }),
+    );
     let mut response = Response::new(Body::from_stream(stream));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -9,6 +9,7 @@ use meseta_proto::master::{event, Event};
 use meseta_proto::v1;
 
 use super::views;
+use crate::state::snapshot::{AgentView, FrameworkView, Snapshot};
 use crate::state::{Action, Master};
 
 fn of(kind: event::Type) -> Event {
@@ -18,11 +19,12 @@ fn of(kind: event::Type) -> Event {
     }
 }
 
-/// SUBSCRIBED: the whole state, then the events that follow it.
-pub(crate) fn subscribed(m: &Master, heartbeat: Duration) -> Event {
+/// SUBSCRIBED: the whole state (from a sorted snapshot, outside the loop),
+/// then the events that follow it.
+pub(crate) fn subscribed(state: &Snapshot, heartbeat: Duration) -> Event {
     Event {
         subscribed: Some(event::Subscribed {
-            get_state: Some(views::state(m)),
+            get_state: Some(views::state(state)),
             heartbeat_interval_seconds: Some(heartbeat.as_secs_f64()),
         }),
         ..of(event::Type::Subscribed)
@@ -93,7 +95,7 @@ impl Master {
             actions,
             Event {
                 agent_added: Some(event::AgentAdded {
-                    agent: views::agent(self, agent),
+                    agent: views::agent(&AgentView::alone(self, agent)),
                 }),
                 ..of(event::Type::AgentAdded)
             },
@@ -128,7 +130,7 @@ impl Master {
         let Some(framework) = self.frameworks.get(framework_id).filter(|_| self.observed) else {
             return;
         };
-        let framework = views::framework(self, framework);
+        let framework = views::framework(&FrameworkView::alone(self, framework));
         let event = if added {
             Event {
                 framework_added: Some(event::FrameworkAdded { framework }),

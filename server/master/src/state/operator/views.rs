@@ -1,7 +1,8 @@
-//! What the operator API's GET_* calls answer, built from the master's
-//! state: the same facts as the legacy JSON endpoints, in the
-//! `mesos.v1.master.Response` messages (every list sorted by ID, so one state
-//! always gives one answer).
+//! What the operator API's GET_* calls answer: the same facts as the
+//! legacy JSON endpoints, in the `mesos.v1.master.Response` messages. The
+//! big lists are built from a sorted [`Snapshot`] outside the loop (every
+//! list sorted by ID, so one state always gives one answer); the events'
+//! single agents and frameworks from their views taken alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,7 +10,9 @@ use std::time::Duration;
 use meseta_proto::master::response;
 use meseta_proto::v1;
 
-use crate::state::{framework_role, Agent, Framework, Master};
+use crate::state::framework_role;
+use crate::state::snapshot::{AgentView, FrameworkView, Snapshot};
+use crate::state::Master;
 
 fn time(d: Duration) -> v1::TimeInfo {
     v1::TimeInfo {
@@ -17,50 +20,17 @@ fn time(d: Duration) -> v1::TimeInfo {
     }
 }
 
-fn sorted<'a, T>(items: impl Iterator<Item = (&'a String, T)>) -> Vec<T> {
-    let mut items: Vec<(&String, T)> = items.collect();
-    items.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    items.into_iter().map(|(_, item)| item).collect()
-}
-
 /// GET_AGENTS: registered agents, and those recovered from the registry
 /// that have not re-registered yet.
-pub fn agents(m: &Master) -> response::GetAgents {
-    // Offers by agent in one pass (not one pass per agent).
-    let mut offered: std::collections::HashMap<&str, meseta_allocator::Resources> =
-        std::collections::HashMap::new();
-    for offer in m.offers().values() {
-        offered
-            .entry(offer.agent_id.as_str())
-            .or_default()
-            .add(&offer.resources);
-    }
-    let agents = sorted(m.agents().iter())
-        .into_iter()
-        .map(|a| agent_offered(m, a, offered.remove(a.id.as_str()).unwrap_or_default()))
-        .collect();
-    let mut recovered: Vec<v1::AgentInfo> = m
-        .recovered_agents()
-        .values()
-        .map(|r| r.info.clone())
-        .collect();
-    recovered.sort_by_key(|info| info.id.as_ref().map(|id| id.value.clone()));
+pub fn agents(s: &Snapshot) -> response::GetAgents {
     response::GetAgents {
-        agents,
-        recovered_agents: recovered,
+        agents: s.agents.iter().map(agent).collect(),
+        recovered_agents: s.recovered.clone(),
     }
 }
 
 /// One agent as GET_AGENTS shows it.
-pub fn agent(m: &Master, a: &Agent) -> response::get_agents::Agent {
-    agent_offered(m, a, m.offered_on_agent(&a.id))
-}
-
-fn agent_offered(
-    m: &Master,
-    a: &Agent,
-    offered: meseta_allocator::Resources,
-) -> response::get_agents::Agent {
+pub(crate) fn agent(a: &AgentView) -> response::get_agents::Agent {
     response::get_agents::Agent {
         agent_info: (*a.info).clone(),
         active: a.active,
@@ -70,81 +40,65 @@ fn agent_offered(
         registered_time: Some(time(a.registered_time)),
         reregistered_time: a.reregistered_time.map(time),
         total_resources: a.info.resources.clone(),
-        allocated_resources: m.used_on_agent(&a.id).to_mesos("*"),
-        offered_resources: offered.to_mesos("*"),
+        allocated_resources: a.used.to_mesos("*"),
+        offered_resources: a.offered.to_mesos("*"),
         drain_info: a.drain,
         ..Default::default()
     }
 }
 
 /// GET_FRAMEWORKS: active and completed frameworks, with their offers.
-pub fn frameworks(m: &Master) -> response::GetFrameworks {
-    let frameworks = sorted(m.frameworks().iter())
-        .into_iter()
-        .map(|f| framework(m, f))
-        .collect();
-    let completed = m
-        .completed_frameworks()
-        .iter()
-        .map(|f| framework(m, f))
-        .collect();
+pub fn frameworks(s: &Snapshot) -> response::GetFrameworks {
     response::GetFrameworks {
-        frameworks,
-        completed_frameworks: completed,
+        frameworks: s.frameworks.iter().map(framework).collect(),
+        completed_frameworks: s.completed_frameworks.iter().map(framework).collect(),
         ..Default::default()
     }
 }
 
 /// One framework as GET_FRAMEWORKS shows it.
-pub fn framework(m: &Master, f: &Framework) -> response::get_frameworks::Framework {
-    let mut offer_ids: Vec<&String> = f.offers.iter().collect();
-    offer_ids.sort_unstable();
-    let mut offered = meseta_allocator::Resources::default();
-    let mut offers = Vec::new();
-    for id in offer_ids {
-        if let Some(record) = m.offers().get(id) {
-            offered.add(&record.resources);
-            offers.push(v1::Offer {
-                id: v1::OfferId { value: id.clone() },
-                framework_id: v1::FrameworkId {
-                    value: f.id.clone(),
-                },
-                agent_id: v1::AgentId {
-                    value: record.agent_id.clone(),
-                },
-                hostname: m
-                    .agents()
-                    .get(&record.agent_id)
-                    .map(|a| a.info.hostname.clone())
-                    .unwrap_or_default(),
-                resources: record.resources.to_mesos(&record.role),
-                ..Default::default()
-            });
-        }
-    }
+pub(crate) fn framework(f: &FrameworkView) -> response::get_frameworks::Framework {
+    let offers = f
+        .offers
+        .iter()
+        .map(|offer| v1::Offer {
+            id: v1::OfferId {
+                value: offer.id.clone(),
+            },
+            framework_id: v1::FrameworkId {
+                value: f.id.clone(),
+            },
+            agent_id: v1::AgentId {
+                value: offer.agent_id.clone(),
+            },
+            hostname: offer.hostname.clone(),
+            resources: offer.resources.to_mesos(&offer.role),
+            ..Default::default()
+        })
+        .collect();
     let role = framework_role(&f.info);
     response::get_frameworks::Framework {
         framework_info: f.info.clone(),
         active: f.active,
-        connected: f.conn.is_some(),
+        connected: f.connected,
         recovered: f.recovered,
         registered_time: Some(time(f.registered_time)),
         reregistered_time: f.reregistered_time.map(time),
         unregistered_time: f.unregistered_time.map(time),
         offers,
-        allocated_resources: m.used_resources(Some(&f.id), None).to_mesos(&role),
-        offered_resources: offered.to_mesos(&role),
+        allocated_resources: f.used.to_mesos(&role),
+        offered_resources: f.offered.to_mesos(&role),
         ..Default::default()
     }
 }
 
 /// GET_EXECUTORS: every custom executor the master knows of, with its agent.
-pub fn executors(m: &Master) -> response::GetExecutors {
-    let mut executors: Vec<response::get_executors::Executor> = m
-        .frameworks()
-        .values()
+pub fn executors(s: &Snapshot) -> response::GetExecutors {
+    let mut executors: Vec<response::get_executors::Executor> = s
+        .frameworks
+        .iter()
         .flat_map(|f| f.executors.iter())
-        .map(|((agent_id, _), info)| response::get_executors::Executor {
+        .map(|(agent_id, info)| response::get_executors::Executor {
             executor_info: info.clone(),
             agent_id: v1::AgentId {
                 value: agent_id.clone(),
@@ -162,22 +116,22 @@ pub fn executors(m: &Master) -> response::GetExecutors {
 }
 
 /// GET_TASKS: active tasks, those on unreachable agents, and completed ones.
-pub fn tasks(m: &Master) -> response::GetTasks {
+pub fn tasks(s: &Snapshot) -> response::GetTasks {
     let mut active = Vec::new();
     let mut unreachable = Vec::new();
     let mut completed = Vec::new();
-    for framework in sorted(m.frameworks().iter()) {
-        for record in sorted(framework.tasks.iter()) {
-            if record.state() == v1::TaskState::TaskUnreachable {
-                unreachable.push((*record.task).clone());
+    for framework in &s.frameworks {
+        for task in &framework.tasks {
+            if task.state == v1::TaskState::TaskUnreachable as i32 {
+                unreachable.push((**task).clone());
             } else {
-                active.push((*record.task).clone());
+                active.push((**task).clone());
             }
         }
         completed.extend(framework.completed_tasks.iter().map(|t| (**t).clone()));
     }
-    for framework in m.completed_frameworks() {
-        completed.extend(framework.tasks.values().map(|r| (*r.task).clone()));
+    for framework in &s.completed_frameworks {
+        completed.extend(framework.tasks.iter().map(|t| (**t).clone()));
         completed.extend(framework.completed_tasks.iter().map(|t| (**t).clone()));
     }
     response::GetTasks {
@@ -189,12 +143,12 @@ pub fn tasks(m: &Master) -> response::GetTasks {
 }
 
 /// GET_STATE: the four lists above in one answer.
-pub fn state(m: &Master) -> response::GetState {
+pub fn state(s: &Snapshot) -> response::GetState {
     response::GetState {
-        get_tasks: Some(tasks(m)),
-        get_executors: Some(executors(m)),
-        get_frameworks: Some(frameworks(m)),
-        get_agents: Some(agents(m)),
+        get_tasks: Some(tasks(s)),
+        get_executors: Some(executors(s)),
+        get_frameworks: Some(frameworks(s)),
+        get_agents: Some(agents(s)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the legacy endpoints (`/master/state`, `/master/frameworks`,
-//! `/master/slaves`, `/master/state-summary`) show, taken from the state
-//! machine in one pass inside the loop and rendered to JSON outside it.
+//! `/master/slaves`, `/master/state-summary`) and the operator API's big
+//! lists (GET_STATE and its parts, SUBSCRIBED) show, taken from the state
+//! machine in one pass inside the loop and rendered outside it.
 //!
 //! Taking it is cheap at any size: tasks and agent infos are shared with
 //! the state machine (`Arc`s, copied on write there), and the resources in
@@ -17,7 +18,7 @@ use std::time::Duration;
 use meseta_allocator::Resources;
 use meseta_proto::v1;
 
-use crate::state::{Framework, Master};
+use super::{Agent, Framework, Master, OfferRecord};
 
 /// One registered agent.
 pub(crate) struct AgentView {
@@ -28,15 +29,56 @@ pub(crate) struct AgentView {
     pub reregistered_time: Option<Duration>,
     pub active: bool,
     pub version: String,
+    pub drain: Option<v1::DrainInfo>,
     pub used: Resources,
     pub offered: Resources,
+}
+
+impl AgentView {
+    fn of(a: &Agent, used: Resources, offered: Resources) -> Self {
+        Self {
+            id: a.id.clone(),
+            info: Arc::clone(&a.info),
+            http_address: a.http_address.clone(),
+            registered_time: a.registered_time,
+            reregistered_time: a.reregistered_time,
+            active: a.active,
+            version: a.version.clone(),
+            drain: a.drain,
+            used,
+            offered,
+        }
+    }
+
+    /// One agent on its own (for an operator event).
+    pub(crate) fn alone(m: &Master, a: &Agent) -> Self {
+        Self::of(a, m.used_on_agent(&a.id), m.offered_on_agent(&a.id))
+    }
 }
 
 /// One outstanding offer.
 pub(crate) struct OfferView {
     pub id: String,
     pub agent_id: String,
+    pub hostname: String,
     pub resources: Resources,
+    pub role: String,
+}
+
+impl OfferView {
+    fn of(m: &Master, id: &str, offer: &OfferRecord) -> Self {
+        Self {
+            id: id.to_string(),
+            agent_id: offer.agent_id.clone(),
+            hostname: m
+                .agents()
+                .get(&offer.agent_id)
+                .map(|a| a.info.hostname.clone())
+                .unwrap_or_default(),
+            resources: offer.resources.clone(),
+            role: offer.role.clone(),
+        }
+    }
 }
 
 /// One framework, connected or completed.
@@ -45,6 +87,8 @@ pub(crate) struct FrameworkView {
     pub info: v1::FrameworkInfo,
     pub active: bool,
     pub connected: bool,
+    /// Known from the agents' re-registrations, not yet re-subscribed.
+    pub recovered: bool,
     pub registered_time: Duration,
     pub reregistered_time: Option<Duration>,
     pub unregistered_time: Option<Duration>,
@@ -56,6 +100,51 @@ pub(crate) struct FrameworkView {
     pub offers: Vec<OfferView>,
     /// (agent, executor) pairs.
     pub executors: Vec<(String, v1::ExecutorInfo)>,
+}
+
+impl FrameworkView {
+    fn of(f: &Framework, used: Resources, offered: Resources, offers: Vec<OfferView>) -> Self {
+        Self {
+            id: f.id.clone(),
+            info: f.info.clone(),
+            active: f.active,
+            connected: f.conn.is_some(),
+            recovered: f.recovered,
+            registered_time: f.registered_time,
+            reregistered_time: f.reregistered_time,
+            unregistered_time: f.unregistered_time,
+            used,
+            offered,
+            tasks: f.tasks.values().map(|r| Arc::clone(&r.task)).collect(),
+            completed_tasks: f.completed_tasks.iter().map(Arc::clone).collect(),
+            offers,
+            executors: f
+                .executors
+                .iter()
+                .map(|((agent, _), info)| (agent.clone(), info.clone()))
+                .collect(),
+        }
+    }
+
+    /// One framework on its own (for an operator event), its offers
+    /// sorted; without its tasks and executors, which the event leaves out.
+    pub(crate) fn alone(m: &Master, f: &Framework) -> Self {
+        let mut offers: Vec<OfferView> = f
+            .offers
+            .iter()
+            .filter_map(|id| m.offers().get(id).map(|offer| OfferView::of(m, id, offer)))
+            .collect();
+        offers.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut offered = Resources::default();
+        for offer in &offers {
+            offered.add(&offer.resources);
+        }
+        let mut view = Self::of(f, m.used_resources(Some(&f.id), None), offered, offers);
+        view.tasks.clear();
+        view.completed_tasks.clear();
+        view.executors.clear();
+        view
+    }
 }
 
 /// Everything the endpoints render.
@@ -114,50 +203,20 @@ impl Snapshot {
             offers_of
                 .entry(offer.framework_id.as_str())
                 .or_default()
-                .push(OfferView {
-                    id: id.clone(),
-                    agent_id: offer.agent_id.clone(),
-                    resources: offer.resources.clone(),
-                });
+                .push(OfferView::of(m, id, offer));
         }
         let agents: Vec<AgentView> = m
             .agents()
             .values()
-            .map(|a| AgentView {
-                id: a.id.clone(),
-                info: Arc::clone(&a.info),
-                http_address: a.http_address.clone(),
-                registered_time: a.registered_time,
-                reregistered_time: a.reregistered_time,
-                active: a.active,
-                version: a.version.clone(),
-                used: used_by_agent.take(&a.id),
-                offered: offered_by_agent.take(&a.id),
-            })
+            .map(|a| AgentView::of(a, used_by_agent.take(&a.id), offered_by_agent.take(&a.id)))
             .collect();
         let mut view = |f: &Framework| {
-            let tasks: Vec<Arc<v1::Task>> = f.tasks.values().map(|r| Arc::clone(&r.task)).collect();
-            let offers = offers_of.remove(f.id.as_str()).unwrap_or_default();
-            let executors: Vec<(String, v1::ExecutorInfo)> = f
-                .executors
-                .iter()
-                .map(|((agent, _), info)| (agent.clone(), info.clone()))
-                .collect();
-            FrameworkView {
-                id: f.id.clone(),
-                info: f.info.clone(),
-                active: f.active,
-                connected: f.conn.is_some(),
-                registered_time: f.registered_time,
-                reregistered_time: f.reregistered_time,
-                unregistered_time: f.unregistered_time,
-                used: used_by_framework.remove(f.id.as_str()).unwrap_or_default(),
-                offered: offered_by_framework.take(&f.id),
-                tasks,
-                completed_tasks: f.completed_tasks.iter().map(Arc::clone).collect(),
-                offers,
-                executors,
-            }
+            FrameworkView::of(
+                f,
+                used_by_framework.remove(f.id.as_str()).unwrap_or_default(),
+                offered_by_framework.take(&f.id),
+                offers_of.remove(f.id.as_str()).unwrap_or_default(),
+            )
         };
         let frameworks: Vec<FrameworkView> = m.frameworks().values().map(&mut view).collect();
         let completed_frameworks = m.completed_frameworks().iter().map(&mut view).collect();
