@@ -22,7 +22,8 @@
 //! most; default 0, as fast as offers come, which measures throughput; a
 //! rate below it measures latency at that load) and
 //! `MESETA_BENCH_SCALE_SECONDS` (each offer window, default 10) change
-//! the shape.
+//! the shape; `MESETA_BENCH_READERS_CGROUP` (a cgroup v1 `cpu` directory)
+//! puts the readers there, e.g. with a small `cpu.shares`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ impl StateReaders {
                     unsafe {
                         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
                     }
+                    join_readers_cgroup();
                     while !stop.load(Ordering::Relaxed) {
                         if let Some(response) =
                             get(&address, "/master/state", Duration::from_secs(60))
@@ -100,6 +102,23 @@ impl StateReaders {
             self.fetched.load(Ordering::Relaxed) as f64,
             self.bytes.load(Ordering::Relaxed) as f64 / 1e6,
         )
+    }
+}
+
+/// With `MESETA_BENCH_READERS_CGROUP` (a cgroup v1 `cpu` directory, e.g.
+/// one with `cpu.shares` 2), the calling reader thread moves there.
+fn join_readers_cgroup() {
+    let Some(dir) = std::env::var_os("MESETA_BENCH_READERS_CGROUP") else {
+        return;
+    };
+    // SAFETY: gettid takes nothing and cannot fail.
+    let thread = unsafe { libc::gettid() };
+    let tasks = std::path::Path::new(&dir).join("tasks");
+    if let Err(error) = std::fs::write(&tasks, thread.to_string()) {
+        eprintln!(
+            "scale: cannot move a reader to {}: {error}",
+            tasks.display()
+        );
     }
 }
 
