@@ -21,8 +21,9 @@
 //! (default 100000), `MESETA_BENCH_SCALE_RATE` (launches per second at
 //! most; default 0, as fast as offers come, which measures throughput; a
 //! rate below it measures latency at that load) and
-//! `MESETA_BENCH_SCALE_SECONDS` (each offer window, default 10) change
-//! the shape; `MESETA_BENCH_READERS_CGROUP` (a cgroup v1 `cpu` directory)
+//! `MESETA_BENCH_SCALE_SECONDS` (each offer window, default 10) and
+//! `MESETA_BENCH_SCALE_ROUNDS` (pairs of loaded windows, default 1)
+//! change the shape; `MESETA_BENCH_READERS_CGROUP` (a cgroup v1 `cpu` directory)
 //! puts the readers there, e.g. with a small `cpu.shares`.
 
 use std::collections::HashMap;
@@ -357,9 +358,19 @@ fn main() {
     };
     // Quiet and loaded windows alternate; each loaded one is set against
     // the mean of the quiet ones on either side (the rate drifts).
-    std::thread::sleep(Duration::from_secs(2));
+    // The launch leaves work behind (updates, acknowledgements): quiet
+    // windows until two in a row agree within 15 % (at most six).
     let mut before = offers_in(window);
-    for readers_nice in [0, 19] {
+    for _ in 0..5 {
+        let next = offers_in(window);
+        let settled = (next - before).abs() <= 0.15 * next.max(before);
+        before = next;
+        if settled {
+            break;
+        }
+    }
+    let rounds = env("MESETA_BENCH_SCALE_ROUNDS", 1) as usize;
+    for readers_nice in [0, 19].repeat(rounds) {
         let load = StateReaders::start(&address, readers_nice);
         let loaded = offers_in(window);
         let (fetches, megabytes) = load.stop();
