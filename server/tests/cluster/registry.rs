@@ -350,14 +350,19 @@ fn a_single_node_registry_is_read_and_rewritten_in_buckets() {
 
 /// A TCP proxy between a master and ZooKeeper that can cut the
 /// connection in the middle of the next request: before it reaches
-/// ZooKeeper, or after it did but before its answer comes back (a network
-/// blip; the client reconnects through the proxy within its session).
+/// ZooKeeper, or after it did but before its answer comes back, or hold
+/// the answer back longer than the client waits (a network blip or a
+/// stalled server; the client reconnects through the proxy within its
+/// session).
 struct Blipper {
     address: String,
     /// 0: pass everything; 1: cut on the next request; 2: cut on the next
-    /// answer.
+    /// answer; 3: hold the next answer back for [`STALL`], then cut.
     armed: std::sync::Arc<std::sync::atomic::AtomicU8>,
 }
+
+/// Longer than a client with a 2 s session waits for an answer (0.8 s).
+const STALL: std::time::Duration = std::time::Duration::from_millis(1500);
 
 impl Blipper {
     async fn start(target: String) -> Self {
@@ -410,6 +415,10 @@ impl Blipper {
                                 if down.compare_exchange(2, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                                     break;
                                 }
+                                if down.compare_exchange(3, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                                    tokio::time::sleep(STALL).await;
+                                    break;
+                                }
                                 if client_write.write_all(&buffer[..n]).await.is_err() {
                                     break;
                                 }
@@ -434,7 +443,7 @@ impl Blipper {
 }
 
 #[test]
-fn a_registry_write_goes_through_a_connection_blip() {
+fn registry_writes_and_reads_go_through_a_connection_blip() {
     use meseta::zookeeper::ZooKeeper;
     use meseta_master::registry::{ops, zookeeper::ZooKeeperStore};
 
@@ -468,5 +477,21 @@ fn a_registry_write_goes_through_a_connection_blip() {
             .await
             .expect("connect");
         assert_eq!(reader.recover().await.expect("recover").agents.len(), 4000);
+        // A newly elected master's read goes through the same: a lost
+        // request, a lost answer, a server that stops answering for longer
+        // than the client waits (which once made a new leader give up).
+        for (round, mode) in [1u8, 2, 3].into_iter().enumerate() {
+            let short = std::time::Duration::from_secs(2);
+            let mut elected = ZooKeeperStore::connect(&through, short)
+                .await
+                .expect("connect");
+            proxy.arm(mode);
+            let state = elected
+                .recover()
+                .await
+                .unwrap_or_else(|e| panic!("read round {round}: the read survives the blip: {e}"));
+            assert!(proxy.fired(), "read round {round}: the blip happened");
+            assert_eq!(state.agents.len(), 4000, "read round {round}");
+        }
     });
 }

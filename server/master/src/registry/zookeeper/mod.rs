@@ -20,7 +20,7 @@
 //! A connection blip in the middle of a write is not fatal: the client
 //! reconnects within its session, and the root node (which names the last
 //! writer and its write number) tells whether the write happened before
-//! it is tried again. Only a lost session, or another writer, stops the
+//! it is tried again. Reads are simply tried again. Only a lost session, or another writer, stops the
 //! master.
 //!
 //! A registry written by the single-node layout before buckets is read
@@ -89,12 +89,38 @@ fn corrupt(path: &str, error: impl std::fmt::Display) -> RegistryError {
 }
 
 /// Errors after which the outcome of a request is unknown but the session
-/// may still be good.
+/// may still be good: the connection was lost, or the client gave up on it
+/// (`Custom`: e.g. "no response from connection in 800ms" when a loaded
+/// server stalls; the client reconnects within the session).
 fn connection_blip(error: &zookeeper_client::Error) -> bool {
     matches!(
         error,
-        zookeeper_client::Error::ConnectionLoss | zookeeper_client::Error::Timeout
+        zookeeper_client::Error::ConnectionLoss
+            | zookeeper_client::Error::Timeout
+            | zookeeper_client::Error::Custom(_)
     )
+}
+
+/// Runs `request` (one that may be sent again: a read, or creating nodes
+/// that may exist) again through connection blips for up to [`RETRY_FOR`];
+/// a session that ends fails it for good.
+async fn through_blips<T, F, R>(node: &str, mut request: F) -> Result<T, zookeeper_client::Error>
+where
+    F: FnMut() -> R,
+    R: std::future::Future<Output = Result<T, zookeeper_client::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match request().await {
+            Err(error) if connection_blip(&error) && tokio::time::Instant::now() < deadline => {
+                tracing::debug!(%error, node, ?pause, "a registry request was interrupted; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            done => return done,
+        }
+    }
 }
 
 impl ZooKeeperStore {
@@ -124,9 +150,11 @@ impl ZooKeeperStore {
     /// rewriting one of the single-node layout in buckets).
     pub async fn recover(&mut self) -> Result<RegistryState, RegistryError> {
         let parent = self.root.rsplit_once('/').map_or("", |(p, _)| p);
-        ensure_path(&self.client, parent).await.map_err(zk)?;
+        through_blips(parent, || ensure_path(&self.client, parent))
+            .await
+            .map_err(zk)?;
         for _ in 0..RECOVERY_ATTEMPTS {
-            let (bytes, stat) = match self.client.get_data(&self.root).await {
+            let (bytes, stat) = match self.read(&self.root).await {
                 Ok(found) => found,
                 Err(zookeeper_client::Error::NoNode) => {
                     self.create_empty().await?;
@@ -150,7 +178,7 @@ impl ZooKeeperStore {
                 None => {
                     let state = self.read_buckets(buckets).await?;
                     // A deposed leader may have written meanwhile: read again.
-                    let (_, after) = self.client.get_data(&self.root).await.map_err(zk)?;
+                    let (_, after) = self.read(&self.root).await.map_err(zk)?;
                     if after.version != stat.version {
                         continue;
                     }
@@ -181,7 +209,7 @@ impl ZooKeeperStore {
     /// copy kept (one read of the root node if not), for a quick
     /// [`recover`](Self::recover) when elected.
     pub async fn stand_by(&mut self) -> Result<(), RegistryError> {
-        let (bytes, stat) = match self.client.get_data(&self.root).await {
+        let (bytes, stat) = match self.read(&self.root).await {
             Ok(found) => found,
             Err(zookeeper_client::Error::NoNode) => return Ok(()),
             Err(error) => return Err(zk(error)),
@@ -200,7 +228,7 @@ impl ZooKeeperStore {
         };
         let buckets = index.buckets.unwrap_or(BUCKETS).max(1);
         let state = self.read_buckets(buckets).await?;
-        let (_, after) = self.client.get_data(&self.root).await.map_err(zk)?;
+        let (_, after) = self.read(&self.root).await.map_err(zk)?;
         self.standby = ((after.mzxid, after.version) == read_at).then_some(Box::new(StandbyCopy {
             read_at,
             buckets,
@@ -209,12 +237,20 @@ impl ZooKeeperStore {
         Ok(())
     }
 
+    /// A node's data, read again through connection blips.
+    async fn read(
+        &self,
+        node: &str,
+    ) -> Result<(Vec<u8>, zookeeper_client::Stat), zookeeper_client::Error> {
+        through_blips(node, || self.client.get_data(node)).await
+    }
+
     /// Every bucket's contents, read concurrently.
     async fn read_buckets(&self, buckets: u32) -> Result<RegistryState, RegistryError> {
         let reads = (0..buckets).map(|bucket| {
             let node = layout::bucket_node(&self.root, bucket);
             async move {
-                let read = self.client.get_data(&node).await;
+                let read = self.read(&node).await;
                 (node, read)
             }
         });
