@@ -357,12 +357,16 @@ fn a_single_node_registry_is_read_and_rewritten_in_buckets() {
 struct Blipper {
     address: String,
     /// 0: pass everything; 1: cut on the next request; 2: cut on the next
-    /// answer; 3: hold the next answer back for [`STALL`], then cut.
+    /// answer; 3: hold the next answer back for [`STALL`], then cut; 4: as
+    /// 3 once a big request (a transaction of many nodes) has gone by.
     armed: std::sync::Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// Longer than a client with a 2 s session waits for an answer (0.8 s).
 const STALL: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// A read of this many bytes at once is part of a big request.
+const BIG: usize = 16 * 1024;
 
 impl Blipper {
     async fn start(target: String) -> Self {
@@ -396,6 +400,9 @@ impl Blipper {
                                 let n = match read { Ok(n) if n > 0 => n, _ => break };
                                 if up.compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                                     break;
+                                }
+                                if n >= BIG {
+                                    let _ = up.compare_exchange(4, 3, Ordering::SeqCst, Ordering::SeqCst);
                                 }
                                 if server_write.write_all(&buffer[..n]).await.is_err() {
                                     break;
@@ -456,6 +463,24 @@ fn registry_writes_and_reads_go_through_a_connection_blip() {
         let proxy = Blipper::start(direct.servers.clone()).await;
         let through = meseta_core::zookeeper::ZkUrl::parse(&format!("zk://{}/blip", proxy.address))
             .expect("url");
+        // The first master of a cluster creates the registry: its big
+        // transaction's answer held back longer than the client waits.
+        let fresh = meseta_core::zookeeper::ZkUrl::parse(&format!("zk://{}/fresh", proxy.address))
+            .expect("url");
+        let short = std::time::Duration::from_secs(2);
+        let mut first = ZooKeeperStore::connect(&fresh, short)
+            .await
+            .expect("connect");
+        proxy.arm(4);
+        let created = first
+            .recover()
+            .await
+            .unwrap_or_else(|e| panic!("creating the registry survives the blip: {e}"));
+        assert!(
+            proxy.fired(),
+            "the blip happened while creating the registry"
+        );
+        assert!(created.agents.is_empty());
         let timeout = std::time::Duration::from_secs(10);
         let mut leader = ZooKeeperStore::connect(&through, timeout)
             .await
@@ -481,7 +506,6 @@ fn registry_writes_and_reads_go_through_a_connection_blip() {
         // request, a lost answer, a server that stops answering for longer
         // than the client waits (which once made a new leader give up).
         for (round, mode) in [1u8, 2, 3].into_iter().enumerate() {
-            let short = std::time::Duration::from_secs(2);
             let mut elected = ZooKeeperStore::connect(&through, short)
                 .await
                 .expect("connect");

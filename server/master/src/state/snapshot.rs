@@ -7,9 +7,9 @@
 //! the state machine (`Arc`s, copied on write there), and the resources in
 //! use or offered are summed per agent and per framework in one walk over
 //! the tasks and one over the offers; nothing is sorted there. Sorting,
-//! building and writing the JSON, the expensive part (seconds at 500,000
-//! tasks), happen on a blocking thread while the loop goes on making
-//! offers.
+//! building the answers and writing them, the expensive part (seconds at
+//! 500,000 tasks), happen on the rendering thread while the loop goes on
+//! making offers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -115,15 +115,23 @@ impl FrameworkView {
             unregistered_time: f.unregistered_time,
             used,
             offered,
-            tasks: f.tasks.values().map(|r| Arc::clone(&r.task)).collect(),
-            completed_tasks: f.completed_tasks.iter().map(Arc::clone).collect(),
+            tasks: Vec::new(),
+            completed_tasks: Vec::new(),
             offers,
-            executors: f
-                .executors
-                .iter()
-                .map(|((agent, _), info)| (agent.clone(), info.clone()))
-                .collect(),
+            executors: Vec::new(),
         }
+    }
+
+    /// With its tasks and executors.
+    fn with_contents(mut self, f: &Framework) -> Self {
+        self.tasks = f.tasks.values().map(|r| Arc::clone(&r.task)).collect();
+        self.completed_tasks = f.completed_tasks.iter().map(Arc::clone).collect();
+        self.executors = f
+            .executors
+            .iter()
+            .map(|((agent, _), info)| (agent.clone(), info.clone()))
+            .collect();
+        self
     }
 
     /// One framework on its own (for an operator event), its offers
@@ -139,11 +147,7 @@ impl FrameworkView {
         for offer in &offers {
             offered.add(&offer.resources);
         }
-        let mut view = Self::of(f, m.used_resources(Some(&f.id), None), offered, offers);
-        view.tasks.clear();
-        view.completed_tasks.clear();
-        view.executors.clear();
-        view
+        Self::of(f, m.used_resources(Some(&f.id), None), offered, offers)
     }
 }
 
@@ -217,6 +221,7 @@ impl Snapshot {
                 offered_by_framework.take(&f.id),
                 offers_of.remove(f.id.as_str()).unwrap_or_default(),
             )
+            .with_contents(f)
         };
         let frameworks: Vec<FrameworkView> = m.frameworks().values().map(&mut view).collect();
         let completed_frameworks = m.completed_frameworks().iter().map(&mut view).collect();

@@ -274,22 +274,34 @@ impl ZooKeeperStore {
     /// master doing the same at once is fine).
     async fn create_empty(&mut self) -> Result<(), RegistryError> {
         let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-        let index = self.next_index().encode_to_vec();
-        let mut writer = self.client.new_multi_writer();
-        writer
-            .add_create(&self.root, &index, &options)
-            .map_err(zk)?;
-        for bucket in 0..self.buckets {
-            let node = layout::bucket_node(&self.root, bucket);
-            writer.add_create(&node, &[], &options).map_err(zk)?;
-        }
-        match writer.commit().await {
-            Ok(_) => Ok(()),
-            Err(MultiWriteError::OperationFailed {
-                source: zookeeper_client::Error::NodeExists,
-                ..
-            }) => Ok(()),
-            Err(error) => Err(zk(error)),
+        let deadline = tokio::time::Instant::now() + RETRY_FOR;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let index = self.next_index().encode_to_vec();
+            let mut writer = self.client.new_multi_writer();
+            writer
+                .add_create(&self.root, &index, &options)
+                .map_err(zk)?;
+            for bucket in 0..self.buckets {
+                let node = layout::bucket_node(&self.root, bucket);
+                writer.add_create(&node, &[], &options).map_err(zk)?;
+            }
+            // Created before the blip, the nodes exist when it is tried again.
+            match writer.commit().await {
+                Ok(_)
+                | Err(MultiWriteError::OperationFailed {
+                    source: zookeeper_client::Error::NodeExists,
+                    ..
+                }) => return Ok(()),
+                Err(MultiWriteError::RequestFailed { source })
+                    if connection_blip(&source) && tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::warn!(error = %source, ?pause, "creating the registry was interrupted; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(zk(error)),
+            }
         }
     }
 
@@ -300,7 +312,7 @@ impl ZooKeeperStore {
         let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
         for bucket in 0..self.buckets {
             let node = layout::bucket_node(&self.root, bucket);
-            match self.client.create(&node, &[], &options).await {
+            match through_blips(&node, || self.client.create(&node, &[], &options)).await {
                 Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
                 Err(error) => return Err(zk(error)),
             }
