@@ -11,6 +11,7 @@
 //! * [`media`]: the v1 APIs' media types, chosen from `Content-Type` and `Accept`.
 //! * [`recordio`]: the `<length>\n<bytes>` framing of Mesos event streams.
 //! * [`resources`]: small helpers to build and read `Resource` lists.
+//! * [`roles`]: which role names are valid, and the `--weights` syntax.
 //! * [`endpoint_json`]: resources and attributes as the legacy JSON endpoints show them.
 //! * [`verbosity`]: how the operator API reads and sets a process's log verbosity.
 //! * [`prometheus`]: Prometheus's text exposition format (`GET /metrics`).
@@ -89,6 +90,7 @@ pub mod media;
 pub mod prometheus;
 pub mod recordio;
 pub mod resources;
+pub mod roles;
 pub mod verbosity;
 
 pub use prost::Message;

@@ -99,7 +99,11 @@ impl MasterNode {
             Ids::seeded(seed),
             clock,
         );
-        master.recover(clock, self.registry.clone());
+        for action in master.recover(clock, self.registry.clone()) {
+            if let Action::Persist(operation) = action {
+                self.registry.apply(&operation);
+            }
+        }
         self.master = Some(master);
         self.soon = false;
         self.next_tick = now + TICK;

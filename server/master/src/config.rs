@@ -56,7 +56,7 @@ pub enum RegistryConfig {
     },
 }
 
-/// Timing knobs of the state machine.
+/// Knobs of the state machine.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// HEARTBEAT events to frameworks are this far apart.
@@ -78,6 +78,10 @@ pub struct Settings {
     /// Offers a framework holds longer than this are rescinded, and their
     /// resources offered again (Mesos's `--offer_timeout`); `None`: never.
     pub offer_timeout: Option<Duration>,
+    /// Role weights for a cluster whose registry holds none yet (Mesos's
+    /// `--weights`): the first leader writes them there; after that the
+    /// registry's, changed through UPDATE_WEIGHTS, are the ones in force.
+    pub weights: BTreeMap<String, f64>,
 }
 
 impl Default for Settings {
@@ -91,6 +95,7 @@ impl Default for Settings {
             max_completed_frameworks: 50,
             agent_reregister_timeout: Duration::from_secs(600),
             offer_timeout: None,
+            weights: BTreeMap::new(),
         }
     }
 }

@@ -143,8 +143,7 @@ impl MasterServer {
         );
         let mut store = open_store(&config).await?;
         if config.start_as_leader {
-            let registry = store.recover().await?;
-            master.recover(wall_clock(), registry);
+            recover(&mut master, &mut store).await?;
         }
         let (shutdown, mut stopped) = watch::channel(false);
         let shutdown = Arc::new(shutdown);
@@ -382,9 +381,20 @@ async fn driver_loop(
     }
 }
 
+/// Takes over the registry, and persists what taking over changes in it.
 async fn recover(master: &mut Master, store: &mut Store) -> Result<(), RegistryError> {
     let registry = store.recover().await?;
-    master.recover(wall_clock(), registry);
+    let operations: Vec<_> = master
+        .recover(wall_clock(), registry)
+        .into_iter()
+        .filter_map(|action| match action {
+            Action::Persist(operation) => Some(operation),
+            _ => None,
+        })
+        .collect();
+    if !operations.is_empty() {
+        store.apply(&operations).await?;
+    }
     Ok(())
 }
 

@@ -75,11 +75,25 @@ pub struct Args {
     /// work (`--filter-gpu-resources=false` offers them to everyone).
     #[arg(long, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
     filter_gpu_resources: bool,
+    /// Role weights for a new cluster, `ROLE=WEIGHT[,ROLE=WEIGHT...]`
+    /// (e.g. `eng=2,ops=0.5`): a role of weight 2 gets twice the fair share
+    /// of a role of weight 1; roles not named weigh 1. The first leader
+    /// stores them in the registry; from then on they are changed with
+    /// `PUT /weights` or the operator API's UPDATE_WEIGHTS, and this flag is
+    /// ignored (with a warning), as in Mesos.
+    #[arg(long, value_parser = parse_weights_flag)]
+    weights: Option<String>,
     /// Also write the log to `meseta-master.log` in this directory
     /// (appended), served at `/master/log` by `/files/*` and the operator
     /// API's LIST_FILES and READ_FILE.
     #[arg(long)]
     log_dir: Option<PathBuf>,
+}
+
+/// Checks `--weights` as it is parsed, so that a typo stops the master
+/// with clap's usage message.
+fn parse_weights_flag(text: &str) -> Result<String, String> {
+    meseta_proto::roles::parse_weights(text).map(|_| text.to_string())
 }
 
 impl Args {
@@ -131,6 +145,9 @@ impl Args {
             "filter_gpu_resources",
             self.filter_gpu_resources.to_string(),
         );
+        if let Some(weights) = &self.weights {
+            put("weights", weights.clone());
+        }
         if let Some(dir) = &self.log_dir {
             put("log_dir", dir.display().to_string());
         }
@@ -167,6 +184,11 @@ pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> 
         ),
         (Some(other), None) => anyhow::bail!("unknown --registry={other}"),
     };
+    let weights = match args.weights.as_deref() {
+        Some(text) => meseta_proto::roles::parse_weights(text)
+            .map_err(|e| anyhow::anyhow!("bad --weights: {e}"))?,
+        None => BTreeMap::new(),
+    };
     runtime.block_on(async move {
         let config = MasterConfig {
             flags: args.flags(),
@@ -187,6 +209,7 @@ pub fn run(args: Args, verbosity: VerbosityControl) -> anyhow::Result<ExitCode> 
                 max_agent_ping_timeouts: args.max_agent_ping_timeouts,
                 agent_reregister_timeout: args.agent_reregister_timeout,
                 offer_timeout: args.offer_timeout,
+                weights,
                 ..Settings::default()
             },
         };

@@ -314,6 +314,7 @@ pub fn command_task(id: &str, offer: &v1::Offer, command: &str, resources: &str)
 }
 
 /// A plain HTTP/1.1 request; returns the status code and the body.
+/// Panics if the server cannot be reached (see [`try_request`]).
 pub fn request(
     address: &str,
     method: &str,
@@ -321,27 +322,46 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(address).expect("connect");
-    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    try_request(address, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} http://{address}{path}: {e}"))
+}
+
+/// [`request`], with an error where the server cannot be reached or
+/// answers something that is not HTTP (a master still starting).
+pub fn try_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
+    let mut stream = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .map_err(|e| e.to_string())?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(body).expect("write");
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body))
+        .map_err(|e| format!("write: {e}"))?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("read");
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| format!("read: {e}"))?;
     let split = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("HTTP head");
+        .ok_or("no HTTP head in the answer")?;
     let head = String::from_utf8_lossy(&response[..split]).to_string();
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("status code");
+        .ok_or("no status code in the answer")?;
     let mut body = response[split + 4..].to_vec();
     if head
         .to_ascii_lowercase()
@@ -349,7 +369,7 @@ pub fn request(
     {
         body = dechunk(&body);
     }
-    (status, body)
+    Ok((status, body))
 }
 
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
@@ -369,7 +389,7 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 
 /// GET returning parsed JSON.
 pub fn get_json(address: &str, path: &str) -> Result<serde_json::Value, String> {
-    let (status, body) = request(address, "GET", path, &[], b"");
+    let (status, body) = try_request(address, "GET", path, &[], b"")?;
     if status != 200 {
         return Err(format!(
             "GET {path}: {status} {}",

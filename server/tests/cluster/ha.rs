@@ -45,6 +45,13 @@ fn leader_failover_keeps_agents_frameworks_and_tasks() {
             == Some(1.0)
     });
 
+    // An operator sets a weight; it is in the ZooKeeper registry.
+    let weight = br#"[{"role":"eng","weight":2.5}]"#;
+    assert_eq!(
+        request(&addresses[leader], "PUT", "/weights", &[], weight).0,
+        200
+    );
+
     // A framework that knows only the ZooKeeper URL.
     let mut info = framework_info("ha", false);
     info.failover_timeout = Some(3600.0);
@@ -75,6 +82,11 @@ fn leader_failover_keeps_agents_frameworks_and_tasks() {
             .ok()
             .is_some_and(|m| m["master/slaves_active"] == 1.0 && m["master/tasks_running"] == 1.0)
     });
+    assert_eq!(
+        get_json(&addresses[follower], "/weights").expect("GET /weights"),
+        serde_json::json!([{"role": "eng", "weight": 2.5}]),
+        "the new leader applies the weight set through the old one"
+    );
     let steady = v1::TaskStatus {
         task_id: v1::TaskId {
             value: "steady".into(),

@@ -30,3 +30,4 @@ mod sim_agents;
 mod tasks;
 mod update_framework;
 mod webui;
+mod weights;

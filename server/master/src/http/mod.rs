@@ -9,10 +9,12 @@ mod json_view;
 mod operator;
 mod prometheus;
 mod rendering;
+mod roles;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
 mod scheduler_api;
 mod webui;
+mod weights;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +62,12 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/master/health", get(endpoints::health))
         .route("/health", get(endpoints::health))
         .route("/version", get(endpoints::version))
+        .route("/master/roles", get(roles::get))
+        .route("/master/roles.json", get(roles::get))
+        .route("/roles", get(roles::get))
+        .route("/roles.json", get(roles::get))
+        .route("/master/weights", get(weights::get).put(weights::put))
+        .route("/weights", get(weights::get).put(weights::put))
         .route("/files/browse", get(files::browse))
         .route("/files/browse.json", get(files::browse))
         .route("/files/read", get(files::read))

@@ -94,6 +94,8 @@ pub struct RegistryState {
     pub gone: BTreeMap<String, Duration>,
     /// Subscribed frameworks by ID.
     pub frameworks: BTreeMap<String, v1::FrameworkInfo>,
+    /// Role weights as last set, by role (an empty map: never set).
+    pub weights: BTreeMap<String, f64>,
 }
 
 fn agent_id(info: &v1::AgentInfo) -> String {
@@ -101,6 +103,13 @@ fn agent_id(info: &v1::AgentInfo) -> String {
         .as_ref()
         .map(|id| id.value.clone())
         .unwrap_or_default()
+}
+
+fn weight_info(role: &str, weight: f64) -> v1::WeightInfo {
+    v1::WeightInfo {
+        role: Some(role.to_string()),
+        weight,
+    }
 }
 
 fn nanos(since: Duration) -> i64 {
@@ -147,6 +156,10 @@ impl RegistryState {
             Kind::RemoveFramework(id) => {
                 self.frameworks.remove(&id.value);
             }
+            Kind::SetWeight(info) => {
+                let role = info.role.clone().unwrap_or_default();
+                self.weights.insert(role, info.weight);
+            }
         }
     }
 
@@ -179,6 +192,11 @@ impl RegistryState {
                 .values()
                 .map(|info| FrameworkRecord { info: info.clone() })
                 .collect(),
+            weights: self
+                .weights
+                .iter()
+                .map(|(role, weight)| weight_info(role, *weight))
+                .collect(),
         }
     }
 
@@ -203,6 +221,11 @@ impl RegistryState {
             if let Some(id) = record.info.id.clone() {
                 state.frameworks.insert(id.value, record.info);
             }
+        }
+        for info in registry.weights {
+            state
+                .weights
+                .insert(info.role.unwrap_or_default(), info.weight);
         }
         state
     }
@@ -254,6 +277,11 @@ pub mod ops {
         op(Kind::RemoveFramework(v1::FrameworkId {
             value: framework_id.to_string(),
         }))
+    }
+
+    /// A role's weight was set.
+    pub fn set_weight(role: &str, weight: f64) -> Operation {
+        op(Kind::SetWeight(weight_info(role, weight)))
     }
 }
 

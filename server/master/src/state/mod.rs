@@ -49,6 +49,7 @@ mod subscription;
 mod update_framework;
 mod updates;
 pub mod view;
+mod weights;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -398,6 +399,8 @@ pub struct Master {
     /// Operators watch (SUBSCRIBE on the operator API): changes also
     /// produce [`Action::ToOperators`].
     observed: bool,
+    /// Role weights in force (see [`weights`]).
+    weights: BTreeMap<String, f64>,
 }
 
 impl Master {
@@ -433,6 +436,7 @@ impl Master {
             counters: Counters::default(),
             allocation_wanted: false,
             observed: false,
+            weights: BTreeMap::new(),
         }
     }
 

@@ -11,6 +11,8 @@
 //!   removed after its `failover_timeout` (counted from now, and never
 //!   shorter than the agents' re-registration window).
 //!
+//! * role weights are the registry's ([`super::weights`]).
+//!
 //! Task state is not in the registry: it comes back with the agents.
 
 use std::time::Duration;
@@ -19,8 +21,12 @@ use super::{Action, Framework, Master, RecoveredAgent, Removal, UnreachableAgent
 use crate::registry::{ops, RegistryState};
 
 impl Master {
-    /// Takes over the state in `registry`. Call once, before any other input.
-    pub fn recover(&mut self, now: Duration, registry: RegistryState) {
+    /// Takes over the state in `registry`. Call once, before any other input;
+    /// persist the operations it returns (the `--weights` of a cluster's
+    /// first start).
+    pub fn recover(&mut self, now: Duration, registry: RegistryState) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.recover_weights(registry.weights, &mut actions);
         self.elected_time = now;
         let deadline = now + self.settings.agent_reregister_timeout;
         for (id, info) in registry.agents {
@@ -46,6 +52,7 @@ impl Master {
             frameworks = self.frameworks.len(),
             "recovered from the registry; waiting for agents to re-register"
         );
+        actions
     }
 
     /// A framework known only from the registry or from an agent's report:

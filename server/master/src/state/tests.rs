@@ -506,4 +506,5 @@ mod operator;
 mod reconcile;
 mod registration;
 mod teardown;
+mod weights;
 mod worst_values;

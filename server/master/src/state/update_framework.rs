@@ -167,12 +167,14 @@ fn subscribed_roles(info: &v1::FrameworkInfo) -> BTreeSet<String> {
     BTreeSet::from([role])
 }
 
-/// Checks `suppressed_roles` against the framework's roles and says whether
-/// the role it is offered resources for is among them.
+/// Checks the framework's roles (valid names, none twice) and its
+/// `suppressed_roles` against them, and says whether the role it is offered
+/// resources for is among those suppressed.
 pub(super) fn role_suppressed(
     info: &v1::FrameworkInfo,
     suppressed_roles: &[String],
 ) -> Result<bool, CallError> {
+    check_role_names(info)?;
     let roles = subscribed_roles(info);
     let unknown: Vec<&str> = suppressed_roles
         .iter()
@@ -186,6 +188,22 @@ pub(super) fn role_suppressed(
     }
     let role = framework_role(info);
     Ok(suppressed_roles.contains(&role))
+}
+
+/// Refuses a role name Mesos refuses, and a role listed twice.
+fn check_role_names(info: &v1::FrameworkInfo) -> Result<(), CallError> {
+    #[allow(deprecated)]
+    let legacy = info.role.iter();
+    for role in info.roles.iter().chain(legacy) {
+        meseta_proto::roles::validate(role).map_err(CallError::BadRequest)?;
+    }
+    let mut seen = BTreeSet::new();
+    if let Some(twice) = info.roles.iter().find(|role| !seen.insert(role.as_str())) {
+        return Err(CallError::BadRequest(format!(
+            "role '{twice}' appears twice in 'roles'"
+        )));
+    }
+    Ok(())
 }
 
 /// Validates an UPDATE_FRAMEWORK's new info against the current one.

@@ -110,11 +110,30 @@ pub(super) async fn handle(
         )
             .into_response(),
         Ok(None) => StatusCode::OK.into_response(),
-        Err(CallError::BadRequest(m)) => error(StatusCode::BAD_REQUEST, m),
-        Err(CallError::Forbidden(m)) => error(StatusCode::FORBIDDEN, m),
-        Err(CallError::NotImplemented(m)) => error(StatusCode::NOT_IMPLEMENTED, m),
-        Err(CallError::Unavailable(m)) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+        Err(refused) => refusal(refused),
     }
+}
+
+/// The HTTP answer to a refused call.
+pub(super) fn refusal(refused: CallError) -> Response {
+    match refused {
+        CallError::BadRequest(m) => error(StatusCode::BAD_REQUEST, m),
+        CallError::Forbidden(m) => error(StatusCode::FORBIDDEN, m),
+        CallError::NotImplemented(m) => error(StatusCode::NOT_IMPLEMENTED, m),
+        CallError::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+    }
+}
+
+/// Performs a call that changes the cluster; `Ok` once it is persisted.
+pub(super) async fn change(master: &MasterHandle, call: Call) -> Result<(), CallError> {
+    let (reply, done) = oneshot::channel();
+    master
+        .send(Command::Operator {
+            call: Box::new(call),
+            reply,
+        })
+        .await;
+    done.await.map_err(|_| shutting_down())?
 }
 
 /// LIST_FILES and READ_FILE (the master's own files).
@@ -265,6 +284,13 @@ async fn answer(
             })
             .await?
         }
+        call::Type::GetWeights => {
+            inspect(|m| Answer {
+                get_weights: Some(views::weights(m)),
+                ..of(response::Type::GetWeights)
+            })
+            .await?
+        }
         call::Type::GetMaster => {
             inspect(|m| Answer {
                 get_master: Some(views::master(m)),
@@ -295,14 +321,7 @@ async fn answer(
             ..of(response::Type::GetOperations)
         },
         _ => {
-            let (reply, done) = oneshot::channel();
-            master
-                .send(Command::Operator {
-                    call: Box::new(call),
-                    reply,
-                })
-                .await;
-            done.await.map_err(|_| shutting_down())??;
+            change(master, call).await?;
             return Ok(None);
         }
     };

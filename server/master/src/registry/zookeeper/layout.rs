@@ -44,7 +44,13 @@ pub fn operation_id(operation: &Operation) -> Option<String> {
         Kind::MarkGone(entry) => entry.id.value.clone(),
         Kind::SaveFramework(info) => info.id.as_ref()?.value.clone(),
         Kind::RemoveFramework(id) => id.value.clone(),
+        Kind::SetWeight(info) => weight_key(info.role.as_deref().unwrap_or_default()),
     })
+}
+
+/// What a role's weight is filed under: roles and IDs share the buckets.
+fn weight_key(role: &str) -> String {
+    format!("weight:{role}")
 }
 
 /// The buckets `operations` change.
@@ -93,6 +99,14 @@ pub fn encode_buckets(
                 .push(FrameworkRecord { info: info.clone() });
         }
     }
+    for (role, weight) in &state.weights {
+        if let Some(registry) = parts.get_mut(&bucket_of(&weight_key(role), buckets)) {
+            registry.weights.push(meseta_proto::v1::WeightInfo {
+                role: Some(role.clone()),
+                weight: *weight,
+            });
+        }
+    }
     parts
         .into_iter()
         .map(|(bucket, registry)| (bucket, registry.encode_to_vec()))
@@ -128,6 +142,7 @@ pub fn merge_bucket(state: &mut RegistryState, bucket: Registry) {
     state.unreachable.extend(part.unreachable);
     state.gone.extend(part.gone);
     state.frameworks.extend(part.frameworks);
+    state.weights.extend(part.weights);
 }
 
 /// What the root node says: the layout it describes, or `None` for the
@@ -164,6 +179,7 @@ mod tests {
                     std::time::Duration::from_secs(9),
                 ),
                 2 => ops::mark_gone(&format!("a{i}"), std::time::Duration::from_secs(5)),
+                _ if i % 40 == 3 => ops::set_weight(&format!("role{i}"), 2.5),
                 _ => ops::save_framework(&v1::FrameworkInfo {
                     user: "u".into(),
                     name: "f".into(),

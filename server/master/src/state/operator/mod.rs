@@ -1,5 +1,6 @@
 //! The operator API's calls that change the cluster: TEARDOWN a framework,
-//! MARK_AGENT_GONE, DEACTIVATE_AGENT and REACTIVATE_AGENT. Each names what
+//! MARK_AGENT_GONE, DEACTIVATE_AGENT, DRAIN_AGENT, REACTIVATE_AGENT and
+//! UPDATE_WEIGHTS. Each names what
 //! it acts on; a name the master does not know is refused and changes
 //! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
 //! streams [`events`] of what changes.
@@ -67,6 +68,9 @@ impl Master {
                     tracing::info!(agent_id = %id, "operator deactivates the agent");
                     self.deactivate(now, &id, &mut actions);
                 }
+            }
+            call::Type::UpdateWeights => {
+                self.update_weights(call.update_weights, &mut actions)?;
             }
             call::Type::DrainAgent => {
                 let drain = call.drain_agent.ok_or_else(|| missing("drain_agent"))?;

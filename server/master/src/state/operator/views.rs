@@ -152,30 +152,84 @@ pub fn state(s: &Snapshot) -> response::GetState {
     }
 }
 
-/// GET_ROLES: every role a framework is subscribed with, its weight (1
-/// until weights exist), its frameworks and what they are allocated.
-pub fn roles(m: &Master) -> response::GetRoles {
-    let mut roles: BTreeMap<String, (BTreeSet<String>, meseta_allocator::Resources)> =
-        BTreeMap::new();
-    for framework in m.frameworks().values() {
-        let role = framework_role(&framework.info);
-        let entry = roles.entry(role).or_default();
-        entry.0.insert(framework.id.clone());
-        entry.1.add(&m.used_resources(Some(&framework.id), None));
+/// What a role holds, for GET_ROLES and `/master/roles`.
+#[derive(Debug, Default)]
+pub struct RoleUsage {
+    /// Its frameworks' IDs.
+    pub frameworks: BTreeSet<String>,
+    /// What its frameworks' tasks (and their executors) use.
+    pub used: meseta_allocator::Resources,
+    /// What is on offer to it.
+    pub offered: meseta_allocator::Resources,
+}
+
+impl RoleUsage {
+    /// Allocated to the role, as the allocator counts its share: used plus
+    /// offered.
+    pub fn allocated(&self) -> meseta_allocator::Resources {
+        let mut allocated = self.used.clone();
+        allocated.add(&self.offered);
+        allocated
     }
-    let roles = roles
+}
+
+/// Every role a framework is subscribed with or that has a weight set, and
+/// what it holds (one walk over the tasks and the offers).
+pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
+    let mut roles: BTreeMap<String, RoleUsage> = BTreeMap::new();
+    for role in m.weights().keys() {
+        roles.entry(role.clone()).or_default();
+    }
+    for framework in m.frameworks().values() {
+        let usage = roles.entry(framework_role(&framework.info)).or_default();
+        usage.frameworks.insert(framework.id.clone());
+        for record in framework.tasks.values() {
+            if !record.resources_recovered {
+                usage.used.add(&record.resources);
+            }
+        }
+    }
+    for offer in m.offers().values() {
+        roles
+            .entry(offer.role.clone())
+            .or_default()
+            .offered
+            .add(&offer.resources);
+    }
+    roles
+}
+
+/// GET_ROLES: [`role_usage`]'s roles, each with its weight, its frameworks
+/// and what is allocated to it.
+pub fn roles(m: &Master) -> response::GetRoles {
+    let roles = role_usage(m)
         .into_iter()
-        .map(|(name, (frameworks, allocated))| v1::Role {
-            resources: allocated.to_mesos(&name),
-            name,
-            weight: 1.0,
-            frameworks: frameworks
+        .map(|(name, usage)| v1::Role {
+            resources: usage.allocated().to_mesos(&name),
+            weight: m.weight_of(&name),
+            frameworks: usage
+                .frameworks
                 .into_iter()
                 .map(|value| v1::FrameworkId { value })
                 .collect(),
+            name,
         })
         .collect();
     response::GetRoles { roles }
+}
+
+/// GET_WEIGHTS: the weights set, by role.
+pub fn weights(m: &Master) -> response::GetWeights {
+    response::GetWeights {
+        weight_infos: m
+            .weights()
+            .iter()
+            .map(|(role, weight)| v1::WeightInfo {
+                role: Some(role.clone()),
+                weight: *weight,
+            })
+            .collect(),
+    }
 }
 
 /// GET_MASTER: this master's info and times.

@@ -97,6 +97,15 @@ impl MockFramework {
         self
     }
 
+    /// Subscribed to `roles` (with the MULTI_ROLE capability).
+    pub(super) fn with_roles(mut self, roles: &[&str]) -> Self {
+        self.info.roles = roles.iter().map(|r| r.to_string()).collect();
+        self.info.capabilities.push(v1::framework_info::Capability {
+            r#type: Some(v1::framework_info::capability::Type::MultiRole as i32),
+        });
+        self
+    }
+
     pub(super) fn with_failover_timeout(mut self, seconds: f64) -> Self {
         self.info.failover_timeout = Some(seconds);
         self

@@ -1,0 +1,55 @@
+//! `/master/roles` (also `/roles` and their `.json` forms): every role that
+//! has a framework or a weight set, in the shape Mesos's endpoint and web
+//! UI use: `{"roles": [{"name", "weight", "frameworks", "resources",
+//! "allocated", "offered", "reserved", "quota"}]}`. `allocated` (and the
+//! older `resources`) is what the allocator counts against the role's
+//! share: what its tasks use plus what is on offer to it. Reservations and
+//! quota do not exist yet: `reserved` and the quota's `guarantee` and
+//! `limit` are empty, and `consumed` is what is allocated. The leader
+//! answers; another master redirects there.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::json_view::allocator_resources;
+use super::text_error;
+use crate::handle::MasterHandle;
+use crate::state::operator::views::role_usage;
+
+pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
+    if let Some(answer) = super::unless_leading(&master, "/master/roles") {
+        return answer;
+    }
+    let listed = master
+        .inspect(|m| {
+            role_usage(m)
+                .into_iter()
+                .map(|(name, usage)| {
+                    let allocated = allocator_resources(&usage.allocated());
+                    json!({
+                        "name": name,
+                        "weight": m.weight_of(&name),
+                        "frameworks": usage.frameworks,
+                        "resources": allocated,
+                        "allocated": allocated,
+                        "offered": allocator_resources(&usage.offered),
+                        "reserved": {},
+                        "quota": {
+                            "role": name,
+                            "guarantee": {},
+                            "limit": {},
+                            "consumed": allocated,
+                        },
+                    })
+                })
+                .collect::<Vec<Value>>()
+        })
+        .await;
+    match listed {
+        Some(roles) => Json(json!({ "roles": roles })).into_response(),
+        None => text_error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
+    }
+}
