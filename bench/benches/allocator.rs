@@ -58,6 +58,7 @@ fn run(agents: usize, frameworks: usize, cycles: usize) -> Option<Row> {
         for a in &allocations {
             allocator.recover(
                 &a.framework_id,
+                &a.role,
                 &a.agent_id,
                 &a.resources,
                 Some(REFUSE),

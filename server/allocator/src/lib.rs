@@ -85,7 +85,8 @@ pub struct Allocation {
     pub agent_id: String,
     /// What is offered: the agent's whole free pool at that moment.
     pub resources: Resources,
-    /// The framework's role (for `allocation_info.role`).
+    /// The role they are allocated to (`allocation_info.role`): one of the
+    /// framework's roles.
     pub role: String,
 }
 

@@ -99,6 +99,7 @@ impl Cluster {
         for o in offers {
             self.allocator.recover(
                 &o.framework_id,
+                &o.role,
                 &o.agent_id,
                 &o.resources,
                 refuse_for,

@@ -45,12 +45,15 @@ fn drf_dominant_resource_decides() {
     // 0.2, sum 0.35). DRF compares 0.3 with 0.2, so y gets the free agent.
     let mut c = Cluster::new();
     c.framework("x", "r").framework("y", "r");
-    c.allocator
-        .add_agent("a", res("cpus:10;mem:100"), &[("x".into(), res("cpus:9"))]);
+    c.allocator.add_agent(
+        "a",
+        res("cpus:10;mem:100"),
+        &[("x".into(), "r".into(), res("cpus:9"))],
+    );
     c.allocator.add_agent(
         "b",
         res("cpus:10;mem:100"),
-        &[("y".into(), res("cpus:4.5;mem:60"))],
+        &[("y".into(), "r".into(), res("cpus:4.5;mem:60"))],
     );
     c.agent("free", "cpus:10;mem:100");
     c.allocator.deactivate_agent("a");

@@ -59,11 +59,12 @@ fn offers_filter_ignored_when_more_is_free() {
     // Decline only part of the offer with a filter, then the rest without:
     // the free pool is now larger than what was refused.
     let part = res("cpus:1;mem:256");
-    c.allocator.recover("f", "a1", &part, Some(HOUR), c.now);
+    c.allocator
+        .recover("f", "r", "a1", &part, Some(HOUR), c.now);
     assert!(c.cycle().is_empty(), "1 cpu is filtered");
     let mut rest = offers[0].resources.clone();
     rest.subtract(&part);
-    c.allocator.recover("f", "a1", &rest, None, c.now);
+    c.allocator.recover("f", "r", "a1", &rest, None, c.now);
     assert_eq!(c.cycle().len(), 1);
 }
 
@@ -162,7 +163,7 @@ fn offers_recovered_resources_reoffered() {
     let task = res("cpus:1;mem:128;ports:[31000-31001]");
     let mut unused = offer.resources.clone();
     unused.subtract(&task);
-    c.allocator.recover("f", "a1", &unused, None, c.now);
+    c.allocator.recover("f", "r", "a1", &unused, None, c.now);
     assert_eq!(c.allocator.allocated("f"), task);
     let again = c.cycle();
     assert_eq!(again.len(), 1);
@@ -171,10 +172,10 @@ fn offers_recovered_resources_reoffered() {
         res("cpus:3;mem:896;ports:[31002-31009]")
     );
     // The task ends: its resources come back too.
-    c.allocator.recover("f", "a1", &task, None, c.now);
+    c.allocator.recover("f", "r", "a1", &task, None, c.now);
     assert_eq!(c.allocator.allocated("f"), again[0].resources);
     c.allocator
-        .recover("f", "a1", &again[0].resources, None, c.now);
+        .recover("f", "r", "a1", &again[0].resources, None, c.now);
     assert_eq!(
         c.allocator.free("a1"),
         Some(res("cpus:4;mem:1024;ports:[31000-31009]"))
@@ -188,13 +189,13 @@ fn offers_recover_more_than_held_is_clamped() {
     c.agent("a1", "cpus:4;mem:1024").framework("f", "r");
     c.cycle();
     c.allocator
-        .recover("f", "a1", &res("cpus:100;mem:1;disk:5"), None, c.now);
+        .recover("f", "r", "a1", &res("cpus:100;mem:1;disk:5"), None, c.now);
     assert_eq!(c.allocator.free("a1"), Some(res("cpus:4;mem:1")));
     assert_eq!(c.allocator.allocated("f"), res("mem:1023"));
     c.allocator
-        .recover("nobody", "a1", &res("mem:1023"), None, c.now);
+        .recover("nobody", "r", "a1", &res("mem:1023"), None, c.now);
     c.allocator
-        .recover("f", "nowhere", &res("mem:1023"), None, c.now);
+        .recover("f", "r", "nowhere", &res("mem:1023"), None, c.now);
     assert_eq!(c.allocator.allocated("f"), res("mem:1023"));
 }
 
@@ -235,7 +236,11 @@ fn offers_agent_added_with_used_resources() {
         seed: Some(3),
         ..AllocatorConfig::default()
     });
-    let used = vec![("old".to_string(), res("cpus:3;mem:512"))];
+    let used = vec![(
+        "old".to_string(),
+        "batch".to_string(),
+        res("cpus:3;mem:512"),
+    )];
     alloc.add_agent("a1", res("cpus:4;mem:1024"), &used);
     assert_eq!(alloc.free("a1"), Some(res("cpus:1;mem:512")));
     // "old" re-registers later, in its real role, and keeps its holding.
@@ -299,7 +304,7 @@ fn offers_to_mesos_carries_role() {
     let mut c = Cluster::new();
     c.agent("a1", "cpus:0.1").framework("f", "web");
     c.allocator
-        .recover("f", "a1", &res("cpus:0.1"), None, c.now);
+        .recover("f", "web", "a1", &res("cpus:0.1"), None, c.now);
     let offer = c.cycle().remove(0);
     let wire = offer.resources.to_mesos(&offer.role);
     assert_eq!(wire.len(), 1);

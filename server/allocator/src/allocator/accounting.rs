@@ -1,6 +1,8 @@
 //! Moving resources between an agent's free pool and a framework's
 //! allocation while keeping agent, framework, role and DRF order consistent.
 //!
+//! Holdings are per client (a framework in one role; see the module above).
+//!
 //! * [`Allocator::charge`]: resources become held by a framework on an agent
 //!   (an allocation cycle's grant, or usage reported by `add_agent`).
 //! * [`Allocator::recover`]: held resources return to the free pool,
@@ -14,25 +16,27 @@
 
 use std::time::Duration;
 
-use super::Allocator;
+use super::{client_key, Allocator};
 use crate::Resources;
 
 impl Allocator {
-    /// Returns resources allocated to a framework on an agent (offered but
-    /// declined or unused, or used by a task that ended) to the agent's free
-    /// pool. With `refuse_for` of `Some(d)`, `d > 0`, the framework is not
-    /// offered resources on this agent that are contained in `resources`
-    /// until `now + d` (Mesos's `Filters.refuse_seconds`).
+    /// Returns resources allocated to a framework in `role` on an agent
+    /// (offered but declined or unused, or used by a task that ended) to
+    /// the agent's free pool. With `refuse_for` of `Some(d)`, `d > 0`, the
+    /// framework is not offered resources on this agent in this role that
+    /// are contained in `resources` until `now + d` (Mesos's
+    /// `Filters.refuse_seconds`).
     pub fn recover(
         &mut self,
         framework_id: &str,
+        role: &str,
         agent_id: &str,
         resources: &Resources,
         refuse_for: Option<Duration>,
         now: Duration,
     ) {
         let (Some(fw), Some(agent)) = (
-            self.frameworks.lookup(framework_id),
+            self.frameworks.lookup(&client_key(framework_id, role)),
             self.agents.lookup(agent_id),
         ) else {
             return;
@@ -47,23 +51,22 @@ impl Allocator {
         }
     }
 
-    /// Returns everything a framework holds, on every agent, to the free
-    /// pools (no filters), and reports what was returned where. Call it
-    /// before [`Allocator::remove_framework`] when the framework's tasks are
-    /// gone.
+    /// Returns everything a framework holds, on every agent and in every
+    /// role, to the free pools (no filters), and reports what was returned
+    /// where. Call it before [`Allocator::remove_framework`] when the
+    /// framework's tasks are gone.
     pub fn recover_all(&mut self, framework_id: &str) -> Vec<(String, Resources)> {
-        let Some(fw) = self.frameworks.lookup(framework_id) else {
-            return Vec::new();
-        };
-        let held: Vec<(u32, Resources)> = self
-            .held_by(fw)
-            .map(|(agent, r)| (agent, r.clone()))
-            .collect();
-        let mut out = Vec::with_capacity(held.len());
-        for (agent, resources) in held {
-            let back = self.release(fw, agent, &resources);
-            if let Some(a) = self.agents.get(agent) {
-                out.push((a.id.clone(), back));
+        let mut out = Vec::new();
+        for fw in self.clients_of(framework_id).to_vec() {
+            let held: Vec<(u32, Resources)> = self
+                .held_by(fw)
+                .map(|(agent, r)| (agent, r.clone()))
+                .collect();
+            for (agent, resources) in held {
+                let back = self.release(fw, agent, &resources);
+                if let Some(a) = self.agents.get(agent) {
+                    out.push((a.id.clone(), back));
+                }
             }
         }
         out

@@ -11,11 +11,17 @@ use crate::Resources;
 
 impl Allocator {
     /// Adds an agent with `total` resources, of which `used` are already
-    /// held by frameworks (tasks found running when the agent (re)registers).
-    /// A framework in `used` the allocator has not met yet gets an
-    /// unregistered slot in role `*` that [`Allocator::add_framework`] later
-    /// adopts. Adding a known agent replaces it.
-    pub fn add_agent(&mut self, agent_id: &str, total: Resources, used: &[(String, Resources)]) {
+    /// held by frameworks, as `(framework, role, resources)` (tasks found
+    /// running when the agent (re)registers). A framework in `used` the
+    /// allocator has not met yet gets an unregistered slot in that role,
+    /// which [`Allocator::add_framework`] later adopts. Adding a known
+    /// agent replaces it.
+    pub fn add_agent(
+        &mut self,
+        agent_id: &str,
+        total: Resources,
+        used: &[(String, String, Resources)],
+    ) {
         if self.agents.lookup(agent_id).is_some() {
             self.remove_agent(agent_id);
         }
@@ -30,8 +36,8 @@ impl Allocator {
             allocations: Vec::new(),
         };
         let idx = self.agents.insert(agent_id, agent);
-        for (framework_id, resources) in used {
-            let fw = self.framework_slot(framework_id);
+        for (framework_id, role, resources) in used {
+            let fw = self.client_slot(framework_id, role);
             if let Some(agent) = self.agents.get_mut(idx) {
                 agent.free.subtract(resources);
             }

@@ -83,7 +83,7 @@ impl Allocator {
     /// Hands `agent`'s whole free pool to framework slot `fw`.
     fn grant(&mut self, fw: u32, agent: u32) -> Option<Allocation> {
         let framework = self.frameworks.get(fw)?;
-        let framework_id = framework.id.clone();
+        let framework_id = framework.framework_id.clone();
         let role = self.roles.get(framework.role)?.name.clone();
         let a = self.agents.get_mut(agent)?;
         let resources = std::mem::take(&mut a.free);

@@ -1,44 +1,74 @@
 //! Framework lifecycle, roles and weights, suppress and revive.
 //!
-//! Every change here ends in `rekey`, which puts the framework in (or takes
-//! it out of) its role's DRF members according to whether it is offerable,
-//! and re-keys the role. Deactivation, removal and revive also drop the
-//! framework's offer filters: a scheduler that fails over or revives wants
-//! to see everything again.
+//! A framework is a client slot per role it is subscribed to (see the
+//! module above). Every change here ends in `rekey`, which puts a client in
+//! (or takes it out of) its role's DRF members according to whether it is
+//! offerable, and re-keys the role. Deactivation, removal and revive also
+//! drop offer filters: a scheduler that fails over or revives wants to see
+//! everything again.
 
-use super::{Allocator, Framework};
+use super::{client_key, Allocator, Framework};
 use crate::drf::{Role, Standing};
 use crate::table::IdxSet;
 
 impl Allocator {
-    /// Registers a framework in `role` (active; `suppressed` as given).
-    /// Re-adding a known framework updates its role and suppression and
-    /// activates it; resources it already holds move with it to the new role.
+    /// Registers a framework in one role (`suppressed` or not); see
+    /// [`Allocator::add_framework_in_roles`].
     pub fn add_framework(&mut self, framework_id: &str, role: &str, suppressed: bool) {
-        let fw = self.framework_slot(framework_id);
-        self.move_to_role(fw, role);
-        if let Some(framework) = self.frameworks.get_mut(fw) {
-            framework.registered = true;
-            framework.active = true;
-            framework.suppressed = suppressed;
-        }
-        self.rekey(fw);
+        let suppressed_roles: &[&str] = if suppressed { &[role] } else { &[] };
+        self.add_framework_in_roles(framework_id, &[role], suppressed_roles);
     }
 
-    /// Unregisters a framework and drops its filters. Resources it still
-    /// holds are *not* returned: they stay allocated (and counted in its
-    /// role's share) until the master recovers them with
-    /// [`Allocator::recover`] or [`Allocator::recover_all`].
-    pub fn remove_framework(&mut self, framework_id: &str) {
-        let Some(fw) = self.frameworks.lookup(framework_id) else {
-            return;
-        };
-        self.filters.clear_framework(fw);
-        if let Some(framework) = self.frameworks.get_mut(fw) {
-            framework.registered = false;
+    /// Registers a framework subscribed to `roles` (active; offers to the
+    /// roles in `suppressed` stopped), or updates a known one. What the
+    /// framework holds stays in the role it was allocated in: a role it
+    /// leaves keeps counting it (and is offered nothing more) until the
+    /// master recovers it, as Mesos accounts tasks to the role they were
+    /// launched under.
+    pub fn add_framework_in_roles(
+        &mut self,
+        framework_id: &str,
+        roles: &[&str],
+        suppressed: &[&str],
+    ) {
+        let gpu_capable = self
+            .clients_of(framework_id)
+            .iter()
+            .any(|&c| self.frameworks.get(c).is_some_and(|f| f.gpu_capable));
+        let left: Vec<u32> = self
+            .clients_of(framework_id)
+            .iter()
+            .copied()
+            .filter(|&c| {
+                self.frameworks.get(c).is_some_and(|f| {
+                    let role = self.roles.get(f.role).map(|r| r.name.as_str());
+                    !role.is_some_and(|name| roles.contains(&name))
+                })
+            })
+            .collect();
+        for client in left {
+            self.unregister(client);
         }
-        self.rekey(fw);
-        self.drop_if_vacant(fw);
+        for role in roles {
+            let client = self.client_slot(framework_id, role);
+            if let Some(framework) = self.frameworks.get_mut(client) {
+                framework.registered = true;
+                framework.active = true;
+                framework.suppressed = suppressed.contains(role);
+                framework.gpu_capable |= gpu_capable;
+            }
+            self.rekey(client);
+        }
+    }
+
+    /// Unregisters a framework (in every role) and drops its filters.
+    /// Resources it still holds are *not* returned: they stay allocated
+    /// (and counted in their roles' shares) until the master recovers them
+    /// with [`Allocator::recover`] or [`Allocator::recover_all`].
+    pub fn remove_framework(&mut self, framework_id: &str) {
+        for client in self.clients_of(framework_id).to_vec() {
+            self.unregister(client);
+        }
     }
 
     /// Makes a framework eligible for offers again.
@@ -49,21 +79,42 @@ impl Allocator {
     /// Stops offers to a framework (scheduler disconnected) and drops its filters.
     pub fn deactivate_framework(&mut self, framework_id: &str) {
         self.update_framework(framework_id, |f| f.active = false);
-        if let Some(fw) = self.frameworks.lookup(framework_id) {
-            self.filters.clear_framework(fw);
+        for client in self.clients_of(framework_id).to_vec() {
+            self.filters.clear_framework(client);
         }
     }
 
-    /// Stops offers to a framework until [`Allocator::revive`].
+    /// Stops offers to a framework, in every role, until [`Allocator::revive`].
     pub fn suppress(&mut self, framework_id: &str) {
         self.update_framework(framework_id, |f| f.suppressed = true);
     }
 
-    /// Unsuppresses a framework and clears all of its filters.
+    /// Unsuppresses a framework in every role and clears all of its filters.
     pub fn revive(&mut self, framework_id: &str) {
         self.update_framework(framework_id, |f| f.suppressed = false);
-        if let Some(fw) = self.frameworks.lookup(framework_id) {
-            self.filters.clear_framework(fw);
+        for client in self.clients_of(framework_id).to_vec() {
+            self.filters.clear_framework(client);
+        }
+    }
+
+    /// Stops offers to a framework in one role until [`Allocator::revive_role`].
+    pub fn suppress_role(&mut self, framework_id: &str, role: &str) {
+        if let Some(client) = self.frameworks.lookup(&client_key(framework_id, role)) {
+            if let Some(framework) = self.frameworks.get_mut(client) {
+                framework.suppressed = true;
+            }
+            self.rekey(client);
+        }
+    }
+
+    /// Unsuppresses a framework in one role and clears its filters there.
+    pub fn revive_role(&mut self, framework_id: &str, role: &str) {
+        if let Some(client) = self.frameworks.lookup(&client_key(framework_id, role)) {
+            if let Some(framework) = self.frameworks.get_mut(client) {
+                framework.suppressed = false;
+            }
+            self.filters.clear_framework(client);
+            self.rekey(client);
         }
     }
 
@@ -72,12 +123,10 @@ impl Allocator {
     /// [`AllocatorConfig::filter_gpu_resources`](crate::AllocatorConfig)
     /// is on). Frameworks start without it.
     pub fn set_gpu_capable(&mut self, framework_id: &str, capable: bool) {
-        if let Some(framework) = self
-            .frameworks
-            .lookup(framework_id)
-            .and_then(|fw| self.frameworks.get_mut(fw))
-        {
-            framework.gpu_capable = capable;
+        for client in self.clients_of(framework_id).to_vec() {
+            if let Some(framework) = self.frameworks.get_mut(client) {
+                framework.gpu_capable = capable;
+            }
         }
     }
 
@@ -102,27 +151,42 @@ impl Allocator {
         self.roles.by_id(role).map_or(1.0, |r| r.weight)
     }
 
-    fn update_framework(&mut self, framework_id: &str, change: impl FnOnce(&mut Framework)) {
-        let Some(fw) = self.frameworks.lookup(framework_id) else {
-            return;
-        };
-        if let Some(framework) = self.frameworks.get_mut(fw) {
-            change(framework);
+    /// Changes every client of a framework and re-keys it.
+    fn update_framework(&mut self, framework_id: &str, change: impl Fn(&mut Framework)) {
+        for client in self.clients_of(framework_id).to_vec() {
+            if let Some(framework) = self.frameworks.get_mut(client) {
+                change(framework);
+            }
+            self.rekey(client);
         }
-        self.rekey(fw);
     }
 
-    /// The slot of `framework_id`, creating an unregistered one in role `*`.
-    pub(super) fn framework_slot(&mut self, framework_id: &str) -> u32 {
-        if let Some(fw) = self.frameworks.lookup(framework_id) {
-            return fw;
+    /// Takes client slot `client` out of the offers (its framework left
+    /// the role, or went away) and drops its filters; freed if it holds
+    /// nothing.
+    fn unregister(&mut self, client: u32) {
+        self.filters.clear_framework(client);
+        if let Some(framework) = self.frameworks.get_mut(client) {
+            framework.registered = false;
         }
-        let role = self.role_slot("*");
+        self.rekey(client);
+        self.drop_if_vacant(client);
+    }
+
+    /// The client slot of `framework_id` in `role`, creating an
+    /// unregistered one.
+    pub(super) fn client_slot(&mut self, framework_id: &str, role: &str) -> u32 {
+        let key = client_key(framework_id, role);
+        if let Some(client) = self.frameworks.lookup(&key) {
+            return client;
+        }
+        let role = self.role_slot(role);
         if let Some(r) = self.roles.get_mut(role) {
             r.refs += 1;
         }
         let framework = Framework {
-            id: framework_id.to_string(),
+            key: key.clone(),
+            framework_id: framework_id.to_string(),
             role,
             registered: false,
             active: true,
@@ -131,7 +195,12 @@ impl Allocator {
             standing: Standing::default(),
             agents: IdxSet::default(),
         };
-        self.frameworks.insert(framework_id, framework)
+        let client = self.frameworks.insert(&key, framework);
+        self.by_framework
+            .entry(framework_id.to_string())
+            .or_default()
+            .push(client);
+        client
     }
 
     fn role_slot(&mut self, role: &str) -> u32 {
@@ -141,39 +210,7 @@ impl Allocator {
         }
     }
 
-    /// Moves framework slot `fw`, with its allocation, to role `role`.
-    fn move_to_role(&mut self, fw: u32, role: &str) {
-        let new = self.role_slot(role);
-        let Some(framework) = self.frameworks.get_mut(fw) else {
-            return;
-        };
-        let old = framework.role;
-        if old == new {
-            return;
-        }
-        if let Some(r) = self.roles.get_mut(old) {
-            self.drf
-                .place_member(&mut r.members, fw, &mut framework.standing, false);
-            r.standing
-                .allocated
-                .subtract_scalars(&framework.standing.allocated);
-            r.refs = r.refs.saturating_sub(1);
-            self.drf.place_role(old, r);
-            if r.is_disposable() {
-                let name = r.name.clone();
-                self.roles.remove(&name);
-            }
-        }
-        if let Some(r) = self.roles.get_mut(new) {
-            r.standing
-                .allocated
-                .add_scalars(&framework.standing.allocated);
-            r.refs += 1;
-        }
-        framework.role = new;
-    }
-
-    /// Frees slot `fw` if it is unregistered and holds nothing.
+    /// Frees client slot `fw` if it is unregistered and holds nothing.
     pub(super) fn drop_if_vacant(&mut self, fw: u32) {
         let vacant = self
             .frameworks
@@ -182,12 +219,18 @@ impl Allocator {
         if !vacant {
             return;
         }
-        let Some(id) = self.frameworks.get(fw).map(|f| f.id.clone()) else {
+        let Some(key) = self.frameworks.get(fw).map(|f| f.key.clone()) else {
             return;
         };
         self.rekey(fw);
-        if let Some((_, framework)) = self.frameworks.remove(&id) {
+        if let Some((_, framework)) = self.frameworks.remove(&key) {
             self.filters.clear_framework(fw);
+            if let Some(clients) = self.by_framework.get_mut(&framework.framework_id) {
+                clients.retain(|&c| c != fw);
+                if clients.is_empty() {
+                    self.by_framework.remove(&framework.framework_id);
+                }
+            }
             if let Some(r) = self.roles.get_mut(framework.role) {
                 r.refs = r.refs.saturating_sub(1);
                 if r.is_disposable() {

@@ -6,25 +6,35 @@
 //! recovering resources, which keeps agents, frameworks and roles
 //! consistent) and [`cycle`] (the allocation loop).
 //!
-//! Invariants, for every agent `a` and framework `f`:
+//! A framework takes part once per role it is subscribed to: each
+//! (framework, role) pair is a *client* slot with its own allocation, its
+//! place in its role's DRF order, its suppression and its offer filters,
+//! as in Mesos's hierarchical allocator. A single-role framework is one
+//! client.
+//!
+//! Invariants, for every agent `a` and client `c`:
 //! * `a.free + Σ a.allocations == a.total` (up to saturation when the
 //!   master reports more usage than the agent has);
-//! * `f.agents` is exactly the set of agents holding an allocation for `f`;
-//! * `f.standing.allocated` is the scalar sum of its allocations and
-//!   `role.standing.allocated` the sum over the role's frameworks;
-//! * a framework is a DRF member iff it is registered, active and not
-//!   suppressed (see [`crate::drf`]).
+//! * `c.agents` is exactly the set of agents holding an allocation for `c`;
+//! * `c.standing.allocated` is the scalar sum of its allocations and
+//!   `role.standing.allocated` the sum over the role's clients;
+//! * a client is a DRF member iff it is registered, active and not
+//!   suppressed (see [`crate::drf`]);
+//! * `by_framework` lists exactly the client slots of each framework.
 //!
-//! A framework slot outlives `remove_framework` while it still holds
-//! allocations (the master recovers them later, by id); so does a slot
-//! created by `add_agent` for a framework the allocator has not met yet.
-//! Such slots are *unregistered*: never offered, counted in their role's
-//! share, and freed once they hold nothing.
+//! A client slot outlives its framework's removal, or its role's leaving
+//! the framework's roles, while it still holds allocations (the master
+//! recovers them later, by framework and role); so does a slot created by
+//! `add_agent` for a framework the allocator has not met yet. Such slots
+//! are *unregistered*: never offered, counted in their role's share, and
+//! freed once they hold nothing.
 
 mod accounting;
 mod agents;
 mod cycle;
 mod frameworks;
+
+use std::collections::HashMap;
 
 use crate::drf::{Drf, Role, Standing};
 use crate::filters::Filters;
@@ -32,6 +42,11 @@ use crate::resources::to_milli;
 use crate::rng::Rng;
 use crate::table::{IdxSet, Table};
 use crate::{AllocatorConfig, Resources};
+
+/// The table key of a framework's client in `role`.
+fn client_key(framework_id: &str, role: &str) -> String {
+    format!("{framework_id}\u{0}{role}")
+}
 
 /// An agent as the allocator sees it.
 #[derive(Debug)]
@@ -46,10 +61,13 @@ struct Agent {
     allocations: Vec<(u32, Resources)>,
 }
 
-/// A framework (or an unregistered slot holding resources; see above).
+/// A framework in one of its roles (or an unregistered slot holding
+/// resources; see above).
 #[derive(Debug)]
 struct Framework {
-    id: String,
+    /// Its key in the table ([`client_key`]).
+    key: String,
+    framework_id: String,
     role: u32,
     registered: bool,
     active: bool,
@@ -75,6 +93,8 @@ pub struct Allocator {
     filter_gpu_resources: bool,
     agents: Table<Agent>,
     frameworks: Table<Framework>,
+    /// Client slots by framework ID.
+    by_framework: HashMap<String, Vec<u32>>,
     roles: Table<Role>,
     drf: Drf,
     filters: Filters,
@@ -92,6 +112,7 @@ impl Allocator {
             filter_gpu_resources: config.filter_gpu_resources,
             agents: Table::default(),
             frameworks: Table::default(),
+            by_framework: HashMap::new(),
             roles: Table::default(),
             drf: Drf::new(&config.fair_share_resources),
             filters: Filters::default(),
@@ -100,34 +121,44 @@ impl Allocator {
         }
     }
 
-    /// Everything allocated to a framework, summed over agents (empty if
-    /// unknown). Ranges from different agents are merged, so only the
-    /// scalars are meaningful as a total.
+    /// Everything allocated to a framework, summed over agents and roles
+    /// (empty if unknown). Ranges from different agents are merged, so only
+    /// the scalars are meaningful as a total.
     pub fn allocated(&self, framework_id: &str) -> Resources {
         let mut out = Resources::new();
-        let Some(idx) = self.frameworks.lookup(framework_id) else {
-            return out;
-        };
-        for (_, held) in self.held_by(idx) {
-            out.add(held);
+        for &client in self.clients_of(framework_id) {
+            for (_, held) in self.held_by(client) {
+                out.add(held);
+            }
         }
         out
     }
 
-    /// What a framework holds on one agent (empty if nothing).
+    /// What a framework holds in one role, summed over agents.
+    pub fn allocated_in(&self, framework_id: &str, role: &str) -> Resources {
+        let mut out = Resources::new();
+        if let Some(client) = self.frameworks.lookup(&client_key(framework_id, role)) {
+            for (_, held) in self.held_by(client) {
+                out.add(held);
+            }
+        }
+        out
+    }
+
+    /// What a framework holds on one agent, in all its roles (empty if
+    /// nothing).
     pub fn allocated_on(&self, framework_id: &str, agent_id: &str) -> Resources {
-        let (Some(fw), Some(agent)) = (
-            self.frameworks.lookup(framework_id),
-            self.agents.by_id(agent_id),
-        ) else {
-            return Resources::new();
+        let mut out = Resources::new();
+        let Some(agent) = self.agents.by_id(agent_id) else {
+            return out;
         };
-        agent
-            .allocations
-            .iter()
-            .find(|(f, _)| *f == fw)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default()
+        let clients = self.clients_of(framework_id);
+        for (client, held) in &agent.allocations {
+            if clients.contains(client) {
+                out.add(held);
+            }
+        }
+        out
     }
 
     /// An agent's free (unallocated) resources, if the agent is known.
@@ -135,12 +166,16 @@ impl Allocator {
         self.agents.by_id(agent_id).map(|a| a.free.clone())
     }
 
-    /// A framework's dominant share against the current cluster total
-    /// (0 if unknown).
+    /// A framework's dominant share against the current cluster total, of
+    /// what it holds in all its roles (0 if unknown).
     pub fn dominant_share(&self, framework_id: &str) -> f64 {
-        self.frameworks
-            .by_id(framework_id)
-            .map_or(0.0, |f| self.drf.share(&f.standing.allocated))
+        let mut allocated = Resources::new();
+        for client in self.clients_of(framework_id) {
+            if let Some(c) = self.frameworks.get(*client) {
+                allocated.add_scalars(&c.standing.allocated);
+            }
+        }
+        self.drf.share(&allocated)
     }
 
     /// A role's weighted dominant share (`share / weight`; 0 if unknown).
@@ -164,6 +199,13 @@ impl Allocator {
     /// since the last cycle).
     pub fn filter_count(&self) -> usize {
         self.filters.len()
+    }
+
+    /// The client slots of a framework (none if unknown).
+    fn clients_of(&self, framework_id: &str) -> &[u32] {
+        self.by_framework
+            .get(framework_id)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// `(agent slot, resources)` held by framework slot `fw`.

@@ -59,6 +59,7 @@ impl Master {
             for record in &taken {
                 self.allocator.recover(
                     framework_id,
+                    &record.role,
                     &record.agent_id,
                     &record.resources,
                     None,
@@ -185,7 +186,7 @@ impl Master {
         }
         if !remaining.is_empty() {
             self.allocator
-                .recover(framework_id, &agent_id, &remaining, refuse, now);
+                .recover(framework_id, &role, &agent_id, &remaining, refuse, now);
         }
         self.allocation_wanted = true;
         Ok(())
@@ -356,6 +357,7 @@ impl Master {
                 TaskRecord {
                     task: Arc::new(task),
                     resources,
+                    role: role.to_string(),
                     resources_recovered: false,
                     unacknowledged: None,
                 },

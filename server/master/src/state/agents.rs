@@ -16,7 +16,7 @@ use meseta_allocator::Resources;
 use meseta_proto::cluster::{self, agent_message, master_message, AgentMessage, MasterMessage};
 use meseta_proto::v1::{self, task_status::Reason, TaskState};
 
-use super::{is_terminal, Action, Agent, LinkId, Master, TaskRecord};
+use super::{allocated_role, is_terminal, Action, Agent, LinkId, Master, TaskRecord};
 
 impl Master {
     /// A message arrived on an agent's stream. `Register` must come first.
@@ -215,7 +215,7 @@ impl Master {
                 self.add_recovered_framework(now, id, framework_info);
             }
         }
-        let mut used: HashMap<String, Resources> = HashMap::new();
+        let mut used: HashMap<(String, String), Resources> = HashMap::new();
         let mut task_keys = HashSet::new();
         let mut kills = Vec::new();
         for task in register.tasks {
@@ -229,8 +229,9 @@ impl Master {
             // the acknowledgement) but holds no resources.
             let terminal = is_terminal(state);
             let resources = Resources::from_mesos(&task.resources);
+            let role = allocated_role(&task.resources).unwrap_or_else(|| framework.role());
             if !terminal {
-                used.entry(framework_id.clone())
+                used.entry((framework_id.clone(), role.clone()))
                     .or_default()
                     .add(&resources);
             }
@@ -244,14 +245,18 @@ impl Master {
                 TaskRecord {
                     task: Arc::new(task),
                     resources,
+                    role,
                     resources_recovered: terminal,
                     unacknowledged,
                 },
             );
         }
         let total = Resources::from_mesos(&info.resources);
-        let mut used: Vec<(String, Resources)> = used.into_iter().collect();
-        used.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut used: Vec<(String, String, Resources)> = used
+            .into_iter()
+            .map(|((framework, role), resources)| (framework, role, resources))
+            .collect();
+        used.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         self.allocator.add_agent(&agent_id, total.clone(), &used);
         self.hosts.add(&info.hostname, &agent_id);
         self.agents.insert(
@@ -425,8 +430,14 @@ impl Master {
         };
         let agent_id = record.task.agent_id.value.clone();
         if recover && !record.resources_recovered {
-            self.allocator
-                .recover(framework_id, &agent_id, &record.resources, None, now);
+            self.allocator.recover(
+                framework_id,
+                &record.role,
+                &agent_id,
+                &record.resources,
+                None,
+                now,
+            );
         }
         Arc::make_mut(&mut record.task).state = state as i32;
         *self

@@ -227,6 +227,14 @@ pub fn framework_role(info: &v1::FrameworkInfo) -> String {
         .unwrap_or_else(|| "*".to_string())
 }
 
+/// The role resources are allocated to, if they say
+/// (`allocation_info.role`; agents report their tasks' resources so).
+pub fn allocated_role(resources: &[v1::Resource]) -> Option<String> {
+    resources
+        .iter()
+        .find_map(|r| r.allocation_info.as_ref()?.role.clone())
+}
+
 /// A task as the master tracks it.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
@@ -236,6 +244,9 @@ pub struct TaskRecord {
     pub task: Arc<v1::Task>,
     /// Its resources, in the allocator's form (task plus a new executor's).
     pub resources: Resources,
+    /// The role they are allocated to (of the offer it was launched from,
+    /// or as the agent reports it): the allocator gets them back there.
+    pub role: String,
     /// Resources were already given back to the allocator.
     pub resources_recovered: bool,
     /// UUID of the last status update forwarded and not yet acknowledged.

@@ -32,6 +32,7 @@ impl Master {
             if !framework_ok || !agent.active {
                 self.allocator.recover(
                     &allocation.framework_id,
+                    &allocation.role,
                     &allocation.agent_id,
                     &allocation.resources,
                     None,
@@ -151,6 +152,7 @@ impl Master {
             if let Some(record) = self.take_offer(framework_id, &offer_id.value) {
                 self.allocator.recover(
                     framework_id,
+                    &record.role,
                     &record.agent_id,
                     &record.resources,
                     refuse,
@@ -243,6 +245,7 @@ impl Master {
         }
         self.allocator.recover(
             &record.framework_id,
+            &record.role,
             &record.agent_id,
             &record.resources,
             None,

@@ -222,8 +222,14 @@ impl Master {
                     .remove(&(framework_id.to_string(), task_id.clone()));
             }
             if !record.resources_recovered {
-                self.allocator
-                    .recover(framework_id, &agent_id, &record.resources, None, now);
+                self.allocator.recover(
+                    framework_id,
+                    &record.role,
+                    &agent_id,
+                    &record.resources,
+                    None,
+                    now,
+                );
             }
             if !is_terminal(record.state()) {
                 Arc::make_mut(&mut record.task).state = v1::TaskState::TaskKilled as i32;

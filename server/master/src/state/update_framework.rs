@@ -23,8 +23,9 @@
 //!   once the new info is persisted.
 //!
 //! This master offers to one role per framework ([`super::framework_role`]:
-//! the first of `roles`). A role change moves the framework, with what it
-//! holds, to the new role in the allocator; offers made to the old role are
+//! the first of `roles`). A role change moves the framework to the new role
+//! in the allocator; its running tasks stay accounted to the role they were
+//! launched in until they end, as in Mesos; offers made to the old role are
 //! rescinded and the old role's filters dropped. Offer constraints are not
 //! supported: they are ignored, with a warning.
 

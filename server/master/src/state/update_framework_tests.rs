@@ -381,3 +381,46 @@ fn suppress_and_revive_act_only_when_they_name_the_offered_role() {
     h.call(&fw, roles_call(call::Type::Revive, &[])).unwrap();
     assert!(!suppressed(&h), "REVIVE without roles revives every role");
 }
+
+#[test]
+fn a_task_stays_in_the_role_it_was_launched_in_after_a_role_change() {
+    use crate::state::operator::views::role_usage;
+    let mut h = Harness::new();
+    let agent = h.add_agent(1, "cpus:2;mem:512");
+    let fw = h.subscribe(10, with_roles("mover", &["a"]));
+    let offer = offers_over(&mut h, 10, 1).remove(0);
+    h.call(
+        &fw,
+        accept(&offer, vec![task("t1", &agent, "cpus:1;mem:128")]),
+    )
+    .expect("launched");
+    let mut info = current_info(&h, &fw.0);
+    info.roles = vec!["b".into()];
+    h.call(&fw, update_call(info, &[])).expect("updated");
+
+    let cpus = |h: &Harness, role: &str| {
+        role_usage(&h.master)
+            .get(role)
+            .map(|u| u.used.scalar_milli("cpus"))
+    };
+    assert_eq!(cpus(&h, "a"), Some(1000), "the task is still a's");
+    assert_eq!(cpus(&h, "b"), Some(0));
+    // While it runs, b is offered only what a's task leaves free.
+    let offered: f64 = offers_over(&mut h, 10, 1)
+        .iter()
+        .map(|o| mock::scalar(o, "cpus"))
+        .sum();
+    assert_eq!(offered, 1.0);
+
+    h.status(1, &fw.0, "t1", TaskState::TaskFinished);
+    assert_eq!(cpus(&h, "a"), None, "a holds nothing and has no framework");
+    // Its cpu comes back to the free pool, and so to b.
+    let freed = offers_over(&mut h, 10, 1);
+    assert_eq!(freed.len(), 1, "{freed:?}");
+    assert_eq!(mock::scalar(&freed[0], "cpus"), 1.0);
+    let role = freed[0]
+        .allocation_info
+        .as_ref()
+        .and_then(|a| a.role.clone());
+    assert_eq!(role.as_deref(), Some("b"));
+}

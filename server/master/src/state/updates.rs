@@ -136,9 +136,14 @@ impl Master {
             }
             if is_terminal(latest) && !record.resources_recovered {
                 record.resources_recovered = true;
-                let resources = record.resources.clone();
-                self.allocator
-                    .recover(&framework_id, agent_id, &resources, None, now);
+                self.allocator.recover(
+                    &framework_id,
+                    &record.role,
+                    agent_id,
+                    &record.resources,
+                    None,
+                    now,
+                );
                 self.allocation_wanted = true;
             }
             self.observe_task_updated(&framework_id, &status, latest, actions);

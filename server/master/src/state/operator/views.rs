@@ -152,7 +152,8 @@ pub fn state(s: &Snapshot) -> response::GetState {
     }
 }
 
-/// What a role holds, for GET_ROLES and `/master/roles`.
+/// What a role holds, for GET_ROLES and `/master/roles`: a task counts in
+/// the role it was launched in, even after its framework changed roles.
 #[derive(Debug, Default)]
 pub struct RoleUsage {
     /// Its frameworks' IDs.
@@ -185,6 +186,7 @@ pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
         usage.frameworks.insert(framework.id.clone());
         for record in framework.tasks.values() {
             if !record.resources_recovered {
+                let usage = roles.entry(record.role.clone()).or_default();
                 usage.used.add(&record.resources);
             }
         }
