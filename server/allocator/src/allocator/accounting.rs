@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use super::{client_key, Allocator};
+use super::Allocator;
 use crate::Resources;
 
 impl Allocator {
@@ -36,7 +36,7 @@ impl Allocator {
         now: Duration,
     ) {
         let (Some(fw), Some(agent)) = (
-            self.frameworks.lookup(&client_key(framework_id, role)),
+            self.client_of(framework_id, role),
             self.agents.lookup(agent_id),
         ) else {
             return;

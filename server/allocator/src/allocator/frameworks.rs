@@ -99,7 +99,7 @@ impl Allocator {
 
     /// Stops offers to a framework in one role until [`Allocator::revive_role`].
     pub fn suppress_role(&mut self, framework_id: &str, role: &str) {
-        if let Some(client) = self.frameworks.lookup(&client_key(framework_id, role)) {
+        if let Some(client) = self.client_of(framework_id, role) {
             if let Some(framework) = self.frameworks.get_mut(client) {
                 framework.suppressed = true;
             }
@@ -109,7 +109,7 @@ impl Allocator {
 
     /// Unsuppresses a framework in one role and clears its filters there.
     pub fn revive_role(&mut self, framework_id: &str, role: &str) {
-        if let Some(client) = self.frameworks.lookup(&client_key(framework_id, role)) {
+        if let Some(client) = self.client_of(framework_id, role) {
             if let Some(framework) = self.frameworks.get_mut(client) {
                 framework.suppressed = false;
             }

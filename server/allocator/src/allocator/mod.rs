@@ -137,7 +137,7 @@ impl Allocator {
     /// What a framework holds in one role, summed over agents.
     pub fn allocated_in(&self, framework_id: &str, role: &str) -> Resources {
         let mut out = Resources::new();
-        if let Some(client) = self.frameworks.lookup(&client_key(framework_id, role)) {
+        if let Some(client) = self.client_of(framework_id, role) {
             for (_, held) in self.held_by(client) {
                 out.add(held);
             }
@@ -199,6 +199,17 @@ impl Allocator {
     /// since the last cycle).
     pub fn filter_count(&self) -> usize {
         self.filters.len()
+    }
+
+    /// The client slot of a framework in `role`, if it has one (a walk
+    /// over its few clients: no key is built on the hot recover path).
+    fn client_of(&self, framework_id: &str, role: &str) -> Option<u32> {
+        self.clients_of(framework_id).iter().copied().find(|&c| {
+            self.frameworks
+                .get(c)
+                .and_then(|f| self.roles.get(f.role))
+                .is_some_and(|r| r.name == role)
+        })
     }
 
     /// The client slots of a framework (none if unknown).
