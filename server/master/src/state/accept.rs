@@ -9,7 +9,7 @@
 //! framework as status updates. Whatever the operations leave unused goes
 //! back to the allocator, filtered as the call's `filters` ask.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,10 +82,14 @@ impl Master {
             return Ok(());
         }
 
-        let role = taken[0].role.clone();
-        let mut remaining = Resources::default();
+        // What the offers hold, by the role each was made for (a framework
+        // with several roles may accept offers of several at once).
+        let mut remaining: BTreeMap<String, Resources> = BTreeMap::new();
         for record in &taken {
-            remaining.add(&record.resources);
+            remaining
+                .entry(record.role.clone())
+                .or_default()
+                .add(&record.resources);
         }
         let mut seen = HashSet::new();
         for operation in accept.operations {
@@ -94,16 +98,23 @@ impl Master {
                 Some(OpType::Launch) => {
                     let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
                     for task in tasks {
-                        match self.validate_task(
-                            framework_id,
-                            &agent_id,
-                            &task,
-                            None,
-                            &remaining,
-                            &mut seen,
-                        ) {
-                            Ok(needed) => {
-                                remaining.subtract(&needed);
+                        let checked = task_role(&task, &remaining).and_then(|role| {
+                            let available = &remaining[&role];
+                            self.validate_task(
+                                framework_id,
+                                &agent_id,
+                                &task,
+                                None,
+                                available,
+                                &mut seen,
+                            )
+                            .map(|needed| (role, needed))
+                        });
+                        match checked {
+                            Ok((role, needed)) => {
+                                if let Some(left) = remaining.get_mut(&role) {
+                                    left.subtract(&needed);
+                                }
                                 self.launch(
                                     framework_id,
                                     &agent_id,
@@ -130,10 +141,19 @@ impl Master {
                     };
                     let executor = group.executor;
                     let tasks = group.task_group.tasks;
-                    let mut budget = remaining.clone();
+                    let role = group_role(&tasks, &remaining);
+                    let mut budget = role
+                        .as_ref()
+                        .ok()
+                        .and_then(|role| remaining.get(role))
+                        .cloned()
+                        .unwrap_or_default();
                     let mut approved = Vec::new();
-                    let mut failure = None;
+                    let mut failure = role.as_ref().err().cloned();
                     for task in &tasks {
+                        if failure.is_some() {
+                            break;
+                        }
                         match self.validate_task(
                             framework_id,
                             &agent_id,
@@ -152,9 +172,9 @@ impl Master {
                             }
                         }
                     }
-                    match failure {
-                        None if !tasks.is_empty() => {
-                            remaining = budget;
+                    match (failure, role) {
+                        (None, Ok(role)) if !tasks.is_empty() => {
+                            remaining.insert(role.clone(), budget);
                             self.launch(
                                 framework_id,
                                 &agent_id,
@@ -164,7 +184,7 @@ impl Master {
                                 actions,
                             );
                         }
-                        _ => {
+                        (failure, _) => {
                             let message = failure.unwrap_or_else(|| "Task group is empty".into());
                             for task in &tasks {
                                 self.task_error(
@@ -184,9 +204,11 @@ impl Master {
                 }
             }
         }
-        if !remaining.is_empty() {
-            self.allocator
-                .recover(framework_id, &role, &agent_id, &remaining, refuse, now);
+        for (role, left) in remaining {
+            if !left.is_empty() {
+                self.allocator
+                    .recover(framework_id, &role, &agent_id, &left, refuse, now);
+            }
         }
         self.allocation_wanted = true;
         Ok(())
@@ -478,4 +500,55 @@ fn check_resources(resources: &[v1::Resource]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The role whose offered resources a task uses: the one its resources'
+/// `allocation_info` names (which an accepted offer must be for), else the
+/// offers' only role.
+pub(super) fn task_role(
+    task: &v1::TaskInfo,
+    offered: &BTreeMap<String, Resources>,
+) -> Result<String, String> {
+    let named: BTreeSet<&str> = task
+        .resources
+        .iter()
+        .filter_map(|r| r.allocation_info.as_ref()?.role.as_deref())
+        .collect();
+    let mut named = named.into_iter();
+    match (named.next(), named.next()) {
+        (Some(role), None) if offered.contains_key(role) => Ok(role.to_string()),
+        (Some(role), None) => Err(format!(
+            "Task {} uses resources allocated to role '{role}', which no accepted offer is for",
+            task.task_id.value
+        )),
+        (Some(_), Some(_)) => Err(format!(
+            "Task {} uses resources allocated to more than one role",
+            task.task_id.value
+        )),
+        (None, _) => match offered.keys().collect::<Vec<_>>()[..] {
+            [only] => Ok(only.clone()),
+            _ => Err(format!(
+                "The accepted offers are for roles {:?}: task {}'s resources must say which in 'allocation_info'",
+                offered.keys().collect::<Vec<_>>(),
+                task.task_id.value
+            )),
+        },
+    }
+}
+
+/// The one role a task group's tasks use (see [`task_role`]).
+fn group_role(
+    tasks: &[v1::TaskInfo],
+    offered: &BTreeMap<String, Resources>,
+) -> Result<String, String> {
+    let mut roles = BTreeSet::new();
+    for task in tasks {
+        roles.insert(task_role(task, offered)?);
+    }
+    let mut roles = roles.into_iter();
+    match (roles.next(), roles.next()) {
+        (Some(role), None) => Ok(role),
+        (None, _) => Err("Task group is empty".into()),
+        (Some(_), Some(_)) => Err("The tasks of a group must use resources of one role".into()),
+    }
 }

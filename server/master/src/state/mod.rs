@@ -51,7 +51,7 @@ mod updates;
 pub mod view;
 mod weights;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,9 +152,9 @@ pub struct Framework {
     pub offers: HashSet<String>,
     /// Last time an event was sent (for heartbeats).
     pub last_event: Duration,
-    /// Offers to its role are suppressed (SUPPRESS, or the role among the
+    /// Its roles whose offers are suppressed (SUPPRESS, or the
     /// `suppressed_roles` of SUBSCRIBE or UPDATE_FRAMEWORK).
-    pub suppressed: bool,
+    pub suppressed_roles: BTreeSet<String>,
     /// Executors known to run on agents: (agent, executor) → info, ordered
     /// so that one agent's are a range (each offer lists them).
     pub executors: BTreeMap<(String, String), v1::ExecutorInfo>,
@@ -179,7 +179,7 @@ impl Framework {
             completed_tasks: VecDeque::new(),
             offers: HashSet::new(),
             last_event: now,
-            suppressed: false,
+            suppressed_roles: BTreeSet::new(),
             executors: BTreeMap::new(),
             recovered: false,
         }
@@ -193,9 +193,22 @@ impl Framework {
         )
     }
 
-    /// The role offers are made for (first of `roles`, else `role`, else `*`).
+    /// Its first role (first of `roles`, else `role`, else `*`): the one
+    /// the endpoints name where Mesos shows one role.
     pub fn role(&self) -> String {
         framework_role(&self.info)
+    }
+
+    /// The roles it is offered resources for.
+    pub fn roles(&self) -> Vec<String> {
+        framework_roles(&self.info)
+    }
+
+    /// Whether offers to every one of its roles are suppressed.
+    pub fn suppressed(&self) -> bool {
+        self.roles()
+            .iter()
+            .all(|role| self.suppressed_roles.contains(role))
     }
 }
 
@@ -215,7 +228,16 @@ pub fn gpu_capable(info: &v1::FrameworkInfo) -> bool {
     has_capability(info, v1::framework_info::capability::Type::GpuResources)
 }
 
-/// The role a framework's resources are allocated to.
+/// The roles a framework subscribes to: `roles` (MULTI_ROLE), else the
+/// legacy `role`, else `*`.
+pub fn framework_roles(info: &v1::FrameworkInfo) -> Vec<String> {
+    if !info.roles.is_empty() {
+        return info.roles.clone();
+    }
+    vec![framework_role(info)]
+}
+
+/// A framework's first role (see [`framework_roles`]).
 pub fn framework_role(info: &v1::FrameworkInfo) -> String {
     info.roles
         .first()

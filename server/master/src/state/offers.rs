@@ -164,46 +164,64 @@ impl Master {
         Ok(())
     }
 
-    /// REVIVE: clears the framework's filters and unsuppresses it.
+    /// REVIVE: clears the framework's filters and unsuppresses it in
+    /// every role.
     pub(super) fn revive(&mut self, framework_id: &str) {
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
-            framework.suppressed = false;
+            framework.suppressed_roles.clear();
         }
         self.allocator.revive(framework_id);
         self.allocation_wanted = true;
     }
 
-    /// REVIVE with `roles` (empty: all of them). This master offers a
-    /// framework resources for one role (its first): a REVIVE naming only
-    /// other roles changes nothing.
+    /// REVIVE with `roles` (empty: all of them): those of the framework's
+    /// roles are unsuppressed and their filters cleared; roles it is not
+    /// subscribed to are ignored.
     pub(super) fn revive_roles(&mut self, framework_id: &str, roles: &[String]) {
-        if self.names_offered_role(framework_id, roles) {
-            self.revive(framework_id);
+        if roles.is_empty() {
+            return self.revive(framework_id);
+        }
+        for role in self.own_roles(framework_id, roles) {
+            if let Some(framework) = self.frameworks.get_mut(framework_id) {
+                framework.suppressed_roles.remove(&role);
+            }
+            self.allocator.revive_role(framework_id, &role);
+            self.allocation_wanted = true;
         }
     }
 
     /// SUPPRESS with `roles` (empty: all of them); see
     /// [`revive_roles`](Self::revive_roles).
     pub(super) fn suppress_roles(&mut self, framework_id: &str, roles: &[String]) {
-        if self.names_offered_role(framework_id, roles) {
-            self.suppress(framework_id);
+        if roles.is_empty() {
+            return self.suppress(framework_id);
+        }
+        for role in self.own_roles(framework_id, roles) {
+            if let Some(framework) = self.frameworks.get_mut(framework_id) {
+                framework.suppressed_roles.insert(role.clone());
+            }
+            self.allocator.suppress_role(framework_id, &role);
         }
     }
 
-    /// Whether `roles` (empty: every role) include the role the framework
-    /// is offered resources for.
-    fn names_offered_role(&self, framework_id: &str, roles: &[String]) -> bool {
-        roles.is_empty()
-            || self
-                .frameworks
-                .get(framework_id)
-                .is_some_and(|f| roles.contains(&f.role()))
+    /// Those of `roles` the framework is subscribed to.
+    fn own_roles(&self, framework_id: &str, roles: &[String]) -> Vec<String> {
+        let subscribed = self
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.roles())
+            .unwrap_or_default();
+        roles
+            .iter()
+            .filter(|role| subscribed.contains(*role))
+            .cloned()
+            .collect()
     }
 
-    /// SUPPRESS: no more offers until REVIVE.
+    /// SUPPRESS: no more offers, in any role, until REVIVE.
     pub(super) fn suppress(&mut self, framework_id: &str) {
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
-            framework.suppressed = true;
+            framework.suppressed_roles = framework.roles().into_iter().collect();
         }
         self.allocator.suppress(framework_id);
     }

@@ -63,8 +63,9 @@ impl Master {
         id: String,
         info: meseta_proto::v1::FrameworkInfo,
     ) {
-        let role = super::framework_role(&info);
-        self.allocator.add_framework(&id, &role, false);
+        let roles = super::framework_roles(&info);
+        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        self.allocator.add_framework_in_roles(&id, &roles, &[]);
         self.allocator
             .set_gpu_capable(&id, super::gpu_capable(&info));
         self.allocator.deactivate_framework(&id);

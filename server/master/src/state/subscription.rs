@@ -52,7 +52,7 @@ impl Master {
             ));
         }
         let suppressed =
-            super::update_framework::role_suppressed(&info, &subscribe.suppressed_roles)?;
+            super::update_framework::checked_suppressed_roles(&info, &subscribe.suppressed_roles)?;
         let call_id = call.framework_id.map(|id| id.value);
         self.counters.message(if call_id.is_some() {
             "messages_reregister_framework"
@@ -81,9 +81,11 @@ impl Master {
         });
         let stream_id = self.ids.stream_id();
         let mut actions = vec![Action::Persist(ops::save_framework(&info))];
-        let role = super::framework_role(&info);
+        let roles = super::framework_roles(&info);
+        let role_names: Vec<&str> = roles.iter().map(String::as_str).collect();
+        let suppressed_names: Vec<&str> = suppressed.iter().map(String::as_str).collect();
         let gpu_capable = super::gpu_capable(&info);
-        let mut old_role = None;
+        let mut resubscribed = false;
 
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
             if let Some(old) = framework.conn.take() {
@@ -94,7 +96,7 @@ impl Master {
                 });
                 actions.push(Action::CloseFramework { conn: old });
             }
-            old_role = Some(framework.role());
+            resubscribed = true;
             framework.info = info;
             framework.conn = Some(conn);
             framework.stream_id = Some(stream_id.clone());
@@ -102,29 +104,29 @@ impl Master {
             framework.reregistered_time = Some(now);
             framework.unregistered_time = None;
             framework.failover_deadline = None;
-            framework.suppressed = suppressed;
+            framework.suppressed_roles = suppressed.clone();
             framework.recovered = false;
-            // Filters go; then role and suppression as subscribed (this
+            // Filters go; then roles and suppression as subscribed (this
             // also activates the framework).
             self.allocator.revive(&framework_id);
             self.allocator
-                .add_framework(&framework_id, &role, suppressed);
+                .add_framework_in_roles(&framework_id, &role_names, &suppressed_names);
         } else {
-            tracing::info!(framework_id, name = %info.name, role, suppressed, "framework subscribed");
+            tracing::info!(framework_id, name = %info.name, ?roles, ?suppressed, "framework subscribed");
             let framework = Framework {
                 conn: Some(conn),
                 stream_id: Some(stream_id.clone()),
                 active: true,
-                suppressed,
+                suppressed_roles: suppressed.clone(),
                 ..Framework::new(framework_id.clone(), info, now)
             };
             self.frameworks.insert(framework_id.clone(), framework);
             self.allocator
-                .add_framework(&framework_id, &role, suppressed);
+                .add_framework_in_roles(&framework_id, &role_names, &suppressed_names);
         }
         self.allocator.set_gpu_capable(&framework_id, gpu_capable);
         self.conns.insert(conn, framework_id.clone());
-        self.observe_framework(&framework_id, old_role.is_none(), &mut actions);
+        self.observe_framework(&framework_id, !resubscribed, &mut actions);
         self.allocation_wanted = true;
 
         let subscribed = Event {
@@ -139,9 +141,9 @@ impl Master {
             ..Default::default()
         };
         self.send(&framework_id, subscribed, now, &mut actions);
-        if old_role.is_some_and(|old| old != role) {
-            // After SUBSCRIBED: offers made to the role it left are void.
-            self.rescind_offers_outside_role(&framework_id, &role, now, &mut actions);
+        if resubscribed {
+            // After SUBSCRIBED: offers made to a role it left are void.
+            self.rescind_offers_outside_roles(&framework_id, &roles, now, &mut actions);
         }
         Ok(Subscribed {
             stream_id,

@@ -502,6 +502,7 @@ mod determinism;
 mod kill;
 mod launch_group;
 mod message;
+mod multi_role;
 mod operator;
 mod reconcile;
 mod registration;

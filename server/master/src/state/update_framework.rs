@@ -22,11 +22,11 @@
 //!   webui_url, hostname, roles) is replaced; the shell answers `200 OK`
 //!   once the new info is persisted.
 //!
-//! This master offers to one role per framework ([`super::framework_role`]:
-//! the first of `roles`). A role change moves the framework to the new role
-//! in the allocator; its running tasks stay accounted to the role they were
-//! launched in until they end, as in Mesos; offers made to the old role are
-//! rescinded and the old role's filters dropped. Offer constraints are not
+//! A framework is offered resources for each of its roles
+//! ([`super::framework_roles`]). Changing roles moves the framework to the
+//! new ones in the allocator; its running tasks stay accounted to the role
+//! they were launched in until they end, as in Mesos; offers made to a role
+//! it left are rescinded and that role's filters dropped. Offer constraints are not
 //! supported: they are ignored, with a warning.
 
 use std::collections::BTreeSet;
@@ -35,7 +35,7 @@ use std::time::Duration;
 use meseta_proto::scheduler::call;
 use meseta_proto::v1;
 
-use super::{framework_role, Action, CallError, Master};
+use super::{framework_roles, Action, CallError, Master};
 use crate::registry::ops;
 
 impl Master {
@@ -55,7 +55,7 @@ impl Master {
         })?;
         let info = update.framework_info;
         check_update(framework_id, &framework.info, &info)?;
-        let suppressed = role_suppressed(&info, &update.suppressed_roles)?;
+        let suppressed = checked_suppressed_roles(&info, &update.suppressed_roles)?;
         if update.offer_constraints.is_some() {
             tracing::warn!(
                 framework_id,
@@ -63,16 +63,16 @@ impl Master {
             );
         }
 
-        let old_role = framework.role();
-        let was_suppressed = framework.suppressed;
+        let old_roles = framework.roles();
+        let was_suppressed = framework.suppressed_roles.clone();
         if framework.info != info {
             actions.push(Action::Persist(ops::save_framework(&info)));
         }
         tracing::info!(
             framework_id,
             name = %info.name,
-            role = %framework_role(&info),
-            suppressed,
+            roles = ?framework_roles(&info),
+            ?suppressed,
             "framework updated"
         );
         self.allocator
@@ -83,8 +83,8 @@ impl Master {
         self.apply_roles(
             now,
             framework_id,
-            &old_role,
-            was_suppressed,
+            &old_roles,
+            &was_suppressed,
             suppressed,
             actions,
         );
@@ -92,50 +92,52 @@ impl Master {
         Ok(())
     }
 
-    /// Brings the allocator in line with a subscribed framework whose role
-    /// was `old_role` and whose suppression was `was_suppressed`: it is now in
-    /// the role of its (already replaced) info, suppressed if `suppressed`.
+    /// Brings the allocator in line with a subscribed framework whose roles
+    /// were `old_roles`, of which `was_suppressed` suppressed: it is now in
+    /// the roles of its (already replaced) info, those in `suppressed`
+    /// suppressed. A role that leaves the suppressed set is revived, its
+    /// filters cleared; offers made to a role it left are rescinded.
     pub(super) fn apply_roles(
         &mut self,
         now: Duration,
         framework_id: &str,
-        old_role: &str,
-        was_suppressed: bool,
-        suppressed: bool,
+        old_roles: &[String],
+        was_suppressed: &BTreeSet<String>,
+        suppressed: BTreeSet<String>,
         actions: &mut Vec<Action>,
     ) {
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
             return;
         };
-        framework.suppressed = suppressed;
-        let role = framework.role();
-        if role != old_role {
-            tracing::info!(
-                framework_id,
-                old_role,
-                role,
-                "framework moves to a new role"
-            );
-            self.rescind_offers_outside_role(framework_id, &role, now, actions);
-            // Filters were set for the old role, which the framework left.
-            self.allocator.revive(framework_id);
-            self.allocator
-                .add_framework(framework_id, &role, suppressed);
+        let roles = framework.roles();
+        framework.suppressed_roles = suppressed;
+        if roles != old_roles {
+            tracing::info!(framework_id, ?old_roles, ?roles, "framework changes roles");
+            self.rescind_offers_outside_roles(framework_id, &roles, now, actions);
             self.allocation_wanted = true;
-        } else if was_suppressed && !suppressed {
-            // A role leaving the suppressed set is revived, filters included.
-            self.allocator.revive(framework_id);
+        }
+        let suppressed = &self.frameworks[framework_id].suppressed_roles;
+        let role_names: Vec<&str> = roles.iter().map(String::as_str).collect();
+        let suppressed_names: Vec<&str> = suppressed.iter().map(String::as_str).collect();
+        let revived: Vec<String> = was_suppressed
+            .iter()
+            .filter(|role| !suppressed.contains(*role) && roles.contains(*role))
+            .cloned()
+            .collect();
+        self.allocator
+            .add_framework_in_roles(framework_id, &role_names, &suppressed_names);
+        for role in revived {
+            self.allocator.revive_role(framework_id, &role);
             self.allocation_wanted = true;
-        } else if suppressed && !was_suppressed {
-            self.allocator.suppress(framework_id);
         }
     }
 
-    /// Rescinds the framework's outstanding offers made to another role.
-    pub(super) fn rescind_offers_outside_role(
+    /// Rescinds the framework's outstanding offers made to a role not in
+    /// `roles`.
+    pub(super) fn rescind_offers_outside_roles(
         &mut self,
         framework_id: &str,
-        role: &str,
+        roles: &[String],
         now: Duration,
         actions: &mut Vec<Action>,
     ) {
@@ -145,7 +147,11 @@ impl Master {
             .map(|f| {
                 f.offers
                     .iter()
-                    .filter(|id| self.offers.get(*id).is_some_and(|o| o.role != role))
+                    .filter(|id| {
+                        self.offers
+                            .get(*id)
+                            .is_some_and(|o| !roles.contains(&o.role))
+                    })
                     .cloned()
                     .collect()
             })
@@ -157,26 +163,14 @@ impl Master {
     }
 }
 
-/// The roles a framework subscribes to: `roles`, else the legacy `role`,
-/// else `*`.
-fn subscribed_roles(info: &v1::FrameworkInfo) -> BTreeSet<String> {
-    if !info.roles.is_empty() {
-        return info.roles.iter().cloned().collect();
-    }
-    #[allow(deprecated)]
-    let role = info.role.clone().unwrap_or_else(|| "*".to_string());
-    BTreeSet::from([role])
-}
-
 /// Checks the framework's roles (valid names, none twice) and its
-/// `suppressed_roles` against them, and says whether the role it is offered
-/// resources for is among those suppressed.
-pub(super) fn role_suppressed(
+/// `suppressed_roles` against them; the roles to suppress.
+pub(super) fn checked_suppressed_roles(
     info: &v1::FrameworkInfo,
     suppressed_roles: &[String],
-) -> Result<bool, CallError> {
+) -> Result<BTreeSet<String>, CallError> {
     check_role_names(info)?;
-    let roles = subscribed_roles(info);
+    let roles = framework_roles(info);
     let unknown: Vec<&str> = suppressed_roles
         .iter()
         .filter(|r| !roles.contains(*r))
@@ -187,8 +181,7 @@ pub(super) fn role_suppressed(
             "Suppressed roles {unknown:?} are not among the framework's roles {roles:?}"
         )));
     }
-    let role = framework_role(info);
-    Ok(suppressed_roles.contains(&role))
+    Ok(suppressed_roles.iter().cloned().collect())
 }
 
 /// Refuses a role name Mesos refuses, and a role listed twice.

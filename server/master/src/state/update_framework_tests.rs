@@ -110,7 +110,7 @@ fn update_framework_changes_name_and_failover_timeout_and_persists_them() {
     assert_eq!(framework.info.name, "agent-fw-renamed");
     assert_eq!(framework.info.failover_timeout, Some(3600.0));
     assert_eq!(framework.info, info);
-    assert!(framework.active && !framework.suppressed);
+    assert!(framework.active && !framework.suppressed());
     assert!(matches!(
         take_persisted(&mut h).as_slice(),
         [Operation { kind: Some(Kind::SaveFramework(saved)) }] if *saved == info
@@ -161,7 +161,7 @@ fn changing_principal_user_or_checkpoint_is_refused_and_nothing_changes() {
         }
         let framework = &h.master.frameworks()[&fw.0];
         assert_eq!(framework.info, before, "{field}: info unchanged");
-        assert!(!framework.suppressed, "{field}: suppression unchanged");
+        assert!(!framework.suppressed(), "{field}: suppression unchanged");
         assert!(
             take_persisted(&mut h).is_empty(),
             "{field}: nothing persisted"
@@ -214,7 +214,7 @@ fn a_suppressed_role_gets_no_offers_and_unsuppressing_resumes_them() {
 
     let info = current_info(&h, &fw.0);
     h.call(&fw, update_call(info.clone(), &["*"])).unwrap();
-    assert!(h.master.frameworks()[&fw.0].suppressed);
+    assert!(h.master.frameworks()[&fw.0].suppressed());
     // Suppression keeps the outstanding offer (Mesos does not rescind it).
     assert!(h.events(10).iter().all(|e| e.rescind.is_none()));
     assert!(h.master.offers().contains_key(&offer.id.value));
@@ -224,7 +224,7 @@ fn a_suppressed_role_gets_no_offers_and_unsuppressing_resumes_them() {
     assert!(offers_over(&mut h, 10, 10).is_empty());
 
     h.call(&fw, update_call(info, &[])).unwrap();
-    assert!(!h.master.frameworks()[&fw.0].suppressed);
+    assert!(!h.master.frameworks()[&fw.0].suppressed());
     assert!(h.master.allocation_wanted());
     assert_eq!(offers_over(&mut h, 10, 1).len(), 1);
 }
@@ -262,7 +262,7 @@ fn subscribe_with_a_suppressed_role_gets_no_offers_until_updated() {
     assert!(h.master.frameworks().is_empty());
 
     let fw = subscribe_suppressed(&mut h, 10, with_roles("agent-fw", &["a"]), &["a"]).unwrap();
-    assert!(h.master.frameworks()[&fw.0].suppressed);
+    assert!(h.master.frameworks()[&fw.0].suppressed());
     assert!(offers_over(&mut h, 10, 3).is_empty());
 
     let info = current_info(&h, &fw.0);
@@ -284,7 +284,7 @@ fn a_re_subscription_replaces_the_suppressed_roles() {
     assert!(offers_over(&mut h, 10, 2).is_empty());
     let info = current_info(&h, &fw.0);
     subscribe_suppressed(&mut h, 11, info, &[]).unwrap();
-    assert!(!h.master.frameworks()[&fw.0].suppressed);
+    assert!(!h.master.frameworks()[&fw.0].suppressed());
     assert_eq!(offers_over(&mut h, 11, 1).len(), 1);
 }
 
@@ -357,29 +357,44 @@ fn roles_call(kind: call::Type, roles: &[&str]) -> Call {
 }
 
 #[test]
-fn suppress_and_revive_act_only_when_they_name_the_offered_role() {
+fn suppress_and_revive_act_on_the_roles_they_name() {
     let mut h = Harness::new();
     let fw =
         subscribe_suppressed(&mut h, 10, with_roles("two-roles", &["busy", "idle"]), &[]).unwrap();
-    let suppressed = |h: &Harness| h.master.frameworks()[&fw.0].suppressed;
-
+    let suppressed = |h: &Harness| -> Vec<String> {
+        h.master.frameworks()[&fw.0]
+            .suppressed_roles
+            .iter()
+            .cloned()
+            .collect()
+    };
     h.call(&fw, roles_call(call::Type::Suppress, &["idle"]))
         .unwrap();
-    assert!(
-        !suppressed(&h),
-        "suppressing another role leaves 'busy' offered"
+    assert_eq!(suppressed(&h), ["idle"], "'busy' is still offered");
+    h.call(&fw, roles_call(call::Type::Suppress, &["elsewhere"]))
+        .unwrap();
+    assert_eq!(
+        suppressed(&h),
+        ["idle"],
+        "a role not subscribed to is ignored"
     );
     h.call(&fw, roles_call(call::Type::Suppress, &["busy"]))
         .unwrap();
-    assert!(suppressed(&h));
+    assert!(h.master.frameworks()[&fw.0].suppressed());
     h.call(&fw, roles_call(call::Type::Revive, &["idle"]))
         .unwrap();
-    assert!(
-        suppressed(&h),
-        "reviving another role leaves 'busy' suppressed"
-    );
+    assert_eq!(suppressed(&h), ["busy"]);
     h.call(&fw, roles_call(call::Type::Revive, &[])).unwrap();
-    assert!(!suppressed(&h), "REVIVE without roles revives every role");
+    assert!(
+        suppressed(&h).is_empty(),
+        "REVIVE without roles revives every role"
+    );
+    h.call(&fw, roles_call(call::Type::Suppress, &[])).unwrap();
+    assert_eq!(
+        suppressed(&h),
+        ["busy", "idle"],
+        "SUPPRESS without roles: all"
+    );
 }
 
 #[test]

@@ -182,8 +182,10 @@ pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
         roles.entry(role.clone()).or_default();
     }
     for framework in m.frameworks().values() {
-        let usage = roles.entry(framework_role(&framework.info)).or_default();
-        usage.frameworks.insert(framework.id.clone());
+        for role in framework.roles() {
+            let usage = roles.entry(role).or_default();
+            usage.frameworks.insert(framework.id.clone());
+        }
         for record in framework.tasks.values() {
             if !record.resources_recovered {
                 let usage = roles.entry(record.role.clone()).or_default();
