@@ -23,6 +23,7 @@ mod isolation;
 mod leadership;
 mod local_control;
 mod log_files;
+mod multi_role;
 mod offers;
 mod operator_api;
 mod registry;
