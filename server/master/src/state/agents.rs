@@ -430,14 +430,7 @@ impl Master {
         };
         let agent_id = record.task.agent_id.value.clone();
         if recover && !record.resources_recovered {
-            self.allocator.recover(
-                framework_id,
-                &record.role,
-                &agent_id,
-                &record.resources,
-                None,
-                now,
-            );
+            record.release_to(&mut self.allocator, framework_id, now);
         }
         Arc::make_mut(&mut record.task).state = state as i32;
         *self

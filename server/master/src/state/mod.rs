@@ -276,6 +276,19 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// Gives the task's resources back to the allocator, in the role they
+    /// were allocated in.
+    fn release_to(&self, allocator: &mut Allocator, framework_id: &str, now: Duration) {
+        allocator.recover(
+            framework_id,
+            &self.role,
+            &self.task.agent_id.value,
+            &self.resources,
+            None,
+            now,
+        );
+    }
+
     /// The task's current state.
     pub fn state(&self) -> v1::TaskState {
         v1::TaskState::try_from(self.task.state).unwrap_or(v1::TaskState::TaskStaging)

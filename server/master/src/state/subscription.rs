@@ -224,14 +224,7 @@ impl Master {
                     .remove(&(framework_id.to_string(), task_id.clone()));
             }
             if !record.resources_recovered {
-                self.allocator.recover(
-                    framework_id,
-                    &record.role,
-                    &agent_id,
-                    &record.resources,
-                    None,
-                    now,
-                );
+                record.release_to(&mut self.allocator, framework_id, now);
             }
             if !is_terminal(record.state()) {
                 Arc::make_mut(&mut record.task).state = v1::TaskState::TaskKilled as i32;

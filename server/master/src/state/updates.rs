@@ -136,14 +136,7 @@ impl Master {
             }
             if is_terminal(latest) && !record.resources_recovered {
                 record.resources_recovered = true;
-                self.allocator.recover(
-                    &framework_id,
-                    &record.role,
-                    agent_id,
-                    &record.resources,
-                    None,
-                    now,
-                );
+                record.release_to(&mut self.allocator, &framework_id, now);
                 self.allocation_wanted = true;
             }
             self.observe_task_updated(&framework_id, &status, latest, actions);
