@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meseta_allocator::AllocatorConfig;
+use meseta_proto::registry::Operation;
 use meseta_proto::v1;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -384,14 +385,8 @@ async fn driver_loop(
 /// Takes over the registry, and persists what taking over changes in it.
 async fn recover(master: &mut Master, store: &mut Store) -> Result<(), RegistryError> {
     let registry = store.recover().await?;
-    let operations: Vec<_> = master
-        .recover(wall_clock(), registry)
-        .into_iter()
-        .filter_map(|action| match action {
-            Action::Persist(operation) => Some(operation),
-            _ => None,
-        })
-        .collect();
+    // Taking over only ever asks for registry writes.
+    let (operations, _) = split_persisted(master.recover(wall_clock(), registry));
     if !operations.is_empty() {
         store.apply(&operations).await?;
     }
@@ -511,19 +506,23 @@ async fn persist_then_perform(
     store: &mut Store,
     outputs: &mut Outputs,
 ) -> Result<(), RegistryError> {
-    let (operations, actions): (Vec<Action>, Vec<Action>) = actions
-        .into_iter()
-        .partition(|action| matches!(action, Action::Persist(_)));
+    let (operations, actions) = split_persisted(actions);
     if !operations.is_empty() {
-        let operations: Vec<_> = operations
-            .into_iter()
-            .filter_map(|action| match action {
-                Action::Persist(operation) => Some(operation),
-                _ => None,
-            })
-            .collect();
         store.apply(&operations).await?;
     }
     perform(actions, outputs);
     Ok(())
+}
+
+/// The registry operations among `actions`, and the other actions in order.
+fn split_persisted(actions: Vec<Action>) -> (Vec<Operation>, Vec<Action>) {
+    let mut operations = Vec::new();
+    let mut others = Vec::with_capacity(actions.len());
+    for action in actions {
+        match action {
+            Action::Persist(operation) => operations.push(operation),
+            other => others.push(other),
+        }
+    }
+    (operations, others)
 }

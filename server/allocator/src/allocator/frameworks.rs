@@ -39,25 +39,19 @@ impl Allocator {
             .clients_of(framework_id)
             .iter()
             .copied()
-            .filter(|&c| {
-                self.frameworks.get(c).is_some_and(|f| {
-                    let role = self.roles.get(f.role).map(|r| r.name.as_str());
-                    !role.is_some_and(|name| roles.contains(&name))
-                })
-            })
+            .filter(|&c| self.role_of(c).is_some_and(|name| !roles.contains(&name)))
             .collect();
         for client in left {
             self.unregister(client);
         }
         for role in roles {
             let client = self.client_slot(framework_id, role);
-            if let Some(framework) = self.frameworks.get_mut(client) {
+            self.update_client(client, |framework| {
                 framework.registered = true;
                 framework.active = true;
                 framework.suppressed = suppressed.contains(role);
                 framework.gpu_capable |= gpu_capable;
-            }
-            self.rekey(client);
+            });
         }
     }
 
@@ -79,9 +73,7 @@ impl Allocator {
     /// Stops offers to a framework (scheduler disconnected) and drops its filters.
     pub fn deactivate_framework(&mut self, framework_id: &str) {
         self.update_framework(framework_id, |f| f.active = false);
-        for client in self.clients_of(framework_id).to_vec() {
-            self.filters.clear_framework(client);
-        }
+        self.clear_filters(framework_id);
     }
 
     /// Stops offers to a framework, in every role, until [`Allocator::revive`].
@@ -92,29 +84,21 @@ impl Allocator {
     /// Unsuppresses a framework in every role and clears all of its filters.
     pub fn revive(&mut self, framework_id: &str) {
         self.update_framework(framework_id, |f| f.suppressed = false);
-        for client in self.clients_of(framework_id).to_vec() {
-            self.filters.clear_framework(client);
-        }
+        self.clear_filters(framework_id);
     }
 
     /// Stops offers to a framework in one role until [`Allocator::revive_role`].
     pub fn suppress_role(&mut self, framework_id: &str, role: &str) {
         if let Some(client) = self.client_of(framework_id, role) {
-            if let Some(framework) = self.frameworks.get_mut(client) {
-                framework.suppressed = true;
-            }
-            self.rekey(client);
+            self.update_client(client, |f| f.suppressed = true);
         }
     }
 
     /// Unsuppresses a framework in one role and clears its filters there.
     pub fn revive_role(&mut self, framework_id: &str, role: &str) {
         if let Some(client) = self.client_of(framework_id, role) {
-            if let Some(framework) = self.frameworks.get_mut(client) {
-                framework.suppressed = false;
-            }
             self.filters.clear_framework(client);
-            self.rekey(client);
+            self.update_client(client, |f| f.suppressed = false);
         }
     }
 
@@ -151,13 +135,25 @@ impl Allocator {
         self.roles.by_id(role).map_or(1.0, |r| r.weight)
     }
 
-    /// Changes every client of a framework and re-keys it.
+    /// Changes every client of a framework and re-keys them.
     fn update_framework(&mut self, framework_id: &str, change: impl Fn(&mut Framework)) {
         for client in self.clients_of(framework_id).to_vec() {
-            if let Some(framework) = self.frameworks.get_mut(client) {
-                change(framework);
-            }
-            self.rekey(client);
+            self.update_client(client, &change);
+        }
+    }
+
+    /// Changes client slot `client` and re-keys it.
+    fn update_client(&mut self, client: u32, change: impl FnOnce(&mut Framework)) {
+        if let Some(framework) = self.frameworks.get_mut(client) {
+            change(framework);
+        }
+        self.rekey(client);
+    }
+
+    /// Drops the offer filters of a framework in every role.
+    fn clear_filters(&mut self, framework_id: &str) {
+        for client in self.clients_of(framework_id).to_vec() {
+            self.filters.clear_framework(client);
         }
     }
 

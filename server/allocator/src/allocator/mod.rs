@@ -204,12 +204,16 @@ impl Allocator {
     /// The client slot of a framework in `role`, if it has one (a walk
     /// over its few clients: no key is built on the hot recover path).
     fn client_of(&self, framework_id: &str, role: &str) -> Option<u32> {
-        self.clients_of(framework_id).iter().copied().find(|&c| {
-            self.frameworks
-                .get(c)
-                .and_then(|f| self.roles.get(f.role))
-                .is_some_and(|r| r.name == role)
-        })
+        self.clients_of(framework_id)
+            .iter()
+            .copied()
+            .find(|&c| self.role_of(c) == Some(role))
+    }
+
+    /// The name of client slot `client`'s role.
+    fn role_of(&self, client: u32) -> Option<&str> {
+        let framework = self.frameworks.get(client)?;
+        self.roles.get(framework.role).map(|r| r.name.as_str())
     }
 
     /// The client slots of a framework (none if unknown).

@@ -105,7 +105,8 @@ fn agent_id(info: &v1::AgentInfo) -> String {
         .unwrap_or_default()
 }
 
-fn weight_info(role: &str, weight: f64) -> v1::WeightInfo {
+/// A role's weight as Mesos's messages carry it.
+pub(crate) fn weight_info(role: &str, weight: f64) -> v1::WeightInfo {
     v1::WeightInfo {
         role: Some(role.to_string()),
         weight,

@@ -8,7 +8,7 @@
 //! those of frameworks that are not partition-aware (and were told the
 //! tasks were lost) are killed, as Mesos does. A gone agent is refused.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -215,7 +215,7 @@ impl Master {
                 self.add_recovered_framework(now, id, framework_info);
             }
         }
-        let mut used: HashMap<(String, String), Resources> = HashMap::new();
+        let mut used: BTreeMap<(String, String), Resources> = BTreeMap::new();
         let mut task_keys = HashSet::new();
         let mut kills = Vec::new();
         for task in register.tasks {
@@ -252,11 +252,10 @@ impl Master {
             );
         }
         let total = Resources::from_mesos(&info.resources);
-        let mut used: Vec<(String, String, Resources)> = used
+        let used: Vec<(String, String, Resources)> = used
             .into_iter()
             .map(|((framework, role), resources)| (framework, role, resources))
             .collect();
-        used.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         self.allocator.add_agent(&agent_id, total.clone(), &used);
         self.hosts.add(&info.hostname, &agent_id);
         self.agents.insert(

@@ -63,18 +63,16 @@ impl Master {
         id: String,
         info: meseta_proto::v1::FrameworkInfo,
     ) {
-        let roles = super::framework_roles(&info);
-        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-        self.allocator.add_framework_in_roles(&id, &roles, &[]);
-        self.allocator
-            .set_gpu_capable(&id, super::gpu_capable(&info));
-        self.allocator.deactivate_framework(&id);
+        let gpu_capable = super::gpu_capable(&info);
         let framework = Framework {
             unregistered_time: Some(now),
             recovered: true,
             ..Framework::new(id.clone(), info, now)
         };
-        self.frameworks.insert(id, framework);
+        self.frameworks.insert(id.clone(), framework);
+        self.place_in_roles(&id);
+        self.allocator.set_gpu_capable(&id, gpu_capable);
+        self.allocator.deactivate_framework(&id);
     }
 
     /// Agents from the registry that did not re-register in time become

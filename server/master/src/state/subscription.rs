@@ -82,8 +82,6 @@ impl Master {
         let stream_id = self.ids.stream_id();
         let mut actions = vec![Action::Persist(ops::save_framework(&info))];
         let roles = super::framework_roles(&info);
-        let role_names: Vec<&str> = roles.iter().map(String::as_str).collect();
-        let suppressed_names: Vec<&str> = suppressed.iter().map(String::as_str).collect();
         let gpu_capable = super::gpu_capable(&info);
         let mut resubscribed = false;
 
@@ -104,25 +102,23 @@ impl Master {
             framework.reregistered_time = Some(now);
             framework.unregistered_time = None;
             framework.failover_deadline = None;
-            framework.suppressed_roles = suppressed.clone();
+            framework.suppressed_roles = suppressed;
             framework.recovered = false;
             // Filters go; then roles and suppression as subscribed (this
             // also activates the framework).
             self.allocator.revive(&framework_id);
-            self.allocator
-                .add_framework_in_roles(&framework_id, &role_names, &suppressed_names);
+            self.place_in_roles(&framework_id);
         } else {
             tracing::info!(framework_id, name = %info.name, ?roles, ?suppressed, "framework subscribed");
             let framework = Framework {
                 conn: Some(conn),
                 stream_id: Some(stream_id.clone()),
                 active: true,
-                suppressed_roles: suppressed.clone(),
+                suppressed_roles: suppressed,
                 ..Framework::new(framework_id.clone(), info, now)
             };
             self.frameworks.insert(framework_id.clone(), framework);
-            self.allocator
-                .add_framework_in_roles(&framework_id, &role_names, &suppressed_names);
+            self.place_in_roles(&framework_id);
         }
         self.allocator.set_gpu_capable(&framework_id, gpu_capable);
         self.conns.insert(conn, framework_id.clone());

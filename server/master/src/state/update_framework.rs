@@ -5,7 +5,7 @@
 //! `FrameworkInfo` touches three things at once: the registry (the new info
 //! must survive a failover), the allocator (role and suppression), and the
 //! outstanding offers (those made to a role the framework left). SUBSCRIBE
-//! shares the role and suppression half through [`Master::apply_roles`].
+//! and recovery share the allocator half through [`Master::place_in_roles`].
 //!
 //! Semantics, as in Mesos 1.11 (`docs/scheduler-http-api.md`, and the
 //! hierarchical allocator's `updateFramework`):
@@ -97,7 +97,7 @@ impl Master {
     /// the roles of its (already replaced) info, those in `suppressed`
     /// suppressed. A role that leaves the suppressed set is revived, its
     /// filters cleared; offers made to a role it left are rescinded.
-    pub(super) fn apply_roles(
+    fn apply_roles(
         &mut self,
         now: Duration,
         framework_id: &str,
@@ -117,19 +117,33 @@ impl Master {
             self.allocation_wanted = true;
         }
         let suppressed = &self.frameworks[framework_id].suppressed_roles;
-        let role_names: Vec<&str> = roles.iter().map(String::as_str).collect();
-        let suppressed_names: Vec<&str> = suppressed.iter().map(String::as_str).collect();
         let revived: Vec<String> = was_suppressed
             .iter()
             .filter(|role| !suppressed.contains(*role) && roles.contains(*role))
             .cloned()
             .collect();
-        self.allocator
-            .add_framework_in_roles(framework_id, &role_names, &suppressed_names);
+        self.place_in_roles(framework_id);
         for role in revived {
             self.allocator.revive_role(framework_id, &role);
             self.allocation_wanted = true;
         }
+    }
+
+    /// Tells the allocator the framework's roles and which of them are
+    /// suppressed, as its record says (this also activates it there).
+    pub(super) fn place_in_roles(&mut self, framework_id: &str) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let roles = framework.roles();
+        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        let suppressed: Vec<&str> = framework
+            .suppressed_roles
+            .iter()
+            .map(String::as_str)
+            .collect();
+        self.allocator
+            .add_framework_in_roles(framework_id, &roles, &suppressed);
     }
 
     /// Rescinds the framework's outstanding offers made to a role not in

@@ -11,7 +11,7 @@ use meseta_proto::registry::{
 };
 use prost::Message;
 
-use super::super::{agent_id, nanos, RegistryState};
+use super::super::{agent_id, nanos, weight_info, RegistryState};
 
 /// The layout written now ([`RegistryIndex::layout`]).
 pub const LAYOUT: u32 = 2;
@@ -101,10 +101,7 @@ pub fn encode_buckets(
     }
     for (role, weight) in &state.weights {
         if let Some(registry) = parts.get_mut(&bucket_of(&weight_key(role), buckets)) {
-            registry.weights.push(meseta_proto::v1::WeightInfo {
-                role: Some(role.clone()),
-                weight: *weight,
-            });
+            registry.weights.push(weight_info(role, *weight));
         }
     }
     parts

@@ -228,10 +228,7 @@ pub fn weights(m: &Master) -> response::GetWeights {
         weight_infos: m
             .weights()
             .iter()
-            .map(|(role, weight)| v1::WeightInfo {
-                role: Some(role.clone()),
-                weight: *weight,
-            })
+            .map(|(role, weight)| crate::registry::weight_info(role, *weight))
             .collect(),
     }
 }
