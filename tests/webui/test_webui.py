@@ -19,6 +19,7 @@ from conftest import ROOT, Cluster, operator_call, wait_for
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
 Keys = pytest.importorskip("selenium.webdriver.common.keys").Keys
+StaleElement = pytest.importorskip("selenium.common.exceptions").StaleElementReferenceException
 
 
 # ------------------------------------------------------------------ helpers
@@ -74,10 +75,29 @@ def leader_shown(browser) -> str:
     )
 
 
+def settled(browser, read):
+    """``read()`` of elements the live page may replace while it is read:
+    the pages re-render when the cluster changes, and an element found just
+    before a re-render is stale by the time it is used; read again then."""
+    end = time.monotonic() + 10
+    while True:
+        try:
+            return read()
+        except StaleElement:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
 def click(browser, css: str) -> None:
-    element = wait_for(f"{css} to be shown", lambda: browser.find_element(By.CSS_SELECTOR, css))
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-    element.click()
+    wait_for(f"{css} to be shown", lambda: browser.find_element(By.CSS_SELECTOR, css))
+
+    def press():
+        element = browser.find_element(By.CSS_SELECTOR, css)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
+
+    settled(browser, press)
 
 
 def confirm(browser, screenshots: Path = None, name: str = None) -> None:
@@ -88,7 +108,7 @@ def confirm(browser, screenshots: Path = None, name: str = None) -> None:
     )
     if screenshots is not None:
         shot(browser, screenshots, name)
-    browser.find_element(By.ID, "confirm-ok").click()
+    settled(browser, lambda: browser.find_element(By.ID, "confirm-ok").click())
 
 
 def tasks_of(cluster: Cluster):
@@ -209,8 +229,12 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
     go(browser, f"#/tasks?q={task_id[:9]}&state=live")
     wait_for("the name filter", lambda: task_id in main_text(browser))
     # From the keyboard: Enter on a column's sort button.
-    sort = browser.find_element(By.CSS_SELECTOR, 'button[data-sort="id"]')
-    sort.send_keys(Keys.ENTER)
+    settled(
+        browser,
+        lambda: browser.find_element(By.CSS_SELECTOR, 'button[data-sort="id"]').send_keys(
+            Keys.ENTER
+        ),
+    )
     wait_for("sorting in the hash", lambda: "sort=id" in browser.current_url)
     wait_for(
         "focus kept on the sort button",
@@ -296,7 +320,7 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
             and "stderr" in browser.find_element(By.ID, "files").text
         ),
     )
-    log = lambda: browser.find_element(By.ID, "log").text  # noqa: E731
+    log = lambda: settled(browser, lambda: browser.find_element(By.ID, "log").text)  # noqa: E731
     wait_for("the task's first line in the tail", lambda: "hello-ui" in log())
     ticks = [int(n) for n in re.findall(r"tick-(\d+)", log())]
     opened_at = max(ticks, default=0)
