@@ -14,9 +14,11 @@
 //! ([`Standing::key`]) so it can always be found and removed.
 //!
 //! Only offerable frameworks (registered, active, not suppressed) are
-//! members, and only roles with at least one member are in the order, so the
-//! allocation loop never has to skip over clients that cannot receive
-//! offers. A role's share still counts every allocation of its frameworks.
+//! members, and only roles with at least one member (and room under their
+//! quota limits) are in the order, so the allocation loop never has to
+//! skip over clients that cannot receive offers. A role's share still
+//! counts every allocation of its frameworks. Roles short of a quota
+//! guarantee are also in [`Drf::short`], the first stage's order.
 //!
 //! Shares are relative to the cluster total, so adding or removing an agent
 //! changes every share: that marks the order [`Drf::stale`] and the
@@ -27,6 +29,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::quota::RoleQuota;
 use crate::resources::{Resources, ScalarSlot};
 
 /// A client's position: compared by share, then grants, then slot.
@@ -75,6 +78,8 @@ pub(crate) struct Role {
     pub(crate) members: BTreeSet<Key>,
     /// Framework slots (in any state) that belong to this role.
     pub(crate) refs: u32,
+    /// Its guarantees and limits, if an operator set any.
+    pub(crate) quota: Option<RoleQuota>,
 }
 
 impl Role {
@@ -85,12 +90,16 @@ impl Role {
             standing: Standing::default(),
             members: BTreeSet::new(),
             refs: 0,
+            quota: None,
         }
     }
 
     /// Nothing refers to it and it carries no information worth keeping.
     pub(crate) fn is_disposable(&self) -> bool {
-        self.refs == 0 && self.weight == 1.0 && self.standing.allocated.is_empty()
+        self.refs == 0
+            && self.weight == 1.0
+            && self.quota.is_none()
+            && self.standing.allocated.is_empty()
     }
 }
 
@@ -100,14 +109,21 @@ pub(crate) struct Drf {
     slots: Vec<ScalarSlot>,
     /// Scalars of every agent (active or not), as the share denominator.
     pub(crate) total: Resources,
-    /// Roles with at least one member, lowest weighted share first.
+    /// Roles with at least one member and room under their limits,
+    /// lowest weighted share first.
     pub(crate) order: BTreeSet<Key>,
+    /// The roles of `order` short of a quota guarantee.
+    pub(crate) short: BTreeSet<Key>,
+    /// The allocatable minimums (thousandths), below which a role's limits
+    /// leave it nothing to be offered.
+    min_cpus: i64,
+    min_mem: i64,
     /// The total changed since the keys were computed.
     pub(crate) stale: bool,
 }
 
 impl Drf {
-    pub(crate) fn new(fair_share_resources: &[String]) -> Drf {
+    pub(crate) fn new(fair_share_resources: &[String], min_cpus: i64, min_mem: i64) -> Drf {
         let mut slots: Vec<ScalarSlot> = Vec::new();
         for name in fair_share_resources {
             let slot = ScalarSlot::of(name);
@@ -119,6 +135,9 @@ impl Drf {
             slots,
             total: Resources::new(),
             order: BTreeSet::new(),
+            short: BTreeSet::new(),
+            min_cpus,
+            min_mem,
             stale: false,
         }
     }
@@ -154,17 +173,34 @@ impl Drf {
         }
     }
 
-    /// Re-keys a role in the order; it is in the order only while it has members.
+    /// Re-keys a role in the order; it is in the order only while it has
+    /// members and room under its limits, and in `short` while it also
+    /// lacks some of its guarantees.
     pub(crate) fn place_role(&mut self, idx: u32, role: &mut Role) {
         if let Some(old) = role.standing.key.take() {
             self.order.remove(&old);
+            self.short.remove(&old);
         }
-        if !role.members.is_empty() {
-            let share = self.share(&role.standing.allocated) / role.weight;
-            let key = Key::new(share, role.standing.grants, idx);
-            self.order.insert(key);
-            role.standing.key = Some(key);
+        let consumed = &role.standing.allocated;
+        let quota = role.quota.as_ref();
+        if role.members.is_empty()
+            || quota.is_some_and(|q| q.saturated(consumed, self.min_cpus, self.min_mem))
+        {
+            return;
         }
+        let share = self.share(consumed) / role.weight;
+        let key = Key::new(share, role.standing.grants, idx);
+        self.order.insert(key);
+        if quota.is_some_and(|q| q.short(consumed)) {
+            self.short.insert(key);
+        }
+        role.standing.key = Some(key);
+    }
+
+    /// Empties both orders (before every key is computed again).
+    pub(crate) fn clear(&mut self) {
+        self.order.clear();
+        self.short.clear();
     }
 }
 
@@ -175,7 +211,7 @@ mod tests {
 
     #[test]
     fn drf_share_is_max_over_fair_resources() {
-        let mut drf = Drf::new(&["cpus".into(), "mem".into(), "cpus".into()]);
+        let mut drf = Drf::new(&["cpus".into(), "mem".into(), "cpus".into()], 10, 32_000);
         drf.total = Resources::new()
             .with_scalar("cpus", 10.0)
             .with_scalar("mem", 100.0);
@@ -195,7 +231,7 @@ mod tests {
 
     #[test]
     fn drf_role_leaves_order_without_members() {
-        let mut drf = Drf::new(&["cpus".into()]);
+        let mut drf = Drf::new(&["cpus".into()], 10, 32_000);
         let mut role = Role::new("r");
         let mut fw = Standing::default();
         drf.place_member(&mut role.members, 0, &mut fw, true);

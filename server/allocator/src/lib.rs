@@ -32,12 +32,14 @@
 mod allocator;
 mod drf;
 mod filters;
+mod quota;
 mod resources;
 mod rng;
 mod table;
 pub mod testkit;
 
 pub use allocator::Allocator;
+pub use quota::Quota;
 pub use resources::Resources;
 
 /// Parse errors of [`Resources::parse`] (the operator flag syntax).

@@ -4,21 +4,36 @@
 //!    changed since the last cycle.
 //! 2. List the active agents and shuffle them, so no agent is systematically
 //!    offered first.
-//! 3. For each agent with allocatable free resources, walk the roles in DRF
-//!    order and each role's frameworks in DRF order; the first framework
-//!    that has not filtered this agent (and, for an agent with GPUs, is
-//!    GPU-capable) receives the whole free pool. Its
-//!    share (and its role's) grows at once, so the next agent goes to
-//!    whoever is now lowest.
+//! 3. If some role is short of a quota guarantee, first offer each agent to
+//!    the roles short of theirs ([`crate::drf::Drf::short`]).
+//! 4. Offer each agent: walk the roles in DRF order and each role's
+//!    frameworks in DRF order; the first framework that has not filtered
+//!    this agent (and, for an agent with GPUs, is GPU-capable) receives the
+//!    free pool, cut down to its role's limits and to the headroom (see
+//!    [`crate::quota`]). Its share (and its role's) grows at once, so the
+//!    next agent goes to whoever is now lowest. What a cut leaves goes to
+//!    the next framework in the walk.
 //!
-//! Suppressed and inactive frameworks are not in the order at all, so the
-//! walk only ever skips frameworks that filtered this particular agent: the
-//! cost per agent is O(log frameworks + filters on that agent).
+//! Suppressed and inactive frameworks, and roles at their limits, are not
+//! in the order at all, so the walk only ever skips frameworks that
+//! filtered this particular agent (or, under quota, whose cut offer is too
+//! small): without quota the cost per agent is O(log frameworks + filters
+//! on that agent).
 
 use std::time::Duration;
 
 use super::Allocator;
-use crate::Allocation;
+use crate::quota::Headroom;
+use crate::{Allocation, Resources};
+
+/// Which roles a pass over the agents offers to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Roles short of a quota guarantee.
+    Guarantees,
+    /// Every role.
+    FairShare,
+}
 
 impl Allocator {
     /// Runs one allocation cycle at time `now` and returns the offers to make.
@@ -40,32 +55,85 @@ impl Allocator {
                 .map(|(idx, _)| idx),
         );
         self.rng.shuffle(&mut order);
-        for &agent in &order {
-            let Some(fw) = self.pick(agent, now) else {
-                continue;
-            };
-            if let Some(allocation) = self.grant(fw, agent) {
-                out.push(allocation);
+        let mut headroom = self.headroom();
+        if headroom.is_some() {
+            for &agent in &order {
+                self.offer_agent(agent, now, Stage::Guarantees, &mut headroom, &mut out);
             }
+        }
+        for &agent in &order {
+            self.offer_agent(agent, now, Stage::FairShare, &mut headroom, &mut out);
         }
         self.order = order;
         out
     }
 
-    /// The framework that should receive `agent`'s free pool, if any.
-    fn pick(&self, agent: u32, now: Duration) -> Option<u32> {
+    /// Offers `agent`'s free pool to the clients of `stage`, each at most
+    /// once, until nothing allocatable is left.
+    fn offer_agent(
+        &mut self,
+        agent: u32,
+        now: Duration,
+        stage: Stage,
+        headroom: &mut Option<Headroom>,
+        out: &mut Vec<Allocation>,
+    ) {
+        let mut served = std::mem::take(&mut self.served);
+        served.clear();
+        while self.free_is_allocatable(agent) {
+            let held_back = stage == Stage::FairShare
+                && headroom
+                    .as_ref()
+                    .is_some_and(|h| h.exhausted(self.min_cpus_milli, self.min_mem_milli));
+            if held_back {
+                break;
+            }
+            let Some(fw) = self.pick(agent, now, stage, &served) else {
+                break;
+            };
+            served.push(fw);
+            let Some((offer, whole)) = self.offer_for(fw, agent, headroom.as_ref()) else {
+                continue;
+            };
+            let too_small = !offer.is_allocatable(self.min_cpus_milli, self.min_mem_milli);
+            if too_small || (!whole && self.filters.is_filtered(fw, agent, &offer, now)) {
+                continue;
+            }
+            if let Some(h) = headroom.as_mut() {
+                self.take_headroom(h, fw, &offer);
+            }
+            if let Some(allocation) = self.grant(fw, agent, offer, whole) {
+                out.push(allocation);
+            }
+        }
+        self.served = served;
+    }
+
+    fn free_is_allocatable(&self, agent: u32) -> bool {
+        self.agents.get(agent).is_some_and(|a| {
+            a.free
+                .is_allocatable(self.min_cpus_milli, self.min_mem_milli)
+        })
+    }
+
+    /// The next client of `stage` that should be offered `agent`'s free
+    /// pool, among those not `served` yet.
+    fn pick(&self, agent: u32, now: Duration, stage: Stage, served: &[u32]) -> Option<u32> {
         let agent_state = self.agents.get(agent)?;
         let free = &agent_state.free;
-        if !free.is_allocatable(self.min_cpus_milli, self.min_mem_milli) {
-            return None;
-        }
         let gpu_capable_only = self.filter_gpu_resources && agent_state.has_gpus;
-        for role_key in &self.drf.order {
+        let roles = match stage {
+            Stage::Guarantees => &self.drf.short,
+            Stage::FairShare => &self.drf.order,
+        };
+        for role_key in roles {
             let Some(role) = self.roles.get(role_key.idx) else {
                 continue;
             };
             for member in &role.members {
-                if gpu_capable_only && !self.gpu_capable(member.idx) {
+                if served.contains(&member.idx)
+                    || (gpu_capable_only && !self.gpu_capable(member.idx))
+                {
                     continue;
                 }
                 if !self.filters.is_filtered(member.idx, agent, free, now) {
@@ -80,19 +148,57 @@ impl Allocator {
         self.frameworks.get(fw).is_some_and(|f| f.gpu_capable)
     }
 
-    /// Hands `agent`'s whole free pool to framework slot `fw`.
-    fn grant(&mut self, fw: u32, agent: u32) -> Option<Allocation> {
+    /// What client `fw` may be offered of `agent`'s free pool: all of it
+    /// (`true`) unless its role's limits or the headroom cut it down.
+    fn offer_for(
+        &self,
+        fw: u32,
+        agent: u32,
+        headroom: Option<&Headroom>,
+    ) -> Option<(Resources, bool)> {
+        let free = &self.agents.get(agent)?.free;
+        let role = self.roles.get(self.frameworks.get(fw)?.role)?;
+        let quota = role.quota.as_ref();
+        if quota.is_none() && headroom.is_none() {
+            return Some((free.clone(), true));
+        }
+        let mut offer = free.clone();
+        let consumed = &role.standing.allocated;
+        if let Some(q) = quota {
+            q.cap_to_limits(&mut offer, consumed);
+        }
+        if let Some(h) = headroom {
+            h.cap(&mut offer, quota, consumed);
+        }
+        let whole = offer == *free;
+        Some((offer, whole))
+    }
+
+    /// Accounts in the headroom for `offer` going to client `fw`.
+    fn take_headroom(&self, headroom: &mut Headroom, fw: u32, offer: &Resources) {
+        let role = self.frameworks.get(fw).and_then(|f| self.roles.get(f.role));
+        if let Some(role) = role {
+            headroom.take(offer, role.quota.as_ref(), &role.standing.allocated);
+        }
+    }
+
+    /// Hands `offer` (`whole`: all of `agent`'s free pool) to client `fw`.
+    fn grant(&mut self, fw: u32, agent: u32, offer: Resources, whole: bool) -> Option<Allocation> {
         let framework = self.frameworks.get(fw)?;
         let framework_id = framework.framework_id.clone();
         let role = self.roles.get(framework.role)?.name.clone();
         let a = self.agents.get_mut(agent)?;
-        let resources = std::mem::take(&mut a.free);
+        if whole {
+            a.free = Resources::new();
+        } else {
+            a.free.subtract(&offer);
+        }
         let agent_id = a.id.clone();
-        self.charge(fw, agent, resources.clone(), true);
+        self.charge(fw, agent, offer.clone(), true);
         Some(Allocation {
             framework_id,
             agent_id,
-            resources,
+            resources: offer,
             role,
         })
     }

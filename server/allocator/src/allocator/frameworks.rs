@@ -199,7 +199,7 @@ impl Allocator {
         client
     }
 
-    fn role_slot(&mut self, role: &str) -> u32 {
+    pub(super) fn role_slot(&mut self, role: &str) -> u32 {
         match self.roles.lookup(role) {
             Some(idx) => idx,
             None => self.roles.insert(role, Role::new(role)),

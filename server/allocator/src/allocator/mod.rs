@@ -4,7 +4,8 @@
 //! Allocator` block: [`agents`] (agent lifecycle), [`frameworks`] (framework
 //! lifecycle, roles, suppress/revive, weights), [`accounting`] (charging and
 //! recovering resources, which keeps agents, frameworks and roles
-//! consistent) and [`cycle`] (the allocation loop).
+//! consistent), [`quota`] (guarantees, limits and headroom) and [`cycle`]
+//! (the allocation loop).
 //!
 //! A framework takes part once per role it is subscribed to: each
 //! (framework, role) pair is a *client* slot with its own allocation, its
@@ -33,6 +34,7 @@ mod accounting;
 mod agents;
 mod cycle;
 mod frameworks;
+mod quota;
 
 use std::collections::HashMap;
 
@@ -101,6 +103,8 @@ pub struct Allocator {
     rng: Rng,
     /// Scratch buffer for the agent visit order, reused across cycles.
     order: Vec<u32>,
+    /// Scratch buffer: the clients a cycle already offered one agent.
+    served: Vec<u32>,
 }
 
 impl Allocator {
@@ -114,10 +118,15 @@ impl Allocator {
             frameworks: Table::default(),
             by_framework: HashMap::new(),
             roles: Table::default(),
-            drf: Drf::new(&config.fair_share_resources),
+            drf: Drf::new(
+                &config.fair_share_resources,
+                to_milli(config.min_allocatable_cpus),
+                to_milli(config.min_allocatable_mem),
+            ),
             filters: Filters::default(),
             rng: Rng::new(config.seed),
             order: Vec::new(),
+            served: Vec::new(),
         }
     }
 
@@ -249,7 +258,7 @@ impl Allocator {
 
     /// Recomputes every key after the cluster total changed.
     fn rebuild_order(&mut self) {
-        self.drf.order.clear();
+        self.drf.clear();
         for (_, role) in self.roles.iter_mut() {
             role.members.clear();
             role.standing.key = None;

@@ -274,6 +274,27 @@ impl Resources {
         }
     }
 
+    /// Lowers the scalar in `slot` to at most `max` thousandths.
+    pub(crate) fn cap_slot(&mut self, slot: &ScalarSlot, max: i64) {
+        let max = max.max(0);
+        match slot {
+            ScalarSlot::Known(i) => self.known[*i] = self.known[*i].min(max),
+            ScalarSlot::Named(name) => {
+                if find(&self.extra().other, name).is_some_and(|v| *v > max) {
+                    let other = &mut self.extra_mut().other;
+                    if let Ok(at) = other.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                        if max == 0 {
+                            other.remove(at);
+                        } else {
+                            other[at].1 = max;
+                        }
+                    }
+                    self.normalize();
+                }
+            }
+        }
+    }
+
     /// Mesos's "allocatable" test: at least the minimum of cpus or of mem.
     pub(crate) fn is_allocatable(&self, min_cpus_milli: i64, min_mem_milli: i64) -> bool {
         self.known[CPUS] >= min_cpus_milli || self.known[MEM] >= min_mem_milli

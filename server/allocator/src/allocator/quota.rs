@@ -1,0 +1,46 @@
+//! Setting a role's quota, and the headroom a cycle starts from (see
+//! [`crate::quota`] for what they mean).
+
+use super::Allocator;
+use crate::quota::{Headroom, Quota, RoleQuota};
+
+impl Allocator {
+    /// Sets a role's guarantees and limits (the default `Quota`, nothing
+    /// guaranteed and nothing limited, removes them). Offers already made
+    /// stay; later cycles honour the new quota.
+    pub fn set_quota(&mut self, role: &str, quota: &Quota) {
+        let idx = self.role_slot(role);
+        if let Some(r) = self.roles.get_mut(idx) {
+            r.quota = RoleQuota::new(quota);
+            self.drf.place_role(idx, r);
+            if r.is_disposable() {
+                self.roles.remove(role);
+            }
+        }
+    }
+
+    /// The headroom at the start of a cycle: `None` when no role is short
+    /// of a guarantee (the common case, which then costs nothing more).
+    pub(super) fn headroom(&self) -> Option<Headroom> {
+        let mut headroom = Headroom::default();
+        let mut short = false;
+        for (_, role) in self.roles.iter() {
+            let Some(quota) = &role.quota else {
+                continue;
+            };
+            for (slot, lack) in quota.lacking(&role.standing.allocated) {
+                headroom.require(slot, lack);
+                short |= lack > 0;
+            }
+        }
+        if !short {
+            return None;
+        }
+        for (_, agent) in self.agents.iter() {
+            if agent.active {
+                headroom.make_available(&agent.free);
+            }
+        }
+        Some(headroom)
+    }
+}
