@@ -12,13 +12,14 @@ mod rendering;
 mod roles;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
+mod quota;
 mod scheduler_api;
 mod webui;
 mod weights;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::handle::MasterHandle;
@@ -68,6 +69,10 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/roles.json", get(roles::get))
         .route("/master/weights", get(weights::get).put(weights::put))
         .route("/weights", get(weights::get).put(weights::put))
+        .route("/master/quota", get(quota::get).post(quota::post))
+        .route("/quota", get(quota::get).post(quota::post))
+        .route("/master/quota/{*role}", delete(quota::delete))
+        .route("/quota/{*role}", delete(quota::delete))
         .route("/files/browse", get(files::browse))
         .route("/files/browse.json", get(files::browse))
         .route("/files/read", get(files::read))

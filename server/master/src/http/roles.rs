@@ -3,16 +3,23 @@
 //! UI use: `{"roles": [{"name", "weight", "frameworks", "resources",
 //! "allocated", "offered", "reserved", "quota"}]}`. `allocated` (and the
 //! older `resources`) is what the allocator counts against the role's
-//! share: what its tasks use plus what is on offer to it. Reservations and
-//! quota do not exist yet: `reserved` and the quota's `guarantee` and
-//! `limit` are empty, and `consumed` is what is allocated. The leader
-//! answers; another master redirects there.
+//! share: what its tasks use plus what is on offer to it. The quota gives
+//! the role's `guarantee` and `limit` by resource name (empty: none) and
+//! what it `consumed` against them, which is what is allocated.
+//! Reservations do not exist yet: `reserved` is empty. The leader answers;
+//! another master redirects there.
+
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use meseta_proto::quota::QuotaConfig;
+use meseta_proto::v1::value::Scalar;
 use serde_json::{json, Value};
+
+type Amounts = HashMap<String, Scalar>;
 
 use super::json_view::allocator_resources;
 use super::text_error;
@@ -29,6 +36,17 @@ pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
                 .into_iter()
                 .map(|(name, usage)| {
                     let allocated = allocator_resources(&usage.allocated());
+                    let quota = m.quotas().get(&name);
+                    let amounts = |pick: fn(&QuotaConfig) -> &Amounts| {
+                        quota.map_or_else(
+                            || json!({}),
+                            |q| {
+                                let sorted: BTreeMap<&String, f64> =
+                                    pick(q).iter().map(|(n, s)| (n, s.value)).collect();
+                                json!(sorted)
+                            },
+                        )
+                    };
                     json!({
                         "name": name,
                         "weight": m.weight_of(&name),
@@ -39,8 +57,8 @@ pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
                         "reserved": {},
                         "quota": {
                             "role": name,
-                            "guarantee": {},
-                            "limit": {},
+                            "guarantee": amounts(|q| &q.guarantees),
+                            "limit": amounts(|q| &q.limits),
                             "consumed": allocated,
                         },
                     })

@@ -32,6 +32,7 @@ fn call_error(err: CallError) -> Response {
         CallError::Forbidden(m) => error(StatusCode::FORBIDDEN, m),
         CallError::NotImplemented(m) => error(StatusCode::NOT_IMPLEMENTED, m),
         CallError::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+        CallError::Conflict(m) => error(StatusCode::CONFLICT, m),
     }
 }
 

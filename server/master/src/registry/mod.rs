@@ -33,6 +33,7 @@ pub mod zookeeper;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use meseta_proto::quota::QuotaConfig;
 use meseta_proto::registry::{
     operation::Kind, AdmittedAgent, FrameworkRecord, GoneAgent, Operation, Registry,
     UnreachableAgent,
@@ -96,6 +97,8 @@ pub struct RegistryState {
     pub frameworks: BTreeMap<String, v1::FrameworkInfo>,
     /// Role weights as last set, by role (an empty map: never set).
     pub weights: BTreeMap<String, f64>,
+    /// Role quotas set, by role.
+    pub quotas: BTreeMap<String, QuotaConfig>,
 }
 
 fn agent_id(info: &v1::AgentInfo) -> String {
@@ -161,6 +164,13 @@ impl RegistryState {
                 let role = info.role.clone().unwrap_or_default();
                 self.weights.insert(role, info.weight);
             }
+            Kind::SetQuota(config) => {
+                if config.guarantees.is_empty() && config.limits.is_empty() {
+                    self.quotas.remove(&config.role);
+                } else {
+                    self.quotas.insert(config.role.clone(), config.clone());
+                }
+            }
         }
     }
 
@@ -198,6 +208,7 @@ impl RegistryState {
                 .iter()
                 .map(|(role, weight)| weight_info(role, *weight))
                 .collect(),
+            quota_configs: self.quotas.values().cloned().collect(),
         }
     }
 
@@ -227,6 +238,9 @@ impl RegistryState {
             state
                 .weights
                 .insert(info.role.unwrap_or_default(), info.weight);
+        }
+        for config in registry.quota_configs {
+            state.quotas.insert(config.role.clone(), config);
         }
         state
     }
@@ -283,6 +297,11 @@ pub mod ops {
     /// A role's weight was set.
     pub fn set_weight(role: &str, weight: f64) -> Operation {
         op(Kind::SetWeight(weight_info(role, weight)))
+    }
+
+    /// A role's quota was set (or, without guarantees and limits, removed).
+    pub fn set_quota(config: &QuotaConfig) -> Operation {
+        op(Kind::SetQuota(config.clone()))
     }
 }
 

@@ -42,6 +42,7 @@ mod hosts;
 mod ids;
 mod offers;
 pub mod operator;
+mod quota;
 mod reconcile;
 mod recovery;
 pub mod snapshot;
@@ -121,6 +122,10 @@ pub enum CallError {
     /// The master cannot answer now, e.g. it is stopping (HTTP 503).
     #[error("{0}")]
     Unavailable(String),
+    /// The call conflicts with the cluster as it is, e.g. quota guarantees
+    /// beyond its capacity (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// What the master knows of a framework.
@@ -447,6 +452,8 @@ pub struct Master {
     observed: bool,
     /// Role weights in force (see [`weights`]).
     weights: BTreeMap<String, f64>,
+    /// Role quotas in force, by role (see [`quota`]).
+    quotas: BTreeMap<String, meseta_proto::quota::QuotaConfig>,
 }
 
 impl Master {
@@ -483,6 +490,7 @@ impl Master {
             allocation_wanted: false,
             observed: false,
             weights: BTreeMap::new(),
+            quotas: BTreeMap::new(),
         }
     }
 

@@ -11,7 +11,8 @@
 //!   removed after its `failover_timeout` (counted from now, and never
 //!   shorter than the agents' re-registration window).
 //!
-//! * role weights are the registry's ([`super::weights`]).
+//! * role weights are the registry's ([`super::weights`]), as are quotas
+//!   ([`super::quota`]).
 //!
 //! Task state is not in the registry: it comes back with the agents.
 
@@ -27,6 +28,7 @@ impl Master {
     pub fn recover(&mut self, now: Duration, registry: RegistryState) -> Vec<Action> {
         let mut actions = Vec::new();
         self.recover_weights(registry.weights, &mut actions);
+        self.recover_quotas(registry.quotas);
         self.elected_time = now;
         let deadline = now + self.settings.agent_reregister_timeout;
         for (id, info) in registry.agents {

@@ -504,6 +504,7 @@ mod launch_group;
 mod message;
 mod multi_role;
 mod operator;
+mod quota;
 mod reconcile;
 mod registration;
 mod teardown;

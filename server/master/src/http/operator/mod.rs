@@ -121,6 +121,7 @@ pub(super) fn refusal(refused: CallError) -> Response {
         CallError::Forbidden(m) => error(StatusCode::FORBIDDEN, m),
         CallError::NotImplemented(m) => error(StatusCode::NOT_IMPLEMENTED, m),
         CallError::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+        CallError::Conflict(m) => error(StatusCode::CONFLICT, m),
     }
 }
 
@@ -288,6 +289,15 @@ async fn answer(
             inspect(|m| Answer {
                 get_weights: Some(views::weights(m)),
                 ..of(response::Type::GetWeights)
+            })
+            .await?
+        }
+        call::Type::GetQuota => {
+            inspect(|m| Answer {
+                get_quota: Some(response::GetQuota {
+                    status: m.quota_status(),
+                }),
+                ..of(response::Type::GetQuota)
             })
             .await?
         }

@@ -45,7 +45,13 @@ pub fn operation_id(operation: &Operation) -> Option<String> {
         Kind::SaveFramework(info) => info.id.as_ref()?.value.clone(),
         Kind::RemoveFramework(id) => id.value.clone(),
         Kind::SetWeight(info) => weight_key(info.role.as_deref().unwrap_or_default()),
+        Kind::SetQuota(config) => quota_key(&config.role),
     })
+}
+
+/// What a role's quota is filed under.
+fn quota_key(role: &str) -> String {
+    format!("quota:{role}")
 }
 
 /// What a role's weight is filed under: roles and IDs share the buckets.
@@ -104,6 +110,11 @@ pub fn encode_buckets(
             registry.weights.push(weight_info(role, *weight));
         }
     }
+    for (role, config) in &state.quotas {
+        if let Some(registry) = parts.get_mut(&bucket_of(&quota_key(role), buckets)) {
+            registry.quota_configs.push(config.clone());
+        }
+    }
     parts
         .into_iter()
         .map(|(bucket, registry)| (bucket, registry.encode_to_vec()))
@@ -140,6 +151,7 @@ pub fn merge_bucket(state: &mut RegistryState, bucket: Registry) {
     state.gone.extend(part.gone);
     state.frameworks.extend(part.frameworks);
     state.weights.extend(part.weights);
+    state.quotas.extend(part.quotas);
 }
 
 /// What the root node says: the layout it describes, or `None` for the
@@ -177,6 +189,11 @@ mod tests {
                 ),
                 2 => ops::mark_gone(&format!("a{i}"), std::time::Duration::from_secs(5)),
                 _ if i % 40 == 3 => ops::set_weight(&format!("role{i}"), 2.5),
+                _ if i % 40 == 7 => ops::set_quota(&meseta_proto::quota::QuotaConfig {
+                    role: format!("role{i}"),
+                    guarantees: [("cpus".to_string(), v1::value::Scalar { value: 2.0 })].into(),
+                    limits: Default::default(),
+                }),
                 _ => ops::save_framework(&v1::FrameworkInfo {
                     user: "u".into(),
                     name: "f".into(),

@@ -1,6 +1,7 @@
 //! The operator API's calls that change the cluster: TEARDOWN a framework,
-//! MARK_AGENT_GONE, DEACTIVATE_AGENT, DRAIN_AGENT, REACTIVATE_AGENT and
-//! UPDATE_WEIGHTS. Each names what
+//! MARK_AGENT_GONE, DEACTIVATE_AGENT, DRAIN_AGENT, REACTIVATE_AGENT,
+//! UPDATE_WEIGHTS and the quota calls (UPDATE_QUOTA, SET_QUOTA,
+//! REMOVE_QUOTA). Each names what
 //! it acts on; a name the master does not know is refused and changes
 //! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
 //! streams [`events`] of what changes.
@@ -18,6 +19,7 @@ use super::{Action, CallError, Master};
 impl Master {
     /// Handles an operator call that acts on the cluster; the actions are
     /// performed (and persisted) before the call is answered.
+    #[allow(deprecated)] // SET_QUOTA and REMOVE_QUOTA: old clients still send them
     pub fn operator_call(&mut self, now: Duration, call: Call) -> Result<Vec<Action>, CallError> {
         let kind = call
             .r#type
@@ -71,6 +73,20 @@ impl Master {
             }
             call::Type::UpdateWeights => {
                 self.update_weights(call.update_weights, &mut actions)?;
+            }
+            call::Type::UpdateQuota => {
+                self.update_quota(now, call.update_quota, &mut actions)?;
+            }
+            call::Type::SetQuota => {
+                let request = call.set_quota.ok_or_else(|| missing("set_quota"))?;
+                self.set_quota_request(now, request.quota_request, &mut actions)?;
+            }
+            call::Type::RemoveQuota => {
+                let role = call
+                    .remove_quota
+                    .ok_or_else(|| missing("remove_quota"))?
+                    .role;
+                self.remove_quota(now, &role, &mut actions)?;
             }
             call::Type::DrainAgent => {
                 let drain = call.drain_agent.ok_or_else(|| missing("drain_agent"))?;

@@ -174,11 +174,11 @@ impl RoleUsage {
     }
 }
 
-/// Every role a framework is subscribed with or that has a weight set, and
-/// what it holds (one walk over the tasks and the offers).
+/// Every role a framework is subscribed with or that has a weight or a
+/// quota set, and what it holds (one walk over the tasks and the offers).
 pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
     let mut roles: BTreeMap<String, RoleUsage> = BTreeMap::new();
-    for role in m.weights().keys() {
+    for role in m.weights().keys().chain(m.quotas().keys()) {
         roles.entry(role.clone()).or_default();
     }
     for framework in m.frameworks().values() {
