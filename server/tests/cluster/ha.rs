@@ -45,10 +45,17 @@ fn leader_failover_keeps_agents_frameworks_and_tasks() {
             == Some(1.0)
     });
 
-    // An operator sets a weight; it is in the ZooKeeper registry.
+    // An operator sets a weight and a quota; they are in the ZooKeeper
+    // registry.
     let weight = br#"[{"role":"eng","weight":2.5}]"#;
     assert_eq!(
         request(&addresses[leader], "PUT", "/weights", &[], weight).0,
+        200
+    );
+    let quota =
+        br#"{"role":"eng","guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.5}}]}"#;
+    assert_eq!(
+        request(&addresses[leader], "POST", "/quota", &[], quota).0,
         200
     );
 
@@ -86,6 +93,12 @@ fn leader_failover_keeps_agents_frameworks_and_tasks() {
         get_json(&addresses[follower], "/weights").expect("GET /weights"),
         serde_json::json!([{"role": "eng", "weight": 2.5}]),
         "the new leader applies the weight set through the old one"
+    );
+    let quotas = get_json(&addresses[follower], "/quota").expect("GET /quota");
+    assert_eq!(
+        quotas["configs"][0]["guarantees"]["cpus"]["value"].as_f64(),
+        Some(0.5),
+        "and the quota: {quotas}"
     );
     let steady = v1::TaskStatus {
         task_id: v1::TaskId {

@@ -26,6 +26,7 @@ mod log_files;
 mod multi_role;
 mod offers;
 mod operator_api;
+mod quota;
 mod registry;
 mod sim_agents;
 mod tasks;
