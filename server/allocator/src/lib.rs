@@ -30,6 +30,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod allocator;
+mod constraints;
 mod drf;
 mod filters;
 mod quota;
@@ -39,6 +40,7 @@ mod table;
 pub mod testkit;
 
 pub use allocator::Allocator;
+pub use constraints::{AgentProfile, OfferConstraints};
 pub use quota::Quota;
 pub use resources::Resources;
 

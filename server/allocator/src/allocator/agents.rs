@@ -34,6 +34,7 @@ impl Allocator {
             total,
             active: true,
             allocations: Vec::new(),
+            profile: None,
         };
         let idx = self.agents.insert(agent_id, agent);
         for (framework_id, role, resources) in used {

@@ -8,7 +8,8 @@
 //!    the roles short of theirs ([`crate::drf::Drf::short`]).
 //! 4. Offer each agent: walk the roles in DRF order and each role's
 //!    frameworks in DRF order; the first framework that has not filtered
-//!    this agent (and, for an agent with GPUs, is GPU-capable) receives the
+//!    this agent (and, for an agent with GPUs, is GPU-capable; with offer
+//!    constraints, is content with this agent) receives the
 //!    free pool, cut down to its role's limits and to the headroom (see
 //!    [`crate::quota`]). Its share (and its role's) grows at once, so the
 //!    next agent goes to whoever is now lowest. What a cut leaves goes to
@@ -133,6 +134,7 @@ impl Allocator {
             for member in &role.members {
                 if served.contains(&member.idx)
                     || (gpu_capable_only && !self.gpu_capable(member.idx))
+                    || !self.constraints_allow(member.idx, agent)
                 {
                     continue;
                 }

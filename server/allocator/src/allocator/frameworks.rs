@@ -190,6 +190,7 @@ impl Allocator {
             gpu_capable: false,
             standing: Standing::default(),
             agents: IdxSet::default(),
+            constraints: None,
         };
         let client = self.frameworks.insert(&key, framework);
         self.by_framework

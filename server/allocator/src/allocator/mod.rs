@@ -4,8 +4,9 @@
 //! Allocator` block: [`agents`] (agent lifecycle), [`frameworks`] (framework
 //! lifecycle, roles, suppress/revive, weights), [`accounting`] (charging and
 //! recovering resources, which keeps agents, frameworks and roles
-//! consistent), [`quota`] (guarantees, limits and headroom) and [`cycle`]
-//! (the allocation loop).
+//! consistent), [`quota`] (guarantees, limits and headroom),
+//! [`constrained`] (agents' profiles and frameworks' offer constraints) and
+//! [`cycle`] (the allocation loop).
 //!
 //! A framework takes part once per role it is subscribed to: each
 //! (framework, role) pair is a *client* slot with its own allocation, its
@@ -32,18 +33,20 @@
 
 mod accounting;
 mod agents;
+mod constrained;
 mod cycle;
 mod frameworks;
 mod quota;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::drf::{Drf, Role, Standing};
 use crate::filters::Filters;
 use crate::resources::to_milli;
 use crate::rng::Rng;
 use crate::table::{IdxSet, Table};
-use crate::{AllocatorConfig, Resources};
+use crate::{AgentProfile, AllocatorConfig, OfferConstraints, Resources};
 
 /// The table key of a framework's client in `role`.
 fn client_key(framework_id: &str, role: &str) -> String {
@@ -61,6 +64,8 @@ struct Agent {
     has_gpus: bool,
     /// What each framework slot holds here (a short list in practice).
     allocations: Vec<(u32, Resources)>,
+    /// What offer constraints see of it (none: a bare host).
+    profile: Option<Arc<AgentProfile>>,
 }
 
 /// A framework in one of its roles (or an unregistered slot holding
@@ -79,6 +84,8 @@ struct Framework {
     standing: Standing,
     /// Agents on which this framework holds an allocation.
     agents: IdxSet,
+    /// Its offer constraints in this role, if it set any.
+    constraints: Option<Arc<OfferConstraints>>,
 }
 
 impl Framework {
