@@ -202,6 +202,16 @@ impl Cluster {
 
     /// Starts agent number `index` (its work dir is reused if it exists).
     pub fn add_agent(&mut self, index: usize) -> Result<&Process, LaunchError> {
+        self.add_agent_with(index, &[])
+    }
+
+    /// [`Cluster::add_agent`] with flags for this agent alone (after the
+    /// spec's, so they win), e.g. its `--attributes`.
+    pub fn add_agent_with(
+        &mut self,
+        index: usize,
+        own_args: &[&str],
+    ) -> Result<&Process, LaunchError> {
         let resources = self
             .spec
             .agent_resources
@@ -228,6 +238,7 @@ impl Cluster {
             args.push(self.agent_cgroups_root(index));
         }
         args.extend(self.spec.agent_args.iter().cloned());
+        args.extend(own_args.iter().map(|a| a.to_string()));
         let process = launch(&self.spec, &format!("agent-{index}"), args)?;
         if index < self.agents.len() {
             self.agents[index] = process;

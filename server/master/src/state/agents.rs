@@ -257,6 +257,8 @@ impl Master {
             .map(|((framework, role), resources)| (framework, role, resources))
             .collect();
         self.allocator.add_agent(&agent_id, total.clone(), &used);
+        self.allocator
+            .describe_agent(&agent_id, meseta_allocator::AgentProfile::of(&info));
         self.hosts.add(&info.hostname, &agent_id);
         self.agents.insert(
             agent_id.clone(),

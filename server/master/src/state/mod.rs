@@ -40,6 +40,7 @@ mod containers;
 mod health;
 mod hosts;
 mod ids;
+mod offer_constraints;
 mod offers;
 pub mod operator;
 mod quota;
@@ -165,6 +166,9 @@ pub struct Framework {
     pub executors: BTreeMap<(String, String), v1::ExecutorInfo>,
     /// Known from the registry or an agent, not subscribed to this master yet.
     pub recovered: bool,
+    /// Its offer constraints, by role, as SUBSCRIBE or UPDATE_FRAMEWORK
+    /// last gave them (checked; see [`offer_constraints`]).
+    pub offer_constraints: Option<meseta_proto::scheduler::OfferConstraints>,
 }
 
 impl Framework {
@@ -187,6 +191,7 @@ impl Framework {
             suppressed_roles: BTreeSet::new(),
             executors: BTreeMap::new(),
             recovered: false,
+            offer_constraints: None,
         }
     }
 

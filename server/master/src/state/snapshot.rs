@@ -100,6 +100,8 @@ pub(crate) struct FrameworkView {
     pub offers: Vec<OfferView>,
     /// (agent, executor) pairs.
     pub executors: Vec<(String, v1::ExecutorInfo)>,
+    /// As it subscribed or last updated them.
+    pub offer_constraints: Option<meseta_proto::scheduler::OfferConstraints>,
 }
 
 impl FrameworkView {
@@ -119,6 +121,7 @@ impl FrameworkView {
             completed_tasks: Vec::new(),
             offers,
             executors: Vec::new(),
+            offer_constraints: f.offer_constraints.clone(),
         }
     }
 

@@ -53,6 +53,8 @@ impl Master {
         }
         let suppressed =
             super::update_framework::checked_suppressed_roles(&info, &subscribe.suppressed_roles)?;
+        let offer_constraints =
+            super::offer_constraints::checked(&info, subscribe.offer_constraints)?;
         let call_id = call.framework_id.map(|id| id.value);
         self.counters.message(if call_id.is_some() {
             "messages_reregister_framework"
@@ -103,6 +105,7 @@ impl Master {
             framework.unregistered_time = None;
             framework.failover_deadline = None;
             framework.suppressed_roles = suppressed;
+            framework.offer_constraints = offer_constraints;
             framework.recovered = false;
             // Filters go; then roles and suppression as subscribed (this
             // also activates the framework).
@@ -115,6 +118,7 @@ impl Master {
                 stream_id: Some(stream_id.clone()),
                 active: true,
                 suppressed_roles: suppressed,
+                offer_constraints,
                 ..Framework::new(framework_id.clone(), info, now)
             };
             self.frameworks.insert(framework_id.clone(), framework);

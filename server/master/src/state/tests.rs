@@ -503,6 +503,7 @@ mod kill;
 mod launch_group;
 mod message;
 mod multi_role;
+mod offer_constraints;
 mod operator;
 mod quota;
 mod reconcile;

@@ -26,8 +26,9 @@
 //! ([`super::framework_roles`]). Changing roles moves the framework to the
 //! new ones in the allocator; its running tasks stay accounted to the role
 //! they were launched in until they end, as in Mesos; offers made to a role
-//! it left are rescinded and that role's filters dropped. Offer constraints are not
-//! supported: they are ignored, with a warning.
+//! it left are rescinded and that role's filters dropped. New offer
+//! constraints replace the old (see [`super::offer_constraints`]) and
+//! rescind the framework's outstanding offers.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -56,12 +57,8 @@ impl Master {
         let info = update.framework_info;
         check_update(framework_id, &framework.info, &info)?;
         let suppressed = checked_suppressed_roles(&info, &update.suppressed_roles)?;
-        if update.offer_constraints.is_some() {
-            tracing::warn!(
-                framework_id,
-                "UPDATE_FRAMEWORK carries offer constraints, which this master does not support; ignoring them"
-            );
-        }
+        let constraints = super::offer_constraints::checked(&info, update.offer_constraints)?;
+        let constraints_changed = framework.offer_constraints != constraints;
 
         let old_roles = framework.roles();
         let was_suppressed = framework.suppressed_roles.clone();
@@ -79,6 +76,11 @@ impl Master {
             .set_gpu_capable(framework_id, super::gpu_capable(&info));
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.info = info;
+            framework.offer_constraints = constraints;
+        }
+        if constraints_changed {
+            // Offers made under the old constraints may not suit the new.
+            self.rescind_framework_offers(framework_id, now, actions);
         }
         self.apply_roles(
             now,
@@ -144,6 +146,7 @@ impl Master {
             .collect();
         self.allocator
             .add_framework_in_roles(framework_id, &roles, &suppressed);
+        self.apply_offer_constraints(framework_id);
     }
 
     /// Rescinds the framework's outstanding offers made to a role not in

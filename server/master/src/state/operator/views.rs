@@ -88,6 +88,7 @@ pub(crate) fn framework(f: &FrameworkView) -> response::get_frameworks::Framewor
         offers,
         allocated_resources: f.used.to_mesos(&role),
         offered_resources: f.offered.to_mesos(&role),
+        offer_constraints: f.offer_constraints.clone(),
         ..Default::default()
     }
 }

@@ -51,6 +51,13 @@ impl MockAgent {
         self
     }
 
+    /// Its attributes, in the flag syntax (`rack:r1;ssd:true`).
+    pub(super) fn with_attributes(mut self, text: &str) -> Self {
+        self.register.info.attributes = meseta_proto::resources::parse_attributes(text)
+            .unwrap_or_else(|e| panic!("bad attributes {text:?} in a fixture: {e}"));
+        self
+    }
+
     /// An agent that was registered before (re-registration).
     pub(super) fn with_id(mut self, id: &str) -> Self {
         self.register.info.id = Some(v1::AgentId { value: id.into() });
