@@ -1,24 +1,30 @@
 //! Hierarchical Dominant Resource Fairness, kept sorted incrementally.
 //!
 //! A client's *dominant share* is the largest, over the fair-share resources
-//! (by default cpus, mem, disk, gpus), of `allocated / cluster total`. The
-//! allocator offers to the role with the lowest `dominant share / weight`,
-//! and within that role to the framework with the lowest dominant share.
+//! (by default cpus, mem, disk, gpus), of `allocated / cluster total`.
+//! Roles form a tree by name (`eng` above `eng/ml` and `eng/web`). The
+//! allocator walks it from the top: at each level to the role with the
+//! lowest `dominant share / weight` of its whole subtree, then down; a
+//! role's own frameworks take part among its children as one entry (Mesos's
+//! virtual leaf); within them, the framework with the lowest share first.
+//! So `eng` and `ops` split the cluster by their weights, and `eng`'s part
+//! is split between `eng/ml` and `eng/web` by theirs.
 //!
 //! Instead of sorting every client on every offer (what makes Mesos's
 //! allocator cycle cost O(agents × frameworks log frameworks)), each client
-//! keeps its [`Key`] in a `BTreeSet`: two levels, the roles in [`Drf::order`]
-//! and each role's offerable frameworks in [`Role::members`]. When a
-//! client's allocation changes it is re-keyed in O(log n); the lowest client
-//! is the first element. Each client remembers the key it was inserted with
-//! ([`Standing::key`]) so it can always be found and removed.
+//! keeps its [`Key`] in a `BTreeSet`: the top roles in [`Drf::order`], each
+//! role's children (and own entry) in [`Role::children`], its offerable
+//! frameworks in [`Role::members`]. When a client's allocation changes it
+//! and its roles up the tree are re-keyed in O(depth × log n); the lowest
+//! client is the first element. Each client remembers the key it was
+//! inserted with ([`Standing::key`]) so it can always be found and removed.
 //!
 //! Only offerable frameworks (registered, active, not suppressed) are
-//! members, and only roles with at least one member (and room under their
-//! quota limits) are in the order, so the allocation loop never has to
-//! skip over clients that cannot receive offers. A role's share still
-//! counts every allocation of its frameworks. Roles short of a quota
-//! guarantee are also in [`Drf::short`], the first stage's order.
+//! members, and only roles with something offerable below them (and room
+//! under their quota limits) are in their parent's order, so the allocation
+//! loop never has to skip over clients that cannot receive offers. A
+//! role's share still counts every allocation below it. Roles short of a
+//! quota guarantee are also in [`Drf::short`], the first stage's order.
 //!
 //! Shares are relative to the cluster total, so adding or removing an agent
 //! changes every share: that marks the order [`Drf::stale`] and the
@@ -68,14 +74,30 @@ pub(crate) struct Standing {
     pub(crate) key: Option<Key>,
 }
 
-/// A role: a weight, its frameworks in DRF order, and its own standing.
+/// A role: a node of the role tree (`eng` above `eng/ml`), with a weight,
+/// its own frameworks in DRF order, and two standings: its own frameworks'
+/// (`own`, as one entry among its children: Mesos's virtual leaf) and its
+/// whole subtree's (`subtree`, compared with its siblings).
 #[derive(Debug)]
 pub(crate) struct Role {
     pub(crate) name: String,
     pub(crate) weight: f64,
-    pub(crate) standing: Standing,
+    /// What its own frameworks hold; keyed in `children` under its own slot.
+    pub(crate) own: Standing,
+    /// What its subtree holds (itself included); keyed in its parent's
+    /// `children` (in [`Drf::order`] at the top).
+    pub(crate) subtree: Standing,
     /// Offerable frameworks of this role, lowest share first.
     pub(crate) members: BTreeSet<Key>,
+    /// Its child roles that can be offered, and its own frameworks as one
+    /// entry (the key whose slot is its own), lowest weighted share first.
+    /// Empty for a role without child roles (most): its members are walked
+    /// directly.
+    pub(crate) children: BTreeSet<Key>,
+    /// The role above it, if any.
+    pub(crate) parent: Option<u32>,
+    /// Child roles (in any state) below it.
+    pub(crate) child_roles: u32,
     /// Framework slots (in any state) that belong to this role.
     pub(crate) refs: u32,
     /// Its guarantees and limits, if an operator set any.
@@ -83,12 +105,16 @@ pub(crate) struct Role {
 }
 
 impl Role {
-    pub(crate) fn new(name: &str) -> Role {
+    pub(crate) fn new(name: &str, parent: Option<u32>) -> Role {
         Role {
             name: name.to_string(),
             weight: 1.0,
-            standing: Standing::default(),
+            own: Standing::default(),
+            subtree: Standing::default(),
             members: BTreeSet::new(),
+            children: BTreeSet::new(),
+            parent,
+            child_roles: 0,
             refs: 0,
             quota: None,
         }
@@ -97,9 +123,25 @@ impl Role {
     /// Nothing refers to it and it carries no information worth keeping.
     pub(crate) fn is_disposable(&self) -> bool {
         self.refs == 0
+            && self.child_roles == 0
             && self.weight == 1.0
             && self.quota.is_none()
-            && self.standing.allocated.is_empty()
+            && self.subtree.allocated.is_empty()
+    }
+
+    /// Whether it has nothing that could be offered, or its limits leave
+    /// it nothing allocatable: then it is left out of its parent's order.
+    pub(crate) fn out_of_order(&self, min_cpus: i64, min_mem: i64) -> bool {
+        let offerable = if self.child_roles == 0 {
+            &self.members
+        } else {
+            &self.children
+        };
+        offerable.is_empty()
+            || self
+                .quota
+                .as_ref()
+                .is_some_and(|q| q.saturated(&self.subtree.allocated, min_cpus, min_mem))
     }
 }
 
@@ -116,8 +158,8 @@ pub(crate) struct Drf {
     pub(crate) short: BTreeSet<Key>,
     /// The allocatable minimums (thousandths), below which a role's limits
     /// leave it nothing to be offered.
-    min_cpus: i64,
-    min_mem: i64,
+    pub(crate) min_cpus: i64,
+    pub(crate) min_mem: i64,
     /// The total changed since the keys were computed.
     pub(crate) stale: bool,
 }
@@ -173,28 +215,13 @@ impl Drf {
         }
     }
 
-    /// Re-keys a role in the order; it is in the order only while it has
-    /// members and room under its limits, and in `short` while it also
-    /// lacks some of its guarantees.
-    pub(crate) fn place_role(&mut self, idx: u32, role: &mut Role) {
-        if let Some(old) = role.standing.key.take() {
-            self.order.remove(&old);
-            self.short.remove(&old);
-        }
-        let consumed = &role.standing.allocated;
-        let quota = role.quota.as_ref();
-        if role.members.is_empty()
-            || quota.is_some_and(|q| q.saturated(consumed, self.min_cpus, self.min_mem))
-        {
-            return;
-        }
-        let share = self.share(consumed) / role.weight;
-        let key = Key::new(share, role.standing.grants, idx);
-        self.order.insert(key);
-        if quota.is_some_and(|q| q.short(consumed)) {
-            self.short.insert(key);
-        }
-        role.standing.key = Some(key);
+    /// The key a standing sorts under, at `weight`.
+    pub(crate) fn key(&self, standing: &Standing, weight: f64, idx: u32) -> Key {
+        Key::new(
+            self.share(&standing.allocated) / weight,
+            standing.grants,
+            idx,
+        )
     }
 
     /// Empties both orders (before every key is computed again).
@@ -230,16 +257,14 @@ mod tests {
     }
 
     #[test]
-    fn drf_role_leaves_order_without_members() {
-        let mut drf = Drf::new(&["cpus".into()], 10, 32_000);
-        let mut role = Role::new("r");
+    fn drf_member_leaves_the_set_when_not_offerable() {
+        let drf = Drf::new(&["cpus".into()], 10, 32_000);
+        let mut role = Role::new("r", None);
         let mut fw = Standing::default();
         drf.place_member(&mut role.members, 0, &mut fw, true);
-        drf.place_role(0, &mut role);
-        assert_eq!(drf.order.len(), 1);
+        assert_eq!(role.members.len(), 1);
         drf.place_member(&mut role.members, 0, &mut fw, false);
-        drf.place_role(0, &mut role);
-        assert!(drf.order.is_empty());
+        assert!(role.members.is_empty());
         assert!(fw.key.is_none());
     }
 }

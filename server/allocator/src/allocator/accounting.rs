@@ -72,6 +72,18 @@ impl Allocator {
         out
     }
 
+    /// Applies `change` to role `role` and every role above it.
+    fn for_chain_mut(&mut self, role: u32, mut change: impl FnMut(&mut crate::drf::Role)) {
+        let mut next = Some(role);
+        while let Some(idx) = next {
+            let Some(r) = self.roles.get_mut(idx) else {
+                return;
+            };
+            change(r);
+            next = r.parent;
+        }
+    }
+
     /// Makes `resources` (already taken out of the agent's free pool) held
     /// by framework slot `fw` on agent slot `agent`; `grant` counts it as an
     /// offer for tie-breaking.
@@ -85,16 +97,24 @@ impl Allocator {
         if grant {
             framework.standing.grants += 1;
         }
-        if let Some(role) = self.roles.get_mut(framework.role) {
-            role.standing.allocated.add_scalars(&resources);
+        let role = framework.role;
+        if let Some(r) = self.roles.get_mut(role) {
+            r.own.allocated.add_scalars(&resources);
             if grant {
-                role.standing.grants += 1;
+                r.own.grants += 1;
             }
         }
+        let scalars = resources.clone();
         match a.allocations.iter_mut().find(|(f, _)| *f == fw) {
             Some((_, held)) => held.add(&resources),
             None => a.allocations.push((fw, resources)),
         }
+        self.for_chain_mut(role, |r| {
+            r.subtree.allocated.add_scalars(&scalars);
+            if grant {
+                r.subtree.grants += 1;
+            }
+        });
         self.rekey(fw);
     }
 
@@ -139,9 +159,11 @@ impl Allocator {
         if !still_holds {
             framework.agents.remove(&agent);
         }
-        if let Some(role) = self.roles.get_mut(framework.role) {
-            role.standing.allocated.subtract_scalars(released);
+        let role = framework.role;
+        if let Some(r) = self.roles.get_mut(role) {
+            r.own.allocated.subtract_scalars(released);
         }
+        self.for_chain_mut(role, |r| r.subtree.allocated.subtract_scalars(released));
         self.rekey(fw);
         self.drop_if_vacant(fw);
     }

@@ -5,9 +5,12 @@
 //! 2. List the active agents and shuffle them, so no agent is systematically
 //!    offered first.
 //! 3. If some role is short of a quota guarantee, first offer each agent to
-//!    the roles short of theirs ([`crate::drf::Drf::short`]).
-//! 4. Offer each agent: walk the roles in DRF order and each role's
-//!    frameworks in DRF order; the first framework that has not filtered
+//!    the roles short of theirs ([`crate::drf::Drf::short`]), each walked
+//!    down like the tree below.
+//! 4. Offer each agent: walk the role tree in DRF order (a role's own
+//!    frameworks are one entry among its child roles; see [`crate::drf`])
+//!    and each role's frameworks in DRF order; the first framework that has
+//!    not filtered
 //!    this agent (and, for an agent with GPUs, is GPU-capable; with offer
 //!    constraints, is content with this agent) receives the
 //!    free pool, cut down to its role's limits and to the headroom (see
@@ -26,6 +29,15 @@ use std::time::Duration;
 use super::Allocator;
 use crate::quota::Headroom;
 use crate::{Allocation, Resources};
+
+/// What the walk looks for: a client to offer one agent's free pool to.
+struct Seeking<'a> {
+    agent: u32,
+    free: &'a Resources,
+    now: Duration,
+    served: &'a [u32],
+    gpu_capable_only: bool,
+}
 
 /// Which roles a pass over the agents offers to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,29 +133,52 @@ impl Allocator {
     /// pool, among those not `served` yet.
     fn pick(&self, agent: u32, now: Duration, stage: Stage, served: &[u32]) -> Option<u32> {
         let agent_state = self.agents.get(agent)?;
-        let free = &agent_state.free;
-        let gpu_capable_only = self.filter_gpu_resources && agent_state.has_gpus;
+        let seeking = Seeking {
+            agent,
+            free: &agent_state.free,
+            now,
+            served,
+            gpu_capable_only: self.filter_gpu_resources && agent_state.has_gpus,
+        };
         let roles = match stage {
             Stage::Guarantees => &self.drf.short,
             Stage::FairShare => &self.drf.order,
         };
-        for role_key in roles {
-            let Some(role) = self.roles.get(role_key.idx) else {
-                continue;
-            };
-            for member in &role.members {
-                if served.contains(&member.idx)
-                    || (gpu_capable_only && !self.gpu_capable(member.idx))
-                    || !self.constraints_allow(member.idx, agent)
-                {
-                    continue;
-                }
-                if !self.filters.is_filtered(member.idx, agent, free, now) {
-                    return Some(member.idx);
-                }
-            }
+        roles
+            .iter()
+            .find_map(|key| self.pick_below(key.idx, &seeking))
+    }
+
+    /// The first client, in DRF order, of role `idx` or the roles below it
+    /// that may be offered what `seeking` describes.
+    fn pick_below(&self, idx: u32, seeking: &Seeking<'_>) -> Option<u32> {
+        let role = self.roles.get(idx)?;
+        let own = || {
+            role.members
+                .iter()
+                .map(|member| member.idx)
+                .find(|&fw| self.may_offer(fw, seeking))
+        };
+        if role.child_roles == 0 {
+            return own();
         }
-        None
+        role.children.iter().find_map(|key| {
+            if key.idx == idx {
+                own()
+            } else {
+                self.pick_below(key.idx, seeking)
+            }
+        })
+    }
+
+    /// Whether client `fw` may be offered the agent `seeking` describes.
+    fn may_offer(&self, fw: u32, seeking: &Seeking<'_>) -> bool {
+        !seeking.served.contains(&fw)
+            && !(seeking.gpu_capable_only && !self.gpu_capable(fw))
+            && self.constraints_allow(fw, seeking.agent)
+            && !self
+                .filters
+                .is_filtered(fw, seeking.agent, seeking.free, seeking.now)
     }
 
     fn gpu_capable(&self, fw: u32) -> bool {
@@ -159,18 +194,22 @@ impl Allocator {
         headroom: Option<&Headroom>,
     ) -> Option<(Resources, bool)> {
         let free = &self.agents.get(agent)?.free;
-        let role = self.roles.get(self.frameworks.get(fw)?.role)?;
-        let quota = role.quota.as_ref();
-        if quota.is_none() && headroom.is_none() {
+        let role = self.frameworks.get(fw)?.role;
+        let limited = self.chain(role).any(|r| r.quota.is_some());
+        if !limited && headroom.is_none() {
             return Some((free.clone(), true));
         }
         let mut offer = free.clone();
-        let consumed = &role.standing.allocated;
-        if let Some(q) = quota {
-            q.cap_to_limits(&mut offer, consumed);
+        for r in self.chain(role) {
+            if let Some(q) = &r.quota {
+                q.cap_to_limits(&mut offer, &r.subtree.allocated);
+            }
         }
         if let Some(h) = headroom {
-            h.cap(&mut offer, quota, consumed);
+            match self.guaranteed_by(role) {
+                Some(g) => h.cap(&mut offer, g.quota.as_ref(), &g.subtree.allocated),
+                None => h.cap(&mut offer, None, &crate::Resources::new()),
+            }
         }
         let whole = offer == *free;
         Some((offer, whole))
@@ -178,9 +217,12 @@ impl Allocator {
 
     /// Accounts in the headroom for `offer` going to client `fw`.
     fn take_headroom(&self, headroom: &mut Headroom, fw: u32, offer: &Resources) {
-        let role = self.frameworks.get(fw).and_then(|f| self.roles.get(f.role));
-        if let Some(role) = role {
-            headroom.take(offer, role.quota.as_ref(), &role.standing.allocated);
+        let Some(role) = self.frameworks.get(fw).map(|f| f.role) else {
+            return;
+        };
+        match self.guaranteed_by(role) {
+            Some(g) => headroom.take(offer, g.quota.as_ref(), &g.subtree.allocated),
+            None => headroom.take(offer, None, &Resources::new()),
         }
     }
 

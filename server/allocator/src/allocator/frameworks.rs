@@ -8,7 +8,7 @@
 //! everything again.
 
 use super::{client_key, Allocator, Framework};
-use crate::drf::{Role, Standing};
+use crate::drf::Standing;
 use crate::table::IdxSet;
 
 impl Allocator {
@@ -123,11 +123,9 @@ impl Allocator {
         let idx = self.role_slot(role);
         if let Some(r) = self.roles.get_mut(idx) {
             r.weight = weight;
-            self.drf.place_role(idx, r);
-            if r.is_disposable() {
-                self.roles.remove(role);
-            }
         }
+        self.place_roles_from(idx);
+        self.dispose_roles_from(idx);
     }
 
     /// A role's weight (1 unless set).
@@ -200,13 +198,6 @@ impl Allocator {
         client
     }
 
-    pub(super) fn role_slot(&mut self, role: &str) -> u32 {
-        match self.roles.lookup(role) {
-            Some(idx) => idx,
-            None => self.roles.insert(role, Role::new(role)),
-        }
-    }
-
     /// Frees client slot `fw` if it is unregistered and holds nothing.
     pub(super) fn drop_if_vacant(&mut self, fw: u32) {
         let vacant = self
@@ -230,11 +221,8 @@ impl Allocator {
             }
             if let Some(r) = self.roles.get_mut(framework.role) {
                 r.refs = r.refs.saturating_sub(1);
-                if r.is_disposable() {
-                    let name = r.name.clone();
-                    self.roles.remove(&name);
-                }
             }
+            self.dispose_roles_from(framework.role);
         }
     }
 }

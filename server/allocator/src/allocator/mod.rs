@@ -5,8 +5,8 @@
 //! lifecycle, roles, suppress/revive, weights), [`accounting`] (charging and
 //! recovering resources, which keeps agents, frameworks and roles
 //! consistent), [`quota`] (guarantees, limits and headroom),
-//! [`constrained`] (agents' profiles and frameworks' offer constraints) and
-//! [`cycle`] (the allocation loop).
+//! [`constrained`] (agents' profiles and frameworks' offer constraints),
+//! [`tree`] (roles below roles) and [`cycle`] (the allocation loop).
 //!
 //! A framework takes part once per role it is subscribed to: each
 //! (framework, role) pair is a *client* slot with its own allocation, its
@@ -18,8 +18,9 @@
 //! * `a.free + Σ a.allocations == a.total` (up to saturation when the
 //!   master reports more usage than the agent has);
 //! * `c.agents` is exactly the set of agents holding an allocation for `c`;
-//! * `c.standing.allocated` is the scalar sum of its allocations and
-//!   `role.standing.allocated` the sum over the role's clients;
+//! * `c.standing.allocated` is the scalar sum of its allocations,
+//!   `role.own.allocated` the sum over the role's clients and
+//!   `role.subtree.allocated` the sum over its clients and every role below;
 //! * a client is a DRF member iff it is registered, active and not
 //!   suppressed (see [`crate::drf`]);
 //! * `by_framework` lists exactly the client slots of each framework.
@@ -37,6 +38,7 @@ mod constrained;
 mod cycle;
 mod frameworks;
 mod quota;
+mod tree;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -194,11 +196,12 @@ impl Allocator {
         self.drf.share(&allocated)
     }
 
-    /// A role's weighted dominant share (`share / weight`; 0 if unknown).
+    /// A role's weighted dominant share (`share / weight`, of what it and
+    /// the roles below it hold; 0 if unknown).
     pub fn role_share(&self, role: &str) -> f64 {
         self.roles
             .by_id(role)
-            .map_or(0.0, |r| self.drf.share(&r.standing.allocated) / r.weight)
+            .map_or(0.0, |r| self.drf.share(&r.subtree.allocated) / r.weight)
     }
 
     /// The scalar total of all agents (active or not).
@@ -249,18 +252,19 @@ impl Allocator {
         })
     }
 
-    /// Re-keys framework slot `fw` in its role and the role in the order.
+    /// Re-keys framework slot `fw` in its role, and its roles up the tree.
     fn rekey(&mut self, fw: u32) {
         let Some(framework) = self.frameworks.get_mut(fw) else {
             return;
         };
-        let Some(role) = self.roles.get_mut(framework.role) else {
+        let role_idx = framework.role;
+        let Some(role) = self.roles.get_mut(role_idx) else {
             return;
         };
         let offerable = framework.offerable();
         self.drf
             .place_member(&mut role.members, fw, &mut framework.standing, offerable);
-        self.drf.place_role(framework.role, role);
+        self.place_roles_from(role_idx);
     }
 
     /// Recomputes every key after the cluster total changed.
@@ -268,7 +272,9 @@ impl Allocator {
         self.drf.clear();
         for (_, role) in self.roles.iter_mut() {
             role.members.clear();
-            role.standing.key = None;
+            role.children.clear();
+            role.own.key = None;
+            role.subtree.key = None;
         }
         for (idx, framework) in self.frameworks.iter_mut() {
             framework.standing.key = None;
@@ -278,8 +284,8 @@ impl Allocator {
                     .place_member(&mut role.members, idx, &mut framework.standing, offerable);
             }
         }
-        for (idx, role) in self.roles.iter_mut() {
-            self.drf.place_role(idx, role);
+        for idx in self.roles_bottom_up() {
+            self.place_role(idx);
         }
         self.drf.stale = false;
     }

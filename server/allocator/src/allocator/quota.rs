@@ -12,11 +12,15 @@ impl Allocator {
         let idx = self.role_slot(role);
         if let Some(r) = self.roles.get_mut(idx) {
             r.quota = RoleQuota::new(quota);
-            self.drf.place_role(idx, r);
-            if r.is_disposable() {
-                self.roles.remove(role);
-            }
         }
+        self.place_roles_from(idx);
+        self.dispose_roles_from(idx);
+    }
+
+    /// The role whose guarantee counts for role `idx` in the headroom:
+    /// the topmost role with quota at or above it.
+    pub(super) fn guaranteed_by(&self, idx: u32) -> Option<&crate::drf::Role> {
+        self.chain(idx).filter(|r| r.quota.is_some()).last()
     }
 
     /// The headroom at the start of a cycle: `None` when no role is short
@@ -24,11 +28,15 @@ impl Allocator {
     pub(super) fn headroom(&self) -> Option<Headroom> {
         let mut headroom = Headroom::default();
         let mut short = false;
-        for (_, role) in self.roles.iter() {
+        for (idx, role) in self.roles.iter() {
             let Some(quota) = &role.quota else {
                 continue;
             };
-            for (slot, lack) in quota.lacking(&role.standing.allocated) {
+            if self.chain(idx).skip(1).any(|above| above.quota.is_some()) {
+                // Within an ancestor's guarantee, which is counted instead.
+                continue;
+            }
+            for (slot, lack) in quota.lacking(&role.subtree.allocated) {
                 headroom.require(slot, lack);
                 short |= lack > 0;
             }
