@@ -174,7 +174,7 @@ impl Allocator {
     /// Whether client `fw` may be offered the agent `seeking` describes.
     fn may_offer(&self, fw: u32, seeking: &Seeking<'_>) -> bool {
         !seeking.served.contains(&fw)
-            && !(seeking.gpu_capable_only && !self.gpu_capable(fw))
+            && (!seeking.gpu_capable_only || self.gpu_capable(fw))
             && self.constraints_allow(fw, seeking.agent)
             && !self
                 .filters
