@@ -176,7 +176,8 @@ impl RoleUsage {
 }
 
 /// Every role a framework is subscribed with or that has a weight or a
-/// quota set, and what it holds (one walk over the tasks and the offers).
+/// quota set, and the roles above them, and what each holds (one walk over
+/// the tasks and the offers; a parent holds what is below it).
 pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
     let mut roles: BTreeMap<String, RoleUsage> = BTreeMap::new();
     for role in m.weights().keys().chain(m.quotas().keys()) {
@@ -200,6 +201,28 @@ pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
             .or_default()
             .offered
             .add(&offer.resources);
+    }
+    roll_up(roles)
+}
+
+/// Adds every role's ancestors (`eng` for `eng/ml`), each holding what the
+/// roles below it hold, as the allocator counts a parent's share.
+fn roll_up(mut roles: BTreeMap<String, RoleUsage>) -> BTreeMap<String, RoleUsage> {
+    let leaves: Vec<(
+        String,
+        meseta_allocator::Resources,
+        meseta_allocator::Resources,
+    )> = roles
+        .iter()
+        .filter(|(name, _)| name.contains('/'))
+        .map(|(name, usage)| (name.clone(), usage.used.clone(), usage.offered.clone()))
+        .collect();
+    for (name, used, offered) in leaves {
+        for ancestor in meseta_proto::roles::ancestors(&name) {
+            let usage = roles.entry(ancestor.to_string()).or_default();
+            usage.used.add(&used);
+            usage.offered.add(&offered);
+        }
     }
     roles
 }

@@ -168,3 +168,45 @@ fn a_framework_with_an_invalid_or_repeated_role_cannot_subscribe() {
     h.subscribe(2, mock::framework().with_roles(&["eng/ml"]).build());
     assert_eq!(h.master.frameworks().len(), 1);
 }
+
+#[test]
+fn roles_below_roles_share_their_parents_part_and_parents_are_listed() {
+    let mut h = Harness::new();
+    for link in 1..=8 {
+        h.register(link, mock::agent().with_resources("cpus:1;mem:1024"));
+    }
+    h.subscribe(10, mock::framework().with_roles(&["eng/ml"]).build());
+    h.subscribe(20, mock::framework().with_roles(&["eng/web"]).build());
+    h.subscribe(30, mock::framework().with_roles(&["ops"]).build());
+    h.actions.clear();
+    h.advance(Duration::from_secs(1));
+    let cpus = |h: &mut Harness, conn| -> f64 {
+        h.offers(conn)
+            .iter()
+            .map(|offer| mock::scalar(offer, "cpus"))
+            .sum()
+    };
+    let split = (cpus(&mut h, 10), cpus(&mut h, 20), cpus(&mut h, 30));
+    assert_eq!(
+        split,
+        (2.0, 2.0, 4.0),
+        "ops and eng halve it; eng's half is halved again"
+    );
+    let roles = crate::state::operator::views::roles(&h.master);
+    let cpus_of = |name: &str| {
+        roles.roles.iter().find(|r| r.name == name).map(|r| {
+            r.resources
+                .iter()
+                .filter(|res| res.name == "cpus")
+                .filter_map(|res| res.scalar.as_ref())
+                .map(|s| s.value)
+                .sum::<f64>()
+        })
+    };
+    assert_eq!(
+        cpus_of("eng"),
+        Some(4.0),
+        "the parent holds what is below it"
+    );
+    assert_eq!(cpus_of("eng/ml"), Some(2.0));
+}
