@@ -23,6 +23,7 @@ mod isolation;
 mod leadership;
 mod local_control;
 mod log_files;
+mod maintenance;
 mod multi_role;
 mod offer_constraints;
 mod offers;

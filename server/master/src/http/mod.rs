@@ -12,6 +12,7 @@ mod rendering;
 mod roles;
 
 pub(crate) use operator::{fan_out, MAX_SUBSCRIBERS as MAX_OPERATOR_SUBSCRIBERS};
+mod maintenance;
 mod quota;
 mod scheduler_api;
 mod webui;
@@ -69,6 +70,20 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/roles.json", get(roles::get))
         .route("/master/weights", get(weights::get).put(weights::put))
         .route("/weights", get(weights::get).put(weights::put))
+        .route(
+            "/master/maintenance/schedule",
+            get(maintenance::get_schedule).post(maintenance::post_schedule),
+        )
+        .route(
+            "/maintenance/schedule",
+            get(maintenance::get_schedule).post(maintenance::post_schedule),
+        )
+        .route("/master/maintenance/status", get(maintenance::get_status))
+        .route("/maintenance/status", get(maintenance::get_status))
+        .route("/master/machine/down", post(maintenance::machine_down))
+        .route("/machine/down", post(maintenance::machine_down))
+        .route("/master/machine/up", post(maintenance::machine_up))
+        .route("/machine/up", post(maintenance::machine_up))
         .route("/master/quota", get(quota::get).post(quota::post))
         .route("/quota", get(quota::get).post(quota::post))
         .route("/master/quota/{*role}", delete(quota::delete))

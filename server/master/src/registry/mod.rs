@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use meseta_proto::quota::QuotaConfig;
 use meseta_proto::registry::{
-    operation::Kind, AdmittedAgent, FrameworkRecord, GoneAgent, Operation, Registry,
+    operation::Kind, AdmittedAgent, FrameworkRecord, GoneAgent, Maintenance, Operation, Registry,
     UnreachableAgent,
 };
 use meseta_proto::v1;
@@ -99,6 +99,8 @@ pub struct RegistryState {
     pub weights: BTreeMap<String, f64>,
     /// Role quotas set, by role.
     pub quotas: BTreeMap<String, QuotaConfig>,
+    /// The maintenance schedule and the machines down.
+    pub maintenance: Maintenance,
 }
 
 fn agent_id(info: &v1::AgentInfo) -> String {
@@ -164,6 +166,9 @@ impl RegistryState {
                 let role = info.role.clone().unwrap_or_default();
                 self.weights.insert(role, info.weight);
             }
+            Kind::SetMaintenance(maintenance) => {
+                self.maintenance = maintenance.clone();
+            }
             Kind::SetQuota(config) => {
                 if config.guarantees.is_empty() && config.limits.is_empty() {
                     self.quotas.remove(&config.role);
@@ -209,6 +214,8 @@ impl RegistryState {
                 .map(|(role, weight)| weight_info(role, *weight))
                 .collect(),
             quota_configs: self.quotas.values().cloned().collect(),
+            maintenance: (self.maintenance != Maintenance::default())
+                .then(|| self.maintenance.clone()),
         }
     }
 
@@ -242,6 +249,7 @@ impl RegistryState {
         for config in registry.quota_configs {
             state.quotas.insert(config.role.clone(), config);
         }
+        state.maintenance = registry.maintenance.unwrap_or_default();
         state
     }
 }
@@ -297,6 +305,11 @@ pub mod ops {
     /// A role's weight was set.
     pub fn set_weight(role: &str, weight: f64) -> Operation {
         op(Kind::SetWeight(weight_info(role, weight)))
+    }
+
+    /// The maintenance schedule or the machines down changed.
+    pub fn set_maintenance(maintenance: &Maintenance) -> Operation {
+        op(Kind::SetMaintenance(maintenance.clone()))
     }
 
     /// A role's quota was set (or, without guarantees and limits, removed).

@@ -102,6 +102,23 @@ impl Master {
             actions.push(Action::CloseAgent { link });
             return;
         }
+        let address = register.http_address.as_deref().unwrap_or_default();
+        if self.machine_is_down(&info.hostname, address) {
+            tracing::warn!(agent_id, hostname = %info.hostname, address, "an agent on a machine in maintenance tried to register; refused");
+            actions.push(Action::ToAgent {
+                link,
+                message: MasterMessage {
+                    kind: Some(master_message::Kind::Refused(cluster::Refused {
+                        reason: Some(format!(
+                            "machine {} is down for maintenance; it may register once an operator brings it up (STOP_MAINTENANCE)",
+                            info.hostname
+                        )),
+                    })),
+                },
+            });
+            actions.push(Action::CloseAgent { link });
+            return;
+        }
         if let Some(previous) = register.previous_agent_id.as_ref() {
             if previous.value != agent_id {
                 self.mark_gone(now, &previous.value, actions);

@@ -40,6 +40,7 @@ mod containers;
 mod health;
 mod hosts;
 mod ids;
+mod maintenance;
 mod offer_constraints;
 mod offers;
 pub mod operator;
@@ -459,6 +460,12 @@ pub struct Master {
     weights: BTreeMap<String, f64>,
     /// Role quotas in force, by role (see [`quota`]).
     quotas: BTreeMap<String, meseta_proto::quota::QuotaConfig>,
+    /// The maintenance schedule and the machines down (see [`maintenance`]).
+    maintenance: meseta_proto::registry::Maintenance,
+    /// Outstanding inverse offers: ID → (framework, agent).
+    inverse_offers: HashMap<String, (String, String)>,
+    /// Frameworks' answers to inverse offers, by (agent, framework).
+    inverse_statuses: BTreeMap<(String, String), meseta_proto::allocator::InverseOfferStatus>,
 }
 
 impl Master {
@@ -496,6 +503,9 @@ impl Master {
             observed: false,
             weights: BTreeMap::new(),
             quotas: BTreeMap::new(),
+            maintenance: Default::default(),
+            inverse_offers: HashMap::new(),
+            inverse_statuses: BTreeMap::new(),
         }
     }
 
@@ -562,6 +572,16 @@ impl Master {
                 self.update_framework(now, &framework_id, call.update_framework, &mut actions)
             }
             call::Type::Request => Ok(()),
+            call::Type::AcceptInverseOffers | call::Type::DeclineInverseOffers => {
+                let accepted = kind == call::Type::AcceptInverseOffers;
+                let ids = if accepted {
+                    call.accept_inverse_offers.map(|a| a.inverse_offer_ids)
+                } else {
+                    call.decline_inverse_offers.map(|d| d.inverse_offer_ids)
+                };
+                self.answer_inverse_offers(now, &framework_id, &ids.unwrap_or_default(), accepted);
+                Ok(())
+            }
             call::Type::Subscribe => Err(CallError::BadRequest(
                 "SUBSCRIBE must not carry a Mesos-Stream-Id header".into(),
             )),

@@ -72,7 +72,7 @@ impl Master {
                 allocation_info: Some(v1::resource::AllocationInfo {
                     role: Some(allocation.role.clone()),
                 }),
-                ..Default::default()
+                unavailability: self.unavailability_of(&agent.info.hostname, &agent.http_address),
             };
             self.agent_offers
                 .entry(allocation.agent_id.clone())

@@ -29,6 +29,7 @@ impl Master {
         let mut actions = Vec::new();
         self.recover_weights(registry.weights, &mut actions);
         self.recover_quotas(registry.quotas);
+        self.recover_maintenance(registry.maintenance);
         self.elected_time = now;
         let deadline = now + self.settings.agent_reregister_timeout;
         for (id, info) in registry.agents {

@@ -204,6 +204,7 @@ impl Master {
         actions: &mut Vec<Action>,
     ) {
         self.rescind_framework_offers(framework_id, now, actions);
+        self.forget_inverse_offers_of(framework_id);
         let Some(mut framework) = self.frameworks.remove(framework_id) else {
             return;
         };

@@ -501,6 +501,7 @@ mod mock;
 mod determinism;
 mod kill;
 mod launch_group;
+mod maintenance;
 mod message;
 mod multi_role;
 mod offer_constraints;

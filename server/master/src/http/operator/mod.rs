@@ -292,6 +292,24 @@ async fn answer(
             })
             .await?
         }
+        call::Type::GetMaintenanceSchedule => {
+            inspect(|m| Answer {
+                get_maintenance_schedule: Some(response::GetMaintenanceSchedule {
+                    schedule: m.maintenance_schedule(),
+                }),
+                ..of(response::Type::GetMaintenanceSchedule)
+            })
+            .await?
+        }
+        call::Type::GetMaintenanceStatus => {
+            inspect(|m| Answer {
+                get_maintenance_status: Some(response::GetMaintenanceStatus {
+                    status: m.maintenance_status(),
+                }),
+                ..of(response::Type::GetMaintenanceStatus)
+            })
+            .await?
+        }
         call::Type::GetQuota => {
             inspect(|m| Answer {
                 get_quota: Some(response::GetQuota {

@@ -46,8 +46,12 @@ pub fn operation_id(operation: &Operation) -> Option<String> {
         Kind::RemoveFramework(id) => id.value.clone(),
         Kind::SetWeight(info) => weight_key(info.role.as_deref().unwrap_or_default()),
         Kind::SetQuota(config) => quota_key(&config.role),
+        Kind::SetMaintenance(_) => MAINTENANCE_KEY.to_string(),
     })
 }
+
+/// What the maintenance state is filed under.
+const MAINTENANCE_KEY: &str = "maintenance";
 
 /// What a role's quota is filed under.
 fn quota_key(role: &str) -> String {
@@ -110,6 +114,11 @@ pub fn encode_buckets(
             registry.weights.push(weight_info(role, *weight));
         }
     }
+    if state.maintenance != Default::default() {
+        if let Some(registry) = parts.get_mut(&bucket_of(MAINTENANCE_KEY, buckets)) {
+            registry.maintenance = Some(state.maintenance.clone());
+        }
+    }
     for (role, config) in &state.quotas {
         if let Some(registry) = parts.get_mut(&bucket_of(&quota_key(role), buckets)) {
             registry.quota_configs.push(config.clone());
@@ -152,6 +161,9 @@ pub fn merge_bucket(state: &mut RegistryState, bucket: Registry) {
     state.frameworks.extend(part.frameworks);
     state.weights.extend(part.weights);
     state.quotas.extend(part.quotas);
+    if part.maintenance != Default::default() {
+        state.maintenance = part.maintenance;
+    }
 }
 
 /// What the root node says: the layout it describes, or `None` for the

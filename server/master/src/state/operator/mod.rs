@@ -1,7 +1,8 @@
 //! The operator API's calls that change the cluster: TEARDOWN a framework,
 //! MARK_AGENT_GONE, DEACTIVATE_AGENT, DRAIN_AGENT, REACTIVATE_AGENT,
-//! UPDATE_WEIGHTS and the quota calls (UPDATE_QUOTA, SET_QUOTA,
-//! REMOVE_QUOTA). Each names what
+//! UPDATE_WEIGHTS, the quota calls (UPDATE_QUOTA, SET_QUOTA,
+//! REMOVE_QUOTA) and the maintenance calls (UPDATE_MAINTENANCE_SCHEDULE,
+//! START_MAINTENANCE, STOP_MAINTENANCE). Each names what
 //! it acts on; a name the master does not know is refused and changes
 //! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
 //! streams [`events`] of what changes.
@@ -73,6 +74,19 @@ impl Master {
             }
             call::Type::UpdateWeights => {
                 self.update_weights(call.update_weights, &mut actions)?;
+            }
+            call::Type::UpdateMaintenanceSchedule => {
+                self.update_maintenance_schedule(
+                    now,
+                    call.update_maintenance_schedule,
+                    &mut actions,
+                )?;
+            }
+            call::Type::StartMaintenance => {
+                self.start_maintenance(now, call.start_maintenance, &mut actions)?;
+            }
+            call::Type::StopMaintenance => {
+                self.stop_maintenance(call.stop_maintenance, &mut actions)?;
             }
             call::Type::UpdateQuota => {
                 self.update_quota(now, call.update_quota, &mut actions)?;
