@@ -42,6 +42,17 @@ impl Scheduler for Forwarder {
         convert::dispatch(&self.handler, "offerRescinded", vec![json(offer_id)]);
     }
 
+    fn inverse_offers(&mut self, _: &Driver, offers: &[v1::InverseOffer]) {
+        let offers: Vec<serde_json::Value> =
+            offers.iter().map(meseta_proto::json::to_value).collect();
+        let offers = serde_json::Value::Array(offers).to_string();
+        convert::dispatch(&self.handler, "inverseOffers", vec![offers]);
+    }
+
+    fn inverse_offer_rescinded(&mut self, _: &Driver, offer_id: &v1::OfferId) {
+        convert::dispatch(&self.handler, "inverseOfferRescinded", vec![json(offer_id)]);
+    }
+
     fn status_update(&mut self, _: &Driver, status: &v1::TaskStatus) {
         convert::dispatch(&self.handler, "statusUpdate", vec![json(status)]);
     }
@@ -178,6 +189,22 @@ impl SchedulerDriver {
         let offer_id: v1::OfferId = convert::message("offer ID", offer_id)?;
         let filters = convert::optional("Filters", filters)?;
         Ok(code(self.inner.decline_offer(&offer_id, filters)))
+    }
+
+    #[pyo3(signature = (offer_ids, accept, filters = None))]
+    fn answer_inverse_offers(
+        &self,
+        offer_ids: &str,
+        accept: bool,
+        filters: Option<&str>,
+    ) -> PyResult<i32> {
+        let offer_ids: Vec<v1::OfferId> = convert::messages("inverse offer IDs", offer_ids)?;
+        let filters = convert::optional("Filters", filters)?;
+        Ok(code(if accept {
+            self.inner.accept_inverse_offers(&offer_ids, filters)
+        } else {
+            self.inner.decline_inverse_offers(&offer_ids, filters)
+        }))
     }
 
     #[pyo3(signature = (roles = Vec::new()))]

@@ -203,3 +203,77 @@ def test_pymesos_finds_the_leader_in_zookeeper_and_follows_a_failover(ha_cluster
     finally:
         driver.stop()
         driver.join()
+
+
+class Maintained(Scheduler):
+    """Runs one long task, then accepts the inverse offer for its agent."""
+
+    def __init__(self):
+        self.agent = None
+        self.hostname = None
+        self.running = threading.Event()
+        self.inverse = []
+
+    def resourceOffers(self, driver, offers):
+        for offer in offers:
+            if self.agent is None:
+                self.agent, self.hostname = offer.agent_id.value, offer.hostname
+                task = Dict()
+                task.task_id.value = "steady"
+                task.agent_id.value = offer.agent_id.value
+                task.name = "steady"
+                task.command.value = "sleep 600"
+                task.resources = [
+                    dict(name="cpus", type="SCALAR", scalar={"value": 0.1}),
+                    dict(name="mem", type="SCALAR", scalar={"value": 32}),
+                ]
+                driver.launchTasks(offer.id, [task])
+            else:
+                driver.declineOffer(offer.id)
+
+    def statusUpdate(self, driver, update):
+        if update.state == "TASK_RUNNING":
+            self.running.set()
+
+    def inverseOffers(self, driver, offers):
+        self.inverse.extend(offers)
+        driver.acceptInverseOffers([o.id for o in offers])
+
+
+def test_pymesos_framework_accepts_an_inverse_offer_for_maintenance(cluster):
+    scheduler = Maintained()
+    framework = Dict(user="root", name="pymesos-maintenance", hostname="localhost")
+    driver = MesosSchedulerDriver(scheduler, framework, cluster, use_addict=True)
+    driver.start()
+    base = cluster if cluster.startswith("http") else f"http://{cluster}"
+    try:
+        wait_for("the task running", scheduler.running.is_set)
+        schedule = {
+            "windows": [
+                {
+                    "machine_ids": [{"hostname": scheduler.hostname}],
+                    "unavailability": {"start": {"nanoseconds": 1_000_000_000}},
+                }
+            ]
+        }
+        request = urllib.request.Request(
+            f"{base}/maintenance/schedule", data=json.dumps(schedule).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+        def accepted():
+            with urllib.request.urlopen(f"{base}/maintenance/status", timeout=5) as response:
+                status = json.load(response)
+            answers = [
+                s["status"]
+                for m in status.get("draining_machines", [])
+                for s in m.get("statuses", [])
+            ]
+            return answers == ["ACCEPT"]
+
+        wait_for("pymesos's acceptance in the maintenance status", accepted)
+        assert scheduler.inverse[0].agent_id.value == scheduler.agent
+    finally:
+        driver.stop()
+        driver.join()

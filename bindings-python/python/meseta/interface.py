@@ -40,6 +40,16 @@ class Scheduler:
         """An offer is no longer valid."""
         self.offer_rescinded(driver, offerId)
 
+    def inverseOffers(self, driver: Any, offers: List[Msg]) -> None:
+        """The master asks for agents back (maintenance is scheduled on their
+        machines); answer with ``acceptInverseOffers`` or
+        ``declineInverseOffer``."""
+        self.inverse_offers(driver, offers)
+
+    def inverseOfferRescinded(self, driver: Any, offerId: Msg) -> None:
+        """An inverse offer is withdrawn."""
+        self.inverse_offer_rescinded(driver, offerId)
+
     def statusUpdate(self, driver: Any, status: Msg) -> None:
         """A task changed state."""
         self.status_update(driver, status)
@@ -66,6 +76,12 @@ class Scheduler:
 
     def offer_rescinded(self, driver: Any, offer_id: Msg) -> None:
         """Alias of :meth:`offerRescinded`."""
+
+    def inverse_offers(self, driver: Any, offers: List[Msg]) -> None:
+        """Alias of :meth:`inverseOffers`."""
+
+    def inverse_offer_rescinded(self, driver: Any, offer_id: Msg) -> None:
+        """Alias of :meth:`inverseOfferRescinded`."""
 
     def status_update(self, driver: Any, status: Msg) -> None:
         """Alias of :meth:`statusUpdate`."""

@@ -135,6 +135,22 @@ class MesosSchedulerDriver:
             status = self._native.decline_offer(dumps(offer_id), _optional(filters))
         return status
 
+    def acceptInverseOffers(
+        self, offerIds: Union[Msg, Sequence[Msg]], filters: Optional[Msg] = None
+    ) -> int:
+        """Accepts inverse offers: the framework can free those agents before
+        their maintenance."""
+        return self._native.answer_inverse_offers(dumps(_list(offerIds)), True, _optional(filters))
+
+    def declineInverseOffer(
+        self, offerIds: Union[Msg, Sequence[Msg]], filters: Optional[Msg] = None
+    ) -> int:
+        """Declines inverse offers: the framework cannot free those agents in
+        time (pymesos's name; ``declineInverseOffers`` is the same)."""
+        return self._native.answer_inverse_offers(dumps(_list(offerIds)), False, _optional(filters))
+
+    declineInverseOffers = declineInverseOffer
+
     def reviveOffers(self, roles: Iterable[str] = ()) -> int:
         """Removes offer filters and resumes offers for ``roles`` (default:
         all of the framework's roles)."""

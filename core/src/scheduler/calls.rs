@@ -29,6 +29,17 @@ pub enum Request {
         /// How long not to offer them again.
         filters: Option<Filters>,
     },
+    /// `ACCEPT_INVERSE_OFFERS` (`accept`) or `DECLINE_INVERSE_OFFERS`: the
+    /// framework's answer to inverse offers (can it free the agents in
+    /// time for their maintenance?).
+    AnswerInverseOffers {
+        /// The inverse offers answered.
+        inverse_offer_ids: Vec<OfferId>,
+        /// Whether the framework can comply.
+        accept: bool,
+        /// How long not to be asked again.
+        filters: Option<Filters>,
+    },
     /// `REVIVE`: clear filters, resume offers, for `roles` (empty: every
     /// role of the framework).
     Revive {
@@ -140,6 +151,8 @@ impl Request {
         match self {
             Self::Accept { .. } => call::Type::Accept,
             Self::Decline { .. } => call::Type::Decline,
+            Self::AnswerInverseOffers { accept: true, .. } => call::Type::AcceptInverseOffers,
+            Self::AnswerInverseOffers { accept: false, .. } => call::Type::DeclineInverseOffers,
             Self::Revive { .. } => call::Type::Revive,
             Self::Suppress { .. } => call::Type::Suppress,
             Self::Kill { .. } => call::Type::Kill,
@@ -173,6 +186,26 @@ impl Request {
             }
             Self::Decline { offer_ids, filters } => {
                 out.decline = Some(call::Decline { offer_ids, filters })
+            }
+            Self::AnswerInverseOffers {
+                inverse_offer_ids,
+                accept: true,
+                filters,
+            } => {
+                out.accept_inverse_offers = Some(call::AcceptInverseOffers {
+                    inverse_offer_ids,
+                    filters,
+                })
+            }
+            Self::AnswerInverseOffers {
+                inverse_offer_ids,
+                accept: false,
+                filters,
+            } => {
+                out.decline_inverse_offers = Some(call::DeclineInverseOffers {
+                    inverse_offer_ids,
+                    filters,
+                })
             }
             Self::Revive { roles } => out.revive = Some(call::Revive { roles }),
             Self::Suppress { roles } => out.suppress = Some(call::Suppress { roles }),

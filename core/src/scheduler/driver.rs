@@ -210,6 +210,34 @@ impl SchedulerDriver {
         })
     }
 
+    /// Accepts inverse offers: the framework can free those agents before
+    /// their maintenance.
+    pub fn accept_inverse_offers(
+        &self,
+        inverse_offer_ids: &[v1::OfferId],
+        filters: Option<v1::Filters>,
+    ) -> Status {
+        self.enqueue(Request::AnswerInverseOffers {
+            inverse_offer_ids: inverse_offer_ids.to_vec(),
+            accept: true,
+            filters,
+        })
+    }
+
+    /// Declines inverse offers: the framework cannot free those agents in
+    /// time.
+    pub fn decline_inverse_offers(
+        &self,
+        inverse_offer_ids: &[v1::OfferId],
+        filters: Option<v1::Filters>,
+    ) -> Status {
+        self.enqueue(Request::AnswerInverseOffers {
+            inverse_offer_ids: inverse_offer_ids.to_vec(),
+            accept: false,
+            filters,
+        })
+    }
+
     /// Clears offer filters and resumes offers, for every role.
     pub fn revive_offers(&self) -> Status {
         self.revive_offers_for(Vec::new())

@@ -77,6 +77,16 @@ pub trait Scheduler: Send + 'static {
     /// offer timeout, ...).
     fn offer_rescinded(&mut self, driver: &SchedulerDriver, offer_id: &v1::OfferId) {}
 
+    /// The master asks for agents back (maintenance is scheduled on their
+    /// machines): answer with
+    /// [`SchedulerDriver::accept_inverse_offers`] or
+    /// [`SchedulerDriver::decline_inverse_offers`].
+    fn inverse_offers(&mut self, driver: &SchedulerDriver, offers: &[v1::InverseOffer]) {}
+
+    /// An inverse offer is withdrawn (its machine left the schedule or went
+    /// down).
+    fn inverse_offer_rescinded(&mut self, driver: &SchedulerDriver, offer_id: &v1::OfferId) {}
+
     /// A task changed state. With implicit acknowledgements the driver
     /// acknowledges it once this returns.
     fn status_update(&mut self, driver: &SchedulerDriver, status: &v1::TaskStatus) {}
@@ -131,6 +141,10 @@ pub enum Callback {
     ResourceOffers(Vec<v1::Offer>),
     /// [`Scheduler::offer_rescinded`].
     OfferRescinded(v1::OfferId),
+    /// [`Scheduler::inverse_offers`].
+    InverseOffers(Vec<v1::InverseOffer>),
+    /// [`Scheduler::inverse_offer_rescinded`].
+    InverseOfferRescinded(v1::OfferId),
     /// [`Scheduler::status_update`].
     StatusUpdate(v1::TaskStatus),
     /// [`Scheduler::framework_message`].
@@ -169,6 +183,10 @@ impl Callback {
             Self::Disconnected => scheduler.disconnected(driver),
             Self::ResourceOffers(offers) => scheduler.resource_offers(driver, offers),
             Self::OfferRescinded(offer_id) => scheduler.offer_rescinded(driver, offer_id),
+            Self::InverseOffers(offers) => scheduler.inverse_offers(driver, offers),
+            Self::InverseOfferRescinded(offer_id) => {
+                scheduler.inverse_offer_rescinded(driver, offer_id)
+            }
             Self::StatusUpdate(status) => scheduler.status_update(driver, status),
             Self::FrameworkMessage {
                 executor_id,

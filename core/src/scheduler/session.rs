@@ -193,12 +193,20 @@ impl Session {
                     .map(|e| e.message)
                     .unwrap_or_else(|| "error event without a message".into()),
             }],
-            // Inverse offers and operation feedback have no callback in the
-            // Mesos scheduler API this driver implements; heartbeats only
-            // prove liveness (the I/O thread notes every event's arrival).
-            Some(event::Type::InverseOffers)
-            | Some(event::Type::RescindInverseOffer)
-            | Some(event::Type::UpdateOperationStatus)
+            Some(event::Type::InverseOffers) => match event.inverse_offers {
+                Some(inverse) if !inverse.inverse_offers.is_empty() => {
+                    deliver(Callback::InverseOffers(inverse.inverse_offers))
+                }
+                _ => Vec::new(),
+            },
+            Some(event::Type::RescindInverseOffer) => match event.rescind_inverse_offer {
+                Some(rescind) => deliver(Callback::InverseOfferRescinded(rescind.inverse_offer_id)),
+                None => Vec::new(),
+            },
+            // Operation feedback has no callback in the Mesos scheduler API
+            // this driver implements; heartbeats only prove liveness (the
+            // I/O thread notes every event's arrival).
+            Some(event::Type::UpdateOperationStatus)
             | Some(event::Type::Heartbeat)
             | Some(event::Type::Unknown)
             | None => Vec::new(),
