@@ -210,6 +210,7 @@ impl Master {
                     .recover(framework_id, &role, &agent_id, &left, refuse, now);
             }
         }
+        self.ask_back_if_draining(framework_id, &agent_id, now, actions);
         self.allocation_wanted = true;
         Ok(())
     }

@@ -373,40 +373,75 @@ impl Master {
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
+        let frameworks: BTreeSet<String> = agent.tasks.iter().map(|(f, _)| f.clone()).collect();
+        for framework_id in frameworks {
+            self.send_inverse_offer(&framework_id, agent_id, now, actions);
+        }
+    }
+
+    /// After a launch: a framework that now runs tasks on a draining agent
+    /// and was not asked about it yet is sent an inverse offer.
+    pub(super) fn ask_back_if_draining(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) {
+        let asked = self
+            .inverse_statuses
+            .contains_key(&(agent_id.to_string(), framework_id.to_string()));
+        let runs_there = self
+            .agents
+            .get(agent_id)
+            .is_some_and(|a| a.tasks.iter().any(|(f, _)| f == framework_id));
+        if self.maintenance.schedule.is_some() && !asked && runs_there {
+            self.send_inverse_offer(framework_id, agent_id, now, actions);
+        }
+    }
+
+    /// One inverse offer for `agent_id` (if it is draining) to `framework_id`.
+    fn send_inverse_offer(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
         let Some(unavailability) =
             self.unavailability_of(&agent.info.hostname, &agent.http_address)
         else {
             return;
         };
-        let frameworks: BTreeSet<String> = agent.tasks.iter().map(|(f, _)| f.clone()).collect();
-        for framework_id in frameworks {
-            let id = self.ids.offer_id(&self.info.id);
-            self.inverse_offers
-                .insert(id.clone(), (framework_id.clone(), agent_id.to_string()));
-            self.inverse_statuses.insert(
-                (agent_id.to_string(), framework_id.clone()),
-                inverse_status(&framework_id, inverse_offer_status::Status::Unknown, now),
-            );
-            let event = Event {
-                r#type: Some(event::Type::InverseOffers as i32),
-                inverse_offers: Some(event::InverseOffers {
-                    inverse_offers: vec![v1::InverseOffer {
-                        id: v1::OfferId { value: id },
-                        url: None,
-                        framework_id: v1::FrameworkId {
-                            value: framework_id.clone(),
-                        },
-                        agent_id: Some(v1::AgentId {
-                            value: agent_id.to_string(),
-                        }),
-                        unavailability,
-                        resources: Vec::new(),
-                    }],
-                }),
-                ..Default::default()
-            };
-            self.send(&framework_id, event, now, actions);
-        }
+        let id = self.ids.offer_id(&self.info.id);
+        self.inverse_offers
+            .insert(id.clone(), (framework_id.to_string(), agent_id.to_string()));
+        self.inverse_statuses.insert(
+            (agent_id.to_string(), framework_id.to_string()),
+            inverse_status(framework_id, inverse_offer_status::Status::Unknown, now),
+        );
+        let event = Event {
+            r#type: Some(event::Type::InverseOffers as i32),
+            inverse_offers: Some(event::InverseOffers {
+                inverse_offers: vec![v1::InverseOffer {
+                    id: v1::OfferId { value: id },
+                    url: None,
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
+                    agent_id: Some(v1::AgentId {
+                        value: agent_id.to_string(),
+                    }),
+                    unavailability,
+                    resources: Vec::new(),
+                }],
+            }),
+            ..Default::default()
+        };
+        self.send(framework_id, event, now, actions);
     }
 
     /// Rescinds the outstanding inverse offers for `agent_id` and forgets

@@ -219,3 +219,30 @@ fn maintenance_survives_in_the_registry() {
     );
     assert_eq!(next.master.maintenance_status().down_machines, [host("a")]);
 }
+
+#[test]
+fn a_framework_launching_on_a_draining_agent_is_asked_for_it_back() {
+    let mut h = Harness::new();
+    let agent_id = h.register(1, mock::agent());
+    let fw = h.subscribe(10, mock::framework().build());
+    h.master
+        .operator_call(h.now, schedule(vec![host("agent")]))
+        .expect("scheduled");
+    let offer = h.cycle(10).remove(0);
+    assert!(offer.unavailability.is_some());
+    h.launch(&fw, &offer, vec![mock::task("t1").on(&agent_id).build()]);
+    let inverse: Vec<Event> = h
+        .events(10)
+        .into_iter()
+        .filter(|e| e.inverse_offers.is_some())
+        .collect();
+    assert_eq!(inverse.len(), 1, "asked once, at the launch");
+    let offer = h.cycle(10);
+    if let Some(offer) = offer.first() {
+        h.launch(&fw, offer, vec![mock::task("t2").on(&agent_id).build()]);
+    }
+    assert!(
+        h.events(10).iter().all(|e| e.inverse_offers.is_none()),
+        "not asked twice"
+    );
+}
