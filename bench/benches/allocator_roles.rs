@@ -10,7 +10,8 @@
 //! * **Weighted roles** (Mesos's `DeclineOffers` shape, bigger): 50,000
 //!   agents of `cpus:24;mem:4096;disk:4096;ports:[31000-32000]`, 5,000
 //!   frameworks in 50 roles of weights 1 to 5, every offer declined with a
-//!   one-hour filter.
+//!   one-hour filter; then the same with the 50 roles under 10 parent
+//!   roles (hierarchical shares).
 //!
 //! `MESETA_BENCH_CYCLES` sets the cycles of the second (default 5).
 
@@ -88,8 +89,16 @@ fn large_and_small_quota() {
     );
 }
 
-fn weighted_roles(cycles: usize) {
+/// `nested`: the 50 roles sit under 10 parent roles (`team-3/role-13`).
+fn weighted_roles(cycles: usize, nested: bool) {
     let (agents, frameworks, roles) = (50_000, 5_000, 50);
+    let name = |r: usize| {
+        if nested {
+            format!("team-{}/role-{r:02}", r % 10)
+        } else {
+            format!("role-{r:02}")
+        }
+    };
     let t = Instant::now();
     let mut allocator = allocator();
     let total = res("cpus:24;mem:4096;disk:4096;ports:[31000-32000]");
@@ -97,17 +106,14 @@ fn weighted_roles(cycles: usize) {
         allocator.add_agent(&format!("agent-{a:05}"), total.clone(), &[]);
     }
     for r in 0..roles {
-        allocator.set_weight(&format!("role-{r:02}"), (r % 5 + 1) as f64);
+        allocator.set_weight(&name(r), (r % 5 + 1) as f64);
     }
     for f in 0..frameworks {
-        allocator.add_framework(
-            &format!("framework-{f:04}"),
-            &format!("role-{:02}", f % roles),
-            false,
-        );
+        allocator.add_framework(&format!("framework-{f:04}"), &name(f % roles), false);
     }
     println!(
-        "weighted roles: {agents} agents, {frameworks} frameworks in {roles} roles (weights 1-5), every offer declined for 1 h; setup {} ms",
+        "weighted roles{}: {agents} agents, {frameworks} frameworks in {roles} roles (weights 1-5), every offer declined for 1 h; setup {} ms",
+        if nested { ", nested under 10 parents" } else { "" },
         ms(t.elapsed())
     );
     let mut now = Duration::ZERO;
@@ -148,5 +154,6 @@ fn main() {
         .filter(|&n: &usize| n > 0)
         .unwrap_or(5);
     large_and_small_quota();
-    weighted_roles(cycles);
+    weighted_roles(cycles, false);
+    weighted_roles(cycles, true);
 }
