@@ -217,11 +217,7 @@ impl SchedulerDriver {
         inverse_offer_ids: &[v1::OfferId],
         filters: Option<v1::Filters>,
     ) -> Status {
-        self.enqueue(Request::AnswerInverseOffers {
-            inverse_offer_ids: inverse_offer_ids.to_vec(),
-            accept: true,
-            filters,
-        })
+        self.answer_inverse_offers(inverse_offer_ids, true, filters)
     }
 
     /// Declines inverse offers: the framework cannot free those agents in
@@ -231,9 +227,18 @@ impl SchedulerDriver {
         inverse_offer_ids: &[v1::OfferId],
         filters: Option<v1::Filters>,
     ) -> Status {
+        self.answer_inverse_offers(inverse_offer_ids, false, filters)
+    }
+
+    fn answer_inverse_offers(
+        &self,
+        inverse_offer_ids: &[v1::OfferId],
+        accept: bool,
+        filters: Option<v1::Filters>,
+    ) -> Status {
         self.enqueue(Request::AnswerInverseOffers {
             inverse_offer_ids: inverse_offer_ids.to_vec(),
-            accept: false,
+            accept,
             filters,
         })
     }

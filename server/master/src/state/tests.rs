@@ -155,6 +155,14 @@ impl Harness {
             .collect()
     }
 
+    /// The cpus of the offers `conn` got.
+    fn offered_cpus(&mut self, conn: ConnId) -> f64 {
+        self.offers(conn)
+            .iter()
+            .map(|offer| mock::scalar(offer, "cpus"))
+            .sum()
+    }
+
     fn updates(&mut self, conn: ConnId) -> Vec<v1::TaskStatus> {
         self.events(conn)
             .into_iter()

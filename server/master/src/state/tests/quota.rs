@@ -75,13 +75,6 @@ fn persisted(actions: &[Action]) -> Vec<QuotaConfig> {
         .collect()
 }
 
-fn cpus_offered(h: &mut Harness, conn: ConnId) -> f64 {
-    h.offers(conn)
-        .iter()
-        .map(|offer| mock::scalar(offer, "cpus"))
-        .sum()
-}
-
 fn cluster(h: &mut Harness, agents: u64) {
     for link in 1..=agents {
         h.register(link, mock::agent().with_resources("cpus:1;mem:1024"));
@@ -112,15 +105,11 @@ fn a_guarantee_is_met_before_fair_share_and_a_limit_holds() {
     h.actions.clear();
     h.advance(Duration::from_secs(1));
     // Every framework keeps what it is offered.
-    assert_eq!(cpus_offered(&mut h, 10), 5.0, "the guarantee first");
-    assert_eq!(cpus_offered(&mut h, 20), 1.0, "the limit, however greedy");
-    assert_eq!(cpus_offered(&mut h, 30), 2.0, "fair share of the rest");
+    assert_eq!(h.offered_cpus(10), 5.0, "the guarantee first");
+    assert_eq!(h.offered_cpus(20), 1.0, "the limit, however greedy");
+    assert_eq!(h.offered_cpus(30), 2.0, "fair share of the rest");
     h.advance(Duration::from_secs(1));
-    assert_eq!(
-        cpus_offered(&mut h, 20),
-        0.0,
-        "nothing beyond the limit later"
-    );
+    assert_eq!(h.offered_cpus(20), 0.0, "nothing beyond the limit later");
 }
 
 #[test]
@@ -245,5 +234,5 @@ fn quotas_survive_in_the_registry_and_the_next_leader_enforces_them() {
     next.subscribe(10, mock::framework().with_roles(&["capped"]).build());
     next.actions.clear();
     next.advance(Duration::from_secs(1));
-    assert_eq!(cpus_offered(&mut next, 10), 2.0);
+    assert_eq!(next.offered_cpus(10), 2.0);
 }

@@ -59,13 +59,7 @@ fn weights_are_persisted_and_split_the_cluster_between_greedy_roles() {
     // Greedy: both keep every offer they get; a cycle hands out all eight
     // agents, each to the role then lowest in weighted share.
     h.advance(Duration::from_secs(1));
-    let cpus = |h: &mut Harness, conn| -> f64 {
-        h.offers(conn)
-            .iter()
-            .map(|offer| mock::scalar(offer, "cpus"))
-            .sum()
-    };
-    let (light_cpus, heavy_cpus) = (cpus(&mut h, 10), cpus(&mut h, 20));
+    let (light_cpus, heavy_cpus) = (h.offered_cpus(10), h.offered_cpus(20));
     assert_eq!(
         (light_cpus, heavy_cpus),
         (2.0, 6.0),
@@ -180,13 +174,7 @@ fn roles_below_roles_share_their_parents_part_and_parents_are_listed() {
     h.subscribe(30, mock::framework().with_roles(&["ops"]).build());
     h.actions.clear();
     h.advance(Duration::from_secs(1));
-    let cpus = |h: &mut Harness, conn| -> f64 {
-        h.offers(conn)
-            .iter()
-            .map(|offer| mock::scalar(offer, "cpus"))
-            .sum()
-    };
-    let split = (cpus(&mut h, 10), cpus(&mut h, 20), cpus(&mut h, 30));
+    let split = (h.offered_cpus(10), h.offered_cpus(20), h.offered_cpus(30));
     assert_eq!(
         split,
         (2.0, 2.0, 4.0),
