@@ -4,7 +4,7 @@
 //! * `meseta agent`: an agent that runs tasks for the master;
 //! * `meseta local`: a master and N agents on loopback, for trying things out;
 //! * `meseta execute`: run one command as a task, like `mesos-execute`;
-//! * `meseta tasks | agents | frameworks | logs | kill`: what an operator looks at and does.
+//! * `meseta tasks | agents | frameworks | roles | logs | kill`: what an operator looks at and does.
 
 mod cli;
 mod logging;
@@ -45,6 +45,8 @@ enum Command {
     Agents(cli::operator::AgentsArgs),
     /// List the frameworks.
     Frameworks(cli::operator::FrameworksArgs),
+    /// List the roles: weight, frameworks, what each holds, its quota.
+    Roles(cli::operator::RolesArgs),
     /// Print a task's stdout (or `--stderr`) from its sandbox; `--follow` tails it.
     Logs(cli::operator::LogsArgs),
     /// Kill a task (it ends TASK_KILLED), as an operator.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Tasks(args) => cli::operator::list::tasks(args),
         Command::Agents(args) => cli::operator::list::agents(args),
         Command::Frameworks(args) => cli::operator::list::frameworks(args),
+        Command::Roles(args) => cli::operator::roles::roles(args),
         Command::Logs(args) => cli::operator::logs::logs(args),
         Command::Kill(args) => cli::operator::kill::kill(args),
         Command::Exec(args) => cli::operator::exec::exec(args),

@@ -81,6 +81,35 @@ fn tables_json_and_logs_show_what_runs() {
     assert!(agents.contains("0.5/2"), "cpus in use/total: {agents}");
     let frameworks = stdout(&meseta(&["frameworks", "--master", &master]));
     assert!(frameworks.contains("cli-watched"), "{frameworks}");
+    let (status, answer) = call_json(
+        &master,
+        serde_json::json!({"type": "UPDATE_QUOTA", "update_quota": {"force": true, "quota_configs": [
+            {"role": "*", "guarantees": {"cpus": {"value": 1}}}]}}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = call_json(
+        &master,
+        serde_json::json!({"type": "UPDATE_QUOTA", "update_quota": {"force": true, "quota_configs": [
+            {"role": "eng", "guarantees": {"cpus": {"value": 1}}, "limits": {"cpus": {"value": 2}, "mem": {"value": 512}}}]}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let roles = stdout(&meseta(&["roles", "--master", &master]));
+    let star = roles
+        .lines()
+        .find(|l| l.starts_with("* "))
+        .unwrap_or_default();
+    assert!(
+        star.contains("0.5"),
+        "the default role holds the task's cpus: {roles}"
+    );
+    let eng = roles
+        .lines()
+        .find(|l| l.starts_with("eng "))
+        .unwrap_or_default();
+    assert!(
+        eng.contains("cpus:1") && eng.contains("cpus:2 mem:512"),
+        "{roles}"
+    );
 
     wait_until(DEADLINE, "the first line in the sandbox", || {
         let output = meseta(&["logs", "chatty", "--master", &master]);

@@ -1,4 +1,4 @@
-//! The operator commands: `meseta tasks`, `agents`, `frameworks` (tables,
+//! The operator commands: `meseta tasks`, `agents`, `frameworks`, `roles` (tables,
 //! or `--json`) and `meseta logs`. They ask the leading master's operator
 //! API (found as the drivers find it: `HOST:PORT`, `zk://…`, `file://…`)
 //! and the agents' sandboxes; every failure is one line and a non-zero exit.
@@ -7,6 +7,7 @@ pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod logs;
+pub mod roles;
 mod table;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub use exec::ExecArgs;
 pub use kill::KillArgs;
 pub use list::{AgentsArgs, FrameworksArgs, TasksArgs};
 pub use logs::LogsArgs;
+pub use roles::RolesArgs;
 
 /// Where the cluster is, and how to print.
 #[derive(clap::Args, Debug)]

@@ -1,0 +1,73 @@
+//! `meseta roles`: the operator API's GET_ROLES and GET_QUOTA as one table:
+//! each role's weight, frameworks, what it holds, and its quota.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::ExitCode;
+
+use meseta_proto::master::call;
+use meseta_proto::resources::scalar_total;
+use meseta_proto::{json, v1};
+
+use super::table::{amount, Table};
+use super::{get, with_client, Target};
+
+/// Flags of `meseta roles`.
+#[derive(clap::Args, Debug)]
+pub struct RolesArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+/// `cpus:4 mem:1024`, names in order; `-` when there are none.
+fn amounts(list: &HashMap<String, v1::value::Scalar>) -> String {
+    let sorted: BTreeMap<&String, f64> = list.iter().map(|(n, s)| (n, s.value)).collect();
+    if sorted.is_empty() {
+        return "-".into();
+    }
+    sorted
+        .into_iter()
+        .map(|(name, value)| format!("{name}:{}", amount(value)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn roles(args: RolesArgs) -> anyhow::Result<ExitCode> {
+    with_client(&args.target.master, async |client| {
+        let roles = get(client, call::Type::GetRoles)
+            .await?
+            .get_roles
+            .unwrap_or_default();
+        if args.target.json {
+            println!("{}", json::to_value(&roles));
+            return Ok(ExitCode::SUCCESS);
+        }
+        let quotas = get(client, call::Type::GetQuota)
+            .await?
+            .get_quota
+            .map(|q| q.status.configs)
+            .unwrap_or_default();
+        let mut table = Table::new(&[
+            "ROLE",
+            "WEIGHT",
+            "FRAMEWORKS",
+            "CPUS",
+            "MEM",
+            "GUARANTEE",
+            "LIMIT",
+        ]);
+        for role in &roles.roles {
+            let quota = quotas.iter().find(|q| q.role == role.name);
+            table.row(vec![
+                role.name.clone(),
+                amount(role.weight),
+                role.frameworks.len().to_string(),
+                amount(scalar_total(&role.resources, "cpus")),
+                amount(scalar_total(&role.resources, "mem")),
+                quota.map_or_else(|| "-".into(), |q| amounts(&q.guarantees)),
+                quota.map_or_else(|| "-".into(), |q| amounts(&q.limits)),
+            ]);
+        }
+        print!("{}", table.render());
+        Ok(ExitCode::SUCCESS)
+    })
+}
