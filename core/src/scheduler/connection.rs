@@ -57,6 +57,26 @@ enum StreamEnd {
     },
 }
 
+/// How soon to ask again a master that answered `503 Service Unavailable`
+/// (an elected master still recovering), and how many times in a row
+/// before the normal backoff applies.
+const QUICK_RETRY: Duration = Duration::from_millis(200);
+const QUICK_RETRIES: u32 = 25;
+
+/// The wait before the next SUBSCRIBE after `error`. A leader reading its
+/// registry answers 503 for a moment: it is asked again soon (up to
+/// [`QUICK_RETRIES`] times in a row) rather than after a backoff that grows
+/// just as it becomes ready; anything else backs off.
+fn retry_delay(error: &Error, quick_retries: &mut u32, backoff: &mut Backoff) -> Duration {
+    let recovering = matches!(error, Error::Status { status: 503, .. });
+    if recovering && *quick_retries < QUICK_RETRIES {
+        *quick_retries += 1;
+        QUICK_RETRY.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+    } else {
+        backoff.next_delay()
+    }
+}
+
 /// An open subscription: the `200 OK` response being streamed.
 struct Subscription {
     endpoint: Endpoint,
@@ -125,6 +145,7 @@ impl Connection {
             self.config.reconnect_backoff_max,
         );
         let mut delay = Duration::ZERO;
+        let mut quick_retries = 0;
         loop {
             if self.aborted {
                 self.park().await;
@@ -154,6 +175,7 @@ impl Connection {
                     } => {
                         if subscribed {
                             backoff.reset();
+                            quick_retries = 0;
                         }
                         detector.failed(&endpoint);
                         if let Some(callback) = self.session.disconnected() {
@@ -170,7 +192,7 @@ impl Connection {
                     if let Some(endpoint) = endpoint {
                         detector.failed(&endpoint);
                     }
-                    delay = backoff.next_delay();
+                    delay = retry_delay(&error, &mut quick_retries, &mut backoff);
                 }
             }
         }
@@ -491,4 +513,33 @@ fn call_name(call: &Call) -> &'static str {
         .and_then(|t| call::Type::try_from(t).ok())
         .unwrap_or(call::Type::Unknown)
         .as_str_name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> Error {
+        Error::Status {
+            endpoint: "master:5050".into(),
+            status: code,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_recovering_leader_is_asked_again_soon_then_with_backoff() {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+        let mut quick = 0;
+        for _ in 0..QUICK_RETRIES {
+            assert!(retry_delay(&status(503), &mut quick, &mut backoff) <= QUICK_RETRY);
+        }
+        assert_eq!(backoff.attempts(), 0, "the backoff did not grow meanwhile");
+        let later = retry_delay(&status(503), &mut quick, &mut backoff);
+        assert!(later >= Duration::from_millis(500), "{later:?}");
+        let mut quick = 0;
+        let refused = retry_delay(&status(500), &mut quick, &mut backoff);
+        assert!(refused >= Duration::from_millis(500), "{refused:?}");
+        assert_eq!(quick, 0);
+    }
 }
