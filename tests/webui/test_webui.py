@@ -302,8 +302,32 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
     shot(browser, screenshots, "task")
 
     # Roles and offers.
+    operator_call(
+        cluster.leader,
+        {
+            "type": "UPDATE_QUOTA",
+            "update_quota": {
+                "force": True,
+                "quota_configs": [
+                    {
+                        "role": "eng",
+                        "guarantees": {"cpus": {"value": 1}},
+                        "limits": {"cpus": {"value": 2}},
+                    }
+                ],
+            },
+        },
+    )
     go(browser, "#/roles")
     wait_for("the default role", lambda: "*" in browser.find_element(By.ID, "roles").text)
+    wait_for(
+        "the quota of a role",
+        lambda: (
+            "eng" in table_text(browser, "roles")
+            and "cpus 1" in table_text(browser, "roles")
+            and "cpus 2" in table_text(browser, "roles")
+        ),
+    )
     shot(browser, screenshots, "roles")
     go(browser, "#/offers")
     wait_for(

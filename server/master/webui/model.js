@@ -19,6 +19,8 @@ export class Model {
     this.reset();
     /** GetRoles.roles (their weights), as the roles page last asked. */
     this.roleInfo = [];
+    /** QuotaStatus.configs (guarantees and limits), as the roles page last asked. */
+    this.quotaConfigs = [];
     this.version = 0;
     this.eventsApplied = 0;
     this.listeners = new Set();
@@ -281,6 +283,12 @@ export class Model {
   /** Role weights are not in the event stream: a GET_ROLES answer brings them. */
   refreshRoles(getRoles) {
     this.roleInfo = (getRoles && getRoles.roles) || [];
+    this.changed();
+  }
+
+  /** Quotas are not in the event stream: a GET_QUOTA answer brings them. */
+  refreshQuota(getQuota) {
+    this.quotaConfigs = (getQuota && getQuota.status && getQuota.status.configs) || [];
     this.changed();
   }
 

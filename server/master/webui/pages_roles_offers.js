@@ -1,6 +1,6 @@
-// The roles (what their frameworks' live tasks hold, and their weights)
-// and the outstanding offers. Neither weights nor offers are in the event
-// stream: the pages ask the leader for them.
+// The roles (what their frameworks' live tasks hold, their weights and
+// quotas) and the outstanding offers. Neither weights, quotas nor offers are
+// in the event stream: the pages ask the leader for them.
 
 import { esc, fmtInt, fmtNum, fmtMB, emptyRes, addRes, scalars, rangesText, frameworkRoles, holdsResources, href } from './util.js';
 import { notify } from './dialog.js';
@@ -9,12 +9,20 @@ import { idHtml, frameworkLink, agentLink, perVersion, taskRole, listPage } from
 
 // ------------------------------------------------------------------ roles
 
+/** `cpus 4 · mem 1.0 GB`, names in order; a dash when there are none. */
+function amountsText(amounts) {
+  const names = Object.keys(amounts || {}).sort();
+  if (!names.length) return '<span class="muted">–</span>';
+  const shown = (n) => (n === 'mem' || n === 'disk' ? fmtMB(amounts[n].value) : fmtNum(amounts[n].value));
+  return esc(names.map((n) => `${n} ${shown(n)}`).join(' · '));
+}
+
 /** Every role with its frameworks, live tasks, what they hold and its
  * weight: one walk over the tasks per change of the model. */
 const roleTotals = perVersion((model) => {
   const byRole = new Map();
   const entry = (name) => {
-    if (!byRole.has(name)) byRole.set(name, { name, frameworks: new Set(), tasks: 0, used: emptyRes(), weight: null });
+    if (!byRole.has(name)) byRole.set(name, { name, frameworks: new Set(), tasks: 0, used: emptyRes(), weight: null, quota: null });
     return byRole.get(name);
   };
   for (const f of model.frameworks.values()) for (const r of frameworkRoles(f.framework_info)) entry(r).frameworks.add(f.framework_info.id.value);
@@ -25,6 +33,7 @@ const roleTotals = perVersion((model) => {
     addRes(e.used, t._res);
   }
   for (const r of model.roleInfo) entry(r.name).weight = r.weight;
+  for (const q of model.quotaConfigs) entry(q.role).quota = q;
   return [...byRole.values()];
 });
 
@@ -49,11 +58,16 @@ export const roles = listPage({
       { key: 'mem', label: 'Mem', sort: (r) => r.used.mem, cell: (r) => fmtMB(r.used.mem), className: 'num' },
       { key: 'disk', label: 'Disk', sort: (r) => r.used.disk, cell: (r) => fmtMB(r.used.disk), className: 'num opt' },
       { key: 'gpus', label: 'GPUs', sort: (r) => r.used.gpus, cell: (r) => fmtNum(r.used.gpus), className: 'num opt' },
+      { key: 'guarantee', label: 'Guaranteed', cell: (r) => amountsText(r.quota && r.quota.guarantees), className: 'opt' },
+      { key: 'limit', label: 'Limited to', cell: (r) => amountsText(r.quota && r.quota.limits), className: 'opt' },
     ],
   }),
   onMount(main, ctx) {
     masterCall({ type: 'GET_ROLES' })
       .then((answer) => ctx.model.refreshRoles(answer && answer.get_roles))
+      .catch(() => {});
+    masterCall({ type: 'GET_QUOTA' })
+      .then((answer) => ctx.model.refreshQuota(answer && answer.get_quota))
       .catch(() => {});
   },
 });
