@@ -97,7 +97,11 @@ async fn supervised_command_keeps_its_argv_and_usage_leaves_out_the_supervisor()
     ];
     c.launch(r.clone()).await.unwrap();
     let name = r.sandbox.join("name");
-    wait_until("the name file", || name.exists()).await;
+    // The shell creates the file before it writes to it: wait for the line.
+    wait_until("the name in its file", || {
+        std::fs::read_to_string(&name).is_ok_and(|text| text.ends_with('\n'))
+    })
+    .await;
     assert_eq!(std::fs::read_to_string(&name).unwrap(), "custom-name\n");
     let usage = c.usage(&r.container_id).await.unwrap();
     assert_eq!(usage.processes, Some(1), "{usage:?}");
