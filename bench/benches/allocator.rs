@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use meseta_allocator::testkit::res;
 use meseta_allocator::{Allocator, AllocatorConfig};
-use meseta_bench::{ms, Summary};
+use meseta_bench::{declining_cycles, ms, Summary};
 
 const SHAPES: [(usize, usize); 4] = [(1_000, 100), (1_000, 1_000), (10_000, 100), (10_000, 1_000)];
-const REFUSE: Duration = Duration::from_secs(3600);
 /// Mesos's figure for one cycle at 10,000 agents × 1,000 frameworks.
 const MESOS_10K_1K: Duration = Duration::from_millis(1100);
 
@@ -46,35 +45,14 @@ fn run(agents: usize, frameworks: usize, cycles: usize) -> Option<Row> {
     }
     let setup = started.elapsed();
 
-    let mut now = Duration::ZERO;
-    let (mut cycle_times, mut decline_times, mut offers) = (Vec::new(), Vec::new(), 0usize);
-    for _ in 0..cycles {
-        let t = Instant::now();
-        let allocations = allocator.allocate(now);
-        cycle_times.push(t.elapsed());
-        offers += allocations.len();
-
-        let t = Instant::now();
-        for a in &allocations {
-            allocator.recover(
-                &a.framework_id,
-                &a.role,
-                &a.agent_id,
-                &a.resources,
-                Some(REFUSE),
-                now,
-            );
-        }
-        decline_times.push(t.elapsed());
-        now += Duration::from_secs(1);
-    }
+    let measured = declining_cycles(&mut allocator, cycles);
     Some(Row {
         agents,
         frameworks,
         setup,
-        offers: offers as f64 / cycles as f64,
-        cycle: Summary::of(&cycle_times)?,
-        decline: Summary::of(&decline_times)?,
+        offers: measured.offers as f64 / cycles as f64,
+        cycle: Summary::of(&measured.cycles)?,
+        decline: Summary::of(&measured.declines)?,
     })
 }
 

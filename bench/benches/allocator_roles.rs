@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use meseta_allocator::testkit::res;
 use meseta_allocator::{Allocator, AllocatorConfig, Quota};
-use meseta_bench::{ms, Summary};
-
-const REFUSE: Duration = Duration::from_secs(3600);
+use meseta_bench::{declining_cycles, ms, Summary};
 
 fn allocator() -> Allocator {
     Allocator::new(AllocatorConfig {
@@ -116,30 +114,11 @@ fn weighted_roles(cycles: usize, nested: bool) {
         if nested { ", nested under 10 parents" } else { "" },
         ms(t.elapsed())
     );
-    let mut now = Duration::ZERO;
-    let mut times = Vec::new();
-    let mut offers = 0;
-    for _ in 0..cycles {
-        let t = Instant::now();
-        let allocations = allocator.allocate(now);
-        times.push(t.elapsed());
-        offers += allocations.len();
-        for a in &allocations {
-            allocator.recover(
-                &a.framework_id,
-                &a.role,
-                &a.agent_id,
-                &a.resources,
-                Some(REFUSE),
-                now,
-            );
-        }
-        now += Duration::from_secs(1);
-    }
-    if let Some(cycle) = Summary::of(&times) {
+    let measured = declining_cycles(&mut allocator, cycles);
+    if let Some(cycle) = Summary::of(&measured.cycles) {
         println!(
             "  {} offers per cycle; cycle mean {} ms, min {} ms, max {} ms (goal <= 500 ms)",
-            offers / cycles.max(1),
+            measured.offers / cycles.max(1),
             ms(cycle.mean),
             ms(cycle.min),
             ms(cycle.max)

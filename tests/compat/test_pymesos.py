@@ -90,6 +90,20 @@ def ha_cluster(tmp_path):
         stop_local(proc, log)
 
 
+def shell_task(task_id, agent_id, command):
+    """A task of 0.1 cpus and 32 MB that runs `command` in a shell."""
+    task = Dict()
+    task.task_id.value = task_id
+    task.agent_id.value = agent_id
+    task.name = task_id
+    task.command.value = command
+    task.resources = [
+        dict(name="cpus", type="SCALAR", scalar={"value": 0.1}),
+        dict(name="mem", type="SCALAR", scalar={"value": 32}),
+    ]
+    return task
+
+
 class Launcher(Scheduler):
     """Launches `count` shell tasks and records every status update."""
 
@@ -108,16 +122,13 @@ class Launcher(Scheduler):
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             tasks = []
             while self.to_launch > 0 and cpus >= 0.1:
-                task = Dict()
-                task.task_id.value = f"py-{uuid.uuid4().hex[:8]}"
-                task.agent_id.value = offer.agent_id.value
-                task.name = "pymesos task"
-                task.command.value = "echo hello from pymesos; test -d $MESOS_SANDBOX"
-                task.resources = [
-                    dict(name="cpus", type="SCALAR", scalar={"value": 0.1}),
-                    dict(name="mem", type="SCALAR", scalar={"value": 32}),
-                ]
-                tasks.append(task)
+                tasks.append(
+                    shell_task(
+                        f"py-{uuid.uuid4().hex[:8]}",
+                        offer.agent_id.value,
+                        "echo hello from pymesos; test -d $MESOS_SANDBOX",
+                    )
+                )
                 cpus -= 0.1
                 self.to_launch -= 1
                 self.launched += 1
@@ -218,16 +229,9 @@ class Maintained(Scheduler):
         for offer in offers:
             if self.agent is None:
                 self.agent, self.hostname = offer.agent_id.value, offer.hostname
-                task = Dict()
-                task.task_id.value = "steady"
-                task.agent_id.value = offer.agent_id.value
-                task.name = "steady"
-                task.command.value = "sleep 600"
-                task.resources = [
-                    dict(name="cpus", type="SCALAR", scalar={"value": 0.1}),
-                    dict(name="mem", type="SCALAR", scalar={"value": 32}),
-                ]
-                driver.launchTasks(offer.id, [task])
+                driver.launchTasks(
+                    offer.id, [shell_task("steady", offer.agent_id.value, "sleep 600")]
+                )
             else:
                 driver.declineOffer(offer.id)
 

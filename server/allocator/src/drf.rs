@@ -156,16 +156,12 @@ pub(crate) struct Drf {
     pub(crate) order: BTreeSet<Key>,
     /// The roles of `order` short of a quota guarantee.
     pub(crate) short: BTreeSet<Key>,
-    /// The allocatable minimums (thousandths), below which a role's limits
-    /// leave it nothing to be offered.
-    pub(crate) min_cpus: i64,
-    pub(crate) min_mem: i64,
     /// The total changed since the keys were computed.
     pub(crate) stale: bool,
 }
 
 impl Drf {
-    pub(crate) fn new(fair_share_resources: &[String], min_cpus: i64, min_mem: i64) -> Drf {
+    pub(crate) fn new(fair_share_resources: &[String]) -> Drf {
         let mut slots: Vec<ScalarSlot> = Vec::new();
         for name in fair_share_resources {
             let slot = ScalarSlot::of(name);
@@ -178,8 +174,6 @@ impl Drf {
             total: Resources::new(),
             order: BTreeSet::new(),
             short: BTreeSet::new(),
-            min_cpus,
-            min_mem,
             stale: false,
         }
     }
@@ -209,7 +203,7 @@ impl Drf {
             members.remove(&old);
         }
         if offerable {
-            let key = Key::new(self.share(&standing.allocated), standing.grants, idx);
+            let key = self.key(standing, 1.0, idx);
             members.insert(key);
             standing.key = Some(key);
         }
@@ -238,7 +232,7 @@ mod tests {
 
     #[test]
     fn drf_share_is_max_over_fair_resources() {
-        let mut drf = Drf::new(&["cpus".into(), "mem".into(), "cpus".into()], 10, 32_000);
+        let mut drf = Drf::new(&["cpus".into(), "mem".into(), "cpus".into()]);
         drf.total = Resources::new()
             .with_scalar("cpus", 10.0)
             .with_scalar("mem", 100.0);
@@ -258,7 +252,7 @@ mod tests {
 
     #[test]
     fn drf_member_leaves_the_set_when_not_offerable() {
-        let drf = Drf::new(&["cpus".into()], 10, 32_000);
+        let drf = Drf::new(&["cpus".into()]);
         let mut role = Role::new("r", None);
         let mut fw = Standing::default();
         drf.place_member(&mut role.members, 0, &mut fw, true);

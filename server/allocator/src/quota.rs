@@ -101,6 +101,15 @@ impl RoleQuota {
     }
 }
 
+/// The quota a role's offers count against in the headroom, and what is
+/// consumed against it (`None`: no guarantee covers the role).
+pub(crate) type Guarantee<'a> = Option<(&'a RoleQuota, &'a Resources)>;
+
+/// What `guarantee` still lacks of the scalar in `slot`.
+fn lack(guarantee: Guarantee<'_>, slot: &ScalarSlot) -> i64 {
+    guarantee.map_or(0, |(quota, consumed)| quota.lacks(slot, consumed))
+}
+
 /// One guaranteed scalar during a cycle: unallocated on the active agents,
 /// and lacked by the roles short of their guarantees.
 #[derive(Debug)]
@@ -137,33 +146,23 @@ impl Headroom {
         }
     }
 
-    /// Cuts `offer` down to what a role (with `quota`, consuming
-    /// `consumed`) may take without eating into other roles' guarantees.
-    pub(crate) fn cap(
-        &self,
-        offer: &mut Resources,
-        quota: Option<&RoleQuota>,
-        consumed: &Resources,
-    ) {
+    /// Cuts `offer` down to what a role may take without eating into other
+    /// roles' guarantees; `guarantee` is the quota that covers the role and
+    /// what is consumed against it, if any.
+    pub(crate) fn cap(&self, offer: &mut Resources, guarantee: Guarantee<'_>) {
         for s in &self.slacks {
-            let own = quota.map_or(0, |q| q.lacks(&s.slot, consumed));
+            let own = lack(guarantee, &s.slot);
             offer.cap_slot(&s.slot, own + (s.available - s.required).max(0));
         }
     }
 
-    /// Accounts for `granted` going to a role that consumed `consumed`
-    /// before the grant.
-    pub(crate) fn take(
-        &mut self,
-        granted: &Resources,
-        quota: Option<&RoleQuota>,
-        consumed: &Resources,
-    ) {
+    /// Accounts for `granted` going to a role covered by `guarantee` (as
+    /// it stood before the grant).
+    pub(crate) fn take(&mut self, granted: &Resources, guarantee: Guarantee<'_>) {
         for s in &mut self.slacks {
             let amount = granted.slot_milli(&s.slot);
-            let own = quota.map_or(0, |q| q.lacks(&s.slot, consumed));
             s.available -= amount;
-            s.required -= amount.min(own);
+            s.required -= amount.min(lack(guarantee, &s.slot));
         }
     }
 
@@ -231,20 +230,17 @@ mod tests {
         headroom.make_available(&Resources::new().with_scalar("cpus", 8.0));
         // Another role may take only the 2 cpus beyond the guarantee.
         let mut other = Resources::new().with_scalar("cpus", 8.0);
-        headroom.cap(&mut other, None, &nothing);
+        headroom.cap(&mut other, None);
         assert_eq!(other.scalar("cpus"), 2.0);
         // The short role may take all 8.
         let mut own = Resources::new().with_scalar("cpus", 8.0);
-        headroom.cap(&mut own, Some(&q), &nothing);
+        headroom.cap(&mut own, Some((&q, &nothing)));
         assert_eq!(own.scalar("cpus"), 8.0);
-        headroom.take(
-            &Resources::new().with_scalar("cpus", 4.0),
-            Some(&q),
-            &nothing,
-        );
+        let four = Resources::new().with_scalar("cpus", 4.0);
+        headroom.take(&four, Some((&q, &nothing)));
         // 4 left, 2 still lacked: 2 for anyone else.
         let mut other = Resources::new().with_scalar("cpus", 4.0);
-        headroom.cap(&mut other, None, &nothing);
+        headroom.cap(&mut other, None);
         assert_eq!(other.scalar("cpus"), 2.0);
         assert!(!headroom.exhausted(10, 32_000));
     }

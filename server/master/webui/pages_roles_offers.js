@@ -12,7 +12,7 @@ import { idHtml, frameworkLink, agentLink, perVersion, taskRole, listPage } from
 /** `cpus 4 · mem 1.0 GB`, names in order; a dash when there are none. */
 function amountsText(amounts) {
   const names = Object.keys(amounts || {}).sort();
-  if (!names.length) return '<span class="muted">–</span>';
+  if (!names.length) return '<span class="muted">—</span>';
   const shown = (n) => (n === 'mem' || n === 'disk' ? fmtMB(amounts[n].value) : fmtNum(amounts[n].value));
   return esc(names.map((n) => `${n} ${shown(n)}`).join(' · '));
 }

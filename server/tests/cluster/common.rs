@@ -26,6 +26,16 @@ impl TestCluster {
     pub fn master(&self) -> String {
         self.cluster.master_address().to_string()
     }
+
+    /// Kills the master, starts it again on its work dir, and waits until
+    /// it answers `path` (it leads again).
+    pub fn restart_master_until_it_answers(&mut self, path: &str) {
+        self.cluster.restart_master(0).expect("master restarts");
+        let master = self.master();
+        wait_until(DEADLINE, "the restarted master to answer", || {
+            get_json(&master, path).is_ok()
+        });
+    }
 }
 
 /// Starts a master (fast allocation and health checks) and `agents` agents.

@@ -66,12 +66,13 @@ fn a_machine_is_drained_taken_down_and_brought_up() {
         assert!(message.contains(complaint), "{path}: {message}");
     }
 
-    tc.cluster.restart_master(0).expect("master restarts");
-    wait_until(DEADLINE, "the restarted master keeps the schedule", || {
-        get_json(&master, "/maintenance/schedule")
-            .ok()
-            .is_some_and(|s| s["windows"][0]["machine_ids"][0]["hostname"] == hostname.as_str())
-    });
+    tc.restart_master_until_it_answers("/maintenance/schedule");
+    let kept = get_json(&master, "/maintenance/schedule").expect("the schedule");
+    assert_eq!(
+        kept["windows"][0]["machine_ids"][0]["hostname"],
+        hostname.as_str(),
+        "the restarted master keeps the schedule"
+    );
     wait_until(DEADLINE, "the agent back with the restarted master", || {
         get_json(&master, "/master/slaves")
             .ok()

@@ -193,10 +193,7 @@ fn quota_endpoints_refuse_bad_input_and_quotas_survive_a_restart() {
         "{answer}"
     );
 
-    tc.cluster.restart_master(0).expect("master restarts");
-    wait_until(DEADLINE, "the restarted master to answer", || {
-        get_json(&master, "/quota").is_ok()
-    });
+    tc.restart_master_until_it_answers("/quota");
     assert_eq!(configs(&master), expected, "kept in the registry");
     assert_eq!(text(&master, "DELETE", "/quota/web", "").0, 200);
     let (status, message) = text(&master, "DELETE", "/quota/web", "");

@@ -151,9 +151,6 @@ fn weights_change_at_run_time_refuse_bad_input_and_survive_a_restart() {
         Some(2),
         "{answer}"
     );
-    tc.cluster.restart_master(0).expect("master restarts");
-    wait_until(DEADLINE, "the restarted master to answer", || {
-        get_json(&master, "/weights").is_ok()
-    });
+    tc.restart_master_until_it_answers("/weights");
     assert_eq!(weights(&master), changed);
 }

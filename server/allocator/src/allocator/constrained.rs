@@ -1,8 +1,6 @@
 //! What offer constraints see of agents, and frameworks' constraints (see
 //! [`crate::constraints`]).
 
-use std::sync::Arc;
-
 use super::Allocator;
 use crate::{AgentProfile, OfferConstraints};
 
@@ -16,7 +14,7 @@ impl Allocator {
             .lookup(agent_id)
             .and_then(|i| self.agents.get_mut(i))
         {
-            agent.profile = Some(Arc::new(profile));
+            agent.profile = Some(Box::new(profile));
         }
     }
 
@@ -30,7 +28,7 @@ impl Allocator {
     ) {
         if let Some(client) = self.client_of(framework_id, role) {
             if let Some(framework) = self.frameworks.get_mut(client) {
-                framework.constraints = constraints.map(Arc::new);
+                framework.constraints = constraints.map(Box::new);
             }
         }
     }

@@ -206,10 +206,7 @@ impl Allocator {
             }
         }
         if let Some(h) = headroom {
-            match self.guaranteed_by(role) {
-                Some(g) => h.cap(&mut offer, g.quota.as_ref(), &g.subtree.allocated),
-                None => h.cap(&mut offer, None, &crate::Resources::new()),
-            }
+            h.cap(&mut offer, self.guarantee_of(role));
         }
         let whole = offer == *free;
         Some((offer, whole))
@@ -217,12 +214,8 @@ impl Allocator {
 
     /// Accounts in the headroom for `offer` going to client `fw`.
     fn take_headroom(&self, headroom: &mut Headroom, fw: u32, offer: &Resources) {
-        let Some(role) = self.frameworks.get(fw).map(|f| f.role) else {
-            return;
-        };
-        match self.guaranteed_by(role) {
-            Some(g) => headroom.take(offer, g.quota.as_ref(), &g.subtree.allocated),
-            None => headroom.take(offer, None, &Resources::new()),
+        if let Some(framework) = self.frameworks.get(fw) {
+            headroom.take(offer, self.guarantee_of(framework.role));
         }
     }
 

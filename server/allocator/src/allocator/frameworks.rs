@@ -120,12 +120,7 @@ impl Allocator {
         if !(weight.is_finite() && weight > 0.0) {
             return;
         }
-        let idx = self.role_slot(role);
-        if let Some(r) = self.roles.get_mut(idx) {
-            r.weight = weight;
-        }
-        self.place_roles_from(idx);
-        self.dispose_roles_from(idx);
+        self.update_role(role, |r| r.weight = weight);
     }
 
     /// A role's weight (1 unless set).

@@ -41,7 +41,6 @@ mod quota;
 mod tree;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::drf::{Drf, Role, Standing};
 use crate::filters::Filters;
@@ -67,7 +66,7 @@ struct Agent {
     /// What each framework slot holds here (a short list in practice).
     allocations: Vec<(u32, Resources)>,
     /// What offer constraints see of it (none: a bare host).
-    profile: Option<Arc<AgentProfile>>,
+    profile: Option<Box<AgentProfile>>,
 }
 
 /// A framework in one of its roles (or an unregistered slot holding
@@ -87,7 +86,7 @@ struct Framework {
     /// Agents on which this framework holds an allocation.
     agents: IdxSet,
     /// Its offer constraints in this role, if it set any.
-    constraints: Option<Arc<OfferConstraints>>,
+    constraints: Option<Box<OfferConstraints>>,
 }
 
 impl Framework {
@@ -127,11 +126,7 @@ impl Allocator {
             frameworks: Table::default(),
             by_framework: HashMap::new(),
             roles: Table::default(),
-            drf: Drf::new(
-                &config.fair_share_resources,
-                to_milli(config.min_allocatable_cpus),
-                to_milli(config.min_allocatable_mem),
-            ),
+            drf: Drf::new(&config.fair_share_resources),
             filters: Filters::default(),
             rng: Rng::new(config.seed),
             order: Vec::new(),

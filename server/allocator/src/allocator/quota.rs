@@ -2,25 +2,24 @@
 //! [`crate::quota`] for what they mean).
 
 use super::Allocator;
-use crate::quota::{Headroom, Quota, RoleQuota};
+use crate::quota::{Guarantee, Headroom, Quota, RoleQuota};
 
 impl Allocator {
     /// Sets a role's guarantees and limits (the default `Quota`, nothing
     /// guaranteed and nothing limited, removes them). Offers already made
     /// stay; later cycles honour the new quota.
     pub fn set_quota(&mut self, role: &str, quota: &Quota) {
-        let idx = self.role_slot(role);
-        if let Some(r) = self.roles.get_mut(idx) {
-            r.quota = RoleQuota::new(quota);
-        }
-        self.place_roles_from(idx);
-        self.dispose_roles_from(idx);
+        let quota = RoleQuota::new(quota);
+        self.update_role(role, |r| r.quota = quota);
     }
 
-    /// The role whose guarantee counts for role `idx` in the headroom:
-    /// the topmost role with quota at or above it.
-    pub(super) fn guaranteed_by(&self, idx: u32) -> Option<&crate::drf::Role> {
-        self.chain(idx).filter(|r| r.quota.is_some()).last()
+    /// The guarantee that counts for role `idx` in the headroom: that of
+    /// the topmost role with quota at or above it, with what that role's
+    /// subtree consumes.
+    pub(super) fn guarantee_of(&self, idx: u32) -> Guarantee<'_> {
+        self.chain(idx)
+            .filter_map(|r| Some((r.quota.as_ref()?, &r.subtree.allocated)))
+            .last()
     }
 
     /// The headroom at the start of a cycle: `None` when no role is short

@@ -23,6 +23,17 @@ impl Allocator {
         idx
     }
 
+    /// Changes role `name` (creating it), re-keys it up the tree, and drops
+    /// it if it no longer carries anything.
+    pub(super) fn update_role(&mut self, name: &str, change: impl FnOnce(&mut Role)) {
+        let idx = self.role_slot(name);
+        if let Some(role) = self.roles.get_mut(idx) {
+            change(role);
+        }
+        self.place_roles_from(idx);
+        self.dispose_roles_from(idx);
+    }
+
     /// Role `idx` and the roles above it, nearest first.
     pub(super) fn chain(&self, idx: u32) -> impl Iterator<Item = &Role> {
         let mut next = self.roles.get(idx);
@@ -70,7 +81,7 @@ impl Allocator {
     /// its entry in its parent's order (or the top order) and in `short`.
     /// Returns its parent.
     pub(super) fn place_role(&mut self, idx: u32) -> Option<u32> {
-        let (min_cpus, min_mem) = (self.drf.min_cpus, self.drf.min_mem);
+        let (min_cpus, min_mem) = (self.min_cpus_milli, self.min_mem_milli);
         let role = self.roles.get_mut(idx)?;
         if let Some(old) = role.own.key.take() {
             role.children.remove(&old);

@@ -24,12 +24,32 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down").into_response()
 }
 
-async fn view(
+/// The JSON `f` makes of the master's state, or 503 when it is stopping.
+pub(super) async fn view(
     master: &MasterHandle,
     f: impl FnOnce(&Master) -> Value + Send + 'static,
 ) -> Response {
     match master.inspect(f).await {
         Some(value) => Json(value).into_response(),
+        None => unavailable(),
+    }
+}
+
+/// The message `f` makes of the master's state, in Mesos's JSON mapping,
+/// or 503 when it is stopping.
+pub(super) async fn proto_view<M>(
+    master: &MasterHandle,
+    f: impl FnOnce(&Master) -> M + Send + 'static,
+) -> Response
+where
+    M: prost::Message + prost::Name + Send + 'static,
+{
+    match master.inspect(f).await {
+        Some(message) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            meseta_proto::json::to_vec(&message),
+        )
+            .into_response(),
         None => unavailable(),
     }
 }

@@ -9,34 +9,23 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use meseta_proto::maintenance::Schedule;
 use meseta_proto::master::{call, Call};
 use meseta_proto::v1;
 use serde_json::Value;
 
-use super::operator::{change, refusal};
+use super::endpoints::proto_view;
+use super::operator::performed;
 use super::text_error;
 use crate::handle::MasterHandle;
-
-fn json(body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
 
 pub(super) async fn get_schedule(State(master): State<MasterHandle>) -> Response {
     if let Some(answer) = super::unless_leading(&master, "/maintenance/schedule") {
         return answer;
     }
-    match master.inspect(|m| m.maintenance_schedule()).await {
-        Some(schedule) => json(meseta_proto::json::to_vec(&schedule)),
-        None => text_error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
-    }
+    proto_view(&master, |m| m.maintenance_schedule()).await
 }
 
 pub(super) async fn post_schedule(State(master): State<MasterHandle>, body: Bytes) -> Response {
@@ -59,49 +48,49 @@ pub(super) async fn post_schedule(State(master): State<MasterHandle>, body: Byte
         update_maintenance_schedule: Some(call::UpdateMaintenanceSchedule { schedule }),
         ..Default::default()
     };
-    perform(&master, call).await
+    performed(&master, call).await
 }
 
 pub(super) async fn get_status(State(master): State<MasterHandle>) -> Response {
     if let Some(answer) = super::unless_leading(&master, "/maintenance/status") {
         return answer;
     }
-    match master.inspect(|m| m.maintenance_status()).await {
-        Some(status) => json(meseta_proto::json::to_vec(&status)),
-        None => text_error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
-    }
+    proto_view(&master, |m| m.maintenance_status()).await
 }
 
 pub(super) async fn machine_down(State(master): State<MasterHandle>, body: Bytes) -> Response {
-    if let Some(answer) = super::unless_leading(&master, "/machine/down") {
-        return answer;
-    }
-    let machines = match parse_machines(&body) {
-        Ok(machines) => machines,
-        Err(reason) => return text_error(StatusCode::BAD_REQUEST, reason),
-    };
-    let call = Call {
+    machines(&master, "/machine/down", &body, |machines| Call {
         r#type: Some(call::Type::StartMaintenance as i32),
         start_maintenance: Some(call::StartMaintenance { machines }),
         ..Default::default()
-    };
-    perform(&master, call).await
+    })
+    .await
 }
 
 pub(super) async fn machine_up(State(master): State<MasterHandle>, body: Bytes) -> Response {
-    if let Some(answer) = super::unless_leading(&master, "/machine/up") {
-        return answer;
-    }
-    let machines = match parse_machines(&body) {
-        Ok(machines) => machines,
-        Err(reason) => return text_error(StatusCode::BAD_REQUEST, reason),
-    };
-    let call = Call {
+    machines(&master, "/machine/up", &body, |machines| Call {
         r#type: Some(call::Type::StopMaintenance as i32),
         stop_maintenance: Some(call::StopMaintenance { machines }),
         ..Default::default()
-    };
-    perform(&master, call).await
+    })
+    .await
+}
+
+/// `/machine/down` and `/machine/up`: the body's machines in the call
+/// `make` builds.
+async fn machines(
+    master: &MasterHandle,
+    path: &str,
+    body: &[u8],
+    make: impl FnOnce(Vec<v1::MachineId>) -> Call,
+) -> Response {
+    if let Some(answer) = super::unless_leading(master, path) {
+        return answer;
+    }
+    match parse_machines(body) {
+        Ok(machines) => performed(master, make(machines)).await,
+        Err(reason) => text_error(StatusCode::BAD_REQUEST, reason),
+    }
 }
 
 /// A JSON list of `{"hostname": ..., "ip": ...}`.
@@ -118,11 +107,4 @@ fn parse_machines(body: &[u8]) -> Result<Vec<v1::MachineId>, String> {
                 .map_err(|e| format!("{entry} is not a machine: {e}"))
         })
         .collect()
-}
-
-async fn perform(master: &MasterHandle, call: Call) -> Response {
-    match change(master, call).await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(refused) => refusal(refused),
-    }
 }

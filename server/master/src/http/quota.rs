@@ -10,12 +10,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use meseta_proto::master::{call, Call};
 use meseta_proto::quota::QuotaRequest;
 
-use super::operator::{change, refusal};
+use super::endpoints::proto_view;
+use super::operator::performed;
 use super::text_error;
 use crate::handle::MasterHandle;
 
@@ -23,15 +24,7 @@ pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
     if let Some(answer) = super::unless_leading(&master, "/quota") {
         return answer;
     }
-    match master.inspect(|m| m.quota_status()).await {
-        Some(status) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            meseta_proto::json::to_vec(&status),
-        )
-            .into_response(),
-        None => text_error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
-    }
+    proto_view(&master, |m| m.quota_status()).await
 }
 
 // SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos, and are what this
@@ -58,7 +51,7 @@ pub(super) async fn post(State(master): State<MasterHandle>, body: Bytes) -> Res
         set_quota: Some(call::SetQuota { quota_request }),
         ..Default::default()
     };
-    perform(&master, call).await
+    performed(&master, call).await
 }
 
 #[allow(deprecated)]
@@ -74,12 +67,5 @@ pub(super) async fn delete(
         remove_quota: Some(call::RemoveQuota { role }),
         ..Default::default()
     };
-    perform(&master, call).await
-}
-
-async fn perform(master: &MasterHandle, call: Call) -> Response {
-    match change(master, call).await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(refused) => refusal(refused),
-    }
+    performed(&master, call).await
 }

@@ -9,65 +9,53 @@
 //! Reservations do not exist yet: `reserved` is empty. The leader answers;
 //! another master redirects there.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use meseta_proto::quota::QuotaConfig;
 use meseta_proto::v1::value::Scalar;
 use serde_json::{json, Value};
 
-type Amounts = HashMap<String, Scalar>;
-
+use super::endpoints::view;
 use super::json_view::allocator_resources;
-use super::text_error;
 use crate::handle::MasterHandle;
 use crate::state::operator::views::role_usage;
+use crate::state::sorted_amounts;
+
+type Amounts = HashMap<String, Scalar>;
 
 pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
     if let Some(answer) = super::unless_leading(&master, "/master/roles") {
         return answer;
     }
-    let listed = master
-        .inspect(|m| {
-            role_usage(m)
-                .into_iter()
-                .map(|(name, usage)| {
-                    let allocated = allocator_resources(&usage.allocated());
-                    let quota = m.quotas().get(&name);
-                    let amounts = |pick: fn(&QuotaConfig) -> &Amounts| {
-                        quota.map_or_else(
-                            || json!({}),
-                            |q| {
-                                let sorted: BTreeMap<&String, f64> =
-                                    pick(q).iter().map(|(n, s)| (n, s.value)).collect();
-                                json!(sorted)
-                            },
-                        )
-                    };
-                    json!({
-                        "name": name,
-                        "weight": m.weight_of(&name),
-                        "frameworks": usage.frameworks,
-                        "resources": allocated,
-                        "allocated": allocated,
-                        "offered": allocator_resources(&usage.offered),
-                        "reserved": {},
-                        "quota": {
-                            "role": name,
-                            "guarantee": amounts(|q| &q.guarantees),
-                            "limit": amounts(|q| &q.limits),
-                            "consumed": allocated,
-                        },
-                    })
+    view(&master, |m| {
+        let roles: Vec<Value> = role_usage(m)
+            .into_iter()
+            .map(|(name, usage)| {
+                let allocated = allocator_resources(&usage.allocated());
+                let quota = m.quotas().get(&name);
+                let amounts = |pick: fn(&QuotaConfig) -> &Amounts| {
+                    json!(quota.map(|q| sorted_amounts(pick(q))).unwrap_or_default())
+                };
+                json!({
+                    "name": name,
+                    "weight": m.weight_of(&name),
+                    "frameworks": usage.frameworks,
+                    "resources": allocated,
+                    "allocated": allocated,
+                    "offered": allocator_resources(&usage.offered),
+                    "reserved": {},
+                    "quota": {
+                        "role": name,
+                        "guarantee": amounts(|q| &q.guarantees),
+                        "limit": amounts(|q| &q.limits),
+                        "consumed": allocated,
+                    },
                 })
-                .collect::<Vec<Value>>()
-        })
-        .await;
-    match listed {
-        Some(roles) => Json(json!({ "roles": roles })).into_response(),
-        None => text_error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
-    }
+            })
+            .collect();
+        json!({ "roles": roles })
+    })
+    .await
 }

@@ -8,13 +8,13 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use meseta_proto::master::{call, Call};
 use meseta_proto::v1;
 use serde_json::{json, Value};
 
-use super::operator::{change, refusal};
+use super::endpoints::view;
+use super::operator::performed;
 use super::text_error;
 use crate::handle::MasterHandle;
 
@@ -22,18 +22,13 @@ pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
     if let Some(answer) = super::unless_leading(&master, "/weights") {
         return answer;
     }
-    let listed = master
-        .inspect(|m| {
-            m.weights()
-                .iter()
-                .map(|(role, weight)| json!({"role": role, "weight": weight}))
-                .collect::<Vec<Value>>()
-        })
-        .await;
-    match listed {
-        Some(weights) => Json(Value::Array(weights)).into_response(),
-        None => text_error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down"),
-    }
+    view(&master, |m| {
+        m.weights()
+            .iter()
+            .map(|(role, weight)| json!({"role": role, "weight": weight}))
+            .collect()
+    })
+    .await
 }
 
 pub(super) async fn put(State(master): State<MasterHandle>, body: Bytes) -> Response {
@@ -49,10 +44,7 @@ pub(super) async fn put(State(master): State<MasterHandle>, body: Bytes) -> Resp
         update_weights: Some(call::UpdateWeights { weight_infos }),
         ..Default::default()
     };
-    match change(&master, call).await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(refused) => refusal(refused),
-    }
+    performed(&master, call).await
 }
 
 /// The body's list of weights; the state machine checks the roles and

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use meseta_proto::allocator::{inverse_offer_status, InverseOfferStatus};
 use meseta_proto::maintenance::{cluster_status, ClusterStatus, Schedule};
-use meseta_proto::master::call;
 use meseta_proto::registry::Maintenance;
 use meseta_proto::scheduler::{event, Event};
 use meseta_proto::v1;
@@ -156,16 +155,9 @@ impl Master {
     pub(super) fn update_maintenance_schedule(
         &mut self,
         now: Duration,
-        update: Option<call::UpdateMaintenanceSchedule>,
+        schedule: Schedule,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let schedule = update
-            .ok_or_else(|| {
-                CallError::BadRequest(
-                    "Expecting 'update_maintenance_schedule' to be present".into(),
-                )
-            })?
-            .schedule;
         let bad = |m: String| CallError::BadRequest(format!("Invalid maintenance schedule: {m}"));
         let mut scheduled = BTreeSet::new();
         for window in &schedule.windows {
@@ -190,7 +182,7 @@ impl Master {
                 shown(id)
             )));
         }
-        let before: BTreeSet<String> = self.draining_agents().into_iter().collect();
+        let before = self.draining_agents();
         self.maintenance.schedule = (!schedule.windows.is_empty()).then_some(schedule);
         tracing::info!(
             machines = scheduled.len(),
@@ -198,15 +190,13 @@ impl Master {
         );
         actions.push(Action::Persist(ops::set_maintenance(&self.maintenance)));
         let after = self.draining_agents();
-        for agent_id in before.iter().filter(|a| !after.contains(a)) {
+        // Offers carry the new unavailability and inverse offers the new
+        // window: both are made again.
+        for agent_id in before.union(&after) {
             self.rescind_inverse_offers(agent_id, now, actions);
-        }
-        // Offers carry the new unavailability: made again.
-        for agent_id in before.iter().chain(after.iter()) {
             self.rescind_agent_offers(agent_id, now, actions);
         }
         for agent_id in &after {
-            self.rescind_inverse_offers(agent_id, now, actions);
             self.send_inverse_offers(agent_id, now, actions);
         }
         self.allocation_wanted = true;
@@ -218,14 +208,9 @@ impl Master {
     pub(super) fn start_maintenance(
         &mut self,
         now: Duration,
-        start: Option<call::StartMaintenance>,
+        machines: Vec<v1::MachineId>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let machines = start
-            .ok_or_else(|| {
-                CallError::BadRequest("Expecting 'start_maintenance' to be present".into())
-            })?
-            .machines;
         let wanted = checked_machines(&machines).map_err(CallError::BadRequest)?;
         let scheduled: BTreeSet<Machine> = self
             .maintenance_schedule()
@@ -275,14 +260,9 @@ impl Master {
     /// STOP_MAINTENANCE: down machines come up and leave the schedule.
     pub(super) fn stop_maintenance(
         &mut self,
-        stop: Option<call::StopMaintenance>,
+        machines: Vec<v1::MachineId>,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let machines = stop
-            .ok_or_else(|| {
-                CallError::BadRequest("Expecting 'stop_maintenance' to be present".into())
-            })?
-            .machines;
         let wanted = checked_machines(&machines).map_err(CallError::BadRequest)?;
         let down: BTreeSet<Machine> = self.maintenance.down_machines.iter().map(machine).collect();
         if let Some(id) = machines.iter().find(|id| !down.contains(&machine(id))) {
@@ -329,16 +309,19 @@ impl Master {
             inverse_offer_status::Status::Decline
         };
         for id in ids {
-            let Some(record) = self.inverse_offers.remove(&id.value) else {
+            let theirs = self
+                .inverse_offers
+                .get(&id.value)
+                .is_some_and(|(framework, _)| framework == framework_id);
+            let Some((framework, agent_id)) = theirs
+                .then(|| self.inverse_offers.remove(&id.value))
+                .flatten()
+            else {
                 continue;
             };
-            if record.0 != framework_id {
-                self.inverse_offers.insert(id.value.clone(), record);
-                continue;
-            }
-            tracing::info!(framework_id, agent_id = %record.1, accepted, "inverse offer answered");
+            tracing::info!(framework_id, agent_id, accepted, "inverse offer answered");
             self.inverse_statuses.insert(
-                (record.1.clone(), record.0.clone()),
+                (agent_id, framework),
                 inverse_status(framework_id, status, now),
             );
         }
@@ -353,18 +336,15 @@ impl Master {
     }
 
     /// Agents on draining machines, in ID order.
-    fn draining_agents(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .agents
+    fn draining_agents(&self) -> BTreeSet<String> {
+        self.agents
             .values()
             .filter(|a| {
                 self.unavailability_of(&a.info.hostname, &a.http_address)
                     .is_some()
             })
             .map(|a| a.id.clone())
-            .collect();
-        ids.sort_unstable();
-        ids
+            .collect()
     }
 
     /// Sends an inverse offer for `agent_id` to every framework with tasks

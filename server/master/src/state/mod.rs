@@ -67,6 +67,7 @@ use meseta_proto::v1;
 use crate::config::Settings;
 pub use health::Removal;
 pub use ids::Ids;
+pub use quota::sorted_amounts;
 
 /// Identifies one framework subscription stream (one HTTP response).
 pub type ConnId = u64;

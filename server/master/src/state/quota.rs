@@ -52,12 +52,9 @@ impl Master {
     pub(super) fn update_quota(
         &mut self,
         now: Duration,
-        update: Option<call::UpdateQuota>,
+        update: call::UpdateQuota,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let update = update.ok_or_else(|| {
-            CallError::BadRequest("Expecting 'update_quota' to be present".into())
-        })?;
         let mut seen = std::collections::BTreeSet::new();
         for config in &update.quota_configs {
             if !seen.insert(config.role.as_str()) {
@@ -160,8 +157,8 @@ impl Master {
         for config in configs {
             tracing::info!(
                 role = %config.role,
-                guarantees = ?sorted(&config.guarantees),
-                limits = ?sorted(&config.limits),
+                guarantees = ?sorted_amounts(&config.guarantees),
+                limits = ?sorted_amounts(&config.limits),
                 "operator sets the role's quota"
             );
             actions.push(Action::Persist(ops::set_quota(&config)));
@@ -227,7 +224,8 @@ fn is_default(config: &QuotaConfig) -> bool {
     config.guarantees.is_empty() && config.limits.is_empty()
 }
 
-fn sorted(amounts: &Amounts) -> BTreeMap<&str, f64> {
+/// A quota's amounts by resource name, in name order.
+pub fn sorted_amounts(amounts: &Amounts) -> BTreeMap<&str, f64> {
     amounts.iter().map(|(n, s)| (n.as_str(), s.value)).collect()
 }
 
@@ -330,7 +328,7 @@ fn quota_info(config: &QuotaConfig) -> QuotaInfo {
     QuotaInfo {
         role: Some(config.role.clone()),
         principal: None,
-        guarantee: sorted(&config.guarantees)
+        guarantee: sorted_amounts(&config.guarantees)
             .into_iter()
             .map(|(name, value)| v1::Resource {
                 name: name.to_string(),

@@ -63,12 +63,9 @@ impl Master {
     /// UPDATE_WEIGHTS: every weight is checked before any is set.
     pub(super) fn update_weights(
         &mut self,
-        update: Option<call::UpdateWeights>,
+        update: call::UpdateWeights,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        let update = update.ok_or_else(|| {
-            CallError::BadRequest("Expecting 'update_weights' to be present".into())
-        })?;
         let weights = checked(&update)?;
         for (role, weight) in weights {
             tracing::info!(role, weight, "operator sets the role's weight");

@@ -1,9 +1,10 @@
 //! `meseta roles`: the operator API's GET_ROLES and GET_QUOTA as one table:
 //! each role's weight, frameworks, what it holds, and its quota.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::process::ExitCode;
 
+use meseta_master::state::sorted_amounts;
 use meseta_proto::master::call;
 use meseta_proto::resources::scalar_total;
 use meseta_proto::{json, v1};
@@ -20,7 +21,7 @@ pub struct RolesArgs {
 
 /// `cpus:4 mem:1024`, names in order; `-` when there are none.
 fn amounts(list: &HashMap<String, v1::value::Scalar>) -> String {
-    let sorted: BTreeMap<&String, f64> = list.iter().map(|(n, s)| (n, s.value)).collect();
+    let sorted = sorted_amounts(list);
     if sorted.is_empty() {
         return "-".into();
     }

@@ -137,6 +137,15 @@ pub(super) async fn change(master: &MasterHandle, call: Call) -> Result<(), Call
     done.await.map_err(|_| shutting_down())?
 }
 
+/// A REST-like endpoint's answer to a change: `200` once it is persisted,
+/// the refusal's status and reason otherwise.
+pub(super) async fn performed(master: &MasterHandle, call: Call) -> Response {
+    match change(master, call).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(refused) => refusal(refused),
+    }
+}
+
 /// LIST_FILES and READ_FILE (the master's own files).
 fn files(
     master: &MasterHandle,

@@ -73,23 +73,32 @@ impl Master {
                 }
             }
             call::Type::UpdateWeights => {
-                self.update_weights(call.update_weights, &mut actions)?;
+                let update = call
+                    .update_weights
+                    .ok_or_else(|| missing("update_weights"))?;
+                self.update_weights(update, &mut actions)?;
             }
             call::Type::UpdateMaintenanceSchedule => {
-                self.update_maintenance_schedule(
-                    now,
-                    call.update_maintenance_schedule,
-                    &mut actions,
-                )?;
+                let update = call
+                    .update_maintenance_schedule
+                    .ok_or_else(|| missing("update_maintenance_schedule"))?;
+                self.update_maintenance_schedule(now, update.schedule, &mut actions)?;
             }
             call::Type::StartMaintenance => {
-                self.start_maintenance(now, call.start_maintenance, &mut actions)?;
+                let start = call
+                    .start_maintenance
+                    .ok_or_else(|| missing("start_maintenance"))?;
+                self.start_maintenance(now, start.machines, &mut actions)?;
             }
             call::Type::StopMaintenance => {
-                self.stop_maintenance(call.stop_maintenance, &mut actions)?;
+                let stop = call
+                    .stop_maintenance
+                    .ok_or_else(|| missing("stop_maintenance"))?;
+                self.stop_maintenance(stop.machines, &mut actions)?;
             }
             call::Type::UpdateQuota => {
-                self.update_quota(now, call.update_quota, &mut actions)?;
+                let update = call.update_quota.ok_or_else(|| missing("update_quota"))?;
+                self.update_quota(now, update, &mut actions)?;
             }
             call::Type::SetQuota => {
                 let request = call.set_quota.ok_or_else(|| missing("set_quota"))?;
