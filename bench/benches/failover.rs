@@ -25,6 +25,10 @@
 //! tasks onto the simulated agents (they stay running), so that "all
 //! agents back" also means every task is back in the new leader's books;
 //! the leader's resident memory is printed before the first kill.
+//! `MESETA_BENCH_SIM_NICE=19` runs `sim-agents` at that nice value: the
+//! agents then take only the CPU the masters leave, as agents on their own
+//! machines would (on this 2-core machine, 40,000 of them re-registering
+//! take about 40 % of it at nice 0).
 //! `MESETA_BENCH_KEEP=1` keeps the masters' logs and work directories.
 
 use std::path::PathBuf;
@@ -73,21 +77,21 @@ fn main() {
         eprintln!("failover bench: ZooKeeper cannot run here ({reason}); skipped");
         return;
     }
-    let runs: usize = std::env::var("MESETA_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let runs = env_number("MESETA_BENCH_RUNS", 5);
     let sessions =
         std::env::var("MESETA_BENCH_ZK_SESSIONS").unwrap_or_else(|_| "2secs,10secs".into());
-    let simulated: usize = std::env::var("MESETA_BENCH_SIM_AGENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let tasks: usize = std::env::var("MESETA_BENCH_SIM_TASKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    println!("master failover: 3 masters, 2 agents (+{simulated} simulated), 1 framework via zk://; SIGKILL the leader, {runs} runs each");
+    let shape = Shape {
+        simulated: env_number("MESETA_BENCH_SIM_AGENTS", 0),
+        tasks: env_number("MESETA_BENCH_SIM_TASKS", 0),
+        sim_nice: env_number("MESETA_BENCH_SIM_NICE", 0),
+    };
+    let Shape {
+        simulated,
+        sim_nice,
+        ..
+    } = shape;
+    println!("master failover: 3 masters, 2 agents (+{simulated} simulated), 1 framework via zk://; SIGKILL the leader, {runs} runs each{}",
+        if simulated > 0 { format!("; sim-agents at nice {sim_nice}") } else { String::new() });
     println!(
         "{:>12} {:>26} {:>26} {:>26}",
         "zk session",
@@ -96,7 +100,7 @@ fn main() {
         "all agents back s"
     );
     for session in sessions.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (resubscribed, offered, all_back) = scenario(&binary, session, runs, simulated, tasks);
+        let (resubscribed, offered, all_back) = scenario(&binary, session, runs, &shape);
         println!(
             "{:>12} {:>26} {:>26} {:>26}",
             session,
@@ -161,13 +165,32 @@ fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The simulated load: agents, the tasks they hold, and `sim-agents`' nice
+/// value.
+struct Shape {
+    simulated: usize,
+    tasks: usize,
+    sim_nice: usize,
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn scenario(
     binary: &PathBuf,
     session: &str,
     runs: usize,
-    simulated: usize,
-    tasks: usize,
+    shape: &Shape,
 ) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
+    let &Shape {
+        simulated,
+        tasks,
+        sim_nice,
+    } = shape;
     let mut root = tempfile::tempdir().expect("temp dir");
     if std::env::var_os("MESETA_BENCH_KEEP").is_some() {
         root.disable_cleanup(true);
@@ -193,7 +216,9 @@ fn scenario(
     let agents = simulated + 2;
     let _simulated = (simulated > 0).then(|| {
         let tool = binary.with_file_name("sim-agents");
-        let child = std::process::Command::new(&tool)
+        let child = std::process::Command::new("nice")
+            .args(["-n", &sim_nice.to_string()])
+            .arg(&tool)
             .args(["--master", &zk, "--agents", &simulated.to_string()])
             .args(["--resources", "cpus:8;mem:16384", "--report-every", "3600"])
             .stdout(std::process::Stdio::null())
