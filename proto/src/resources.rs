@@ -1,8 +1,10 @@
 //! Building and reading `mesos.v1.Resource` lists, and parsing the
 //! `--resources` / `--attributes` flag syntax Mesos operators know:
 //! `cpus:4;mem:8192;disk:10000;ports:[31000-32000]` and `rack:r1;zone:a`.
+//! A resource may name the role it is statically reserved for, as in
+//! `cpus(ml):4;mem(ml):8192` (`*`, or no role, is unreserved).
 
-use crate::v1::{value, Attribute, Resource, Value};
+use crate::v1::{resource, value, Attribute, Resource, Value};
 
 /// Errors parsing the flag syntax.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -25,6 +27,14 @@ pub enum ParseError {
         name: String,
         /// Offending text.
         value: String,
+    },
+    /// A reservation role is malformed (`cpus(ml):4` reserves for `ml`).
+    #[error("resource {item:?}: {why}")]
+    Role {
+        /// The resource's name as written.
+        item: String,
+        /// Which rule it breaks.
+        why: String,
     },
 }
 
@@ -113,22 +123,85 @@ pub fn parse_resources(text: &str) -> Result<Vec<Resource>, ParseError> {
     items(text)
         .map(|item| {
             let (name, value) = item?;
-            if value.starts_with('[') {
-                return Ok(ranges(name, &parse_ranges(name, value)?));
+            let (name, role) = split_role(name)?;
+            let mut parsed = parse_value(name, value)?;
+            if let Some(role) = role {
+                parsed.reservations = vec![resource::ReservationInfo {
+                    r#type: Some(resource::reservation_info::Type::Static as i32),
+                    role: Some(role.to_string()),
+                    ..Default::default()
+                }];
             }
-            let amount: f64 = value.parse().map_err(|_| ParseError::Scalar {
-                name: name.to_string(),
-                value: value.to_string(),
-            })?;
-            if !amount.is_finite() || amount < 0.0 {
-                return Err(ParseError::Scalar {
-                    name: name.to_string(),
-                    value: value.to_string(),
-                });
-            }
-            Ok(scalar(name, amount))
+            Ok(parsed)
         })
         .collect()
+}
+
+/// `cpus(ml)` into `cpus` and the role `ml`; `cpus` and `cpus(*)` have none.
+fn split_role(name: &str) -> Result<(&str, Option<&str>), ParseError> {
+    let Some((bare, rest)) = name.split_once('(') else {
+        return Ok((name, None));
+    };
+    let bad = |why: String| ParseError::Role {
+        item: name.to_string(),
+        why,
+    };
+    let role = rest
+        .strip_suffix(')')
+        .ok_or_else(|| bad("expected NAME(ROLE)".into()))?
+        .trim();
+    let bare = bare.trim();
+    if bare.is_empty() {
+        return Err(bad("the resource has no name".into()));
+    }
+    crate::roles::validate(role).map_err(bad)?;
+    Ok((bare, (role != "*").then_some(role)))
+}
+
+fn parse_value(name: &str, value: &str) -> Result<Resource, ParseError> {
+    if value.starts_with('[') {
+        return Ok(ranges(name, &parse_ranges(name, value)?));
+    }
+    let bad = || ParseError::Scalar {
+        name: name.to_string(),
+        value: value.to_string(),
+    };
+    let amount: f64 = value.parse().map_err(|_| bad())?;
+    if !amount.is_finite() || amount < 0.0 {
+        return Err(bad());
+    }
+    Ok(scalar(name, amount))
+}
+
+/// Rewrites reserved entries in the format frameworks without the
+/// `RESERVATION_REFINEMENT` capability read: the role in `role`, and a
+/// dynamic reservation's principal and labels in `reservation`, instead
+/// of the `reservations` stack. Entries refined more than once have no
+/// such form and are left as they are.
+#[allow(deprecated)]
+pub fn to_pre_refinement(resources: &mut [Resource]) {
+    for r in resources.iter_mut().filter(|r| r.reservations.len() == 1) {
+        let only = r.reservations.remove(0);
+        let dynamic = only.r#type == Some(resource::reservation_info::Type::Dynamic as i32);
+        r.role = only.role;
+        if dynamic {
+            r.reservation = Some(Box::new(resource::ReservationInfo {
+                principal: only.principal,
+                labels: only.labels,
+                ..Default::default()
+            }));
+        }
+    }
+}
+
+/// The role a resource is reserved for (the last of its reservations, or
+/// the pre-refinement `role` field); `None` when unreserved.
+#[allow(deprecated)]
+pub fn reserved_role(resource: &Resource) -> Option<&str> {
+    match resource.reservations.last() {
+        Some(last) => last.role.as_deref(),
+        None => resource.role.as_deref().filter(|role| *role != "*"),
+    }
 }
 
 /// Parses `rack:r1;zone:a;level:3` into attributes (numbers become scalars).
@@ -221,6 +294,30 @@ mod tests {
         assert!(parse_resources("cpus:-1").is_err());
         assert!(parse_resources("ports:[5-1]").is_err());
         assert!(parse_resources("ports:31000-32000").is_err());
+    }
+
+    #[test]
+    fn static_reservations_name_their_role() {
+        let r = parse_resources("cpus(ml):4;mem(eng/web):512;disk(*):10;cpus:1").unwrap();
+        let roles: Vec<Option<&str>> = r.iter().map(reserved_role).collect();
+        assert_eq!(roles, [Some("ml"), Some("eng/web"), None, None]);
+        assert_eq!(r[0].name, "cpus");
+        assert_eq!(
+            r[0].reservations[0].r#type,
+            Some(resource::reservation_info::Type::Static as i32)
+        );
+        for bad in [
+            "cpus(ml:4",
+            "cpus():4",
+            "(ml):4",
+            "cpus(a b):1",
+            "cpus(/x):1",
+        ] {
+            assert!(
+                matches!(parse_resources(bad), Err(ParseError::Role { .. })),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub mod testkit;
 pub use allocator::Allocator;
 pub use constraints::{AgentProfile, OfferConstraints};
 pub use quota::Quota;
-pub use resources::Resources;
+pub use resources::{Reservation, Resources};
 
 /// Parse errors of [`Resources::parse`] (the operator flag syntax).
 pub use meseta_proto::resources::ParseError;

@@ -13,8 +13,9 @@
 //!    not filtered
 //!    this agent (and, for an agent with GPUs, is GPU-capable; with offer
 //!    constraints, is content with this agent) receives the
-//!    free pool, cut down to its role's limits and to the headroom (see
-//!    [`crate::quota`]). Its share (and its role's) grows at once, so the
+//!    free pool, less what is reserved for other roles (resources reserved
+//!    for a role go to it and the roles below it only), cut down to its
+//!    role's limits and to the headroom (see [`crate::quota`]). Its share (and its role's) grows at once, so the
 //!    next agent goes to whoever is now lowest. What a cut leaves goes to
 //!    the next framework in the walk.
 //!
@@ -196,10 +197,14 @@ impl Allocator {
         let free = &self.agents.get(agent)?.free;
         let role = self.frameworks.get(fw)?.role;
         let limited = self.chain(role).any(|r| r.quota.is_some());
-        if !limited && headroom.is_none() {
-            return Some((free.clone(), true));
-        }
-        let mut offer = free.clone();
+        let mut offer = if free.reserved_parts().is_empty() {
+            if !limited && headroom.is_none() {
+                return Some((free.clone(), true));
+            }
+            free.clone()
+        } else {
+            free.for_role(&self.roles.get(role)?.name)
+        };
         for r in self.chain(role) {
             if let Some(q) = &r.quota {
                 q.cap_to_limits(&mut offer, &r.subtree.allocated);

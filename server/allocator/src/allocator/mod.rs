@@ -6,6 +6,7 @@
 //! recovering resources, which keeps agents, frameworks and roles
 //! consistent), [`quota`] (guarantees, limits and headroom),
 //! [`constrained`] (agents' profiles and frameworks' offer constraints),
+//! [`conversions`] (reservations made and undone in place),
 //! [`tree`] (roles below roles) and [`cycle`] (the allocation loop).
 //!
 //! A framework takes part once per role it is subscribed to: each
@@ -35,6 +36,7 @@
 mod accounting;
 mod agents;
 mod constrained;
+mod conversions;
 mod cycle;
 mod frameworks;
 mod quota;

@@ -6,48 +6,103 @@
 //! allocation loop never sees protobuf.
 
 use std::fmt;
+use std::sync::Arc;
 
 use meseta_proto::resources as wire;
 use meseta_proto::v1::{resource, value, Resource};
 
-use super::{from_milli, to_milli, RangeSet, Resources, KNOWN};
+use super::{from_milli, to_milli, RangeSet, Reservation, Resources, KNOWN};
+
+/// The reservation of one Mesos resource entry: its `reservations` stack,
+/// or a stack of one made from the pre-refinement `role` and
+/// `reservation` fields (static without `reservation`, dynamic with it).
+#[allow(deprecated)]
+fn reservation_of(r: &Resource) -> Option<Reservation> {
+    if !r.reservations.is_empty() {
+        return Reservation::of_stack(&r.reservations);
+    }
+    let role = r.role.as_deref().filter(|role| *role != "*")?;
+    let (kind, principal, labels) = match r.reservation.as_deref() {
+        Some(dynamic) => (
+            resource::reservation_info::Type::Dynamic,
+            dynamic.principal.clone(),
+            dynamic.labels.clone(),
+        ),
+        None => (resource::reservation_info::Type::Static, None, None),
+    };
+    Reservation::of_stack(&[resource::ReservationInfo {
+        r#type: Some(kind as i32),
+        role: Some(role.to_string()),
+        principal,
+        labels,
+    }])
+}
 
 impl Resources {
     /// Folds a Mesos resource list into one vector. Scalars are rounded to
     /// thousandths; malformed entries (a type without its value, negative or
-    /// non-finite scalars, ranges with `begin > end`) are skipped. Roles,
-    /// reservations and other metadata are not modelled and are ignored.
+    /// non-finite scalars, ranges with `begin > end`) are skipped.
+    /// Reservations (the `reservations` stack, or the older `role` and
+    /// `reservation` fields) are kept; other metadata is ignored.
     pub fn from_mesos(list: &[Resource]) -> Resources {
         let mut out = Resources::new();
         for r in list {
-            match value::Type::try_from(r.r#type) {
-                Ok(value::Type::Scalar) => {
-                    if let Some(s) = &r.scalar {
-                        out.add_scalar_milli(&r.name, to_milli(s.value));
-                    }
+            match reservation_of(r) {
+                None => out.add_entry(r),
+                Some(reservation) => {
+                    let mut piece = Resources::new();
+                    piece.add_entry(r);
+                    out.add_reserved(Arc::new(reservation), &piece);
                 }
-                Ok(value::Type::Ranges) => {
-                    if let Some(rs) = &r.ranges {
-                        let set = RangeSet::from_spans(rs.range.iter().map(|x| (x.begin, x.end)));
-                        out.add_ranges(&r.name, set);
-                    }
-                }
-                Ok(value::Type::Set) => {
-                    if let Some(s) = &r.set {
-                        out.add_set_items(&r.name, s.item.iter().cloned());
-                    }
-                }
-                Ok(value::Type::Text) | Err(_) => {}
             }
         }
         out
     }
 
+    fn add_entry(&mut self, r: &Resource) {
+        match value::Type::try_from(r.r#type) {
+            Ok(value::Type::Scalar) => {
+                if let Some(s) = &r.scalar {
+                    self.add_scalar_milli(&r.name, to_milli(s.value));
+                }
+            }
+            Ok(value::Type::Ranges) => {
+                if let Some(rs) = &r.ranges {
+                    let set = RangeSet::from_spans(rs.range.iter().map(|x| (x.begin, x.end)));
+                    self.add_ranges(&r.name, set);
+                }
+            }
+            Ok(value::Type::Set) => {
+                if let Some(s) = &r.set {
+                    self.add_set_items(&r.name, s.item.iter().cloned());
+                }
+            }
+            Ok(value::Type::Text) | Err(_) => {}
+        }
+    }
+
     /// The Mesos form of these resources as allocated to `role`: each entry
     /// carries `allocation_info.role = role` and leaves the deprecated `role`
-    /// field unset (so it reads as `*`). Order: cpus, mem, disk, gpus, other
-    /// scalars, ranges, sets (each group by name).
+    /// field unset (so it reads as `*`); reserved entries carry their
+    /// `reservations` stack. Order: the unreserved resources, then each
+    /// reservation's; within each, cpus, mem, disk, gpus, other scalars,
+    /// ranges, sets (each group by name).
     pub fn to_mesos(&self, role: &str) -> Vec<Resource> {
+        if self.reserved.is_none() {
+            return self.plain_to_mesos(role);
+        }
+        let mut out = self.unreserved().plain_to_mesos(role);
+        for (reservation, part) in self.reserved_parts() {
+            let stack = reservation.stack();
+            out.extend(part.plain_to_mesos(role).into_iter().map(|mut r| {
+                r.reservations = stack.clone();
+                r
+            }));
+        }
+        out
+    }
+
+    fn plain_to_mesos(&self, role: &str) -> Vec<Resource> {
         let info = || {
             Some(resource::AllocationInfo {
                 role: Some(role.to_string()),
@@ -89,32 +144,46 @@ impl Resources {
     }
 }
 
-/// `cpus:0.5; mem:128; ports:[31000-31002, 31005-31005]; zones:{a, b}`.
+/// `cpus:0.5; mem:128; ports:[31000-31002, 31005-31005]; zones:{a, b}`,
+/// reserved parts as `cpus(ml):4`.
 impl fmt::Display for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
+        if self.reserved.is_none() {
+            return self.write_plain(f, "", &mut first);
+        }
+        self.unreserved().write_plain(f, "", &mut first)?;
+        for (reservation, part) in self.reserved_parts() {
+            part.write_plain(f, &format!("({})", reservation.role), &mut first)?;
+        }
+        Ok(())
+    }
+}
+
+impl Resources {
+    fn write_plain(&self, f: &mut fmt::Formatter<'_>, tag: &str, first: &mut bool) -> fmt::Result {
         let mut sep = |f: &mut fmt::Formatter<'_>| {
-            let s = if first { "" } else { "; " };
-            first = false;
+            let s = if *first { "" } else { "; " };
+            *first = false;
             f.write_str(s)
         };
         for (name, v) in KNOWN.iter().zip(self.known).filter(|(_, v)| *v > 0) {
             sep(f)?;
-            write!(f, "{name}:{}", from_milli(v))?;
+            write!(f, "{name}{tag}:{}", from_milli(v))?;
         }
         let extra = self.extra();
         for (name, v) in &extra.other {
             sep(f)?;
-            write!(f, "{name}:{}", from_milli(*v))?;
+            write!(f, "{name}{tag}:{}", from_milli(*v))?;
         }
         for (name, r) in &extra.ranges {
             sep(f)?;
             let spans: Vec<String> = r.spans().iter().map(|(b, e)| format!("{b}-{e}")).collect();
-            write!(f, "{name}:[{}]", spans.join(", "))?;
+            write!(f, "{name}{tag}:[{}]", spans.join(", "))?;
         }
         for (name, items) in &extra.sets {
             sep(f)?;
-            write!(f, "{name}:{{{}}}", items.join(", "))?;
+            write!(f, "{name}{tag}:{{{}}}", items.join(", "))?;
         }
         Ok(())
     }
@@ -171,6 +240,34 @@ mod tests {
             },
         ];
         assert!(Resources::from_mesos(&list).is_empty());
+    }
+
+    #[test]
+    fn mesos_reservations_round_trip() {
+        let r = Resources::parse("cpus:1;cpus(ml):4;mem(ml):512;cpus(eng/web):2")
+            .expect("valid flag text");
+        assert_eq!(r.scalar("cpus"), 7.0);
+        assert_eq!(
+            r.to_string(),
+            "cpus:1; cpus(eng/web):2; cpus(ml):4; mem(ml):512"
+        );
+        let back = r.to_mesos("ml");
+        assert_eq!(Resources::from_mesos(&back), r);
+        let ml: Vec<_> = back
+            .iter()
+            .filter(|x| wire::reserved_role(x) == Some("ml"))
+            .collect();
+        assert_eq!(ml.len(), 2);
+        // The pre-refinement form of the same static reservation is the same.
+        #[allow(deprecated)]
+        let legacy = Resource {
+            role: Some("ml".into()),
+            ..wire::scalar("cpus", 4.0)
+        };
+        let mut mine = Resources::new();
+        mine.add(&Resources::from_mesos(&[legacy]));
+        assert!(r.contains(&mine));
+        assert!(!r.contains(&Resources::new().with_scalar("cpus", 2.0)));
     }
 
     #[test]

@@ -21,15 +21,19 @@
 //!   and each list is sorted by name with unique names;
 //! * no amount is negative: [`Resources::subtract`] saturates at zero.
 //!
-//! Reservations, revocable resources and disk infos are not modelled yet:
-//! [`Resources::from_mesos`] folds them into the unreserved pool.
+//! Reserved resources are part of the totals, with a breakdown of which
+//! part is reserved to whom beside them (see [`reserved`]). Revocable
+//! resources and disk infos are not modelled yet: [`Resources::from_mesos`]
+//! folds them into the unreserved pool.
 
 mod mesos;
 mod ranges;
+mod reserved;
 
 use std::sync::Arc;
 
 use ranges::RangeSet;
+pub use reserved::Reservation;
 
 /// Names of the scalars kept in the fixed array, in array order.
 pub(crate) const KNOWN: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
@@ -45,6 +49,7 @@ pub(crate) const MILLI: i64 = 1000;
 pub struct Resources {
     known: [i64; KNOWN.len()],
     extra: Option<Arc<Extra>>,
+    reserved: Option<Arc<reserved::Reserved>>,
 }
 
 /// The less common resources, shared between clones until one is changed.
@@ -168,6 +173,11 @@ impl Resources {
     /// Whether `other ⊆ self`: every scalar of `other` is <= ours, every range
     /// and set of `other` is a subset of ours.
     pub fn contains(&self, other: &Resources) -> bool {
+        self.totals_contain(other)
+            && ((self.reserved.is_none() && other.reserved.is_none()) || self.parts_contain(other))
+    }
+
+    fn totals_contain(&self, other: &Resources) -> bool {
         if !self.known.iter().zip(&other.known).all(|(a, b)| a >= b) {
             return false;
         }
@@ -192,6 +202,13 @@ impl Resources {
 
     /// `self += other` (ranges and sets: union).
     pub fn add(&mut self, other: &Resources) {
+        self.add_totals(other);
+        if other.reserved.is_some() {
+            self.add_parts(other);
+        }
+    }
+
+    fn add_totals(&mut self, other: &Resources) {
         self.add_known(other);
         let Some(theirs) = &other.extra else {
             return;
@@ -215,6 +232,12 @@ impl Resources {
 
     /// `self -= other`, saturating at zero (ranges and sets: difference).
     pub fn subtract(&mut self, other: &Resources) {
+        self.subtract_parts(other);
+        self.subtract_totals(other);
+        self.fit_parts();
+    }
+
+    fn subtract_totals(&mut self, other: &Resources) {
         self.subtract_known(other);
         let (Some(mine), Some(theirs)) = (&self.extra, &other.extra) else {
             return;
@@ -293,6 +316,7 @@ impl Resources {
                 }
             }
         }
+        self.fit_parts();
     }
 
     /// Mesos's "allocatable" test: at least the minimum of cpus or of mem.
