@@ -365,6 +365,7 @@ fn describe(payload: &Payload) -> String {
                     format!("ReconcileTasks {} tasks", r.task_ids.len())
                 }
                 Some(Kind::FrameworkMessage(_)) => "FrameworkMessage".into(),
+                Some(Kind::CheckpointResources(_)) => "CheckpointResources".into(),
                 None => "empty".into(),
             }
         }

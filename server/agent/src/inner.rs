@@ -100,10 +100,11 @@ impl Inner {
 
     /// The `AgentInfo` we register with and hand to executors.
     pub fn agent_info(&self) -> v1::AgentInfo {
+        let resources = self.lock().resources.clone();
         v1::AgentInfo {
             hostname: self.settings.hostname.clone(),
             port: Some(i32::from(self.http_address.port())),
-            resources: self.settings.resources.clone(),
+            resources: resources.unwrap_or_else(|| self.settings.resources.clone()),
             attributes: self.settings.attributes.clone(),
             id: self.agent_id(),
             ..Default::default()

@@ -143,7 +143,8 @@ impl Agent {
             Box::new(FileJournal::new(meta.clone(), Arc::clone(&sealed))),
         );
         let checkpointer = Checkpointer::new(meta, sealed);
-        let state = AgentState::new(agent_id, updates, checkpointer);
+        let mut state = AgentState::new(agent_id, updates, checkpointer);
+        state.resources = layout.read_resources(&settings.resources);
         let recovered =
             recovery::recover(&settings, &layout, containerizer.as_ref(), state, loaded).await;
         let mut state = recovered.state;

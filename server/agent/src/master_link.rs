@@ -211,8 +211,30 @@ impl Inner {
             K::FrameworkMessage(message) => self.framework_message(message),
             K::ShutdownFramework(request) => self.shutdown_framework(&request.framework_id),
             K::ReconcileTasks(request) => self.reconcile(request),
+            K::CheckpointResources(update) => self.keep_resources(update.total),
             K::Registered(_) | K::Refused(_) | K::Ping(_) => {}
         }
+    }
+
+    /// The master made or undid a dynamic reservation: the agent keeps its
+    /// new resources (on disk first) and registers with them from now on.
+    fn keep_resources(&self, total: Vec<v1::Resource>) {
+        let described = meseta_proto::resources::describe(&total);
+        if let Err(e) = self
+            .layout
+            .write_resources(&self.settings.resources, &total)
+        {
+            tracing::error!(error = %e, resources = %described, "cannot keep the resources the master sent; a restart will register without its reservations");
+        }
+        let checkpoint = {
+            let mut state = self.lock();
+            state.resources = Some(total);
+            state.checkpoint.clone()
+        };
+        if let Err(e) = checkpoint.write_agent_info(&self.agent_info()) {
+            tracing::error!(error = %e, "cannot checkpoint the agent's new resources");
+        }
+        tracing::info!(resources = %described, "the master changed this agent's reservations");
     }
 
     /// Saves the ID, starts sending upstream, resends pending updates.

@@ -82,7 +82,11 @@ pub(crate) struct Recovered {
 }
 
 /// Why the checkpointed agent cannot be taken back, if it cannot.
-fn incompatibility(settings: &Settings, saved: &v1::AgentInfo) -> Option<String> {
+fn incompatibility(
+    settings: &Settings,
+    resources: &[v1::Resource],
+    saved: &v1::AgentInfo,
+) -> Option<String> {
     fn normal<M: prost::Message + prost::Name>(items: &[M]) -> Vec<String> {
         let mut out: Vec<String> = items
             .iter()
@@ -98,11 +102,11 @@ fn incompatibility(settings: &Settings, saved: &v1::AgentInfo) -> Option<String>
             saved.hostname, settings.hostname
         ));
     }
-    if normal(&saved.resources) != normal(&settings.resources) {
+    if normal(&saved.resources) != normal(resources) {
         changes.push(format!(
             "resources {} are now {}",
             describe(&saved.resources),
-            describe(&settings.resources)
+            describe(resources)
         ));
     }
     if normal(&saved.attributes) != normal(&settings.attributes) {
@@ -124,7 +128,11 @@ pub(crate) async fn recover(
         (_, RecoverMode::Cleanup) if !loaded.is_empty() || saved_id.is_some() => {
             Some("--recover=cleanup".to_string())
         }
-        (Some(saved), _) => incompatibility(settings, saved),
+        (Some(saved), _) => incompatibility(
+            settings,
+            state.resources.as_deref().unwrap_or(&settings.resources),
+            saved,
+        ),
         _ => None,
     };
     let requests: Vec<RecoverRequest> = loaded
@@ -162,6 +170,7 @@ pub(crate) async fn recover(
         }
         set_aside(layout, saved_id.as_ref());
         state.agent_id = None;
+        state.resources = None;
         return Recovered {
             state,
             previous_agent_id: saved_id,
@@ -467,14 +476,17 @@ mod tests {
             ..Default::default()
         };
         let round_tripped: v1::AgentInfo = json::from_value(&json::to_value(&saved)).unwrap();
-        assert_eq!(incompatibility(&settings, &round_tripped), None);
+        assert_eq!(
+            incompatibility(&settings, &settings.resources, &round_tripped),
+            None
+        );
         let mut more = round_tripped.clone();
         more.resources = meseta_proto::resources::parse_resources("cpus:4;mem:100").unwrap();
-        let why = incompatibility(&settings, &more).unwrap();
+        let why = incompatibility(&settings, &settings.resources, &more).unwrap();
         assert!(why.contains("resources"), "{why}");
         let mut renamed = round_tripped;
         renamed.hostname = "other".into();
-        assert!(incompatibility(&settings, &renamed)
+        assert!(incompatibility(&settings, &settings.resources, &renamed)
             .unwrap()
             .contains("hostname"));
     }

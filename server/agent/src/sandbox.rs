@@ -17,6 +17,10 @@
 
 use std::path::{Path, PathBuf};
 
+use meseta_proto::cluster::CheckpointedResources;
+use meseta_proto::v1;
+use meseta_proto::Message;
+
 use crate::error::AgentError;
 
 /// Rejects IDs that are not a single, ordinary path component.
@@ -117,6 +121,50 @@ impl Layout {
         std::fs::create_dir_all(dir).map_err(|e| AgentError::io("cannot create", dir, e))?;
         let temporary = dir.join(".agent_id.tmp");
         std::fs::write(&temporary, agent_id)
+            .map_err(|e| AgentError::io("cannot write", &temporary, e))?;
+        std::fs::rename(&temporary, &path).map_err(|e| AgentError::io("cannot rename to", &path, e))
+    }
+
+    /// Where the agent keeps its resources as the master last sent them
+    /// (dynamic reservations made since it started with `flags`).
+    pub fn resources_file(&self) -> PathBuf {
+        self.meta_dir().join("resources")
+    }
+
+    /// The resources kept by an earlier run that started with the same
+    /// `flags`; `None` without such a file (or for other flags: the agent
+    /// then starts over, see [`crate::recovery`]).
+    pub fn read_resources(&self, flags: &[v1::Resource]) -> Option<Vec<v1::Resource>> {
+        let path = self.resources_file();
+        let bytes = std::fs::read(&path).ok()?;
+        match CheckpointedResources::decode(bytes.as_slice()) {
+            Ok(kept) if kept.flags == flags => Some(kept.total),
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "the kept reservations were made with other --resources; not used");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the kept resources; not used");
+                None
+            }
+        }
+    }
+
+    /// Keeps the agent's resources (temporary file, then rename).
+    pub fn write_resources(
+        &self,
+        flags: &[v1::Resource],
+        total: &[v1::Resource],
+    ) -> Result<(), AgentError> {
+        let path = self.resources_file();
+        let dir = path.parent().unwrap_or(&self.work_dir);
+        std::fs::create_dir_all(dir).map_err(|e| AgentError::io("cannot create", dir, e))?;
+        let kept = CheckpointedResources {
+            flags: flags.to_vec(),
+            total: total.to_vec(),
+        };
+        let temporary = dir.join(".resources.tmp");
+        std::fs::write(&temporary, kept.encode_to_vec())
             .map_err(|e| AgentError::io("cannot write", &temporary, e))?;
         std::fs::rename(&temporary, &path).map_err(|e| AgentError::io("cannot rename to", &path, e))
     }

@@ -253,6 +253,9 @@ pub(crate) struct AgentState {
     /// The ID this agent had before it discarded an incompatible
     /// checkpoint, until it registers anew.
     pub previous_agent_id: Option<v1::AgentId>,
+    /// Its resources as the master last sent them (after dynamic
+    /// reservations); `None`: as `--resources` says.
+    pub resources: Option<Vec<v1::Resource>>,
 }
 
 impl AgentState {
@@ -272,6 +275,7 @@ impl AgentState {
             counters: Counters::default(),
             checkpoint,
             previous_agent_id: None,
+            resources: None,
         }
     }
 

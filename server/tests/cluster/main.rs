@@ -31,6 +31,7 @@ mod operator_api;
 mod quota;
 mod raw_scheduler;
 mod registry;
+mod reservations;
 mod sim_agents;
 mod tasks;
 mod update_framework;

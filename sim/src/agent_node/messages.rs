@@ -118,6 +118,8 @@ impl AgentNode {
                 self.disk.tasks.retain(|(f, _), _| *f != fid);
                 truth.framework_shut_down(self.index, &fid);
             }
+            // The simulated frameworks make no reservations.
+            Kind::CheckpointResources(_) => {}
             Kind::ReconcileTasks(request) => {
                 let fid = request.framework_id.value.clone();
                 let known: Vec<v1::TaskStatus> = self

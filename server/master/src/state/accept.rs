@@ -1,5 +1,7 @@
 //! ACCEPT: validating LAUNCH and LAUNCH_GROUP operations against the offers
-//! they consume, creating tasks, and sending them to the agent.
+//! they consume, creating tasks, and sending them to the agent; RESERVE and
+//! UNRESERVE convert what is left of the offers in place (see
+//! [`super::reservations`]), in the order the operations come.
 //!
 //! Validation follows Mesos: a call with an unknown, stale or foreign offer
 //! drops every task in it (TASK_DROPPED, or TASK_LOST for frameworks that are
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use meseta_allocator::Resources;
 use meseta_proto::cluster::{master_message, MasterMessage, RunTasks};
-use meseta_proto::scheduler::call;
+use meseta_proto::scheduler::{call, event, Event};
 use meseta_proto::v1::{self, offer::operation::Type as OpType, task_status::Reason};
 
 use super::{Action, CallError, Master, TaskRecord};
@@ -199,6 +201,39 @@ impl Master {
                         }
                     }
                 }
+                Some(kind @ (OpType::Reserve | OpType::Unreserve)) => {
+                    let outcome = match (kind, operation.reserve, operation.unreserve) {
+                        (OpType::Reserve, Some(reserve), _) => self.reserve_in_offer(
+                            framework_id,
+                            &agent_id,
+                            reserve,
+                            &mut remaining,
+                            actions,
+                        ),
+                        (OpType::Unreserve, _, Some(unreserve)) => self.unreserve_in_offer(
+                            framework_id,
+                            &agent_id,
+                            unreserve,
+                            &mut remaining,
+                            actions,
+                        ),
+                        _ => Err(format!(
+                            "Expecting '{}' to be present",
+                            kind.as_str_name().to_lowercase()
+                        )),
+                    };
+                    if let Err(message) = &outcome {
+                        tracing::warn!(framework_id, agent_id, operation = kind.as_str_name(), %message, "offer operation refused");
+                    }
+                    self.operation_feedback(
+                        now,
+                        framework_id,
+                        &agent_id,
+                        operation.id,
+                        outcome.map(|c| c.converted),
+                        actions,
+                    );
+                }
                 other => {
                     tracing::warn!(framework_id, operation = ?other, "offer operation not supported yet; ignored");
                 }
@@ -213,6 +248,49 @@ impl Master {
         self.ask_back_if_draining(framework_id, &agent_id, now, actions);
         self.allocation_wanted = true;
         Ok(())
+    }
+
+    /// Tells the framework how an operation with an `id` ended
+    /// (OPERATION_FINISHED with what it converted, or OPERATION_ERROR with
+    /// why); operations without one get no feedback, as in Mesos. The
+    /// status has no `uuid`: it needs no acknowledgement.
+    fn operation_feedback(
+        &mut self,
+        now: Duration,
+        framework_id: &str,
+        agent_id: &str,
+        id: Option<v1::OperationId>,
+        outcome: Result<Vec<v1::Resource>, String>,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(operation_id) = id else {
+            return;
+        };
+        let (state, message, converted_resources) = match outcome {
+            Ok(converted) => (v1::OperationState::OperationFinished, None, converted),
+            Err(message) => (
+                v1::OperationState::OperationError,
+                Some(message),
+                Vec::new(),
+            ),
+        };
+        let event = Event {
+            r#type: Some(event::Type::UpdateOperationStatus as i32),
+            update_operation_status: Some(event::UpdateOperationStatus {
+                status: v1::OperationStatus {
+                    operation_id: Some(operation_id),
+                    state: state as i32,
+                    message,
+                    converted_resources,
+                    agent_id: Some(v1::AgentId {
+                        value: agent_id.to_string(),
+                    }),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        self.send(framework_id, event, now, actions);
     }
 
     /// Checks one task; returns the resources it consumes from the offer

@@ -378,10 +378,15 @@ impl Master {
         agent.last_ping = now;
         agent.reregistered_time = Some(now);
         self.hosts.add(&info.hostname, agent_id);
+        let reported_resources = info.resources.clone();
         agent.info = Arc::new(info);
         if let Some(address) = http_address {
             agent.http_address = address;
         }
+        self.resend_reservations(agent_id, &reported_resources, actions);
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
         let mut missing: Vec<(String, String)> = agent
             .tasks
             .iter()

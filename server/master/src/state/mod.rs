@@ -47,6 +47,7 @@ pub mod operator;
 mod quota;
 mod reconcile;
 mod recovery;
+mod reservations;
 pub mod snapshot;
 mod subscription;
 mod update_framework;

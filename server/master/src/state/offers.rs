@@ -25,10 +25,14 @@ impl Master {
             let Some(agent) = self.agents.get(&allocation.agent_id) else {
                 continue;
             };
-            let framework_ok = self
-                .frameworks
-                .get(&allocation.framework_id)
-                .is_some_and(|f| f.conn.is_some());
+            let framework = self.frameworks.get(&allocation.framework_id);
+            let framework_ok = framework.is_some_and(|f| f.conn.is_some());
+            let refinement = framework.is_some_and(|f| {
+                super::has_capability(
+                    &f.info,
+                    v1::framework_info::capability::Type::ReservationRefinement,
+                )
+            });
             if !framework_ok || !agent.active {
                 self.allocator.recover(
                     &allocation.framework_id,
@@ -53,6 +57,10 @@ impl Master {
                         .collect()
                 })
                 .unwrap_or_default();
+            let mut resources = allocation.resources.to_mesos(&allocation.role);
+            if !refinement {
+                meseta_proto::resources::to_pre_refinement(&mut resources);
+            }
             let offer = v1::Offer {
                 id: v1::OfferId {
                     value: offer_id.clone(),
@@ -66,7 +74,7 @@ impl Master {
                 hostname: agent.info.hostname.clone(),
                 url: agent_url(&agent.http_address),
                 domain: agent.info.domain.clone(),
-                resources: allocation.resources.to_mesos(&allocation.role),
+                resources,
                 attributes: agent.info.attributes.clone(),
                 executor_ids,
                 allocation_info: Some(v1::resource::AllocationInfo {

@@ -517,6 +517,7 @@ mod operator;
 mod quota;
 mod reconcile;
 mod registration;
+mod reservations;
 mod teardown;
 mod weights;
 mod worst_values;

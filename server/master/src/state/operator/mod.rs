@@ -1,8 +1,9 @@
 //! The operator API's calls that change the cluster: TEARDOWN a framework,
 //! MARK_AGENT_GONE, DEACTIVATE_AGENT, DRAIN_AGENT, REACTIVATE_AGENT,
 //! UPDATE_WEIGHTS, the quota calls (UPDATE_QUOTA, SET_QUOTA,
-//! REMOVE_QUOTA) and the maintenance calls (UPDATE_MAINTENANCE_SCHEDULE,
-//! START_MAINTENANCE, STOP_MAINTENANCE). Each names what
+//! REMOVE_QUOTA), the maintenance calls (UPDATE_MAINTENANCE_SCHEDULE,
+//! START_MAINTENANCE, STOP_MAINTENANCE) and RESERVE_RESOURCES /
+//! UNRESERVE_RESOURCES. Each names what
 //! it acts on; a name the master does not know is refused and changes
 //! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
 //! streams [`events`] of what changes.
@@ -132,6 +133,18 @@ impl Master {
                         self.allocation_wanted = true;
                     }
                 }
+            }
+            call::Type::ReserveResources => {
+                let reserve = call
+                    .reserve_resources
+                    .ok_or_else(|| missing("reserve_resources"))?;
+                self.reserve_resources(now, reserve, &mut actions)?;
+            }
+            call::Type::UnreserveResources => {
+                let unreserve = call
+                    .unreserve_resources
+                    .ok_or_else(|| missing("unreserve_resources"))?;
+                self.unreserve_resources(now, unreserve, &mut actions)?;
             }
             call::Type::Unknown => {
                 return Err(CallError::BadRequest(

@@ -1,0 +1,145 @@
+//! Reservations end to end: a static reservation from an agent's
+//! `--resources` is offered only to its role; a RESERVE made in an offer is
+//! kept by the agent, through both its and the master's restart, and
+//! an operator's UNRESERVE_RESOURCES gives it back to everyone.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::*;
+use meseta_proto::resources::reserved_role;
+use meseta_proto::v1::{self, resource::reservation_info, resource::ReservationInfo};
+
+fn in_role(name: &str, role: &str) -> v1::FrameworkInfo {
+    let mut info = framework_info(name, false);
+    info.roles = vec![role.into()];
+    info.principal = Some("alice".into());
+    info.capabilities.push(v1::framework_info::Capability {
+        r#type: Some(v1::framework_info::capability::Type::ReservationRefinement as i32),
+    });
+    info
+}
+
+fn reserved_cpus(offer: &v1::Offer, role: &str) -> f64 {
+    offer
+        .resources
+        .iter()
+        .filter(|r| r.name == "cpus" && reserved_role(r) == Some(role))
+        .filter_map(|r| r.scalar.as_ref())
+        .map(|s| s.value)
+        .sum()
+}
+
+/// Declined offers come back a moment later.
+fn briefly() -> Option<v1::Filters> {
+    Some(v1::Filters {
+        refuse_seconds: Some(0.1),
+    })
+}
+
+/// The agent's reserved cpus by role, as `/master/slaves` shows them.
+fn shown_reserved_cpus(master: &str, role: &str) -> Option<f64> {
+    let slaves = get_json(master, "/master/slaves").ok()?;
+    slaves["slaves"][0]["reserved_resources"][role]["cpus"].as_f64()
+}
+
+fn dynamic_cpus(role: &str, cpus: f64) -> Vec<v1::Resource> {
+    let mut list =
+        meseta_proto::resources::parse_resources(&format!("cpus:{cpus}")).expect("resources");
+    list[0].reservations = vec![ReservationInfo {
+        r#type: Some(reservation_info::Type::Dynamic as i32),
+        role: Some(role.into()),
+        principal: Some("alice".into()),
+        labels: None,
+    }];
+    list
+}
+
+#[test]
+fn reservations_go_to_their_role_and_survive_restarts() {
+    let mut tc = start_cluster(1, "cpus:2;mem:512;cpus(ml):1;mem(ml):256", &[]);
+    let master = tc.master();
+    wait_until(DEADLINE, "the static reservation shown", || {
+        shown_reserved_cpus(&master, "ml") == Some(1.0)
+    });
+
+    // Another role is offered the unreserved part only, again and again.
+    let mut web = TestFramework::start(&master, in_role("web", "web"));
+    for _ in 0..3 {
+        let offers = web.offers();
+        for offer in &offers {
+            assert_eq!(reserved_cpus(offer, "ml"), 0.0, "{offer:?}");
+            web.driver.decline_offer(&offer.id, briefly());
+        }
+    }
+    web.driver.stop(false);
+    drop(web);
+
+    // ml is offered its reservation and reserves one more cpu.
+    let mut ml = TestFramework::start(&master, in_role("trainer", "ml"));
+    let offer = loop {
+        let offers = ml.offers();
+        if let Some(offer) = offers.iter().find(|o| reserved_cpus(o, "ml") == 1.0) {
+            break offer.clone();
+        }
+        for offer in &offers {
+            ml.driver.decline_offer(&offer.id, briefly());
+        }
+    };
+    let reserve = v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Reserve as i32),
+        id: Some(v1::OperationId {
+            value: "reserve-1".into(),
+        }),
+        reserve: Some(v1::offer::operation::Reserve {
+            resources: dynamic_cpus("ml", 1.0),
+            source: Vec::new(),
+        }),
+        ..Default::default()
+    };
+    ml.driver
+        .accept_offers(std::slice::from_ref(&offer.id), vec![reserve], briefly());
+    wait_until(DEADLINE, "two cpus reserved for ml", || {
+        shown_reserved_cpus(&master, "ml") == Some(2.0)
+    });
+
+    // The agent keeps it: with the agent down, a restarted master knows
+    // nothing of it until the agent, restarted too, registers with it.
+    tc.cluster.kill_agent(0);
+    tc.restart_master_until_it_answers("/master/slaves");
+    let master = tc.master();
+    tc.cluster.restart_agent(0).expect("agent restarts");
+    wait_for_active_agent(&tc, None);
+    wait_until(DEADLINE, "the reservation back with the agent", || {
+        shown_reserved_cpus(&master, "ml") == Some(2.0)
+    });
+
+    // The operator gives the dynamic cpu back (it must be free: ml's
+    // outstanding offers are rescinded for it).
+    let agent_id = get_json(&master, "/master/slaves").expect("agents")["slaves"][0]["id"]
+        .as_str()
+        .expect("agent ID")
+        .to_string();
+    let resources: Vec<serde_json::Value> = dynamic_cpus("ml", 1.0)
+        .iter()
+        .map(meseta_proto::json::to_value)
+        .collect();
+    let unreserve = json!({"type": "UNRESERVE_RESOURCES", "unreserve_resources": {
+        "agent_id": {"value": agent_id}, "resources": resources}});
+    wait_until(DEADLINE, "UNRESERVE_RESOURCES accepted", || {
+        call_json(&master, unreserve.clone()).0 == 200
+    });
+    wait_until(Duration::from_secs(10), "one cpu reserved again", || {
+        shown_reserved_cpus(&master, "ml") == Some(1.0)
+    });
+    // A static reservation cannot be undone that way.
+    let mut static_cpu = meseta_proto::resources::parse_resources("cpus(ml):1").expect("resources");
+    static_cpu[0].allocation_info = None;
+    let refused = json!({"type": "UNRESERVE_RESOURCES", "unreserve_resources": {
+        "agent_id": {"value": agent_id},
+        "resources": [meseta_proto::json::to_value(&static_cpu[0])]}});
+    let (status, body) = call_json(&master, refused);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("static"), "{body}");
+}
