@@ -26,6 +26,10 @@ pub enum AgentError {
         source: std::io::Error,
     },
 
+    /// A task names a persistent volume this agent cannot give it.
+    #[error("persistent volume: {0}")]
+    Volume(String),
+
     /// This machine cannot isolate containers (not root, no usable
     /// cgroups): with the default isolation the agent falls back to plain
     /// processes; asked for explicitly, it stops.

@@ -179,7 +179,9 @@ impl Inner {
                     }
                     let container_id = new_container_id(None);
                     let sandbox = layout.run_dir(&agent_id.value, &fid, &tid, &container_id.value);
-                    if let Err(e) = create_sandbox(&sandbox) {
+                    if let Err(e) = create_sandbox(&sandbox).and_then(|()| {
+                        crate::volumes::link(layout.work_dir(), &sandbox, &task.resources)
+                    }) {
                         next.push(Next::Fail(
                             task.task_id.clone(),
                             TaskState::TaskFailed,
@@ -275,7 +277,9 @@ impl Inner {
                         let container_id = new_container_id(None);
                         let sandbox =
                             layout.run_dir(&agent_id.value, &fid, &eid, &container_id.value);
-                        if let Err(e) = create_sandbox(&sandbox) {
+                        if let Err(e) = create_sandbox(&sandbox).and_then(|()| {
+                            crate::volumes::link(layout.work_dir(), &sandbox, &task.resources)
+                        }) {
                             next.push(Next::Fail(
                                 task.task_id.clone(),
                                 TaskState::TaskFailed,
@@ -351,7 +355,9 @@ impl Inner {
                             let container_id = nested
                                 .unwrap_or_else(|| new_container_id(Some(&executor.container_id)));
                             let sandbox = executor.directory.join("tasks").join(&tid);
-                            if let Err(e) = create_sandbox(&sandbox) {
+                            if let Err(e) = create_sandbox(&sandbox).and_then(|()| {
+                                crate::volumes::link(layout.work_dir(), &sandbox, &task.resources)
+                            }) {
                                 next.push(Next::Fail(
                                     task.task_id.clone(),
                                     TaskState::TaskFailed,

@@ -49,6 +49,7 @@ mod sessions;
 mod state;
 pub mod status_updates;
 mod updates;
+mod volumes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -145,6 +146,9 @@ impl Agent {
         let checkpointer = Checkpointer::new(meta, sealed);
         let mut state = AgentState::new(agent_id, updates, checkpointer);
         state.resources = layout.read_resources(&settings.resources);
+        if let Some(kept) = &state.resources {
+            volumes::follow(layout.work_dir(), &[], kept);
+        }
         let recovered =
             recovery::recover(&settings, &layout, containerizer.as_ref(), state, loaded).await;
         let mut state = recovered.state;

@@ -216,8 +216,9 @@ impl Inner {
         }
     }
 
-    /// The master made or undid a dynamic reservation: the agent keeps its
-    /// new resources (on disk first) and registers with them from now on.
+    /// The master made or undid a dynamic reservation or a volume: the
+    /// agent keeps its new resources (on disk first), makes or deletes the
+    /// volumes' directories, and registers with them from now on.
     fn keep_resources(&self, total: Vec<v1::Resource>) {
         let described = meseta_proto::resources::describe(&total);
         if let Err(e) = self
@@ -226,6 +227,8 @@ impl Inner {
         {
             tracing::error!(error = %e, resources = %described, "cannot keep the resources the master sent; a restart will register without its reservations");
         }
+        let before = self.agent_info().resources;
+        crate::volumes::follow(self.layout.work_dir(), &before, &total);
         let checkpoint = {
             let mut state = self.lock();
             state.resources = Some(total);

@@ -103,6 +103,19 @@ fn reservations_go_to_their_role_and_survive_restarts() {
     wait_until(DEADLINE, "two cpus reserved for ml", || {
         shown_reserved_cpus(&master, "ml") == Some(2.0)
     });
+    // The master's view changes at once; the agent keeps the reservation
+    // when its CheckpointResources arrives.
+    let agent = get_json(&master, "/master/slaves").expect("agents")["slaves"][0]["pid"]
+        .as_str()
+        .and_then(|pid| pid.rsplit_once('@'))
+        .map(|(_, address)| address.to_string())
+        .expect("agent address");
+    wait_until(DEADLINE, "the agent to keep the reservation", || {
+        get_json(&agent, "/state")
+            .ok()
+            .and_then(|s| s["reserved_resources"]["ml"]["cpus"].as_f64())
+            == Some(2.0)
+    });
 
     // The agent keeps it: with the agent down, a restarted master knows
     // nothing of it until the agent, restarted too, registers with it.
@@ -142,4 +155,110 @@ fn reservations_go_to_their_role_and_survive_restarts() {
     let (status, body) = call_json(&master, refused);
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("static"), "{body}");
+}
+
+/// Reserved disk for `ml` made volume `v1`, seen at `data` in sandboxes.
+fn volume_v1() -> v1::Resource {
+    use v1::resource::{disk_info, DiskInfo};
+    v1::Resource {
+        reservations: vec![ReservationInfo {
+            r#type: Some(reservation_info::Type::Static as i32),
+            role: Some("ml".into()),
+            ..Default::default()
+        }],
+        disk: Some(Box::new(DiskInfo {
+            persistence: Some(disk_info::Persistence {
+                id: "v1".into(),
+                principal: Some("alice".into()),
+            }),
+            volume: Some(v1::Volume {
+                container_path: "data".into(),
+                mode: v1::volume::Mode::Rw as i32,
+                ..Default::default()
+            }),
+            source: None,
+        })),
+        ..meseta_proto::resources::scalar("disk", 64.0)
+    }
+}
+
+fn with_volume(id: &str, offer: &v1::Offer, command: &str) -> v1::TaskInfo {
+    let mut task = command_task(id, offer, command, "cpus:0.1;mem:32");
+    task.resources.push(volume_v1());
+    task
+}
+
+fn offer_with_volume(fw: &mut TestFramework) -> v1::Offer {
+    loop {
+        let offers = fw.offers();
+        let found = offers.iter().find(|o| {
+            o.resources.iter().any(|r| {
+                r.disk
+                    .as_ref()
+                    .and_then(|d| d.persistence.as_ref())
+                    .is_some_and(|p| p.id == "v1")
+            })
+        });
+        if let Some(offer) = found {
+            return offer.clone();
+        }
+        for offer in &offers {
+            fw.driver.decline_offer(&offer.id, briefly());
+        }
+    }
+}
+
+#[test]
+fn a_persistent_volume_keeps_its_data_for_the_next_task_across_an_agent_restart() {
+    let mut tc = start_cluster(1, "cpus:2;mem:512;disk(ml):100", &[]);
+    let master = tc.master();
+    let mut ml = TestFramework::start(&master, in_role("trainer", "ml"));
+    let offer = loop {
+        let offers = ml.offers();
+        if let Some(offer) = offers.iter().find(|o| {
+            o.resources
+                .iter()
+                .any(|r| r.name == "disk" && reserved_role(r) == Some("ml"))
+        }) {
+            break offer.clone();
+        }
+        for offer in &offers {
+            ml.driver.decline_offer(&offer.id, briefly());
+        }
+    };
+    let create = v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Create as i32),
+        create: Some(v1::offer::operation::Create {
+            volumes: vec![volume_v1()],
+        }),
+        ..Default::default()
+    };
+    let writer = with_volume("writer", &offer, "echo hello > data/greeting");
+    let launch = v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Launch as i32),
+        launch: Some(v1::offer::operation::Launch {
+            task_infos: vec![writer],
+        }),
+        ..Default::default()
+    };
+    ml.driver.accept_offers(
+        std::slice::from_ref(&offer.id),
+        vec![create, launch],
+        briefly(),
+    );
+    let ended = ml.terminal("writer");
+    assert_eq!(ended.state, v1::TaskState::TaskFinished as i32, "{ended:?}");
+
+    tc.cluster.restart_agent(0).expect("agent restarts");
+    wait_for_active_agent(&tc, None);
+    let offer = offer_with_volume(&mut ml);
+    let reader = with_volume("reader", &offer, "grep -q hello data/greeting");
+    ml.driver
+        .launch_tasks(std::slice::from_ref(&offer.id), vec![reader], briefly());
+    let ended = ml.terminal("reader");
+    assert_eq!(
+        ended.state,
+        v1::TaskState::TaskFinished as i32,
+        "the next task reads what the first wrote: {ended:?}"
+    );
 }

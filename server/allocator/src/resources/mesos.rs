@@ -19,7 +19,7 @@ use super::{from_milli, to_milli, RangeSet, Reservation, Resources, KNOWN};
 #[allow(deprecated)]
 fn reservation_of(r: &Resource) -> Option<Reservation> {
     if !r.reservations.is_empty() {
-        return Reservation::of_stack(&r.reservations);
+        return Reservation::of(&r.reservations, r.disk.as_deref());
     }
     let role = r.role.as_deref().filter(|role| *role != "*")?;
     let (kind, principal, labels) = match r.reservation.as_deref() {
@@ -30,12 +30,15 @@ fn reservation_of(r: &Resource) -> Option<Reservation> {
         ),
         None => (resource::reservation_info::Type::Static, None, None),
     };
-    Reservation::of_stack(&[resource::ReservationInfo {
-        r#type: Some(kind as i32),
-        role: Some(role.to_string()),
-        principal,
-        labels,
-    }])
+    Reservation::of(
+        &[resource::ReservationInfo {
+            r#type: Some(kind as i32),
+            role: Some(role.to_string()),
+            principal,
+            labels,
+        }],
+        r.disk.as_deref(),
+    )
 }
 
 impl Resources {
@@ -94,8 +97,12 @@ impl Resources {
         let mut out = self.unreserved().plain_to_mesos(role);
         for (reservation, part) in self.reserved_parts() {
             let stack = reservation.stack();
+            let disk = reservation.disk();
             out.extend(part.plain_to_mesos(role).into_iter().map(|mut r| {
                 r.reservations = stack.clone();
+                if r.name == "disk" {
+                    r.disk = disk.clone().map(Box::new);
+                }
                 r
             }));
         }
@@ -154,7 +161,11 @@ impl fmt::Display for Resources {
         }
         self.unreserved().write_plain(f, "", &mut first)?;
         for (reservation, part) in self.reserved_parts() {
-            part.write_plain(f, &format!("({})", reservation.role), &mut first)?;
+            let tag = match &reservation.volume {
+                Some(id) => format!("({})[{id}]", reservation.role),
+                None => format!("({})", reservation.role),
+            };
+            part.write_plain(f, &tag, &mut first)?;
         }
         Ok(())
     }

@@ -14,40 +14,64 @@
 
 use std::sync::Arc;
 
-use meseta_proto::v1::{resource::ReservationInfo, Resource};
+use meseta_proto::v1::resource::{DiskInfo, ReservationInfo};
+use meseta_proto::v1::Resource;
 use meseta_proto::Message;
 
 use super::Resources;
 
-/// One reservation: the role it is for and its whole `reservations` stack.
+/// One reservation: the role it is for and its whole `reservations` stack,
+/// and, for a persistent volume made on reserved disk, the volume (its
+/// `DiskInfo`): each volume is a part of its own, never merged with plain
+/// reserved disk or another volume.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reservation {
     /// The role the resources are reserved for (the stack's last, most
     /// refined, role).
     pub role: String,
-    /// The stack, protobuf-encoded: equal stacks are equal bytes.
-    stack: Vec<u8>,
+    /// The stack and the disk info, protobuf-encoded: equal ones are equal
+    /// bytes.
+    encoded: Vec<u8>,
+    /// The volume's persistence ID, if it is a volume.
+    pub volume: Option<String>,
 }
 
 impl Reservation {
     /// The reservation a `reservations` stack describes (`None` if empty).
     pub fn of_stack(stack: &[ReservationInfo]) -> Option<Reservation> {
+        Reservation::of(stack, None)
+    }
+
+    /// The reservation of resources with this stack and disk info (`None`
+    /// if the stack is empty: unreserved resources are fungible).
+    pub fn of(stack: &[ReservationInfo], disk: Option<&DiskInfo>) -> Option<Reservation> {
         let role = stack.last()?.role.clone().unwrap_or_default();
         let carrier = Resource {
             reservations: stack.to_vec(),
+            disk: disk.map(|d| Box::new(d.clone())),
             ..Default::default()
         };
         Some(Reservation {
             role,
-            stack: carrier.encode_to_vec(),
+            encoded: carrier.encode_to_vec(),
+            volume: disk
+                .and_then(|d| d.persistence.as_ref())
+                .map(|p| p.id.clone()),
         })
+    }
+
+    fn carrier(&self) -> Resource {
+        Resource::decode(self.encoded.as_slice()).unwrap_or_default()
     }
 
     /// The `reservations` stack again.
     pub fn stack(&self) -> Vec<ReservationInfo> {
-        Resource::decode(self.stack.as_slice())
-            .map(|carrier| carrier.reservations)
-            .unwrap_or_default()
+        self.carrier().reservations
+    }
+
+    /// The disk info (a persistent volume's), if any.
+    pub fn disk(&self) -> Option<DiskInfo> {
+        self.carrier().disk.map(|d| *d)
     }
 }
 

@@ -1,7 +1,8 @@
 //! ACCEPT: validating LAUNCH and LAUNCH_GROUP operations against the offers
-//! they consume, creating tasks, and sending them to the agent; RESERVE and
-//! UNRESERVE convert what is left of the offers in place (see
-//! [`super::reservations`]), in the order the operations come.
+//! they consume, creating tasks, and sending them to the agent; RESERVE,
+//! UNRESERVE, CREATE and DESTROY convert what is left of the offers in place
+//! (see [`super::reservations`] and [`super::volumes`]), in the order the
+//! operations come.
 //!
 //! Validation follows Mesos: a call with an unknown, stale or foreign offer
 //! drops every task in it (TASK_DROPPED, or TASK_LOST for frameworks that are
@@ -201,22 +202,28 @@ impl Master {
                         }
                     }
                 }
-                Some(kind @ (OpType::Reserve | OpType::Unreserve)) => {
-                    let outcome = match (kind, operation.reserve, operation.unreserve) {
-                        (OpType::Reserve, Some(reserve), _) => self.reserve_in_offer(
-                            framework_id,
-                            &agent_id,
-                            reserve,
-                            &mut remaining,
-                            actions,
-                        ),
-                        (OpType::Unreserve, _, Some(unreserve)) => self.unreserve_in_offer(
-                            framework_id,
-                            &agent_id,
-                            unreserve,
-                            &mut remaining,
-                            actions,
-                        ),
+                Some(
+                    kind @ (OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy),
+                ) => {
+                    let a = agent_id.as_str();
+                    let r = &mut remaining;
+                    let outcome = match kind {
+                        OpType::Reserve if operation.reserve.is_some() => {
+                            let op = operation.reserve.unwrap_or_default();
+                            self.reserve_in_offer(framework_id, a, op, r, actions)
+                        }
+                        OpType::Unreserve if operation.unreserve.is_some() => {
+                            let op = operation.unreserve.unwrap_or_default();
+                            self.unreserve_in_offer(framework_id, a, op, r, actions)
+                        }
+                        OpType::Create if operation.create.is_some() => {
+                            let op = operation.create.unwrap_or_default();
+                            self.create_in_offer(framework_id, a, op, r, actions)
+                        }
+                        OpType::Destroy if operation.destroy.is_some() => {
+                            let op = operation.destroy.unwrap_or_default();
+                            self.destroy_in_offer(framework_id, a, op, r, actions)
+                        }
                         _ => Err(format!(
                             "Expecting '{}' to be present",
                             kind.as_str_name().to_lowercase()
@@ -365,6 +372,7 @@ impl Master {
                 }
             }
         }
+        self.check_whole_volumes(agent_id, &needed)?;
         if !available.contains(&needed) {
             return Err(format!(
                 "Task {task_id} uses more resources ({}) than available ({})",

@@ -53,6 +53,7 @@ mod subscription;
 mod update_framework;
 mod updates;
 pub mod view;
+mod volumes;
 mod weights;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};

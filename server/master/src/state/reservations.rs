@@ -110,13 +110,13 @@ impl Master {
         self.convert_free(now, &call.agent_id.value, &conversion, actions)
     }
 
-    fn principal_of(&self, framework_id: &str) -> Option<String> {
+    pub(super) fn principal_of(&self, framework_id: &str) -> Option<String> {
         self.frameworks
             .get(framework_id)
             .and_then(|f| f.info.principal.clone())
     }
 
-    fn convert_offered(
+    pub(super) fn convert_offered(
         &mut self,
         framework_id: &str,
         role: &str,
@@ -144,7 +144,7 @@ impl Master {
         Ok(())
     }
 
-    fn convert_free(
+    pub(super) fn convert_free(
         &mut self,
         now: Duration,
         agent_id: &str,
@@ -181,7 +181,7 @@ impl Master {
 
     /// The master's view of the agent follows the conversion, and the agent
     /// is sent its new total to keep.
-    fn apply_to_agent(
+    pub(super) fn apply_to_agent(
         &mut self,
         agent_id: &str,
         conversion: &Conversion,
@@ -237,7 +237,7 @@ pub(super) fn agent_resources(total: &Resources) -> Vec<v1::Resource> {
     list
 }
 
-fn describe(resources: &Resources) -> String {
+pub(super) fn describe(resources: &Resources) -> String {
     if resources.is_empty() {
         "nothing".into()
     } else {
@@ -248,7 +248,7 @@ fn describe(resources: &Resources) -> String {
 /// The entries in the post-refinement form: a pre-refinement `role` (and
 /// `reservation`) becomes a stack of one.
 #[allow(deprecated)]
-fn refined(resources: &[v1::Resource]) -> Vec<v1::Resource> {
+pub(super) fn refined(resources: &[v1::Resource]) -> Vec<v1::Resource> {
     resources
         .iter()
         .cloned()

@@ -519,5 +519,6 @@ mod reconcile;
 mod registration;
 mod reservations;
 mod teardown;
+mod volumes;
 mod weights;
 mod worst_values;

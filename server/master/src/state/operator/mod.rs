@@ -2,8 +2,8 @@
 //! MARK_AGENT_GONE, DEACTIVATE_AGENT, DRAIN_AGENT, REACTIVATE_AGENT,
 //! UPDATE_WEIGHTS, the quota calls (UPDATE_QUOTA, SET_QUOTA,
 //! REMOVE_QUOTA), the maintenance calls (UPDATE_MAINTENANCE_SCHEDULE,
-//! START_MAINTENANCE, STOP_MAINTENANCE) and RESERVE_RESOURCES /
-//! UNRESERVE_RESOURCES. Each names what
+//! START_MAINTENANCE, STOP_MAINTENANCE), RESERVE_RESOURCES /
+//! UNRESERVE_RESOURCES and CREATE_VOLUMES / DESTROY_VOLUMES. Each names what
 //! it acts on; a name the master does not know is refused and changes
 //! nothing. The GET_* calls only read the state ([`views`]); SUBSCRIBE
 //! streams [`events`] of what changes.
@@ -145,6 +145,18 @@ impl Master {
                     .unreserve_resources
                     .ok_or_else(|| missing("unreserve_resources"))?;
                 self.unreserve_resources(now, unreserve, &mut actions)?;
+            }
+            call::Type::CreateVolumes => {
+                let create = call
+                    .create_volumes
+                    .ok_or_else(|| missing("create_volumes"))?;
+                self.create_volumes(now, create, &mut actions)?;
+            }
+            call::Type::DestroyVolumes => {
+                let destroy = call
+                    .destroy_volumes
+                    .ok_or_else(|| missing("destroy_volumes"))?;
+                self.destroy_volumes(now, destroy, &mut actions)?;
             }
             call::Type::Unknown => {
                 return Err(CallError::BadRequest(

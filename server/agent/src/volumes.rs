@@ -1,0 +1,135 @@
+//! Persistent volumes on this agent: one directory per volume, outside
+//! every sandbox (`<work_dir>/volumes/roles/<role>/<persistence id>`, as
+//! Mesos lays them out), so what a task writes there outlives the task,
+//! its executor and agent restarts; it is deleted only when the volume is
+//! destroyed. A task that uses a volume finds it at the volume's
+//! `container_path` in its sandbox (a symbolic link to the directory).
+
+use std::path::{Path, PathBuf};
+
+use meseta_proto::resources::reserved_role;
+use meseta_proto::v1;
+
+use crate::error::AgentError;
+
+/// The volumes in a resource list: (role, persistence ID, container path).
+fn volumes(resources: &[v1::Resource]) -> Vec<(&str, &str, &str)> {
+    resources
+        .iter()
+        .filter_map(|r| {
+            let disk = r.disk.as_deref()?;
+            let id = disk.persistence.as_ref()?.id.as_str();
+            let path = disk
+                .volume
+                .as_ref()
+                .map_or("", |v| v.container_path.as_str());
+            Some((reserved_role(r).unwrap_or("*"), id, path))
+        })
+        .collect()
+}
+
+/// Where the volume `id` of `role` keeps its data.
+pub fn volume_dir(work_dir: &Path, role: &str, id: &str) -> PathBuf {
+    work_dir.join("volumes").join("roles").join(role).join(id)
+}
+
+/// Makes the directories of the volumes in `now` and deletes those of the
+/// volumes that were in `before` and are not any more (destroyed).
+pub fn follow(work_dir: &Path, before: &[v1::Resource], now: &[v1::Resource]) {
+    let kept = volumes(now);
+    for (role, id, _) in &kept {
+        let dir = volume_dir(work_dir, role, id);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::error!(path = %dir.display(), error = %e, "cannot create a persistent volume");
+        }
+    }
+    for (role, id, _) in volumes(before) {
+        if kept.iter().any(|(r, i, _)| *r == role && *i == id) {
+            continue;
+        }
+        let dir = volume_dir(work_dir, role, id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => tracing::info!(path = %dir.display(), "persistent volume destroyed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::error!(path = %dir.display(), error = %e, "cannot delete a destroyed volume")
+            }
+        }
+    }
+}
+
+/// Links each volume a task uses into its sandbox at the volume's
+/// container path.
+pub fn link(work_dir: &Path, sandbox: &Path, resources: &[v1::Resource]) -> Result<(), AgentError> {
+    for (role, id, path) in volumes(resources) {
+        let target = volume_dir(work_dir, role, id);
+        if !target.is_dir() {
+            return Err(AgentError::Volume(format!(
+                "'{id}' of role '{role}' does not exist on this agent"
+            )));
+        }
+        if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+            return Err(AgentError::Volume(format!(
+                "'{id}': container_path '{path}' must be relative, inside the sandbox"
+            )));
+        }
+        let at = sandbox.join(path);
+        if let Some(parent) = at.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| AgentError::io("cannot create", parent, e))?;
+        }
+        std::os::unix::fs::symlink(&target, &at)
+            .map_err(|e| AgentError::io("cannot link the volume at", &at, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meseta_proto::v1::resource::{disk_info, DiskInfo, ReservationInfo};
+
+    fn volume(id: &str, path: &str) -> v1::Resource {
+        v1::Resource {
+            reservations: vec![ReservationInfo {
+                role: Some("ml".into()),
+                ..Default::default()
+            }],
+            disk: Some(Box::new(DiskInfo {
+                persistence: Some(disk_info::Persistence {
+                    id: id.into(),
+                    principal: None,
+                }),
+                volume: Some(v1::Volume {
+                    container_path: path.into(),
+                    mode: v1::volume::Mode::Rw as i32,
+                    ..Default::default()
+                }),
+                source: None,
+            })),
+            ..meseta_proto::resources::scalar("disk", 64.0)
+        }
+    }
+
+    #[test]
+    fn a_volume_outlives_sandboxes_until_destroyed() {
+        let work = tempfile::tempdir().unwrap();
+        let data = volume("v1", "data");
+        follow(work.path(), &[], std::slice::from_ref(&data));
+        for run in ["run-1", "run-2"] {
+            let sandbox = work.path().join(run);
+            std::fs::create_dir_all(&sandbox).unwrap();
+            link(work.path(), &sandbox, std::slice::from_ref(&data)).unwrap();
+            let file = sandbox.join("data").join("counter");
+            let seen = std::fs::read_to_string(&file).unwrap_or_default();
+            std::fs::write(&file, format!("{seen}x")).unwrap();
+        }
+        let dir = volume_dir(work.path(), "ml", "v1");
+        assert_eq!(std::fs::read_to_string(dir.join("counter")).unwrap(), "xx");
+        follow(work.path(), std::slice::from_ref(&data), &[]);
+        assert!(!dir.exists());
+        let sandbox = work.path().join("run-3");
+        std::fs::create_dir_all(&sandbox).unwrap();
+        assert!(link(work.path(), &sandbox, &[data]).is_err());
+    }
+}
