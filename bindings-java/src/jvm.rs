@@ -355,6 +355,8 @@ impl Callbacks {
 
 /// The native half of a Java driver, boxed behind its `__driver` field.
 pub trait NativeDriver: Sized {
+    /// The Java field holding the pointer.
+    const FIELD: &'static str = "__driver";
     /// The classes its callbacks and return values need.
     fn classes(&self) -> &Classes;
     /// Stops callbacks and calls at once (before the box is freed).
@@ -364,12 +366,12 @@ pub trait NativeDriver: Sized {
 /// Stores `native` in the Java driver's `__driver` field.
 pub fn install<T: NativeDriver>(env: &mut JNIEnv, this: &JObject, native: T) -> Result<()> {
     let pointer = Box::into_raw(Box::new(native)) as i64;
-    env.set_field(this, "__driver", "J", JValue::Long(pointer))
+    env.set_field(this, T::FIELD, "J", JValue::Long(pointer))
 }
 
 /// The native half behind a Java driver.
 pub fn native<'a, T: NativeDriver>(env: &mut JNIEnv, this: &JObject) -> Result<&'a T> {
-    let pointer = env.get_field(this, "__driver", "J")?.j()?;
+    let pointer = env.get_field(this, T::FIELD, "J")?.j()?;
     if pointer == 0 {
         let _ = env.throw_new(
             "java/lang/IllegalStateException",
@@ -386,13 +388,13 @@ pub fn native<'a, T: NativeDriver>(env: &mut JNIEnv, this: &JObject) -> Result<&
 
 /// `finalize()`: clears `__driver`, aborts and frees the native half.
 pub fn finalize<T: NativeDriver>(env: &mut JNIEnv, this: &JObject) {
-    let Ok(pointer) = env.get_field(this, "__driver", "J").and_then(|v| v.j()) else {
+    let Ok(pointer) = env.get_field(this, T::FIELD, "J").and_then(|v| v.j()) else {
         return;
     };
     if pointer == 0 {
         return;
     }
-    let _ = env.set_field(this, "__driver", "J", JValue::Long(0));
+    let _ = env.set_field(this, T::FIELD, "J", JValue::Long(0));
     // SAFETY: see `native`; the field was reset, so the box is freed once.
     let native = unsafe { Box::from_raw(pointer as *mut T) };
     native.abort();

@@ -21,6 +21,7 @@
 mod executor;
 mod jvm;
 mod scheduler;
+mod v1_mesos;
 
 use jni::objects::{JClass, JObject, JValue};
 use jni::JNIEnv;

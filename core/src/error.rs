@@ -86,6 +86,9 @@ pub enum Error {
     /// No event (not even a heartbeat) arrived in time.
     #[error("no event received for {0:?}")]
     HeartbeatTimeout(std::time::Duration),
+    /// The library's runtime or callback thread cannot start.
+    #[error("cannot start the library's threads: {0}")]
+    Thread(String),
 }
 
 /// Master detection (`meseta-coordination`) fails with the same variants

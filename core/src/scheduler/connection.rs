@@ -501,14 +501,14 @@ fn log_dropped(name: &str, why: &str) {
 /// The call type's Mesos name.
 /// Calls that may overtake one another: launching into, declining or
 /// acknowledging distinct things. Everything else keeps its place.
-fn commutes(call: &Call) -> bool {
+pub(crate) fn commutes(call: &Call) -> bool {
     matches!(
         call.r#type.and_then(|t| call::Type::try_from(t).ok()),
         Some(call::Type::Accept | call::Type::Decline | call::Type::Acknowledge)
     )
 }
 
-fn call_name(call: &Call) -> &'static str {
+pub(crate) fn call_name(call: &Call) -> &'static str {
     call.r#type
         .and_then(|t| call::Type::try_from(t).ok())
         .unwrap_or(call::Type::Unknown)

@@ -35,6 +35,7 @@ mod connection;
 mod driver;
 mod session;
 mod shared;
+pub mod v1_mesos;
 
 use std::fmt;
 use std::time::Duration;

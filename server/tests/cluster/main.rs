@@ -35,5 +35,6 @@ mod reservations;
 mod sim_agents;
 mod tasks;
 mod update_framework;
+mod v1_mesos;
 mod webui;
 mod weights;
