@@ -70,7 +70,7 @@ fn unreserve(id: &str, resources: Vec<v1::Resource>) -> v1::offer::Operation {
 }
 
 /// The operation statuses `conn` got: (operation ID, state, message).
-fn feedback(h: &mut Harness, conn: ConnId) -> Vec<(String, v1::OperationState, String)> {
+pub(super) fn feedback(h: &mut Harness, conn: ConnId) -> Vec<(String, v1::OperationState, String)> {
     h.events(conn)
         .into_iter()
         .filter_map(|e| e.update_operation_status)

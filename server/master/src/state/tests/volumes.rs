@@ -4,6 +4,7 @@
 use meseta_proto::master as operator;
 use meseta_proto::v1::resource::{disk_info, DiskInfo, ReservationInfo};
 
+use super::reservations::feedback;
 use super::*;
 
 fn trainer() -> v1::FrameworkInfo {
@@ -76,20 +77,6 @@ fn volume_offered(offer: &v1::Offer, id: &str) -> f64 {
         .sum()
 }
 
-fn outcomes(h: &mut Harness, conn: ConnId) -> Vec<(String, v1::OperationState, String)> {
-    h.events(conn)
-        .into_iter()
-        .filter_map(|e| e.update_operation_status)
-        .map(|u| {
-            (
-                u.status.operation_id.map(|i| i.value).unwrap_or_default(),
-                v1::OperationState::try_from(u.status.state).expect("a known state"),
-                u.status.message.unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 fn with_disk(task: v1::TaskInfo, volume: v1::Resource) -> v1::TaskInfo {
     let mut task = task;
     task.resources.push(volume);
@@ -119,7 +106,7 @@ fn a_volume_is_created_offered_back_used_whole_and_destroyed_only_when_free() {
         ),
     )
     .expect("accepted");
-    let done = outcomes(&mut h, 10);
+    let done = feedback(&mut h, 10);
     assert_eq!(done[0].1, v1::OperationState::OperationFinished, "{done:?}");
     assert!(done[1].2.contains("already exists"), "{done:?}");
     assert!(done[2].2.contains("not in the accepted offers"), "{done:?}");
@@ -170,7 +157,7 @@ fn a_volume_is_created_offered_back_used_whole_and_destroyed_only_when_free() {
         ),
     )
     .expect("accepted");
-    let refused = outcomes(&mut h, 10);
+    let refused = feedback(&mut h, 10);
     assert!(refused[0].2.contains("in use by task user"), "{refused:?}");
     let destroy_call = operator::Call {
         r#type: Some(operator::call::Type::DestroyVolumes as i32),
