@@ -63,6 +63,13 @@ fn reservations_go_to_their_role_and_survive_restarts() {
     wait_until(DEADLINE, "the static reservation shown", || {
         shown_reserved_cpus(&master, "ml") == Some(1.0)
     });
+    let roles = get_json(&master, "/master/roles").expect("/master/roles");
+    let ml = roles["roles"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "ml"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ml["reserved"]["cpus"], 1.0, "{roles}");
 
     // Another role is offered the unreserved part only, again and again.
     let mut web = TestFramework::start(&master, in_role("web", "web"));

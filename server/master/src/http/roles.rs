@@ -6,8 +6,9 @@
 //! share: what its tasks use plus what is on offer to it. The quota gives
 //! the role's `guarantee` and `limit` by resource name (empty: none) and
 //! what it `consumed` against them, which is what is allocated.
-//! Reservations do not exist yet: `reserved` is empty. The leader answers;
-//! another master redirects there.
+//! `reserved` is what agents have reserved for the role (and the roles
+//! below it), allocated or not. The leader answers; another master
+//! redirects there.
 
 use std::collections::HashMap;
 
@@ -45,7 +46,7 @@ pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
                     "resources": allocated,
                     "allocated": allocated,
                     "offered": allocator_resources(&usage.offered),
-                    "reserved": {},
+                    "reserved": allocator_resources(&usage.reserved),
                     "quota": {
                         "role": name,
                         "guarantee": amounts(|q| &q.guarantees),

@@ -163,6 +163,9 @@ pub struct RoleUsage {
     pub used: meseta_allocator::Resources,
     /// What is on offer to it.
     pub offered: meseta_allocator::Resources,
+    /// What agents have reserved for it (statically or dynamically,
+    /// volumes included), allocated or not.
+    pub reserved: meseta_allocator::Resources,
 }
 
 impl RoleUsage {
@@ -175,9 +178,10 @@ impl RoleUsage {
     }
 }
 
-/// Every role a framework is subscribed with or that has a weight or a
-/// quota set, and the roles above them, and what each holds (one walk over
-/// the tasks and the offers; a parent holds what is below it).
+/// Every role a framework is subscribed with, that has a weight or a quota
+/// set or resources reserved for it, and the roles above them, and what
+/// each holds (one walk over the tasks, the offers and the agents; a parent
+/// holds what is below it).
 pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
     let mut roles: BTreeMap<String, RoleUsage> = BTreeMap::new();
     for role in m.weights().keys().chain(m.quotas().keys()) {
@@ -202,26 +206,44 @@ pub fn role_usage(m: &Master) -> BTreeMap<String, RoleUsage> {
             .offered
             .add(&offer.resources);
     }
+    for agent in m.agents().values() {
+        for (reservation, part) in agent.total.reserved_parts() {
+            roles
+                .entry(reservation.role.clone())
+                .or_default()
+                .reserved
+                .add(part);
+        }
+    }
     roll_up(roles)
 }
 
 /// Adds every role's ancestors (`eng` for `eng/ml`), each holding what the
 /// roles below it hold, as the allocator counts a parent's share.
 fn roll_up(mut roles: BTreeMap<String, RoleUsage>) -> BTreeMap<String, RoleUsage> {
-    let leaves: Vec<(
-        String,
+    type Held = (
         meseta_allocator::Resources,
         meseta_allocator::Resources,
-    )> = roles
+        meseta_allocator::Resources,
+    );
+    let leaves: Vec<(String, Held)> = roles
         .iter()
         .filter(|(name, _)| name.contains('/'))
-        .map(|(name, usage)| (name.clone(), usage.used.clone(), usage.offered.clone()))
+        .map(|(name, usage)| {
+            let held = (
+                usage.used.clone(),
+                usage.offered.clone(),
+                usage.reserved.clone(),
+            );
+            (name.clone(), held)
+        })
         .collect();
-    for (name, used, offered) in leaves {
+    for (name, (used, offered, reserved)) in leaves {
         for ancestor in meseta_proto::roles::ancestors(&name) {
             let usage = roles.entry(ancestor.to_string()).or_default();
             usage.used.add(&used);
             usage.offered.add(&offered);
+            usage.reserved.add(&reserved);
         }
     }
     roles

@@ -133,6 +133,9 @@ fn a_static_reservation_is_offered_to_its_role_only_in_the_form_it_reads() {
         }
     }
     assert_eq!(offered, 2.0, "the reservation is offered once");
+    let roles = crate::state::operator::views::role_usage(&h.master);
+    assert_eq!(roles["ml"].reserved.scalar("cpus"), 2.0);
+    assert_eq!(roles["web"].reserved.scalar("cpus"), 0.0);
 }
 
 #[test]
