@@ -78,10 +78,10 @@ fn retry_delay(error: &Error, quick_retries: &mut u32, backoff: &mut Backoff) ->
 }
 
 /// An open subscription: the `200 OK` response being streamed.
-struct Subscription {
-    endpoint: Endpoint,
-    stream_id: Option<HeaderValue>,
-    records: RecordStream,
+pub(crate) struct Subscription {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) stream_id: Option<HeaderValue>,
+    pub(crate) records: RecordStream,
 }
 
 /// Why a subscription attempt failed.
@@ -411,7 +411,7 @@ async fn subscribe_once(
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<Subscription, SubscribeError> {
-    let mut endpoint = detector
+    let endpoint = detector
         .detect()
         .await
         .map_err(|error| match Error::from(error) {
@@ -423,27 +423,46 @@ async fn subscribe_once(
                 endpoint: None,
             },
         })?;
+    open_subscription(&http, detector, endpoint, &headers, &body)
+        .await
+        .map_err(|(error, endpoint)| match error {
+            Error::Status {
+                status: 400 | 401 | 403,
+                ..
+            } => SubscribeError::Fatal(error),
+            error => SubscribeError::Retry { error, endpoint },
+        })
+}
+
+/// POSTs SUBSCRIBE to `endpoint`, following redirects to the leading master
+/// (at most [`MAX_REDIRECTS`]): the open stream, or the error with the
+/// endpoint that gave it (`None` after too many redirects). The driver and
+/// the v1 library ([`super::v1_mesos`]) both subscribe through it.
+pub(crate) async fn open_subscription(
+    http: &HttpClient,
+    detector: &mut MasterDetector,
+    mut endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Subscription, (Error, Option<Endpoint>)> {
     for _ in 0..=MAX_REDIRECTS {
         tracing::debug!("subscribing at {endpoint}");
-        let retry = |error, endpoint: &Endpoint| SubscribeError::Retry {
-            error,
-            endpoint: Some(endpoint.clone()),
-        };
-        let response = tokio::time::timeout(
+        let response = match tokio::time::timeout(
             CALL_TIMEOUT,
-            http.post(&endpoint, SCHEDULER_PATH, &headers, body.clone()),
+            http.post(&endpoint, SCHEDULER_PATH, headers, body.to_vec()),
         )
         .await
-        .map_err(|_| {
-            retry(
-                Error::Http {
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err((error, Some(endpoint))),
+            Err(_) => {
+                let error = Error::Http {
                     endpoint: endpoint.to_string(),
                     reason: "no response to SUBSCRIBE".into(),
-                },
-                &endpoint,
-            )
-        })?
-        .map_err(|e| retry(e, &endpoint))?;
+                };
+                return Err((error, Some(endpoint)));
+            }
+        };
         let status = response.status();
         if status == StatusCode::OK {
             let stream_id = response.headers().get(STREAM_ID_HEADER).cloned();
@@ -463,8 +482,10 @@ async fn subscribe_once(
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default()
                 .to_string();
-            let leader =
-                parse_location(&location, &endpoint).map_err(|e| retry(e.into(), &endpoint))?;
+            let leader = match parse_location(&location, &endpoint) {
+                Ok(leader) => leader,
+                Err(e) => return Err((e.into(), Some(endpoint))),
+            };
             tracing::info!("{endpoint} is not the leading master; redirected to {leader}");
             detector.redirected(&leader);
             endpoint = leader;
@@ -475,17 +496,9 @@ async fn subscribe_once(
             status: status.as_u16(),
             body: client::body_text(response).await,
         };
-        return Err(match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                SubscribeError::Fatal(error)
-            }
-            _ => retry(error, &endpoint),
-        });
+        return Err((error, Some(endpoint)));
     }
-    Err(SubscribeError::Retry {
-        error: Error::TooManyRedirects(MAX_REDIRECTS),
-        endpoint: None,
-    })
+    Err((Error::TooManyRedirects(MAX_REDIRECTS), None))
 }
 
 /// Logs a request the session dropped because no subscription is live.

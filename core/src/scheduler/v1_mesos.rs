@@ -19,20 +19,17 @@
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use http::header::{HeaderValue, LOCATION};
-use http::StatusCode;
+use http::header::HeaderValue;
 use meseta_proto::scheduler::{call, event, Call, Event};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::backoff::Backoff;
 use crate::codec::ContentType;
-use crate::detector::{parse_location, Endpoint, MasterDetector};
-use crate::http::{self as client, HttpClient, RecordStream, CALL_TIMEOUT, STREAM_ID_HEADER};
+use crate::detector::{Endpoint, MasterDetector};
+use crate::http::{self as client, HttpClient};
 use crate::sender::{CallSender, Target};
 
-use super::connection::SCHEDULER_PATH;
-
-const MAX_REDIRECTS: usize = 5;
+use super::connection::{open_subscription, Subscription, SCHEDULER_PATH};
 
 /// What the library tells the framework.
 pub trait V1Callbacks: Send + 'static {
@@ -188,9 +185,7 @@ impl Io {
             };
             if call.r#type == Some(call::Type::Subscribe as i32) {
                 return match self.subscribe(detector, endpoint.clone(), &call).await {
-                    Some((endpoint, stream_id, records)) => {
-                        self.stream(endpoint, stream_id, records).await
-                    }
+                    Some(subscription) => self.stream(subscription).await,
                     None => End::Lost,
                 };
             }
@@ -212,86 +207,44 @@ impl Io {
         }
     }
 
-    /// Sends SUBSCRIBE, following redirects to the leader; the open stream.
+    /// Sends SUBSCRIBE, following redirects to the leader; the open
+    /// stream. A master that refuses it is reported as an ERROR event.
     async fn subscribe(
         &self,
         detector: &mut MasterDetector,
-        mut endpoint: Endpoint,
+        endpoint: Endpoint,
         call: &Call,
-    ) -> Option<(Endpoint, Option<HeaderValue>, RecordStream)> {
+    ) -> Option<Subscription> {
         let headers = client::call_headers(self.content_type, self.authorization.as_ref(), None);
         let body = self.content_type.encode(call);
-        for _ in 0..=MAX_REDIRECTS {
-            let response = tokio::time::timeout(
-                CALL_TIMEOUT,
-                self.http
-                    .post(&endpoint, SCHEDULER_PATH, &headers, body.clone()),
-            )
-            .await;
-            let response = match response {
-                Ok(Ok(response)) => response,
-                Ok(Err(e)) => {
-                    tracing::warn!("SUBSCRIBE to {endpoint} failed: {e}");
-                    return None;
+        match open_subscription(&self.http, detector, endpoint, &headers, &body).await {
+            Ok(subscription) => Some(subscription),
+            Err((error, _)) => {
+                tracing::warn!("cannot subscribe: {error}");
+                if let crate::Error::Status { .. } = error {
+                    // The framework learns why before it is disconnected
+                    // (and asked to subscribe again).
+                    let refused = Event {
+                        r#type: Some(event::Type::Error as i32),
+                        error: Some(event::Error {
+                            message: format!("SUBSCRIBE refused: {error}"),
+                        }),
+                        ..Default::default()
+                    };
+                    let _ = self.deliveries.send(Delivery::Received(vec![refused]));
                 }
-                Err(_) => {
-                    tracing::warn!("{endpoint} did not answer SUBSCRIBE");
-                    return None;
-                }
-            };
-            let status = response.status();
-            if status == StatusCode::OK {
-                let stream_id = response.headers().get(STREAM_ID_HEADER).cloned();
-                return Some((
-                    endpoint.clone(),
-                    stream_id,
-                    RecordStream::new(&endpoint, response.into_body()),
-                ));
+                None
             }
-            if status.is_redirection() {
-                let location = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                match parse_location(&location, &endpoint) {
-                    Ok(leader) => {
-                        detector.redirected(&leader);
-                        endpoint = leader;
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::warn!("{endpoint} redirected SUBSCRIBE to {location:?}: {e}");
-                        return None;
-                    }
-                }
-            }
-            let body = client::body_text(response).await;
-            tracing::warn!("{endpoint} refused SUBSCRIBE: {status} {body}");
-            // The framework learns why, as an ERROR event, before it is
-            // disconnected (and asked to subscribe again).
-            let error = Event {
-                r#type: Some(event::Type::Error as i32),
-                error: Some(event::Error {
-                    message: format!("SUBSCRIBE refused by {endpoint}: {status} {body}"),
-                }),
-                ..Default::default()
-            };
-            let _ = self.deliveries.send(Delivery::Received(vec![error]));
-            return None;
         }
-        tracing::warn!("too many redirects subscribing");
-        None
     }
 
     /// Delivers the stream's events and sends calls with its stream ID.
-    async fn stream(
-        &mut self,
-        endpoint: Endpoint,
-        stream_id: Option<HeaderValue>,
-        mut records: RecordStream,
-    ) -> End {
+    async fn stream(&mut self, subscription: Subscription) -> End {
+        let Subscription {
+            endpoint,
+            stream_id,
+            mut records,
+        } = subscription;
         let headers = client::call_headers(
             self.content_type,
             self.authorization.as_ref(),
