@@ -258,11 +258,22 @@ fn a_persistent_volume_keeps_its_data_for_the_next_task_across_an_agent_restart(
 
     tc.cluster.restart_agent(0).expect("agent restarts");
     wait_for_active_agent(&tc, None);
-    let offer = offer_with_volume(&mut ml);
-    let reader = with_volume("reader", &offer, "grep -q hello data/greeting");
-    ml.driver
-        .launch_tasks(std::slice::from_ref(&offer.id), vec![reader], briefly());
-    let ended = ml.terminal("reader");
+    // An offer made before the restart was rescinded with it; its launch
+    // ends TASK_LOST ("no longer valid") and the next offer is used.
+    let mut attempt = 0;
+    let ended = loop {
+        attempt += 1;
+        let offer = offer_with_volume(&mut ml);
+        let id = format!("reader-{attempt}");
+        let reader = with_volume(&id, &offer, "grep -q hello data/greeting");
+        ml.driver
+            .launch_tasks(std::slice::from_ref(&offer.id), vec![reader], briefly());
+        let ended = ml.terminal(&id);
+        let stale = ended.reason == Some(v1::task_status::Reason::InvalidOffers as i32);
+        if !stale || attempt == 3 {
+            break ended;
+        }
+    };
     assert_eq!(
         ended.state,
         v1::TaskState::TaskFinished as i32,
