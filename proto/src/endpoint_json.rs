@@ -31,6 +31,31 @@ pub fn resources(list: &[Resource]) -> Value {
     serde_json::to_value(ResourcesJson(list)).unwrap_or_default()
 }
 
+/// The entries of `list` reserved for `role` (`None`: the unreserved
+/// ones), as [`resources`] shows them.
+pub fn reserved_for(list: &[Resource], role: Option<&str>) -> Value {
+    let entries: Vec<Resource> = list
+        .iter()
+        .filter(|r| crate::resources::reserved_role(r) == role)
+        .cloned()
+        .collect();
+    resources(&entries)
+}
+
+/// Reserved resources by the role they are reserved for (Mesos's
+/// `reserved_resources`).
+pub fn reserved_by_role(list: &[Resource]) -> Value {
+    let roles: std::collections::BTreeSet<&str> = list
+        .iter()
+        .filter_map(crate::resources::reserved_role)
+        .collect();
+    roles
+        .into_iter()
+        .map(|role| (role.to_string(), reserved_for(list, Some(role))))
+        .collect::<Map<_, _>>()
+        .into()
+}
+
 /// [`resources`] written straight to a serializer (a `/master/state` of
 /// 100,000 tasks holds 100,000 of these: no map is built for them).
 pub struct ResourcesJson<'a>(pub &'a [Resource]);

@@ -194,6 +194,51 @@ pub fn to_pre_refinement(resources: &mut [Resource]) {
     }
 }
 
+/// An entry's `reservations` stack in either format: its own, or a stack of
+/// one made from the pre-refinement `role` (a static reservation) and
+/// `reservation` (a dynamic one) fields; empty when unreserved.
+#[allow(deprecated)]
+pub fn reservation_stack(r: &Resource) -> std::borrow::Cow<'_, [resource::ReservationInfo]> {
+    if !r.reservations.is_empty() {
+        return std::borrow::Cow::Borrowed(&r.reservations);
+    }
+    let Some(role) = r.role.as_deref().filter(|role| *role != "*") else {
+        return std::borrow::Cow::Borrowed(&[]);
+    };
+    let dynamic = r.reservation.as_deref();
+    let kind = match dynamic {
+        Some(_) => resource::reservation_info::Type::Dynamic,
+        None => resource::reservation_info::Type::Static,
+    };
+    std::borrow::Cow::Owned(vec![resource::ReservationInfo {
+        r#type: Some(kind as i32),
+        role: Some(role.to_string()),
+        principal: dynamic.and_then(|d| d.principal.clone()),
+        labels: dynamic.and_then(|d| d.labels.clone()),
+    }])
+}
+
+/// The entries in the refined format (the inverse of
+/// [`to_pre_refinement`]): every reservation in the `reservations` stack.
+#[allow(deprecated)]
+pub fn to_refined(resources: &[Resource]) -> Vec<Resource> {
+    resources
+        .iter()
+        .map(|r| Resource {
+            reservations: reservation_stack(r).into_owned(),
+            role: None,
+            reservation: None,
+            ..r.clone()
+        })
+        .collect()
+}
+
+/// Whether a volume's `container_path` stays inside the sandbox: relative,
+/// not empty, without `..`.
+pub fn container_path_is_inside(path: &str) -> bool {
+    !path.is_empty() && !path.starts_with('/') && !path.split('/').any(|part| part == "..")
+}
+
 /// The role a resource is reserved for (the last of its reservations, or
 /// the pre-refinement `role` field); `None` when unreserved.
 #[allow(deprecated)]

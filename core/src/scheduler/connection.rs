@@ -33,6 +33,7 @@ use super::session::{Action, Session};
 use super::shared::{Command, Dispatch, Shared};
 use super::{Callback, Request, SchedulerConfig};
 use crate::backoff::Backoff;
+use crate::codec::ContentType;
 use crate::detector::{parse_location, Endpoint, MasterDetector};
 use crate::error::Error;
 use crate::http::{self as client, HttpClient, RecordStream, CALL_TIMEOUT, STREAM_ID_HEADER};
@@ -234,25 +235,20 @@ impl Connection {
         tracing::info!("subscription stream to {endpoint} open");
         self.session.connected(&endpoint);
         let content_type = self.config.content_type;
-        let headers = client::call_headers(
-            content_type,
-            self.authorization.as_ref(),
-            stream_id.as_ref(),
-        );
         let dispatches = self.dispatches.clone();
-        let target = Target {
-            http: self.http.clone(),
-            endpoint: endpoint.clone(),
-            path: SCHEDULER_PATH,
-            headers,
+        let sender = stream_sender(
+            &self.http,
+            &endpoint,
+            stream_id.as_ref(),
+            self.authorization.as_ref(),
             content_type,
-        };
-        let sender = CallSender::spawn(target, call_name, commutes, move |message| {
-            let _ = dispatches.send(Dispatch {
-                callback: Callback::Error(message),
-                force: false,
-            });
-        });
+            move |message| {
+                let _ = dispatches.send(Dispatch {
+                    callback: Callback::Error(message),
+                    force: false,
+                });
+            },
+        );
         let mut deadline = Instant::now() + self.session.liveness_timeout();
         let mut subscribed = false;
         loop {
@@ -434,6 +430,26 @@ async fn subscribe_once(
         })
 }
 
+/// Sends the calls of the subscription to `endpoint` with its stream ID,
+/// overlapping those that commute; `rejected` hears of each refused call.
+pub(crate) fn stream_sender(
+    http: &HttpClient,
+    endpoint: &Endpoint,
+    stream_id: Option<&HeaderValue>,
+    authorization: Option<&HeaderValue>,
+    content_type: ContentType,
+    rejected: impl Fn(String) + Send + 'static,
+) -> CallSender<Call> {
+    let target = Target {
+        http: http.clone(),
+        endpoint: endpoint.clone(),
+        path: SCHEDULER_PATH,
+        headers: client::call_headers(content_type, authorization, stream_id),
+        content_type,
+    };
+    CallSender::spawn(target, call_name, commutes, rejected)
+}
+
 /// POSTs SUBSCRIBE to `endpoint`, following redirects to the leading master
 /// (at most [`MAX_REDIRECTS`]): the open stream, or the error with the
 /// endpoint that gave it (`None` after too many redirects). The driver and
@@ -514,14 +530,14 @@ fn log_dropped(name: &str, why: &str) {
 /// The call type's Mesos name.
 /// Calls that may overtake one another: launching into, declining or
 /// acknowledging distinct things. Everything else keeps its place.
-pub(crate) fn commutes(call: &Call) -> bool {
+fn commutes(call: &Call) -> bool {
     matches!(
         call.r#type.and_then(|t| call::Type::try_from(t).ok()),
         Some(call::Type::Accept | call::Type::Decline | call::Type::Acknowledge)
     )
 }
 
-pub(crate) fn call_name(call: &Call) -> &'static str {
+fn call_name(call: &Call) -> &'static str {
     call.r#type
         .and_then(|t| call::Type::try_from(t).ok())
         .unwrap_or(call::Type::Unknown)

@@ -27,9 +27,8 @@ use crate::backoff::Backoff;
 use crate::codec::ContentType;
 use crate::detector::{Endpoint, MasterDetector};
 use crate::http::{self as client, HttpClient};
-use crate::sender::{CallSender, Target};
 
-use super::connection::{open_subscription, Subscription, SCHEDULER_PATH};
+use super::connection::{open_subscription, stream_sender, Subscription, SCHEDULER_PATH};
 
 /// What the library tells the framework.
 pub trait V1Callbacks: Send + 'static {
@@ -135,6 +134,8 @@ enum End {
     Stopped,
     /// Lost, or asked to reconnect: find the master again.
     Lost,
+    /// The same after the event stream was open: the backoff starts over.
+    Streamed,
 }
 
 struct Io {
@@ -162,7 +163,10 @@ impl Io {
             }
             match self.connected(&mut detector, endpoint.clone()).await {
                 End::Stopped => return,
-                End::Lost => {
+                end @ (End::Lost | End::Streamed) => {
+                    if let End::Streamed = end {
+                        backoff.reset();
+                    }
                     detector.failed(&endpoint);
                     if self.deliveries.send(Delivery::Disconnected).is_err() {
                         return;
@@ -245,28 +249,19 @@ impl Io {
             stream_id,
             mut records,
         } = subscription;
-        let headers = client::call_headers(
-            self.content_type,
-            self.authorization.as_ref(),
+        let sender = stream_sender(
+            &self.http,
+            &endpoint,
             stream_id.as_ref(),
-        );
-        let sender = CallSender::spawn(
-            Target {
-                http: self.http.clone(),
-                endpoint: endpoint.clone(),
-                path: SCHEDULER_PATH,
-                headers,
-                content_type: self.content_type,
-            },
-            super::connection::call_name,
-            super::connection::commutes,
+            self.authorization.as_ref(),
+            self.content_type,
             |message| tracing::warn!("the master refused a call: {message}"),
         );
         let end = loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None => break End::Stopped,
-                    Some(Command::Reconnect) => break End::Lost,
+                    Some(Command::Reconnect) => break End::Streamed,
                     Some(Command::Send(call)) => sender.send(*call),
                 },
                 record = records.next() => match record {
@@ -282,11 +277,11 @@ impl Io {
                     }
                     Ok(None) => {
                         tracing::warn!("{endpoint} closed the subscription stream");
-                        break End::Lost;
+                        break End::Streamed;
                     }
                     Err(e) => {
                         tracing::warn!("subscription stream broke: {e}");
-                        break End::Lost;
+                        break End::Streamed;
                     }
                 },
             }

@@ -68,7 +68,7 @@ pub fn link(work_dir: &Path, sandbox: &Path, resources: &[v1::Resource]) -> Resu
                 "'{id}' of role '{role}' does not exist on this agent"
             )));
         }
-        if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+        if !meseta_proto::resources::container_path_is_inside(path) {
             return Err(AgentError::Volume(format!(
                 "'{id}': container_path '{path}' must be relative, inside the sandbox"
             )));

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use meseta_proto::v1::{self, TaskState};
+use meseta_proto::endpoint_json::{reserved_by_role, reserved_for};
+use meseta_proto::v1::TaskState;
 use meseta_proto::MESOS_VERSION;
 use serde_json::{json, Value};
 
@@ -181,7 +182,7 @@ pub(crate) fn state_document(inner: &Inner) -> Value {
         "hostname": settings.hostname,
         "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
         "resources": resources_json(resources),
-        "unreserved_resources": resources_json(&by_reservation(resources, None)),
+        "unreserved_resources": reserved_for(resources, None),
         "reserved_resources": reserved_by_role(resources),
         "attributes": attributes_json(&settings.attributes),
         "master_hostname": config.master.rsplit_once(':').map_or(config.master.as_str(), |(h, _)| h),
@@ -189,32 +190,6 @@ pub(crate) fn state_document(inner: &Inner) -> Value {
         "frameworks": state.frameworks.values().map(|f| framework_json(f, &agent_id)).collect::<Vec<_>>(),
         "completed_frameworks": state.completed_frameworks.iter().map(|f| framework_json(f, &agent_id)).collect::<Vec<_>>(),
     })
-}
-
-/// The entries reserved for `role` (`None`: the unreserved ones).
-fn by_reservation(resources: &[v1::Resource], role: Option<&str>) -> Vec<v1::Resource> {
-    resources
-        .iter()
-        .filter(|r| meseta_proto::resources::reserved_role(r) == role)
-        .cloned()
-        .collect()
-}
-
-/// Reserved resources by the role they are reserved for, as Mesos shows
-/// them.
-fn reserved_by_role(resources: &[v1::Resource]) -> Value {
-    let roles: std::collections::BTreeSet<&str> = resources
-        .iter()
-        .filter_map(meseta_proto::resources::reserved_role)
-        .collect();
-    roles
-        .into_iter()
-        .map(|role| {
-            let reserved = by_reservation(resources, Some(role));
-            (role.to_string(), resources_json(&reserved))
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
 }
 
 pub(crate) async fn state(State(inner): State<Arc<Inner>>) -> Json<Value> {

@@ -13,32 +13,10 @@ use meseta_proto::v1::{resource, value, Resource};
 
 use super::{from_milli, to_milli, RangeSet, Reservation, Resources, KNOWN};
 
-/// The reservation of one Mesos resource entry: its `reservations` stack,
-/// or a stack of one made from the pre-refinement `role` and
-/// `reservation` fields (static without `reservation`, dynamic with it).
-#[allow(deprecated)]
+/// The reservation of one Mesos resource entry, in either format (see
+/// [`wire::reservation_stack`]); `None` when unreserved.
 fn reservation_of(r: &Resource) -> Option<Reservation> {
-    if !r.reservations.is_empty() {
-        return Reservation::of(&r.reservations, r.disk.as_deref());
-    }
-    let role = r.role.as_deref().filter(|role| *role != "*")?;
-    let (kind, principal, labels) = match r.reservation.as_deref() {
-        Some(dynamic) => (
-            resource::reservation_info::Type::Dynamic,
-            dynamic.principal.clone(),
-            dynamic.labels.clone(),
-        ),
-        None => (resource::reservation_info::Type::Static, None, None),
-    };
-    Reservation::of(
-        &[resource::ReservationInfo {
-            r#type: Some(kind as i32),
-            role: Some(role.to_string()),
-            principal,
-            labels,
-        }],
-        r.disk.as_deref(),
-    )
+    Reservation::of(&wire::reservation_stack(r), r.disk.as_deref())
 }
 
 impl Resources {
@@ -96,12 +74,11 @@ impl Resources {
         }
         let mut out = self.unreserved().plain_to_mesos(role);
         for (reservation, part) in self.reserved_parts() {
-            let stack = reservation.stack();
-            let disk = reservation.disk();
+            let carrier = reservation.carrier();
             out.extend(part.plain_to_mesos(role).into_iter().map(|mut r| {
-                r.reservations = stack.clone();
+                r.reservations = carrier.reservations.clone();
                 if r.name == "disk" {
-                    r.disk = disk.clone().map(Box::new);
+                    r.disk = carrier.disk.clone();
                 }
                 r
             }));

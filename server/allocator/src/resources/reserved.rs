@@ -60,18 +60,10 @@ impl Reservation {
         })
     }
 
-    fn carrier(&self) -> Resource {
+    /// A resource holding the stack and the disk info (decoded once for
+    /// all the entries of a part).
+    pub(super) fn carrier(&self) -> Resource {
         Resource::decode(self.encoded.as_slice()).unwrap_or_default()
-    }
-
-    /// The `reservations` stack again.
-    pub fn stack(&self) -> Vec<ReservationInfo> {
-        self.carrier().reservations
-    }
-
-    /// The disk info (a persistent volume's), if any.
-    pub fn disk(&self) -> Option<DiskInfo> {
-        self.carrier().disk.map(|d| *d)
     }
 }
 
@@ -89,10 +81,15 @@ impl Resources {
             return;
         }
         self.add_totals(&part);
+        self.merge_part(&reservation, &part);
+    }
+
+    /// Adds `part` to the breakdown under `reservation` (not to the totals).
+    fn merge_part(&mut self, reservation: &Arc<Reservation>, part: &Resources) {
         let parts = &mut Arc::make_mut(self.reserved.get_or_insert_with(Arc::default)).parts;
-        match parts.binary_search_by(|(r, _)| r.as_ref().cmp(&reservation)) {
-            Ok(at) => parts[at].1.add(&part),
-            Err(at) => parts.insert(at, (reservation, part)),
+        match parts.binary_search_by(|(r, _)| r.as_ref().cmp(reservation)) {
+            Ok(at) => parts[at].1.add(part),
+            Err(at) => parts.insert(at, (Arc::clone(reservation), part.clone())),
         }
     }
 
@@ -141,19 +138,12 @@ impl Resources {
 
     pub(super) fn add_parts(&mut self, other: &Resources) {
         for (reservation, part) in other.reserved_parts() {
-            let parts = &mut Arc::make_mut(self.reserved.get_or_insert_with(Arc::default)).parts;
-            match parts.binary_search_by(|(r, _)| r.as_ref().cmp(reservation)) {
-                Ok(at) => parts[at].1.add(part),
-                Err(at) => parts.insert(at, (Arc::clone(reservation), part.clone())),
-            }
+            self.merge_part(reservation, part);
         }
     }
 
     pub(super) fn subtract_parts(&mut self, other: &Resources) {
-        if other.reserved.is_none() || self.reserved.is_none() {
-            return;
-        }
-        let Some(reserved) = self.reserved.as_mut() else {
+        let (Some(reserved), Some(_)) = (self.reserved.as_mut(), other.reserved.as_ref()) else {
             return;
         };
         let parts = &mut Arc::make_mut(reserved).parts;
@@ -182,13 +172,12 @@ impl Resources {
     /// Trims the parts back within the totals (after a saturating subtract
     /// or a cap lowered the totals below them).
     pub(super) fn fit_parts(&mut self) {
+        if self.reserved.is_none() {
+            return;
+        }
+        let mut room = self.totals();
         let Some(reserved) = self.reserved.as_mut() else {
             return;
-        };
-        let mut room = Resources {
-            known: self.known,
-            extra: self.extra.clone(),
-            reserved: None,
         };
         let parts = &mut Arc::make_mut(reserved).parts;
         for (_, part) in parts.iter_mut() {
@@ -245,7 +234,9 @@ mod tests {
         assert_eq!(r.reserved_parts().len(), 1);
         assert_eq!(r.reserved_parts()[0].0.role, "ml");
         assert_eq!(
-            r.reserved_parts()[0].0.stack()[0].role.as_deref(),
+            r.reserved_parts()[0].0.carrier().reservations[0]
+                .role
+                .as_deref(),
             Some("ml")
         );
     }

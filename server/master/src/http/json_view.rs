@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use crate::state::snapshot::{AgentView, FrameworkView, OfferView};
 
 pub(crate) use meseta_proto::endpoint_json::{attributes, resources};
+use meseta_proto::endpoint_json::{reserved_by_role, reserved_for};
 
 /// The same, from the allocator's form.
 pub(crate) fn allocator_resources(r: &Resources) -> Value {
@@ -277,7 +278,7 @@ impl<'a> AgentJson<'a> {
             used_resources: allocator_resources(&a.used),
             offered_resources: allocator_resources(&a.offered),
             reserved_resources: reserved_by_role(&a.info.resources),
-            unreserved_resources: unreserved(&a.info.resources),
+            unreserved_resources: reserved_for(&a.info.resources, None),
             attributes: attributes(&a.info.attributes),
             active: a.active,
             deactivated: !a.active,
@@ -288,38 +289,6 @@ impl<'a> AgentJson<'a> {
                 "TASK_LABELS_DEDUPLICATION",
             ],
         }
-    }
-}
-
-fn has_reservations(list: &[v1::Resource]) -> bool {
-    list.iter()
-        .any(|r| meseta_proto::resources::reserved_role(r).is_some())
-}
-
-/// An agent's reserved resources, by the role they are reserved for.
-fn reserved_by_role(list: &[v1::Resource]) -> Value {
-    if !has_reservations(list) {
-        return json!({});
-    }
-    let mut by_role: std::collections::BTreeMap<String, Resources> = Default::default();
-    for (reservation, part) in Resources::from_mesos(list).reserved_parts() {
-        by_role
-            .entry(reservation.role.clone())
-            .or_default()
-            .add(part);
-    }
-    by_role
-        .into_iter()
-        .map(|(role, part)| (role, allocator_resources(&part)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-fn unreserved(list: &[v1::Resource]) -> Value {
-    if has_reservations(list) {
-        allocator_resources(&Resources::from_mesos(list).unreserved())
-    } else {
-        resources(list)
     }
 }
 

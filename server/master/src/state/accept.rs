@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use meseta_allocator::Resources;
 use meseta_proto::cluster::{master_message, MasterMessage, RunTasks};
-use meseta_proto::scheduler::{call, event, Event};
+use meseta_proto::scheduler::call;
 use meseta_proto::v1::{self, offer::operation::Type as OpType, task_status::Reason};
 
 use super::{Action, CallError, Master, TaskRecord};
@@ -202,42 +202,13 @@ impl Master {
                         }
                     }
                 }
-                Some(
-                    kind @ (OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy),
-                ) => {
-                    let a = agent_id.as_str();
-                    let r = &mut remaining;
-                    let outcome = match kind {
-                        OpType::Reserve if operation.reserve.is_some() => {
-                            let op = operation.reserve.unwrap_or_default();
-                            self.reserve_in_offer(framework_id, a, op, r, actions)
-                        }
-                        OpType::Unreserve if operation.unreserve.is_some() => {
-                            let op = operation.unreserve.unwrap_or_default();
-                            self.unreserve_in_offer(framework_id, a, op, r, actions)
-                        }
-                        OpType::Create if operation.create.is_some() => {
-                            let op = operation.create.unwrap_or_default();
-                            self.create_in_offer(framework_id, a, op, r, actions)
-                        }
-                        OpType::Destroy if operation.destroy.is_some() => {
-                            let op = operation.destroy.unwrap_or_default();
-                            self.destroy_in_offer(framework_id, a, op, r, actions)
-                        }
-                        _ => Err(format!(
-                            "Expecting '{}' to be present",
-                            kind.as_str_name().to_lowercase()
-                        )),
-                    };
-                    if let Err(message) = &outcome {
-                        tracing::warn!(framework_id, agent_id, operation = kind.as_str_name(), %message, "offer operation refused");
-                    }
-                    self.operation_feedback(
+                Some(OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy) => {
+                    self.convert_in_accept(
                         now,
                         framework_id,
                         &agent_id,
-                        operation.id,
-                        outcome.map(|c| c.converted),
+                        operation,
+                        &mut remaining,
                         actions,
                     );
                 }
@@ -255,49 +226,6 @@ impl Master {
         self.ask_back_if_draining(framework_id, &agent_id, now, actions);
         self.allocation_wanted = true;
         Ok(())
-    }
-
-    /// Tells the framework how an operation with an `id` ended
-    /// (OPERATION_FINISHED with what it converted, or OPERATION_ERROR with
-    /// why); operations without one get no feedback, as in Mesos. The
-    /// status has no `uuid`: it needs no acknowledgement.
-    fn operation_feedback(
-        &mut self,
-        now: Duration,
-        framework_id: &str,
-        agent_id: &str,
-        id: Option<v1::OperationId>,
-        outcome: Result<Vec<v1::Resource>, String>,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(operation_id) = id else {
-            return;
-        };
-        let (state, message, converted_resources) = match outcome {
-            Ok(converted) => (v1::OperationState::OperationFinished, None, converted),
-            Err(message) => (
-                v1::OperationState::OperationError,
-                Some(message),
-                Vec::new(),
-            ),
-        };
-        let event = Event {
-            r#type: Some(event::Type::UpdateOperationStatus as i32),
-            update_operation_status: Some(event::UpdateOperationStatus {
-                status: v1::OperationStatus {
-                    operation_id: Some(operation_id),
-                    state: state as i32,
-                    message,
-                    converted_resources,
-                    agent_id: Some(v1::AgentId {
-                        value: agent_id.to_string(),
-                    }),
-                    ..Default::default()
-                },
-            }),
-            ..Default::default()
-        };
-        self.send(framework_id, event, now, actions);
     }
 
     /// Checks one task; returns the resources it consumes from the offer
@@ -535,7 +463,7 @@ fn launched_tasks(operations: &[v1::offer::Operation]) -> Vec<&v1::TaskInfo> {
 }
 
 /// IDs must be non-empty, not `.` or `..`, without `/`, whitespace or control characters.
-fn validate_id(kind: &str, id: &str) -> Result<(), String> {
+pub(super) fn validate_id(kind: &str, id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err(format!("{kind} ID must not be empty"));
     }

@@ -1,5 +1,6 @@
 //! Dynamic reservations: the RESERVE and UNRESERVE offer operations and the
-//! operator's RESERVE_RESOURCES and UNRESERVE_RESOURCES.
+//! operator's RESERVE_RESOURCES and UNRESERVE_RESOURCES; and the conversion
+//! machinery they share with persistent volumes ([`super::volumes`]).
 //!
 //! A reservation changes resources' form, not their amount: `from` (what
 //! the resources were) becomes `to` (the same amounts with one more, or
@@ -24,8 +25,12 @@ use std::time::Duration;
 use meseta_allocator::Resources;
 use meseta_proto::cluster::{master_message, CheckpointResources, MasterMessage};
 use meseta_proto::master::call as operator;
+use meseta_proto::resources::to_refined;
 use meseta_proto::roles;
-use meseta_proto::v1::{self, offer::operation, resource::reservation_info::Type as Kind};
+use meseta_proto::scheduler::{event, Event};
+use meseta_proto::v1::{
+    self, offer::operation::Type as OpType, resource::reservation_info::Type as Kind,
+};
 
 use super::{Action, CallError, Master};
 
@@ -38,51 +43,72 @@ pub(super) struct Conversion {
 }
 
 impl Master {
-    /// RESERVE inside an ACCEPT on `agent_id`: converts part of the offers'
-    /// `remaining` resources in the reservation's role.
-    pub(super) fn reserve_in_offer(
+    /// RESERVE, UNRESERVE, CREATE or DESTROY inside an ACCEPT on `agent_id`:
+    /// converts what is left of the offers (`remaining`, by role) in place,
+    /// sends the agent its new resources, and answers an operation with an
+    /// `id` (OPERATION_FINISHED with what it converted, or OPERATION_ERROR
+    /// with why; no `uuid`: nothing to acknowledge).
+    pub(super) fn convert_in_accept(
         &mut self,
+        now: Duration,
         framework_id: &str,
         agent_id: &str,
-        reserve: operation::Reserve,
+        operation: v1::offer::Operation,
         remaining: &mut BTreeMap<String, Resources>,
         actions: &mut Vec<Action>,
-    ) -> Result<Conversion, String> {
+    ) {
+        let kind = operation
+            .r#type
+            .and_then(|t| OpType::try_from(t).ok())
+            .unwrap_or(OpType::Unknown);
         let principal = self.principal_of(framework_id);
-        let conversion = reserving(&reserve.resources, &reserve.source, principal.as_deref())?;
-        let role = last_role(&reserve.resources)?;
-        let offered = remaining.get_mut(&role).ok_or_else(|| {
-            format!("Cannot reserve for role '{role}': none of the accepted offers was made to it")
-        })?;
-        self.convert_offered(framework_id, &role, agent_id, offered, &conversion)?;
-        self.apply_to_agent(agent_id, &conversion, actions);
-        Ok(conversion)
-    }
-
-    /// UNRESERVE inside an ACCEPT on `agent_id`.
-    pub(super) fn unreserve_in_offer(
-        &mut self,
-        framework_id: &str,
-        agent_id: &str,
-        unreserve: operation::Unreserve,
-        remaining: &mut BTreeMap<String, Resources>,
-        actions: &mut Vec<Action>,
-    ) -> Result<Conversion, String> {
-        let principal = self.principal_of(framework_id);
-        let conversion = unreserving(&unreserve.resources, principal.as_deref())?;
-        let (role, offered) = remaining
-            .iter_mut()
-            .find(|(_, offered)| offered.contains(&conversion.from))
-            .ok_or_else(|| {
-                format!(
-                    "Cannot unreserve {}: not in the accepted offers",
-                    describe(&conversion.from)
-                )
-            })?;
-        let role = role.clone();
-        self.convert_offered(framework_id, &role, agent_id, offered, &conversion)?;
-        self.apply_to_agent(agent_id, &conversion, actions);
-        Ok(conversion)
+        let principal = principal.as_deref();
+        let missing = || {
+            let field = kind.as_str_name().to_lowercase();
+            format!("Expecting '{field}' to be present")
+        };
+        let checked = match kind {
+            OpType::Reserve => operation
+                .reserve
+                .ok_or_else(missing)
+                .and_then(|op| reserving(&op.resources, &op.source, principal)),
+            OpType::Unreserve => operation
+                .unreserve
+                .ok_or_else(missing)
+                .and_then(|op| unreserving(&op.resources, principal)),
+            OpType::Create => operation
+                .create
+                .ok_or_else(missing)
+                .and_then(|op| self.creating(agent_id, &op.volumes, principal)),
+            OpType::Destroy => operation.destroy.ok_or_else(missing).and_then(|op| {
+                self.destroying(agent_id, &op.volumes)
+                    .map_err(|e| e.to_string())
+            }),
+            _ => Err(format!("{} is not a conversion", kind.as_str_name())),
+        };
+        let outcome = checked.and_then(|conversion| {
+            // A RESERVE is made in the offers of the role it reserves for;
+            // the others convert what they name wherever it was offered.
+            let role = match kind {
+                OpType::Reserve => Some(last_role(&conversion.converted)?),
+                _ => None,
+            };
+            self.convert_offered(
+                framework_id,
+                agent_id,
+                role,
+                remaining,
+                &conversion,
+                actions,
+            )?;
+            Ok(conversion.converted)
+        });
+        if let Err(message) = &outcome {
+            tracing::warn!(framework_id, agent_id, operation = kind.as_str_name(), %message, "offer operation refused");
+        }
+        if let Some(operation_id) = operation.id {
+            self.operation_feedback(now, framework_id, agent_id, operation_id, outcome, actions);
+        }
     }
 
     /// RESERVE_RESOURCES: reserves resources that are free on the agent
@@ -110,24 +136,46 @@ impl Master {
         self.convert_free(now, &call.agent_id.value, &conversion, actions)
     }
 
-    pub(super) fn principal_of(&self, framework_id: &str) -> Option<String> {
+    fn principal_of(&self, framework_id: &str) -> Option<String> {
         self.frameworks
             .get(framework_id)
             .and_then(|f| f.info.principal.clone())
     }
 
-    pub(super) fn convert_offered(
+    /// Converts inside the accepted offers of `role` (or, without one, of
+    /// the first role whose offers hold what is converted), in the
+    /// allocator and on the agent.
+    fn convert_offered(
         &mut self,
         framework_id: &str,
-        role: &str,
         agent_id: &str,
-        offered: &mut Resources,
+        role: Option<String>,
+        remaining: &mut BTreeMap<String, Resources>,
         conversion: &Conversion,
+        actions: &mut Vec<Action>,
     ) -> Result<(), String> {
+        let (role, offered) = match role {
+            Some(role) => {
+                let offered = remaining.get_mut(&role).ok_or_else(|| {
+                    format!("Cannot reserve for role '{role}': none of the accepted offers was made to it")
+                })?;
+                (role, offered)
+            }
+            None => remaining
+                .iter_mut()
+                .find(|(_, offered)| offered.contains(&conversion.from))
+                .map(|(role, offered)| (role.clone(), offered))
+                .ok_or_else(|| {
+                    format!(
+                        "{} is not in the accepted offers",
+                        describe(&conversion.from)
+                    )
+                })?,
+        };
         let held = offered.contains(&conversion.from)
             && self.allocator.convert_allocated(
                 framework_id,
-                role,
+                &role,
                 agent_id,
                 &conversion.from,
                 &conversion.to,
@@ -141,9 +189,13 @@ impl Master {
         }
         offered.subtract(&conversion.from);
         offered.add(&conversion.to);
+        self.apply_to_agent(agent_id, conversion, actions);
         Ok(())
     }
 
+    /// Converts free resources of an agent (an operator's call). What its
+    /// outstanding offers hold counts as free: they are rescinded, but only
+    /// once the conversion is known to fit, so a refusal changes nothing.
     pub(super) fn convert_free(
         &mut self,
         now: Duration,
@@ -151,16 +203,28 @@ impl Master {
         conversion: &Conversion,
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
-        if !self.agents.contains_key(agent_id) {
+        let Some(agent) = self.agents.get(agent_id) else {
             return Err(CallError::BadRequest(format!(
                 "No agent found with specified ID '{agent_id}'"
             )));
-        }
-        if !self.agents[agent_id].total.contains(&conversion.from) {
+        };
+        if !agent.total.contains(&conversion.from) {
             return Err(CallError::Conflict(format!(
                 "Agent {agent_id} does not have {} (it has {})",
                 describe(&conversion.from),
-                describe(&self.agents[agent_id].total)
+                describe(&agent.total)
+            )));
+        }
+        let mut available = self.allocator.free(agent_id).unwrap_or_default();
+        for offer_id in self.agent_offers.get(agent_id).into_iter().flatten() {
+            if let Some(offer) = self.offers.get(offer_id) {
+                available.add(&offer.resources);
+            }
+        }
+        if !available.contains(&conversion.from) {
+            return Err(CallError::Conflict(format!(
+                "{} is in use by tasks on agent {agent_id}",
+                describe(&conversion.from)
             )));
         }
         self.rescind_agent_offers(agent_id, now, actions);
@@ -169,7 +233,7 @@ impl Master {
             .convert_free(agent_id, &conversion.from, &conversion.to)
         {
             return Err(CallError::Conflict(format!(
-                "{} is in use by tasks on agent {agent_id}",
+                "{} is not free on agent {agent_id}",
                 describe(&conversion.from)
             )));
         }
@@ -181,20 +245,17 @@ impl Master {
 
     /// The master's view of the agent follows the conversion, and the agent
     /// is sent its new total to keep.
-    pub(super) fn apply_to_agent(
+    fn apply_to_agent(
         &mut self,
         agent_id: &str,
         conversion: &Conversion,
         actions: &mut Vec<Action>,
     ) {
-        let Some(agent) = self.agents.get_mut(agent_id) else {
-            return;
-        };
-        agent.total.subtract(&conversion.from);
-        agent.total.add(&conversion.to);
-        let total = agent_resources(&agent.total);
-        Arc::make_mut(&mut agent.info).resources = total.clone();
-        self.send_agent(agent_id, checkpoint(total), actions);
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.total.subtract(&conversion.from);
+            agent.total.add(&conversion.to);
+            self.send_total(agent_id, actions);
+        }
     }
 
     /// A known agent registered again with other resources than the
@@ -206,16 +267,60 @@ impl Master {
         reported: &[v1::Resource],
         actions: &mut Vec<Action>,
     ) {
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        let reported = Resources::from_mesos(reported);
+        if reported != agent.total {
+            tracing::warn!(agent_id, %reported, master = %agent.total, "agent re-registered with other resources than the master's; sending it the master's");
+            self.send_total(agent_id, actions);
+        }
+    }
+
+    /// Makes the agent's info say its total, and sends the agent that total.
+    fn send_total(&mut self, agent_id: &str, actions: &mut Vec<Action>) {
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };
-        if Resources::from_mesos(reported) == agent.total {
-            return;
-        }
-        tracing::warn!(agent_id, reported = %Resources::from_mesos(reported), master = %agent.total, "agent re-registered with other resources than the master's; sending it the master's");
         let total = agent_resources(&agent.total);
         Arc::make_mut(&mut agent.info).resources = total.clone();
         self.send_agent(agent_id, checkpoint(total), actions);
+    }
+
+    fn operation_feedback(
+        &mut self,
+        now: Duration,
+        framework_id: &str,
+        agent_id: &str,
+        operation_id: v1::OperationId,
+        outcome: Result<Vec<v1::Resource>, String>,
+        actions: &mut Vec<Action>,
+    ) {
+        let (state, message, converted_resources) = match outcome {
+            Ok(converted) => (v1::OperationState::OperationFinished, None, converted),
+            Err(message) => (
+                v1::OperationState::OperationError,
+                Some(message),
+                Vec::new(),
+            ),
+        };
+        let event = Event {
+            r#type: Some(event::Type::UpdateOperationStatus as i32),
+            update_operation_status: Some(event::UpdateOperationStatus {
+                status: v1::OperationStatus {
+                    operation_id: Some(operation_id),
+                    state: state as i32,
+                    message,
+                    converted_resources,
+                    agent_id: Some(v1::AgentId {
+                        value: agent_id.to_string(),
+                    }),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        self.send(framework_id, event, now, actions);
     }
 }
 
@@ -229,7 +334,7 @@ fn checkpoint(total: Vec<v1::Resource>) -> MasterMessage {
 
 /// An agent's resources in Mesos form, as `AgentInfo.resources` holds them
 /// (no allocation).
-pub(super) fn agent_resources(total: &Resources) -> Vec<v1::Resource> {
+fn agent_resources(total: &Resources) -> Vec<v1::Resource> {
     let mut list = total.to_mesos("*");
     for r in &mut list {
         r.allocation_info = None;
@@ -237,7 +342,7 @@ pub(super) fn agent_resources(total: &Resources) -> Vec<v1::Resource> {
     list
 }
 
-pub(super) fn describe(resources: &Resources) -> String {
+fn describe(resources: &Resources) -> String {
     if resources.is_empty() {
         "nothing".into()
     } else {
@@ -245,45 +350,17 @@ pub(super) fn describe(resources: &Resources) -> String {
     }
 }
 
-/// The entries in the post-refinement form: a pre-refinement `role` (and
-/// `reservation`) becomes a stack of one.
-#[allow(deprecated)]
-pub(super) fn refined(resources: &[v1::Resource]) -> Vec<v1::Resource> {
-    resources
-        .iter()
-        .cloned()
-        .map(|mut r| {
-            if r.reservations.is_empty() {
-                if let Some(role) = r.role.take().filter(|role| role != "*") {
-                    let dynamic = r.reservation.take();
-                    r.reservations = vec![v1::resource::ReservationInfo {
-                        r#type: Some(if dynamic.is_some() {
-                            Kind::Dynamic
-                        } else {
-                            Kind::Static
-                        } as i32),
-                        role: Some(role),
-                        principal: dynamic.as_ref().and_then(|d| d.principal.clone()),
-                        labels: dynamic.and_then(|d| d.labels),
-                    }];
-                }
-            }
-            r
-        })
-        .collect()
-}
-
-/// The role every entry is now reserved for (they must agree).
+/// The role every entry (in the refined form) is now reserved for; they
+/// must agree.
 fn last_role(resources: &[v1::Resource]) -> Result<String, String> {
-    let mut roles = refined(resources)
+    let mut roles = resources
         .iter()
-        .filter_map(|r| r.reservations.last().and_then(|last| last.role.clone()))
-        .collect::<Vec<_>>();
-    roles.dedup();
-    match roles.as_slice() {
-        [one] => Ok(one.clone()),
-        _ => Err("A RESERVE operation reserves for one role at a time".into()),
+        .filter_map(|r| r.reservations.last().and_then(|last| last.role.clone()));
+    let first = roles.next().unwrap_or_default();
+    if roles.any(|role| role != first) {
+        return Err("A RESERVE operation reserves for one role at a time".into());
     }
+    Ok(first)
 }
 
 /// Checks a RESERVE: every entry's stack ends in a DYNAMIC reservation
@@ -297,7 +374,7 @@ fn reserving(
     if resources.is_empty() {
         return Err("A RESERVE operation needs resources to reserve".into());
     }
-    let entries = refined(resources);
+    let entries = to_refined(resources);
     let mut popped = Vec::with_capacity(entries.len());
     for r in &entries {
         let Some(last) = r.reservations.last() else {
@@ -338,7 +415,7 @@ fn reserving(
     let from = if source.is_empty() {
         Resources::from_mesos(&popped)
     } else {
-        let given = Resources::from_mesos(&refined(source));
+        let given = Resources::from_mesos(&to_refined(source));
         if given != Resources::from_mesos(&popped) {
             return Err(
                 "A RESERVE operation's source must be its resources without their last reservation"
@@ -361,7 +438,7 @@ fn unreserving(resources: &[v1::Resource], principal: Option<&str>) -> Result<Co
     if resources.is_empty() {
         return Err("An UNRESERVE operation needs resources to unreserve".into());
     }
-    let entries = refined(resources);
+    let entries = to_refined(resources);
     let mut popped = Vec::with_capacity(entries.len());
     for r in &entries {
         let Some(last) = r.reservations.last() else {

@@ -10,44 +10,17 @@
 //! role like the rest of its reservation, whole: a task that uses it uses
 //! all of it, and a volume a task uses cannot be destroyed.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use meseta_allocator::Resources;
 use meseta_proto::master::call as operator;
-use meseta_proto::v1::{self, offer::operation};
+use meseta_proto::resources::{container_path_is_inside, to_refined};
+use meseta_proto::v1;
 
-use super::reservations::{describe, refined, Conversion};
+use super::reservations::Conversion;
 use super::{Action, CallError, Master};
 
 impl Master {
-    /// CREATE inside an ACCEPT on `agent_id`.
-    pub(super) fn create_in_offer(
-        &mut self,
-        framework_id: &str,
-        agent_id: &str,
-        create: operation::Create,
-        remaining: &mut BTreeMap<String, Resources>,
-        actions: &mut Vec<Action>,
-    ) -> Result<Conversion, String> {
-        let principal = self.principal_of(framework_id);
-        let conversion = self.creating(agent_id, &create.volumes, principal.as_deref())?;
-        self.convert_in_offers(framework_id, agent_id, conversion, remaining, actions)
-    }
-
-    /// DESTROY inside an ACCEPT on `agent_id`.
-    pub(super) fn destroy_in_offer(
-        &mut self,
-        framework_id: &str,
-        agent_id: &str,
-        destroy: operation::Destroy,
-        remaining: &mut BTreeMap<String, Resources>,
-        actions: &mut Vec<Action>,
-    ) -> Result<Conversion, String> {
-        let conversion = self.destroying(agent_id, &destroy.volumes)?;
-        self.convert_in_offers(framework_id, agent_id, conversion, remaining, actions)
-    }
-
     /// CREATE_VOLUMES: makes volumes of free reserved disk.
     pub(super) fn create_volumes(
         &mut self,
@@ -70,48 +43,14 @@ impl Master {
         actions: &mut Vec<Action>,
     ) -> Result<(), CallError> {
         let agent_id = call.agent_id.value;
-        let conversion = self
-            .destroying(&agent_id, &call.volumes)
-            .map_err(|message| {
-                if message.contains("in use") {
-                    CallError::Conflict(message)
-                } else {
-                    CallError::BadRequest(message)
-                }
-            })?;
+        let conversion = self.destroying(&agent_id, &call.volumes)?;
         self.convert_free(now, &agent_id, &conversion, actions)
-    }
-
-    fn convert_in_offers(
-        &mut self,
-        framework_id: &str,
-        agent_id: &str,
-        conversion: Conversion,
-        remaining: &mut BTreeMap<String, Resources>,
-        actions: &mut Vec<Action>,
-    ) -> Result<Conversion, String> {
-        let role = remaining
-            .iter()
-            .find(|(_, offered)| offered.contains(&conversion.from))
-            .map(|(role, _)| role.clone())
-            .ok_or_else(|| {
-                format!(
-                    "{} is not in the accepted offers",
-                    describe(&conversion.from)
-                )
-            })?;
-        let offered = remaining
-            .get_mut(&role)
-            .ok_or_else(|| format!("no offer in role '{role}'"))?;
-        self.convert_offered(framework_id, &role, agent_id, offered, &conversion)?;
-        self.apply_to_agent(agent_id, &conversion, actions);
-        Ok(conversion)
     }
 
     /// Checks a CREATE: every volume is reserved disk with a new
     /// persistence ID and a relative container path, made by `principal`
     /// when the caller has one.
-    fn creating(
+    pub(super) fn creating(
         &self,
         agent_id: &str,
         volumes: &[v1::Resource],
@@ -120,7 +59,7 @@ impl Master {
         if volumes.is_empty() {
             return Err("A CREATE operation needs volumes to create".into());
         }
-        let entries = refined(volumes);
+        let entries = to_refined(volumes);
         let existing = self.volume_ids(agent_id);
         let mut ids = Vec::new();
         let mut plain = Vec::with_capacity(entries.len());
@@ -136,7 +75,7 @@ impl Master {
                 .as_ref()
                 .map(|v| v.container_path.as_str())
                 .unwrap_or_default();
-            if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+            if !container_path_is_inside(path) {
                 return Err(format!(
                     "Volume '{id}' needs a relative container_path inside the sandbox, got '{path}'"
                 ));
@@ -170,17 +109,26 @@ impl Master {
         })
     }
 
-    /// Checks a DESTROY: every entry is a volume no task uses.
-    fn destroying(&self, agent_id: &str, volumes: &[v1::Resource]) -> Result<Conversion, String> {
+    /// Checks a DESTROY: every entry is a volume (else `BadRequest`) that
+    /// no task uses (else `Conflict`).
+    pub(super) fn destroying(
+        &self,
+        agent_id: &str,
+        volumes: &[v1::Resource],
+    ) -> Result<Conversion, CallError> {
         if volumes.is_empty() {
-            return Err("A DESTROY operation needs volumes to destroy".into());
+            return Err(CallError::BadRequest(
+                "A DESTROY operation needs volumes to destroy".into(),
+            ));
         }
-        let entries = refined(volumes);
+        let entries = to_refined(volumes);
         let mut plain = Vec::with_capacity(entries.len());
         for r in &entries {
-            let (id, _) = volume_of(r)?;
+            let (id, _) = volume_of(r).map_err(CallError::BadRequest)?;
             if let Some(task) = self.task_using_volume(agent_id, &id) {
-                return Err(format!("Volume '{id}' is in use by task {task}"));
+                return Err(CallError::Conflict(format!(
+                    "Volume '{id}' is in use by task {task}"
+                )));
             }
             let mut bare = r.clone();
             bare.disk = None;
@@ -266,15 +214,6 @@ fn volume_of(r: &v1::Resource) -> Result<(String, &v1::resource::DiskInfo), Stri
         .as_ref()
         .map(|p| p.id.clone())
         .unwrap_or_default();
-    if id.is_empty()
-        || id == "."
-        || id == ".."
-        || id.contains('/')
-        || id.contains(char::is_whitespace)
-    {
-        return Err(format!(
-            "A volume needs a persistence ID without '/' or whitespace, got '{id}'"
-        ));
-    }
+    super::accept::validate_id("Persistence", &id)?;
     Ok((id, disk))
 }
