@@ -1,13 +1,14 @@
-//! The Rust half of Meseta's C++ binding: `mesos::MesosSchedulerDriver` and
-//! `mesos::MesosExecutorDriver` (in `src/cpp/`) forward every call here, and
-//! the client core's callbacks go back through the C++ "sinks" declared in
-//! `include/meseta/bridge.hpp`.
+//! The Rust half of Meseta's C++ binding: `mesos::MesosSchedulerDriver`,
+//! `mesos::MesosExecutorDriver` and `mesos::v1::scheduler::Mesos` (in
+//! `src/cpp/`) forward every call here, and the client core's callbacks go
+//! back through the C++ "sinks" declared in `include/meseta/bridge.hpp`.
 //!
 //! Messages cross the bridge as protobuf bytes. The C++ API uses the
 //! unversioned (`mesos.*`, "v0") messages; they share field numbers and
 //! types with the `mesos.v1` messages the core speaks, so the bytes decode
 //! straight into the core's types, and the other way round. Statuses are
-//! the `mesos::Status` codes.
+//! the `mesos::Status` codes. The v1 library's messages are the `mesos.v1`
+//! ones themselves.
 //!
 //! Threads: C++ may call the drivers from any thread; the core invokes the
 //! sinks on its callback thread, one at a time. The sinks catch every C++
@@ -15,9 +16,11 @@
 
 mod executor;
 mod scheduler;
+mod v1_scheduler;
 
 use executor::{new_executor_driver, RustExecutorDriver};
 use scheduler::{new_scheduler_driver, RustSchedulerDriver};
+use v1_scheduler::{new_v1_mesos, RustV1Mesos};
 
 #[cxx::bridge(namespace = "meseta::bridge")]
 mod ffi {
@@ -57,6 +60,13 @@ mod ffi {
         fn framework_message(self: &ExecutorSink, data: &[u8]);
         fn shutdown(self: &ExecutorSink);
         fn error(self: &ExecutorSink, message: &str);
+
+        /// Delivers the v1 library's callbacks to a `mesos::v1::scheduler::Mesos`.
+        type V1SchedulerSink;
+        fn connected(self: &V1SchedulerSink);
+        fn disconnected(self: &V1SchedulerSink);
+        /// Serialized `mesos.v1.scheduler.Event`s, in order.
+        fn received(self: &V1SchedulerSink, events: &[&[u8]]);
     }
 
     extern "Rust" {
@@ -132,6 +142,24 @@ mod ffi {
         fn close(self: &RustExecutorDriver);
         fn send_status_update(self: &RustExecutorDriver, status: &[u8]) -> Result<i32>;
         fn send_framework_message(self: &RustExecutorDriver, data: &[u8]) -> i32;
+
+        type RustV1Mesos;
+
+        /// The v1 scheduler library for `sink`, finding the master at
+        /// `master`; `json` picks JSON over protobuf on the wire;
+        /// `credential` (empty: none) is a serialized `mesos.v1.Credential`.
+        fn new_v1_mesos(
+            sink: UniquePtr<V1SchedulerSink>,
+            master: &str,
+            json: bool,
+            credential: &[u8],
+        ) -> Result<Box<RustV1Mesos>>;
+        /// `call` is a serialized `mesos.v1.scheduler.Call`.
+        fn send(self: &RustV1Mesos, call: &[u8]) -> Result<()>;
+        fn reconnect(self: &RustV1Mesos);
+        /// Closes the connection; no callback runs after this returns
+        /// (unless called from a callback: that one finishes).
+        fn close(self: &RustV1Mesos);
     }
 }
 
@@ -139,6 +167,7 @@ mod ffi {
 // a time, and hold nothing tied to the thread that made them.
 unsafe impl Send for ffi::SchedulerSink {}
 unsafe impl Send for ffi::ExecutorSink {}
+unsafe impl Send for ffi::V1SchedulerSink {}
 
 /// Decodes one message from the C++ side.
 fn decode<M: prost::Message + Default>(bytes: &[u8], what: &str) -> Result<M, String> {

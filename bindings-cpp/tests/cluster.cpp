@@ -180,6 +180,16 @@ std::string tail(const std::string& path, int count) {
 }
 
 std::string httpGet(const std::string& address, const std::string& path, int* status) {
+  return httpRequest("GET", address, path, "", status);
+}
+
+std::string httpPost(const std::string& address, const std::string& path, const std::string& body,
+                     int* status) {
+  return httpRequest("POST", address, path, body, status);
+}
+
+std::string httpRequest(const std::string& method, const std::string& address,
+                        const std::string& path, const std::string& payload, int* status) {
   if (status != nullptr) *status = 0;
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) return "";
@@ -194,8 +204,14 @@ std::string httpGet(const std::string& address, const std::string& path, int* st
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   std::string response;
   if (connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) == 0) {
-    std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + address +
-                          "\r\nAccept: application/json\r\nConnection: close\r\n\r\n";
+    std::string request = method + " " + path + " HTTP/1.0\r\nHost: " + address +
+                          "\r\nAccept: application/json\r\nConnection: close\r\n";
+    if (method != "GET") {
+      request +=
+          "Content-Type: application/json\r\nContent-Length: " + std::to_string(payload.size()) +
+          "\r\n";
+    }
+    request += "\r\n" + payload;
     if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       char buffer[8192];

@@ -62,6 +62,14 @@ std::string tail(const std::string& path, int count);
 // request failed. `status` (if given) gets the HTTP status, 0 on failure.
 std::string httpGet(const std::string& address, const std::string& path, int* status = nullptr);
 
+// `POST http://address/path` with a JSON body; the same answer as httpGet.
+std::string httpPost(const std::string& address, const std::string& path, const std::string& body,
+                     int* status = nullptr);
+
+// Either of the above.
+std::string httpRequest(const std::string& method, const std::string& address,
+                        const std::string& path, const std::string& body, int* status);
+
 class LocalCluster {
  public:
   // Master flags that notice a silent agent within about 1.5 s (pings every

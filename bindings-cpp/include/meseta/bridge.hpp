@@ -1,7 +1,8 @@
 // The C++ side of the cxx bridge to Meseta's Rust client core (src/lib.rs).
 //
-// A sink receives the core's callbacks as serialized `mesos.*` messages;
-// the C++ half implements it for mesos::Scheduler and mesos::Executor.
+// A sink receives the core's callbacks as serialized messages; the C++
+// half implements it for mesos::Scheduler, mesos::Executor (`mesos.*`
+// messages) and mesos::v1::scheduler::Mesos (`mesos.v1.*`).
 //
 // This header is internal to the binding; applications include
 // <mesos/scheduler.hpp> and <mesos/executor.hpp>.
@@ -47,6 +48,15 @@ class ExecutorSink {
   virtual void framework_message(Bytes data) const = 0;
   virtual void shutdown() const = 0;
   virtual void error(rust::Str message) const = 0;
+};
+
+class V1SchedulerSink {
+ public:
+  virtual ~V1SchedulerSink() = default;
+
+  virtual void connected() const = 0;
+  virtual void disconnected() const = 0;
+  virtual void received(rust::Slice<const Bytes> events) const = 0;
 };
 
 }  // namespace bridge

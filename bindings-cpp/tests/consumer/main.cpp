@@ -1,9 +1,11 @@
 // Builds against the installed meseta package only: a scheduler driver for
 // a master nobody runs starts (it keeps looking for the master) and stops,
-// and an executor driver outside an agent has not started.
+// an executor driver outside an agent has not started, and the v1 library
+// (its headers and mesos::v1 messages installed too) starts and stops.
 #include <iostream>
 #include <mesos/executor.hpp>
 #include <mesos/scheduler.hpp>
+#include <mesos/v1/scheduler.hpp>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,15 @@ int main() {
   ok = expect("sendFrameworkMessage", executorDriver.sendFrameworkMessage("unsent"),
               mesos::DRIVER_NOT_STARTED) &&
        ok;
+  {
+    mesos::v1::scheduler::Mesos v1(
+        "127.0.0.1:1", mesos::ContentType::PROTOBUF, [] {}, [] {},
+        [](const std::queue<mesos::v1::scheduler::Event>&) {});
+    mesos::v1::scheduler::Call call;
+    call.set_type(mesos::v1::scheduler::Call::SUBSCRIBE);
+    v1.send(call);
+    std::cout << "v1 library started and stopped" << std::endl;
+  }
   std::cout << (ok ? "consumer ok" : "consumer FAILED") << std::endl;
   return ok ? 0 : 1;
 }

@@ -14,9 +14,14 @@
 //!    +------------ backoff <-- disconnected <----+
 //! ```
 //!
-//! Callbacks run one at a time on a thread of their own, in order.
+//! Callbacks run one at a time on a thread of their own, in order; none
+//! runs once the library is dropped (C++ frees the framework's callbacks
+//! right after).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use http::header::HeaderValue;
@@ -45,6 +50,8 @@ enum Delivery {
     Connected,
     Disconnected,
     Received(Vec<Event>),
+    /// The library is being dropped: deliver nothing more.
+    Stop,
 }
 
 enum Command {
@@ -52,10 +59,15 @@ enum Command {
     Reconnect,
 }
 
-/// A running v1 scheduler library; dropping it closes the connection.
+/// A running v1 scheduler library. Dropping it closes the connection and
+/// waits for a callback in progress to return (unless dropped from a
+/// callback); queued deliveries are discarded.
 pub struct V1Mesos {
     commands: UnboundedSender<Command>,
     runtime: Option<tokio::runtime::Runtime>,
+    stopped: Arc<AtomicBool>,
+    deliveries: std_mpsc::Sender<Delivery>,
+    callback_thread: Option<JoinHandle<()>>,
 }
 
 impl V1Mesos {
@@ -76,9 +88,11 @@ impl V1Mesos {
             .build()
             .map_err(|e| crate::Error::Thread(e.to_string()))?;
         let (deliveries, delivered) = std_mpsc::channel::<Delivery>();
-        std::thread::Builder::new()
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop_seen = stopped.clone();
+        let callback_thread = std::thread::Builder::new()
             .name("meseta-v1-cb".into())
-            .spawn(move || run_callbacks(callbacks, delivered))
+            .spawn(move || run_callbacks(callbacks, delivered, &stop_seen))
             .map_err(|e| crate::Error::Thread(e.to_string()))?;
         let (commands, received) = unbounded_channel();
         let authorization = credential
@@ -88,13 +102,16 @@ impl V1Mesos {
             http: HttpClient::new(),
             content_type,
             authorization,
-            deliveries,
+            deliveries: deliveries.clone(),
             commands: received,
         };
         runtime.spawn(io.run(detector));
         Ok(Self {
             commands,
             runtime: Some(runtime),
+            stopped,
+            deliveries,
+            callback_thread: Some(callback_thread),
         })
     }
 
@@ -112,18 +129,34 @@ impl V1Mesos {
 
 impl Drop for V1Mesos {
     fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = self.deliveries.send(Delivery::Stop);
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
+        }
+        if let Some(thread) = self.callback_thread.take() {
+            // From a callback, the callback returns after this drop.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
 
-fn run_callbacks(mut callbacks: Box<dyn V1Callbacks>, delivered: std_mpsc::Receiver<Delivery>) {
+fn run_callbacks(
+    mut callbacks: Box<dyn V1Callbacks>,
+    delivered: std_mpsc::Receiver<Delivery>,
+    stopped: &AtomicBool,
+) {
     while let Ok(delivery) = delivered.recv() {
+        if stopped.load(Ordering::SeqCst) {
+            return;
+        }
         match delivery {
             Delivery::Connected => callbacks.connected(),
             Delivery::Disconnected => callbacks.disconnected(),
             Delivery::Received(events) => callbacks.received(events),
+            Delivery::Stop => return,
         }
     }
 }
@@ -158,6 +191,9 @@ impl Io {
                     continue;
                 }
             };
+            if !self.drop_unconnected_calls() {
+                return;
+            }
             if self.deliveries.send(Delivery::Connected).is_err() {
                 return;
             }
@@ -173,6 +209,24 @@ impl Io {
                     }
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
+            }
+        }
+    }
+
+    /// As Mesos's library does, calls (and reconnects) made while no
+    /// master was connected are dropped, not sent to the next one: the
+    /// framework subscribes afresh after `connected`. False when the
+    /// library was dropped.
+    fn drop_unconnected_calls(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Send(call)) => tracing::warn!(
+                    call = ?call.r#type.and_then(|t| call::Type::try_from(t).ok()),
+                    "dropping a call sent while disconnected from the master"
+                ),
+                Ok(Command::Reconnect) => {}
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return true,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return false,
             }
         }
     }

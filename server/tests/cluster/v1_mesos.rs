@@ -1,8 +1,9 @@
 //! The v1 scheduler library (`meseta_core::scheduler::v1_mesos`, behind
 //! Java's `V1Mesos`): a framework subscribes when connected, sees every
-//! event itself, and subscribes again with its ID after `reconnect`.
+//! event itself, and subscribes again with its ID after `reconnect`;
+//! dropping the library ends its callbacks before the drop returns.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 
 use meseta_core::scheduler::v1_mesos::{V1Callbacks, V1Mesos};
 use meseta_core::ContentType;
@@ -111,4 +112,19 @@ fn a_v1_framework_subscribes_on_connected_and_again_after_reconnect() {
     mesos.send(subscribe(Some(id.clone())));
     let again = next_event(&heard, event::Type::Subscribed);
     assert_eq!(again.subscribed.expect("SUBSCRIBED").framework_id, id);
+
+    // C++ frees a framework's callbacks right after the library: once the
+    // drop returns, the callbacks (and the sender they hold) are gone.
+    drop(mesos);
+    let end = loop {
+        match heard.try_recv() {
+            Ok(_) => continue,
+            Err(end) => break end,
+        }
+    };
+    assert_eq!(
+        end,
+        TryRecvError::Disconnected,
+        "a callback outlived the library"
+    );
 }
