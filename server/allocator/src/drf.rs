@@ -33,6 +33,7 @@
 //! Ties are broken by the number of grants received so far (fewer first),
 //! then by slot index, so equal clients take turns.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::quota::RoleQuota;
@@ -102,6 +103,9 @@ pub(crate) struct Role {
     pub(crate) refs: u32,
     /// Its guarantees and limits, if an operator set any.
     pub(crate) quota: Option<RoleQuota>,
+    /// Scalars reserved for it or a role below it that no framework holds
+    /// (free on their agents): part of its quota consumption.
+    pub(crate) idle_reserved: Resources,
 }
 
 impl Role {
@@ -117,6 +121,21 @@ impl Role {
             child_roles: 0,
             refs: 0,
             quota: None,
+            idle_reserved: Resources::default(),
+        }
+    }
+
+    /// Its subtree's quota consumption, as Mesos counts it since 1.9: what
+    /// its frameworks hold (offered or in use) plus what is reserved for it
+    /// and not held. Reservations count whether used or not, so a role's
+    /// reservations go toward its guarantee and against its limit.
+    pub(crate) fn consumed(&self) -> Cow<'_, Resources> {
+        if self.idle_reserved.is_empty() {
+            Cow::Borrowed(&self.subtree.allocated)
+        } else {
+            let mut consumed = self.subtree.allocated.clone();
+            consumed.add_scalars(&self.idle_reserved);
+            Cow::Owned(consumed)
         }
     }
 
@@ -127,10 +146,12 @@ impl Role {
             && self.weight == 1.0
             && self.quota.is_none()
             && self.subtree.allocated.is_empty()
+            && self.idle_reserved.is_empty()
     }
 
     /// Whether it has nothing that could be offered, or its limits leave
-    /// it nothing allocatable: then it is left out of its parent's order.
+    /// it nothing allocatable and nothing reserved for it is free: then it
+    /// is left out of its parent's order.
     pub(crate) fn out_of_order(&self, min_cpus: i64, min_mem: i64) -> bool {
         let offerable = if self.child_roles == 0 {
             &self.members
@@ -141,7 +162,8 @@ impl Role {
             || self
                 .quota
                 .as_ref()
-                .is_some_and(|q| q.saturated(&self.subtree.allocated, min_cpus, min_mem))
+                .is_some_and(|q| q.saturated(&self.consumed(), min_cpus, min_mem))
+                && self.idle_reserved.is_empty()
     }
 }
 

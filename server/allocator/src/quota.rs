@@ -13,7 +13,16 @@
 //!   roles short of their guarantees lack (the *required headroom*): a role
 //!   may take what it lacks itself plus whatever exceeds the headroom.
 //!
+//! Reservations are consumption of their role whether held or not (Mesos
+//! 1.9's rule): they count toward its guarantee and against its limits from
+//! the moment they are made, so offering a role what is reserved for it
+//! changes neither, and neither cut touches the reserved part of an offer.
+//! Free reserved resources are not headroom either: no other role can have
+//! them.
+//!
 //! Only scalars are guaranteed or limited (ports and sets are not).
+
+use std::borrow::Cow;
 
 use crate::resources::{Resources, ScalarSlot};
 
@@ -78,11 +87,12 @@ impl RoleQuota {
         self.lacking(consumed).any(|(_, lack)| lack > 0)
     }
 
-    /// Cuts `offer` down so that the role's consumption stays within its
-    /// limits.
+    /// Cuts the unreserved part of `offer` down so that the role's
+    /// consumption stays within its limits.
     pub(crate) fn cap_to_limits(&self, offer: &mut Resources, consumed: &Resources) {
         for (slot, limit) in &self.limits {
-            offer.cap_slot(slot, limit - consumed.slot_milli(slot));
+            let reserved = offer.reserved_slot_milli(slot);
+            offer.cap_slot(slot, reserved + (limit - consumed.slot_milli(slot)).max(0));
         }
     }
 
@@ -103,11 +113,13 @@ impl RoleQuota {
 
 /// The quota a role's offers count against in the headroom, and what is
 /// consumed against it (`None`: no guarantee covers the role).
-pub(crate) type Guarantee<'a> = Option<(&'a RoleQuota, &'a Resources)>;
+pub(crate) type Guarantee<'a> = Option<(&'a RoleQuota, Cow<'a, Resources>)>;
 
 /// What `guarantee` still lacks of the scalar in `slot`.
-fn lack(guarantee: Guarantee<'_>, slot: &ScalarSlot) -> i64 {
-    guarantee.map_or(0, |(quota, consumed)| quota.lacks(slot, consumed))
+fn lack(guarantee: &Guarantee<'_>, slot: &ScalarSlot) -> i64 {
+    guarantee
+        .as_ref()
+        .map_or(0, |(quota, consumed)| quota.lacks(slot, consumed))
 }
 
 /// One guaranteed scalar during a cycle: unallocated on the active agents,
@@ -139,28 +151,31 @@ impl Headroom {
         }
     }
 
-    /// Counts an active agent's unallocated resources as available.
+    /// Counts an active agent's unallocated, unreserved resources as
+    /// available.
     pub(crate) fn make_available(&mut self, free: &Resources) {
         for s in &mut self.slacks {
-            s.available += free.slot_milli(&s.slot);
+            s.available += free.slot_milli(&s.slot) - free.reserved_slot_milli(&s.slot);
         }
     }
 
     /// Cuts `offer` down to what a role may take without eating into other
     /// roles' guarantees; `guarantee` is the quota that covers the role and
     /// what is consumed against it, if any.
-    pub(crate) fn cap(&self, offer: &mut Resources, guarantee: Guarantee<'_>) {
+    pub(crate) fn cap(&self, offer: &mut Resources, guarantee: &Guarantee<'_>) {
         for s in &self.slacks {
             let own = lack(guarantee, &s.slot);
-            offer.cap_slot(&s.slot, own + (s.available - s.required).max(0));
+            let reserved = offer.reserved_slot_milli(&s.slot);
+            offer.cap_slot(&s.slot, own + (s.available - s.required).max(0) + reserved);
         }
     }
 
     /// Accounts for `granted` going to a role covered by `guarantee` (as
-    /// it stood before the grant).
-    pub(crate) fn take(&mut self, granted: &Resources, guarantee: Guarantee<'_>) {
+    /// it stood before the grant). Its reserved part changes nothing: it
+    /// was neither available nor lacked.
+    pub(crate) fn take(&mut self, granted: &Resources, guarantee: &Guarantee<'_>) {
         for s in &mut self.slacks {
-            let amount = granted.slot_milli(&s.slot);
+            let amount = granted.slot_milli(&s.slot) - granted.reserved_slot_milli(&s.slot);
             s.available -= amount;
             s.required -= amount.min(lack(guarantee, &s.slot));
         }
@@ -184,6 +199,8 @@ impl Headroom {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::{Headroom, Quota, RoleQuota};
     use crate::resources::ScalarSlot;
     use crate::Resources;
@@ -225,22 +242,23 @@ mod tests {
     fn headroom_lets_a_short_role_take_what_it_lacks_and_others_the_excess() {
         let q = quota(&[("cpus", 6.0)], &[]);
         let nothing = Resources::new();
+        let covered = Some((&q, Cow::Borrowed(&nothing)));
         let mut headroom = Headroom::default();
         headroom.require(&ScalarSlot::of("cpus"), 6_000);
         headroom.make_available(&Resources::new().with_scalar("cpus", 8.0));
         // Another role may take only the 2 cpus beyond the guarantee.
         let mut other = Resources::new().with_scalar("cpus", 8.0);
-        headroom.cap(&mut other, None);
+        headroom.cap(&mut other, &None);
         assert_eq!(other.scalar("cpus"), 2.0);
         // The short role may take all 8.
         let mut own = Resources::new().with_scalar("cpus", 8.0);
-        headroom.cap(&mut own, Some((&q, &nothing)));
+        headroom.cap(&mut own, &covered);
         assert_eq!(own.scalar("cpus"), 8.0);
         let four = Resources::new().with_scalar("cpus", 4.0);
-        headroom.take(&four, Some((&q, &nothing)));
+        headroom.take(&four, &covered);
         // 4 left, 2 still lacked: 2 for anyone else.
         let mut other = Resources::new().with_scalar("cpus", 4.0);
-        headroom.cap(&mut other, None);
+        headroom.cap(&mut other, &None);
         assert_eq!(other.scalar("cpus"), 2.0);
         assert!(!headroom.exhausted(10, 32_000));
     }

@@ -70,6 +70,8 @@ fn reservations_go_to_their_role_and_survive_restarts() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(ml["reserved"]["cpus"], 1.0, "{roles}");
+    // Reservations are quota consumption, used or not.
+    assert_eq!(ml["quota"]["consumed"]["cpus"], 1.0, "{roles}");
 
     // Another role is offered the unreserved part only, again and again.
     let mut web = TestFramework::start(&master, in_role("web", "web"));

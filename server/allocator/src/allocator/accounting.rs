@@ -72,6 +72,27 @@ impl Allocator {
         out
     }
 
+    /// Counts the reserved parts of `resources` as free on their agent
+    /// (`free`) or as no longer free, in their roles' idle reservations
+    /// (quota consumption; see [`crate::quota`]). Nothing for unreserved
+    /// resources.
+    pub(super) fn count_idle_reserved(&mut self, resources: &Resources, free: bool) {
+        for (reservation, part) in resources.reserved_parts() {
+            let idx = self.role_slot(&reservation.role);
+            self.for_chain_mut(idx, |r| {
+                if free {
+                    r.idle_reserved.add_scalars(part);
+                } else {
+                    r.idle_reserved.subtract_scalars(part);
+                }
+            });
+            self.place_roles_from(idx);
+            if !free {
+                self.dispose_roles_from(idx);
+            }
+        }
+    }
+
     /// Applies `change` to role `role` and every role above it.
     fn for_chain_mut(&mut self, role: u32, mut change: impl FnMut(&mut crate::drf::Role)) {
         let mut next = Some(role);
@@ -115,6 +136,7 @@ impl Allocator {
                 r.subtree.grants += 1;
             }
         });
+        self.count_idle_reserved(&scalars, false);
         self.rekey(fw);
     }
 
@@ -141,6 +163,7 @@ impl Allocator {
             released
         };
         a.free.add(&released);
+        self.count_idle_reserved(&released, true);
         self.discharge(fw, agent, &released);
         released
     }

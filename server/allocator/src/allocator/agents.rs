@@ -37,6 +37,14 @@ impl Allocator {
             profile: None,
         };
         let idx = self.agents.insert(agent_id, agent);
+        let reserved = self
+            .agents
+            .get(idx)
+            .filter(|a| !a.total.reserved_parts().is_empty())
+            .map(|a| a.total.clone());
+        if let Some(reserved) = reserved {
+            self.count_idle_reserved(&reserved, true);
+        }
         for (framework_id, role, resources) in used {
             let fw = self.client_slot(framework_id, role);
             if let Some(agent) = self.agents.get_mut(idx) {
@@ -55,6 +63,7 @@ impl Allocator {
         self.drf.total.subtract_scalars(&agent.total);
         self.drf.stale = true;
         self.filters.remove_agent(idx);
+        self.count_idle_reserved(&agent.free, false);
         for (fw, held) in &agent.allocations {
             self.discharge(*fw, idx, held);
         }

@@ -63,6 +63,8 @@ impl Allocator {
         agent.free.add(to);
         agent.total.subtract(from);
         agent.total.add(to);
+        self.count_idle_reserved(from, false);
+        self.count_idle_reserved(to, true);
         true
     }
 }

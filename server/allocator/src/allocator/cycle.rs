@@ -15,7 +15,8 @@
 //!    constraints, is content with this agent) receives the
 //!    free pool, less what is reserved for other roles (resources reserved
 //!    for a role go to it and the roles below it only), cut down to its
-//!    role's limits and to the headroom (see [`crate::quota`]). Its share (and its role's) grows at once, so the
+//!    role's limits and to the headroom (see [`crate::quota`]; what is
+//!    reserved for the role is never cut). Its share (and its role's) grows at once, so the
 //!    next agent goes to whoever is now lowest. What a cut leaves goes to
 //!    the next framework in the walk.
 //!
@@ -95,10 +96,16 @@ impl Allocator {
         let mut served = std::mem::take(&mut self.served);
         served.clear();
         while self.free_is_allocatable(agent) {
+            // With nothing left beyond the headroom, only what is reserved
+            // here can still go (to its role).
             let held_back = stage == Stage::FairShare
                 && headroom
                     .as_ref()
-                    .is_some_and(|h| h.exhausted(self.min_cpus_milli, self.min_mem_milli));
+                    .is_some_and(|h| h.exhausted(self.min_cpus_milli, self.min_mem_milli))
+                && self
+                    .agents
+                    .get(agent)
+                    .is_none_or(|a| a.free.reserved_parts().is_empty());
             if held_back {
                 break;
             }
@@ -207,11 +214,11 @@ impl Allocator {
         };
         for r in self.chain(role) {
             if let Some(q) = &r.quota {
-                q.cap_to_limits(&mut offer, &r.subtree.allocated);
+                q.cap_to_limits(&mut offer, &r.consumed());
             }
         }
         if let Some(h) = headroom {
-            h.cap(&mut offer, self.guarantee_of(role));
+            h.cap(&mut offer, &self.guarantee_of(role));
         }
         let whole = offer == *free;
         Some((offer, whole))
@@ -220,7 +227,7 @@ impl Allocator {
     /// Accounts in the headroom for `offer` going to client `fw`.
     fn take_headroom(&self, headroom: &mut Headroom, fw: u32, offer: &Resources) {
         if let Some(framework) = self.frameworks.get(fw) {
-            headroom.take(offer, self.guarantee_of(framework.role));
+            headroom.take(offer, &self.guarantee_of(framework.role));
         }
     }
 

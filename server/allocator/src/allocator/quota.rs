@@ -18,7 +18,7 @@ impl Allocator {
     /// subtree consumes.
     pub(super) fn guarantee_of(&self, idx: u32) -> Guarantee<'_> {
         self.chain(idx)
-            .filter_map(|r| Some((r.quota.as_ref()?, &r.subtree.allocated)))
+            .filter_map(|r| Some((r.quota.as_ref()?, r.consumed())))
             .last()
     }
 
@@ -35,7 +35,7 @@ impl Allocator {
                 // Within an ancestor's guarantee, which is counted instead.
                 continue;
             }
-            for (slot, lack) in quota.lacking(&role.subtree.allocated) {
+            for (slot, lack) in quota.lacking(&role.consumed()) {
                 headroom.require(slot, lack);
                 short |= lack > 0;
             }

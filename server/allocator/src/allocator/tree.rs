@@ -98,7 +98,7 @@ impl Allocator {
         let short = role
             .quota
             .as_ref()
-            .is_some_and(|q| q.short(&role.subtree.allocated));
+            .is_some_and(|q| q.short(&role.consumed()));
         let parent = role.parent;
         if let Some(old) = old {
             self.drf.short.remove(&old);

@@ -98,6 +98,14 @@ impl Resources {
         self.reserved.as_deref().map_or(&[], |r| r.parts.as_slice())
     }
 
+    /// How much of the scalar in `slot` is reserved, in thousandths.
+    pub(crate) fn reserved_slot_milli(&self, slot: &super::ScalarSlot) -> i64 {
+        self.reserved_parts()
+            .iter()
+            .map(|(_, part)| part.slot_milli(slot))
+            .sum()
+    }
+
     /// What is not reserved.
     pub fn unreserved(&self) -> Resources {
         let mut rest = self.totals();

@@ -5,7 +5,8 @@
 //! older `resources`) is what the allocator counts against the role's
 //! share: what its tasks use plus what is on offer to it. The quota gives
 //! the role's `guarantee` and `limit` by resource name (empty: none) and
-//! what it `consumed` against them, which is what is allocated.
+//! what it `consumed` against them: what is allocated plus what is
+//! reserved for it and not allocated (reservations count, used or not).
 //! `reserved` is what agents have reserved for the role (and the roles
 //! below it), allocated or not. The leader answers; another master
 //! redirects there.
@@ -51,7 +52,7 @@ pub(super) async fn get(State(master): State<MasterHandle>) -> Response {
                         "role": name,
                         "guarantee": amounts(|q| &q.guarantees),
                         "limit": amounts(|q| &q.limits),
-                        "consumed": allocated,
+                        "consumed": allocator_resources(&usage.consumed(&name)),
                     },
                 })
             })

@@ -176,6 +176,22 @@ impl RoleUsage {
         allocated.add(&self.offered);
         allocated
     }
+
+    /// Its quota consumption, as Mesos counts it since 1.9: what is
+    /// allocated to `role`, plus what is reserved for it (or a role below)
+    /// and not allocated.
+    pub fn consumed(&self, role: &str) -> meseta_allocator::Resources {
+        let allocated = self.allocated();
+        let mut consumed = allocated.unreserved();
+        consumed.add(&self.reserved);
+        for (reservation, part) in allocated.reserved_parts() {
+            // Reserved for a role above it: not among its reservations.
+            if !meseta_proto::roles::is_within(&reservation.role, role) {
+                consumed.add_reserved(reservation.clone(), part);
+            }
+        }
+        consumed
+    }
 }
 
 /// Every role a framework is subscribed with, that has a weight or a quota
