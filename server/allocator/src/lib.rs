@@ -40,6 +40,18 @@ mod table;
 pub mod testkit;
 
 pub use allocator::Allocator;
+
+/// What a framework declared that changes what it may be offered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `GPU_RESOURCES`: agents with GPUs may be offered to it (see
+    /// [`AllocatorConfig::filter_gpu_resources`]).
+    pub gpu_resources: bool,
+    /// `RESERVATION_REFINEMENT`: it may be offered resources whose
+    /// reservation refines another (a stack of more than one); others
+    /// cannot read them, so they are never offered such resources.
+    pub reservation_refinement: bool,
+}
 pub use constraints::{AgentProfile, OfferConstraints};
 pub use quota::Quota;
 pub use resources::{Reservation, Resources};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use meseta_allocator::testkit::{res, Cluster};
 use meseta_allocator::AllocatorConfig;
+use meseta_allocator::Capabilities;
 
 const GPU_AGENT: &str = "cpus:4;mem:1024;gpus:2";
 
@@ -39,7 +40,7 @@ fn gpus_agent_is_not_offered_to_a_framework_without_the_capability() {
     );
 
     // Declaring the capability opens it, GPUs and all.
-    c.allocator.set_gpu_capable("legacy", true);
+    c.allocator.set_capabilities("legacy", gpus(true));
     let offers = c.cycle();
     assert_eq!(offers.len(), 1, "{offers:?}");
     assert_eq!(offers[0].agent_id, "gpu");
@@ -53,7 +54,7 @@ fn gpus_agent_passes_over_incapable_frameworks_to_a_capable_one() {
     c.agent("gpu", GPU_AGENT)
         .framework("legacy", "*")
         .framework("ml", "*");
-    c.allocator.set_gpu_capable("ml", true);
+    c.allocator.set_capabilities("ml", gpus(true));
     assert_eq!(
         receivers(&mut c),
         vec![("gpu".to_string(), "ml".to_string())]
@@ -88,12 +89,19 @@ fn gpus_filter_is_on_by_default_and_the_capability_can_be_dropped() {
     assert!(AllocatorConfig::default().filter_gpu_resources);
     let mut c = Cluster::new();
     c.agent("gpu", GPU_AGENT).framework("f", "*");
-    c.allocator.set_gpu_capable("f", true);
+    c.allocator.set_capabilities("f", gpus(true));
     let offers = c.cycle();
     assert_eq!(offers.len(), 1);
     c.decline(&offers, None);
-    c.allocator.set_gpu_capable("f", false);
+    c.allocator.set_capabilities("f", gpus(false));
     assert!(c.cycle().is_empty());
     // Unknown frameworks are ignored.
-    c.allocator.set_gpu_capable("nobody", true);
+    c.allocator.set_capabilities("nobody", gpus(true));
+}
+
+fn gpus(gpu_resources: bool) -> Capabilities {
+    Capabilities {
+        gpu_resources,
+        ..Capabilities::default()
+    }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use meseta_allocator::testkit::{res, Cluster};
+use meseta_allocator::Capabilities;
 use meseta_allocator::{Allocation, Quota};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -110,7 +111,7 @@ fn a_zero_limit_keeps_a_resource_out_of_offers() {
     c.allocator
         .set_quota("no-gpus", &quota(&[], &[("gpus", 0.0)]));
     c.framework("f", "no-gpus");
-    c.allocator.set_gpu_capable("f", true);
+    c.allocator.set_capabilities("f", gpus(true));
     let offers = c.cycle();
     assert_eq!(offers.len(), 2);
     for o in &offers {
@@ -145,4 +146,11 @@ fn guarantees_of_several_roles_are_all_kept_satisfiable() {
     let offers = c.cycle();
     assert_eq!(total_cpus(&offers, "a"), 3.0);
     assert_eq!(total_cpus(&offers, "b"), 5.0);
+}
+
+fn gpus(gpu_resources: bool) -> Capabilities {
+    Capabilities {
+        gpu_resources,
+        ..Capabilities::default()
+    }
 }

@@ -190,7 +190,9 @@ impl Allocator {
     }
 
     fn gpu_capable(&self, fw: u32) -> bool {
-        self.frameworks.get(fw).is_some_and(|f| f.gpu_capable)
+        self.frameworks
+            .get(fw)
+            .is_some_and(|f| f.capabilities.gpu_resources)
     }
 
     /// What client `fw` may be offered of `agent`'s free pool: all of it
@@ -202,7 +204,11 @@ impl Allocator {
         headroom: Option<&Headroom>,
     ) -> Option<(Resources, bool)> {
         let free = &self.agents.get(agent)?.free;
-        let role = self.frameworks.get(fw)?.role;
+        let framework = self.frameworks.get(fw)?;
+        let (role, refinements) = (
+            framework.role,
+            framework.capabilities.reservation_refinement,
+        );
         let limited = self.chain(role).any(|r| r.quota.is_some());
         let mut offer = if free.reserved_parts().is_empty() {
             if !limited && headroom.is_none() {
@@ -210,7 +216,7 @@ impl Allocator {
             }
             free.clone()
         } else {
-            free.for_role(&self.roles.get(role)?.name)
+            free.for_role(&self.roles.get(role)?.name, refinements)
         };
         for r in self.chain(role) {
             if let Some(q) = &r.quota {

@@ -10,6 +10,7 @@
 use super::{client_key, Allocator, Framework};
 use crate::drf::Standing;
 use crate::table::IdxSet;
+use crate::Capabilities;
 
 impl Allocator {
     /// Registers a framework in one role (`suppressed` or not); see
@@ -31,10 +32,11 @@ impl Allocator {
         roles: &[&str],
         suppressed: &[&str],
     ) {
-        let gpu_capable = self
+        let capabilities = self
             .clients_of(framework_id)
-            .iter()
-            .any(|&c| self.frameworks.get(c).is_some_and(|f| f.gpu_capable));
+            .first()
+            .and_then(|&c| self.frameworks.get(c))
+            .map(|f| f.capabilities);
         let left: Vec<u32> = self
             .clients_of(framework_id)
             .iter()
@@ -50,7 +52,9 @@ impl Allocator {
                 framework.registered = true;
                 framework.active = true;
                 framework.suppressed = suppressed.contains(role);
-                framework.gpu_capable |= gpu_capable;
+                if let Some(capabilities) = capabilities {
+                    framework.capabilities = capabilities;
+                }
             });
         }
     }
@@ -102,14 +106,12 @@ impl Allocator {
         }
     }
 
-    /// Records whether a framework declared the `GPU_RESOURCES` capability
-    /// (without it, agents with GPUs are not offered to it while
-    /// [`AllocatorConfig::filter_gpu_resources`](crate::AllocatorConfig)
-    /// is on). Frameworks start without it.
-    pub fn set_gpu_capable(&mut self, framework_id: &str, capable: bool) {
+    /// Records the capabilities a framework declared (in every role);
+    /// frameworks start with none.
+    pub fn set_capabilities(&mut self, framework_id: &str, capabilities: Capabilities) {
         for client in self.clients_of(framework_id).to_vec() {
             if let Some(framework) = self.frameworks.get_mut(client) {
-                framework.gpu_capable = capable;
+                framework.capabilities = capabilities;
             }
         }
     }
@@ -180,7 +182,7 @@ impl Allocator {
             registered: false,
             active: true,
             suppressed: false,
-            gpu_capable: false,
+            capabilities: Capabilities::default(),
             standing: Standing::default(),
             agents: IdxSet::default(),
             constraints: None,

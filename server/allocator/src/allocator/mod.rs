@@ -49,7 +49,7 @@ use crate::filters::Filters;
 use crate::resources::to_milli;
 use crate::rng::Rng;
 use crate::table::{IdxSet, Table};
-use crate::{AgentProfile, AllocatorConfig, OfferConstraints, Resources};
+use crate::{AgentProfile, AllocatorConfig, Capabilities, OfferConstraints, Resources};
 
 /// The table key of a framework's client in `role`.
 fn client_key(framework_id: &str, role: &str) -> String {
@@ -82,8 +82,8 @@ struct Framework {
     registered: bool,
     active: bool,
     suppressed: bool,
-    /// Declared the `GPU_RESOURCES` capability.
-    gpu_capable: bool,
+    /// What it declared that changes what it may be offered.
+    capabilities: Capabilities,
     standing: Standing,
     /// Agents on which this framework holds an allocation.
     agents: IdxSet,

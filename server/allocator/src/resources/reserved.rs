@@ -34,6 +34,8 @@ pub struct Reservation {
     encoded: Vec<u8>,
     /// The volume's persistence ID, if it is a volume.
     pub volume: Option<String>,
+    /// It refines another reservation (its stack has more than one).
+    pub refined: bool,
 }
 
 impl Reservation {
@@ -57,6 +59,7 @@ impl Reservation {
             volume: disk
                 .and_then(|d| d.persistence.as_ref())
                 .map(|p| p.id.clone()),
+            refined: stack.len() > 1,
         })
     }
 
@@ -116,12 +119,15 @@ impl Resources {
     }
 
     /// What a framework in `role` may be offered of this: the unreserved
-    /// resources and those reserved for `role` or a role above it.
-    pub fn for_role(&self, role: &str) -> Resources {
+    /// resources and those reserved for `role` or a role above it (only
+    /// unrefined reservations unless it reads `refinements`).
+    pub fn for_role(&self, role: &str, refinements: bool) -> Resources {
         let foreign: Vec<&(Arc<Reservation>, Resources)> = self
             .reserved_parts()
             .iter()
-            .filter(|(r, _)| !meseta_proto::roles::is_within(role, &r.role))
+            .filter(|(r, _)| {
+                !meseta_proto::roles::is_within(role, &r.role) || (r.refined && !refinements)
+            })
             .collect();
         if foreign.is_empty() {
             return self.clone();
@@ -252,13 +258,31 @@ mod tests {
     #[test]
     fn only_the_role_and_its_subroles_see_a_reservation() {
         let r = agent();
-        assert_eq!(r.for_role("ml").scalar("cpus"), 6.0);
-        assert_eq!(r.for_role("ml/train").scalar("cpus"), 6.0);
+        assert_eq!(r.for_role("ml", false).scalar("cpus"), 6.0);
+        assert_eq!(r.for_role("ml/train", false).scalar("cpus"), 6.0);
         for other in ["web", "mlx", "*"] {
-            let offer = r.for_role(other);
+            let offer = r.for_role(other, true);
             assert_eq!(offer.scalar("cpus"), 2.0, "{other}");
             assert!(offer.reserved_parts().is_empty());
         }
+    }
+
+    #[test]
+    fn a_refined_reservation_is_seen_only_by_frameworks_that_read_refinements() {
+        let dynamic = |role: &str| ReservationInfo {
+            r#type: Some(reservation_info::Type::Dynamic as i32),
+            role: Some(role.into()),
+            ..Default::default()
+        };
+        let refined =
+            Reservation::of_stack(&[dynamic("eng"), dynamic("eng/ml")]).expect("a stack of two");
+        assert!(refined.refined && !reservation("eng").refined);
+        let mut r = agent();
+        r.add_reserved(Arc::new(refined), &cpus(1.0));
+        assert_eq!(r.for_role("eng/ml", true).scalar("cpus"), 3.0);
+        let unrefined_only = r.for_role("eng/ml", false);
+        assert_eq!(unrefined_only.scalar("cpus"), 2.0);
+        assert!(unrefined_only.reserved_parts().is_empty());
     }
 
     #[test]

@@ -236,10 +236,15 @@ pub fn has_capability(
         .any(|c| c.r#type == Some(wanted as i32))
 }
 
-/// Whether a framework may be offered agents with GPUs: it declared the
-/// `GPU_RESOURCES` capability (see `--filter-gpu-resources`).
-pub fn gpu_capable(info: &v1::FrameworkInfo) -> bool {
-    has_capability(info, v1::framework_info::capability::Type::GpuResources)
+/// What a framework declared that the allocator heeds: `GPU_RESOURCES`
+/// (agents with GPUs, see `--filter-gpu-resources`) and
+/// `RESERVATION_REFINEMENT` (refined reservations).
+pub fn allocator_capabilities(info: &v1::FrameworkInfo) -> meseta_allocator::Capabilities {
+    use v1::framework_info::capability::Type;
+    meseta_allocator::Capabilities {
+        gpu_resources: has_capability(info, Type::GpuResources),
+        reservation_refinement: has_capability(info, Type::ReservationRefinement),
+    }
 }
 
 /// The roles a framework subscribes to: `roles` (MULTI_ROLE), else the

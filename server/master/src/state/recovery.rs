@@ -66,7 +66,7 @@ impl Master {
         id: String,
         info: meseta_proto::v1::FrameworkInfo,
     ) {
-        let gpu_capable = super::gpu_capable(&info);
+        let capabilities = super::allocator_capabilities(&info);
         let framework = Framework {
             unregistered_time: Some(now),
             recovered: true,
@@ -74,7 +74,7 @@ impl Master {
         };
         self.frameworks.insert(id.clone(), framework);
         self.place_in_roles(&id);
-        self.allocator.set_gpu_capable(&id, gpu_capable);
+        self.allocator.set_capabilities(&id, capabilities);
         self.allocator.deactivate_framework(&id);
     }
 

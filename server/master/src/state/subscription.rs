@@ -84,7 +84,7 @@ impl Master {
         let stream_id = self.ids.stream_id();
         let mut actions = vec![Action::Persist(ops::save_framework(&info))];
         let roles = super::framework_roles(&info);
-        let gpu_capable = super::gpu_capable(&info);
+        let capabilities = super::allocator_capabilities(&info);
         let mut resubscribed = false;
 
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
@@ -124,7 +124,7 @@ impl Master {
             self.frameworks.insert(framework_id.clone(), framework);
             self.place_in_roles(&framework_id);
         }
-        self.allocator.set_gpu_capable(&framework_id, gpu_capable);
+        self.allocator.set_capabilities(&framework_id, capabilities);
         self.conns.insert(conn, framework_id.clone());
         self.observe_framework(&framework_id, !resubscribed, &mut actions);
         self.allocation_wanted = true;

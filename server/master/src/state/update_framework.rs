@@ -73,7 +73,7 @@ impl Master {
             "framework updated"
         );
         self.allocator
-            .set_gpu_capable(framework_id, super::gpu_capable(&info));
+            .set_capabilities(framework_id, super::allocator_capabilities(&info));
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.info = info;
             framework.offer_constraints = constraints;

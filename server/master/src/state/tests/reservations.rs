@@ -316,3 +316,55 @@ fn the_operator_reserves_free_resources_and_cannot_unreserve_static_ones() {
         2.0
     );
 }
+
+#[test]
+fn a_refined_reservation_is_offered_only_to_frameworks_that_read_refinements() {
+    let mut h = Harness::new();
+    h.register(1, mock::agent().with_resources("cpus(eng):2;mem(eng):512"));
+    let refiner = h.subscribe(10, in_role("refiner", "eng/ml", Some("alice"), true));
+    let offer = h.cycle(10).remove(0);
+    // Refine eng's static reservation to eng/ml: a stack of two.
+    let mut refined = meseta_proto::resources::parse_resources("cpus:1;mem:256").expect("ok");
+    for r in &mut refined {
+        r.reservations = vec![
+            ReservationInfo {
+                r#type: Some(reservation_info::Type::Static as i32),
+                role: Some("eng".into()),
+                ..Default::default()
+            },
+            ReservationInfo {
+                r#type: Some(reservation_info::Type::Dynamic as i32),
+                role: Some("eng/ml".into()),
+                principal: Some("alice".into()),
+                labels: None,
+            },
+        ];
+    }
+    h.call(
+        &refiner,
+        mock::accept_one(&offer, vec![reserve("refine", refined)]),
+    )
+    .expect("accepted");
+    assert_eq!(
+        feedback(&mut h, 10)[0].1,
+        v1::OperationState::OperationFinished
+    );
+    let rest = h.cycle(10);
+    h.call(&refiner, mock::decline(&rest, Some(3600.0)))
+        .expect("declined");
+
+    // A framework of eng/ml that cannot read a stack of two is offered
+    // eng's unrefined reservation only, however often it declines.
+    let old = h.subscribe(11, in_role("old", "eng/ml", None, false));
+    for _ in 0..3 {
+        let offers = h.cycle(11);
+        assert_eq!(offers.len(), 1);
+        assert_eq!(mock::scalar(&offers[0], "cpus"), 1.0, "{offers:?}");
+        assert!(offers[0]
+            .resources
+            .iter()
+            .all(|r| r.reservations.len() <= 1 && reserved_role(r) != Some("eng/ml")));
+        h.call(&old, mock::decline(&offers, Some(0.0)))
+            .expect("declined");
+    }
+}
