@@ -3,7 +3,10 @@
 //! Mesos lays them out), so what a task writes there outlives the task,
 //! its executor and agent restarts; it is deleted only when the volume is
 //! destroyed. A task that uses a volume finds it at the volume's
-//! `container_path` in its sandbox (a symbolic link to the directory).
+//! `container_path` in its sandbox: bind-mounted there in the container's
+//! own mount namespace under `filesystem/linux` (so it also shows at
+//! `/mnt/mesos/sandbox/<path>` in an image's root, and vanishes with the
+//! container), else a symbolic link to the directory.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +14,16 @@ use meseta_proto::resources::reserved_role;
 use meseta_proto::v1;
 
 use crate::error::AgentError;
+
+/// A volume a container mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The volume's directory on the host.
+    pub source: PathBuf,
+    /// Where it goes, relative to the sandbox.
+    pub container_path: PathBuf,
+    pub read_only: bool,
+}
 
 /// The volumes in a resource list: (role, persistence ID, container path).
 fn volumes(resources: &[v1::Resource]) -> Vec<(&str, &str, &str)> {
@@ -56,6 +69,45 @@ pub fn follow(work_dir: &Path, before: &[v1::Resource], now: &[v1::Resource]) {
             }
         }
     }
+}
+
+/// The volumes among a container's resources, each with its mount point
+/// made in `sandbox`: a directory, in place of the link [`link`] made (a
+/// link to the host's path leads nowhere in an image's root).
+pub fn mount_points(
+    work_dir: &Path,
+    sandbox: &Path,
+    resources: &[v1::Resource],
+) -> Result<Vec<VolumeMount>, AgentError> {
+    let mut mounts = Vec::new();
+    for resource in resources {
+        let Some(disk) = resource.disk.as_deref() else {
+            continue;
+        };
+        let (Some(persistence), Some(volume)) = (&disk.persistence, &disk.volume) else {
+            continue;
+        };
+        let role = reserved_role(resource).unwrap_or("*");
+        let path = volume.container_path.as_str();
+        let source = volume_dir(work_dir, role, &persistence.id);
+        if !source.is_dir() || !meseta_proto::resources::container_path_is_inside(path) {
+            return Err(AgentError::Volume(format!(
+                "'{}' of role '{role}' cannot be mounted at '{path}'",
+                persistence.id
+            )));
+        }
+        let at = sandbox.join(path);
+        if at.is_symlink() {
+            std::fs::remove_file(&at).map_err(|e| AgentError::io("cannot replace", &at, e))?;
+        }
+        std::fs::create_dir_all(&at).map_err(|e| AgentError::io("cannot create", &at, e))?;
+        mounts.push(VolumeMount {
+            source,
+            container_path: PathBuf::from(path),
+            read_only: volume.mode == v1::volume::Mode::Ro as i32,
+        });
+    }
+    Ok(mounts)
 }
 
 /// Links each volume a task uses into its sandbox at the volume's

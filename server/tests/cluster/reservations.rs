@@ -11,7 +11,8 @@ use crate::common::*;
 use meseta_proto::resources::reserved_role;
 use meseta_proto::v1::{self, resource::reservation_info, resource::ReservationInfo};
 
-fn in_role(name: &str, role: &str) -> v1::FrameworkInfo {
+/// A framework in `role`, principal `alice`, that reads refined reservations.
+pub fn in_role(name: &str, role: &str) -> v1::FrameworkInfo {
     let mut info = framework_info(name, false);
     info.roles = vec![role.into()];
     info.principal = Some("alice".into());
@@ -32,7 +33,7 @@ fn reserved_cpus(offer: &v1::Offer, role: &str) -> f64 {
 }
 
 /// Declined offers come back a moment later.
-fn briefly() -> Option<v1::Filters> {
+pub fn briefly() -> Option<v1::Filters> {
     Some(v1::Filters {
         refuse_seconds: Some(0.1),
     })
@@ -167,7 +168,7 @@ fn reservations_go_to_their_role_and_survive_restarts() {
 }
 
 /// Reserved disk for `ml` made volume `v1`, seen at `data` in sandboxes.
-fn volume_v1() -> v1::Resource {
+pub fn volume_v1() -> v1::Resource {
     use v1::resource::{disk_info, DiskInfo};
     v1::Resource {
         reservations: vec![ReservationInfo {
@@ -197,7 +198,48 @@ fn with_volume(id: &str, offer: &v1::Offer, command: &str) -> v1::TaskInfo {
     task
 }
 
-fn offer_with_volume(fw: &mut TestFramework) -> v1::Offer {
+/// Waits for an offer of `ml`'s reserved disk, then makes volume `v1` of
+/// it and launches `task(offer)` on the volume, in one ACCEPT.
+pub fn create_volume_and_launch(
+    ml: &mut TestFramework,
+    task: impl FnOnce(&v1::Offer) -> v1::TaskInfo,
+) {
+    let offer = loop {
+        let offers = ml.offers();
+        if let Some(offer) = offers.iter().find(|o| {
+            o.resources
+                .iter()
+                .any(|r| r.name == "disk" && reserved_role(r) == Some("ml"))
+        }) {
+            break offer.clone();
+        }
+        for offer in &offers {
+            ml.driver.decline_offer(&offer.id, briefly());
+        }
+    };
+    let create = v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Create as i32),
+        create: Some(v1::offer::operation::Create {
+            volumes: vec![volume_v1()],
+        }),
+        ..Default::default()
+    };
+    let launch = v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Launch as i32),
+        launch: Some(v1::offer::operation::Launch {
+            task_infos: vec![task(&offer)],
+        }),
+        ..Default::default()
+    };
+    ml.driver.accept_offers(
+        std::slice::from_ref(&offer.id),
+        vec![create, launch],
+        briefly(),
+    );
+}
+
+/// The next offer holding volume `v1` (declining the others).
+pub fn offer_with_volume(fw: &mut TestFramework) -> v1::Offer {
     loop {
         let offers = fw.offers();
         let found = offers.iter().find(|o| {
@@ -222,39 +264,9 @@ fn a_persistent_volume_keeps_its_data_for_the_next_task_across_an_agent_restart(
     let mut tc = start_cluster(1, "cpus:2;mem:512;disk(ml):100", &[]);
     let master = tc.master();
     let mut ml = TestFramework::start(&master, in_role("trainer", "ml"));
-    let offer = loop {
-        let offers = ml.offers();
-        if let Some(offer) = offers.iter().find(|o| {
-            o.resources
-                .iter()
-                .any(|r| r.name == "disk" && reserved_role(r) == Some("ml"))
-        }) {
-            break offer.clone();
-        }
-        for offer in &offers {
-            ml.driver.decline_offer(&offer.id, briefly());
-        }
-    };
-    let create = v1::offer::Operation {
-        r#type: Some(v1::offer::operation::Type::Create as i32),
-        create: Some(v1::offer::operation::Create {
-            volumes: vec![volume_v1()],
-        }),
-        ..Default::default()
-    };
-    let writer = with_volume("writer", &offer, "echo hello > data/greeting");
-    let launch = v1::offer::Operation {
-        r#type: Some(v1::offer::operation::Type::Launch as i32),
-        launch: Some(v1::offer::operation::Launch {
-            task_infos: vec![writer],
-        }),
-        ..Default::default()
-    };
-    ml.driver.accept_offers(
-        std::slice::from_ref(&offer.id),
-        vec![create, launch],
-        briefly(),
-    );
+    create_volume_and_launch(&mut ml, |offer| {
+        with_volume("writer", offer, "echo hello > data/greeting")
+    });
     let ended = ml.terminal("writer");
     assert_eq!(ended.state, v1::TaskState::TaskFinished as i32, "{ended:?}");
 

@@ -10,6 +10,7 @@ mod failures;
 mod pull;
 mod restart;
 mod runtime;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

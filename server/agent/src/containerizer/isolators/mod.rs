@@ -271,6 +271,7 @@ pub(crate) fn build(
             "namespaces/ipc" => Box::new(filesystem::IpcNamespace),
             "filesystem/linux" => Box::new(filesystem::LinuxFilesystem::new(
                 config.sandbox_directory.clone(),
+                config.work_dir.clone(),
             )?),
             "network/ports" => Box::new(ports::PortsIsolator::new(config, agent_ports)?),
             "disk/du" => Box::new(disk::DiskIsolator::new(config)),
