@@ -318,8 +318,29 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
             },
         },
     )
+    agent_id = agents_of(cluster)[0]["agent_info"]["id"]["value"]
+    reserved_mem = {
+        "name": "mem",
+        "type": "SCALAR",
+        "scalar": {"value": 64},
+        "reservations": [{"type": "DYNAMIC", "role": "ml"}],
+    }
+    operator_call(
+        cluster.leader,
+        {
+            "type": "RESERVE_RESOURCES",
+            "reserve_resources": {"agent_id": {"value": agent_id}, "resources": [reserved_mem]},
+        },
+    )
     go(browser, "#/roles")
     wait_for("the default role", lambda: "*" in browser.find_element(By.ID, "roles").text)
+    wait_for(
+        "a role with only a reservation, and what it holds",
+        lambda: any(
+            line.startswith("ml ") and "mem 64" in line
+            for line in table_text(browser, "roles").splitlines()
+        ),
+    )
     wait_for(
         "the quota of a role",
         lambda: (

@@ -1,5 +1,5 @@
-// The roles (what their frameworks' live tasks hold, their weights and
-// quotas) and the outstanding offers. Neither weights, quotas nor offers are
+// The roles (what their frameworks' live tasks hold, what agents have
+// reserved for them, their weights and quotas) and the outstanding offers. Neither weights, quotas nor offers are
 // in the event stream: the pages ask the leader for them.
 
 import { esc, fmtInt, fmtNum, fmtMB, emptyRes, addRes, scalars, rangesText, frameworkRoles, holdsResources, href } from './util.js';
@@ -17,12 +17,21 @@ function amountsText(amounts) {
   return esc(names.map((n) => `${n} ${shown(n)}`).join(' · '));
 }
 
-/** Every role with its frameworks, live tasks, what they hold and its
- * weight: one walk over the tasks per change of the model. */
+/** The role a resource is reserved for (the last of its stack, or the older
+ * `role` field); null when it is not reserved. */
+function reservedFor(resource) {
+  const stack = resource.reservations || [];
+  if (stack.length) return stack[stack.length - 1].role || null;
+  return resource.role && resource.role !== '*' ? resource.role : null;
+}
+
+/** Every role with its frameworks, live tasks, what they hold, what agents
+ * have reserved for it, and its weight: one walk over the tasks and the
+ * agents' resources per change of the model. */
 const roleTotals = perVersion((model) => {
   const byRole = new Map();
   const entry = (name) => {
-    if (!byRole.has(name)) byRole.set(name, { name, frameworks: new Set(), tasks: 0, used: emptyRes(), weight: null, quota: null });
+    if (!byRole.has(name)) byRole.set(name, { name, frameworks: new Set(), tasks: 0, used: emptyRes(), reserved: {}, weight: null, quota: null });
     return byRole.get(name);
   };
   for (const f of model.frameworks.values()) for (const r of frameworkRoles(f.framework_info)) entry(r).frameworks.add(f.framework_info.id.value);
@@ -31,6 +40,14 @@ const roleTotals = perVersion((model) => {
     const e = entry(taskRole(model, t) || '*');
     e.tasks += 1;
     addRes(e.used, t._res);
+  }
+  for (const a of model.agents.values()) {
+    for (const r of a.total_resources || []) {
+      const role = reservedFor(r);
+      if (!role || !r.scalar) continue;
+      const reserved = entry(role).reserved;
+      reserved[r.name] = { value: (reserved[r.name] ? reserved[r.name].value : 0) + (Number(r.scalar.value) || 0) };
+    }
   }
   for (const r of model.roleInfo) entry(r.name).weight = r.weight;
   for (const q of model.quotaConfigs) entry(q.role).quota = q;
@@ -58,11 +75,16 @@ export const roles = listPage({
       { key: 'mem', label: 'Mem', sort: (r) => r.used.mem, cell: (r) => fmtMB(r.used.mem), className: 'num' },
       { key: 'disk', label: 'Disk', sort: (r) => r.used.disk, cell: (r) => fmtMB(r.used.disk), className: 'num opt' },
       { key: 'gpus', label: 'GPUs', sort: (r) => r.used.gpus, cell: (r) => fmtNum(r.used.gpus), className: 'num opt' },
+      { key: 'reserved', label: 'Reserved', cell: (r) => amountsText(r.reserved), className: 'opt' },
       { key: 'guarantee', label: 'Guaranteed', cell: (r) => amountsText(r.quota && r.quota.guarantees), className: 'opt' },
       { key: 'limit', label: 'Limited to', cell: (r) => amountsText(r.quota && r.quota.limits), className: 'opt' },
     ],
   }),
   onMount(main, ctx) {
+    // Reservations change agents' resources without an event of their own.
+    masterCall({ type: 'GET_AGENTS' })
+      .then((answer) => ctx.model.refreshAgents(answer && answer.get_agents))
+      .catch(() => {});
     masterCall({ type: 'GET_ROLES' })
       .then((answer) => ctx.model.refreshRoles(answer && answer.get_roles))
       .catch(() => {});

@@ -93,7 +93,28 @@ fn tables_json_and_logs_show_what_runs() {
             {"role": "eng", "guarantees": {"cpus": {"value": 1}}, "limits": {"cpus": {"value": 2}, "mem": {"value": 512}}}]}}),
     );
     assert_eq!(status, 200, "{answer}");
+    let slaves = get_json(&master, "/master/slaves").expect("/master/slaves");
+    let agent_id = slaves["slaves"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, answer) = call_json(
+        &master,
+        serde_json::json!({"type": "RESERVE_RESOURCES", "reserve_resources": {
+            "agent_id": {"value": agent_id},
+            "resources": [{"name": "mem", "type": "SCALAR", "scalar": {"value": 64},
+                           "reservations": [{"type": "DYNAMIC", "role": "ml"}]}]}}),
+    );
+    assert_eq!(status, 200, "{answer}");
     let roles = stdout(&meseta(&["roles", "--master", &master]));
+    let ml = roles
+        .lines()
+        .find(|l| l.starts_with("ml "))
+        .unwrap_or_default();
+    assert!(
+        ml.contains("mem:64"),
+        "what agents reserved for ml: {roles}"
+    );
     let star = roles
         .lines()
         .find(|l| l.starts_with("* "))

@@ -1,12 +1,13 @@
-//! `meseta roles`: the operator API's GET_ROLES and GET_QUOTA as one table:
-//! each role's weight, frameworks, what it holds, and its quota.
+//! `meseta roles`: the operator API's GET_ROLES, GET_QUOTA and GET_AGENTS
+//! as one table: each role's weight, frameworks, what it holds, what agents
+//! have reserved for it, and its quota.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 
 use meseta_master::state::sorted_amounts;
 use meseta_proto::master::call;
-use meseta_proto::resources::scalar_total;
+use meseta_proto::resources::{reserved_role, scalar_total};
 use meseta_proto::{json, v1};
 
 use super::table::{amount, Table};
@@ -32,6 +33,25 @@ fn amounts(list: &HashMap<String, v1::value::Scalar>) -> String {
         .join(" ")
 }
 
+/// Scalars reserved on all agents, by the role they are reserved for.
+fn reserved_by_role(
+    agents: &[v1::Resource],
+) -> HashMap<String, HashMap<String, v1::value::Scalar>> {
+    let mut by_role: HashMap<String, HashMap<String, v1::value::Scalar>> = HashMap::new();
+    for resource in agents {
+        let (Some(role), Some(scalar)) = (reserved_role(resource), &resource.scalar) else {
+            continue;
+        };
+        by_role
+            .entry(role.to_string())
+            .or_default()
+            .entry(resource.name.clone())
+            .or_default()
+            .value += scalar.value;
+    }
+    by_role
+}
+
 pub fn roles(args: RolesArgs) -> anyhow::Result<ExitCode> {
     with_client(&args.target.master, async |client| {
         let roles = get(client, call::Type::GetRoles)
@@ -47,12 +67,23 @@ pub fn roles(args: RolesArgs) -> anyhow::Result<ExitCode> {
             .get_quota
             .map(|q| q.status.configs)
             .unwrap_or_default();
+        let agents = get(client, call::Type::GetAgents)
+            .await?
+            .get_agents
+            .unwrap_or_default();
+        let all: Vec<v1::Resource> = agents
+            .agents
+            .into_iter()
+            .flat_map(|a| a.total_resources)
+            .collect();
+        let reserved = reserved_by_role(&all);
         let mut table = Table::new(&[
             "ROLE",
             "WEIGHT",
             "FRAMEWORKS",
             "CPUS",
             "MEM",
+            "RESERVED",
             "GUARANTEE",
             "LIMIT",
         ]);
@@ -64,6 +95,7 @@ pub fn roles(args: RolesArgs) -> anyhow::Result<ExitCode> {
                 role.frameworks.len().to_string(),
                 amount(scalar_total(&role.resources, "cpus")),
                 amount(scalar_total(&role.resources, "mem")),
+                reserved.get(&role.name).map_or_else(|| "-".into(), amounts),
                 quota.map_or_else(|| "-".into(), |q| amounts(&q.guarantees)),
                 quota.map_or_else(|| "-".into(), |q| amounts(&q.limits)),
             ]);
