@@ -318,7 +318,7 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
             },
         },
     )
-    agent_id = agents_of(cluster)[0]["agent_info"]["id"]["value"]
+    reserving = agents_of(cluster)[0]["agent_info"]["id"]["value"]
     reserved_mem = {
         "name": "mem",
         "type": "SCALAR",
@@ -329,7 +329,7 @@ def test_every_page_follows_the_cluster_and_acts_on_it(cluster, browser, screens
         cluster.leader,
         {
             "type": "RESERVE_RESOURCES",
-            "reserve_resources": {"agent_id": {"value": agent_id}, "resources": [reserved_mem]},
+            "reserve_resources": {"agent_id": {"value": reserving}, "resources": [reserved_mem]},
         },
     )
     go(browser, "#/roles")

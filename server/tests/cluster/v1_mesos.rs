@@ -102,6 +102,12 @@ fn a_v1_framework_subscribes_on_connected_and_again_after_reconnect() {
     let mut bad = subscribe(Some(id.clone()));
     if let Some(subscribe) = bad.subscribe.as_mut() {
         subscribe.framework_info.roles = vec!["no spaces allowed".into()];
+        subscribe
+            .framework_info
+            .capabilities
+            .push(v1::framework_info::Capability {
+                r#type: Some(v1::framework_info::capability::Type::MultiRole as i32),
+            });
     }
     mesos.send(bad);
     let error = next_event(&heard, event::Type::Error);

@@ -201,8 +201,24 @@ pub(super) fn checked_suppressed_roles(
     Ok(suppressed_roles.iter().cloned().collect())
 }
 
-/// Refuses a role name Mesos refuses, and a role listed twice.
+/// Refuses a role name Mesos refuses, a role listed twice, and the field
+/// that does not go with the framework's MULTI_ROLE capability (`roles`
+/// with it, the older `role` without).
 fn check_role_names(info: &v1::FrameworkInfo) -> Result<(), CallError> {
+    let multi_role = super::has_capability(info, v1::framework_info::capability::Type::MultiRole);
+    #[allow(deprecated)]
+    let has_role = info.role.is_some();
+    if multi_role && has_role {
+        return Err(CallError::BadRequest(
+            "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable".into(),
+        ));
+    }
+    if !multi_role && !info.roles.is_empty() {
+        return Err(CallError::BadRequest(
+            "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+                .into(),
+        ));
+    }
     #[allow(deprecated)]
     let legacy = info.role.iter();
     for role in info.roles.iter().chain(legacy) {

@@ -130,3 +130,41 @@ fn leaving_a_role_rescinds_its_offers_and_keeps_the_others() {
     assert_eq!(left, ["b"]);
     assert_eq!(roles_of(&h.cycle(10)), ["b"], "a's agent comes back in b");
 }
+
+#[test]
+fn roles_go_with_multi_role_and_role_without_it() {
+    let mut h = Harness::new();
+    let mut roles_without = mock::framework().build();
+    roles_without.roles = vec!["a".into()];
+    let mut role_with = mock::framework().with_roles(&["a"]).build();
+    role_with.roles.clear();
+    #[allow(deprecated)]
+    {
+        role_with.role = Some("a".into());
+    }
+    for (info, rule) in [
+        (roles_without, "'FrameworkInfo.roles' must not be set"),
+        (role_with, "'FrameworkInfo.role' must not be set"),
+    ] {
+        match h
+            .master
+            .subscribe(Duration::ZERO, mock::subscribe(info), 10)
+        {
+            Err(CallError::BadRequest(message)) => assert!(message.contains(rule), "{message}"),
+            other => panic!("refused with {rule}, not {other:?}"),
+        }
+    }
+    assert!(h.master.frameworks().is_empty(), "nothing subscribed");
+    // An old framework (`role`, no MULTI_ROLE) and a new one are welcome.
+    let mut old = mock::framework().named("old").build();
+    #[allow(deprecated)]
+    {
+        old.role = Some("a".into());
+    }
+    h.subscribe(11, old);
+    h.subscribe(
+        12,
+        mock::framework().named("new").with_roles(&["a"]).build(),
+    );
+    assert_eq!(h.master.frameworks().len(), 2);
+}
