@@ -22,9 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod link;
+
+use bytes::Bytes;
 use clap::Parser;
 use meseta_coordination::detector::{Endpoint, MasterDetector};
-use meseta_proto::cluster::agent_link_client::AgentLinkClient;
 use meseta_proto::cluster::{
     agent_message, master_message, AgentMessage, Pong, Register, StatusUpdate,
 };
@@ -225,6 +227,40 @@ struct Agent {
     /// Tasks it runs, by ID, as the master will be told on re-registration.
     tasks: BTreeMap<String, v1::Task>,
     frameworks: BTreeMap<String, v1::FrameworkInfo>,
+    /// Its `Register`, encoded, while its ID, tasks and frameworks stay
+    /// as they were.
+    register: Option<Bytes>,
+}
+
+impl Agent {
+    /// Its registration as it stands, encoded (once per change).
+    fn register(&mut self, shared: &Shared) -> Bytes {
+        if let Some(encoded) = &self.register {
+            return encoded.clone();
+        }
+        let register = Register {
+            info: v1::AgentInfo {
+                hostname: format!("sim-{}", self.index),
+                resources: shared.resources.clone(),
+                id: self.id.clone(),
+                ..Default::default()
+            },
+            tasks: self.tasks.values().cloned().collect(),
+            frameworks: self.frameworks.values().cloned().collect(),
+            http_address: Some(format!("127.0.0.1:{}", 1024 + self.index % 60000)),
+            ..Default::default()
+        };
+        let encoded = link::encoded(&AgentMessage {
+            kind: Some(agent_message::Kind::Register(register)),
+        });
+        self.register = Some(encoded.clone());
+        encoded
+    }
+
+    /// Its ID, tasks or frameworks changed.
+    fn changed(&mut self) {
+        self.register = None;
+    }
 }
 
 async fn agent(shared: Arc<Shared>, index: usize, slot: usize) {
@@ -233,6 +269,7 @@ async fn agent(shared: Arc<Shared>, index: usize, slot: usize) {
         id: None,
         tasks: BTreeMap::new(),
         frameworks: BTreeMap::new(),
+        register: None,
     };
     let mut leader = shared.leader.clone();
     let mut attempt = 0u32;
@@ -274,37 +311,17 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
     let Ok(channel) = shared.channel(slot, leader) else {
         return false;
     };
-    let (tx, rx) = mpsc::channel(1024);
-    let register = Register {
-        info: v1::AgentInfo {
-            hostname: format!("sim-{}", me.index),
-            resources: shared.resources.clone(),
-            id: me.id.clone(),
-            ..Default::default()
-        },
-        tasks: me.tasks.values().cloned().collect(),
-        frameworks: me.frameworks.values().cloned().collect(),
-        http_address: Some(format!("127.0.0.1:{}", 1024 + me.index % 60000)),
-        ..Default::default()
-    };
-    if tx
-        .send(AgentMessage {
-            kind: Some(agent_message::Kind::Register(register)),
-        })
-        .await
-        .is_err()
-    {
+    let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    if tx.send(me.register(shared)).await.is_err() {
         return false;
     }
     shared
         .counters
         .registrations
         .fetch_add(1, Ordering::Relaxed);
-    let mut client = AgentLinkClient::new(channel);
-    let Ok(response) = client.attach(ReceiverStream::new(rx)).await else {
+    let Ok(mut inbound) = link::attach(channel, ReceiverStream::new(rx)).await else {
         return false;
     };
-    let mut inbound = response.into_inner();
     let mut registered = false;
     let (finish_tx, mut finishes) = mpsc::unbounded_channel::<(String, String)>();
     loop {
@@ -315,9 +332,10 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
             },
             Some((framework_id, task_id)) = finishes.recv() => {
                 if me.tasks.remove(&task_id).is_some() {
+                    me.changed();
                     shared.counters.running.fetch_sub(1, Ordering::Relaxed);
                     shared.counters.finished.fetch_add(1, Ordering::Relaxed);
-                    let _ = tx.send(update(&framework_id, &task_id, v1::TaskState::TaskFinished)).await;
+                    let _ = tx.send(link::encoded(&update(&framework_id, &task_id, v1::TaskState::TaskFinished))).await;
                 }
                 continue;
             }
@@ -328,10 +346,14 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
                     registered = true;
                     shared.counters.registered.fetch_add(1, Ordering::Relaxed);
                 }
-                me.id = Some(done.agent_id);
+                if me.id.as_ref() != Some(&done.agent_id) {
+                    me.id = Some(done.agent_id);
+                    me.changed();
+                }
             }
             Some(master_message::Kind::RunTasks(run)) => {
                 let framework_id = run.framework.id.clone().unwrap_or_default();
+                me.changed();
                 me.frameworks
                     .insert(framework_id.value.clone(), run.framework.clone());
                 for info in run.tasks {
@@ -343,7 +365,7 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
                     shared.counters.launched.fetch_add(1, Ordering::Relaxed);
                     shared.counters.running.fetch_add(1, Ordering::Relaxed);
                     let running = update(&framework_id.value, &task_id, v1::TaskState::TaskRunning);
-                    if tx.send(running).await.is_err() {
+                    if tx.send(link::encoded(&running)).await.is_err() {
                         return registered;
                     }
                     if let Some(after) = shared.task_seconds {
@@ -358,6 +380,7 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
             }
             Some(master_message::Kind::KillTask(kill)) => {
                 if me.tasks.remove(&kill.task_id.value).is_some() {
+                    me.changed();
                     shared.counters.running.fetch_sub(1, Ordering::Relaxed);
                 }
                 let killed = update(
@@ -365,7 +388,7 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
                     &kill.task_id.value,
                     v1::TaskState::TaskKilled,
                 );
-                let _ = tx.send(killed).await;
+                let _ = tx.send(link::encoded(&killed)).await;
             }
             Some(master_message::Kind::ShutdownFramework(shutdown)) => {
                 let ended: Vec<String> = me
@@ -379,6 +402,7 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
                     shared.counters.running.fetch_sub(1, Ordering::Relaxed);
                 }
                 me.frameworks.remove(&shutdown.framework_id.value);
+                me.changed();
             }
             Some(master_message::Kind::Ping(ping)) => {
                 let pong = AgentMessage {
@@ -386,7 +410,7 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
                         sequence: ping.sequence,
                     })),
                 };
-                let _ = tx.send(pong).await;
+                let _ = tx.send(link::encoded(&pong)).await;
             }
             Some(master_message::Kind::Refused(refused)) => {
                 eprintln!(
@@ -396,6 +420,7 @@ async fn session(shared: &Arc<Shared>, me: &mut Agent, slot: usize, leader: &End
                 );
                 me.id = None;
                 me.tasks.clear();
+                me.changed();
                 return registered;
             }
             _ => {}
