@@ -537,7 +537,7 @@ fn commutes(call: &Call) -> bool {
     )
 }
 
-fn call_name(call: &Call) -> &'static str {
+pub(crate) fn call_name(call: &Call) -> &'static str {
     call.r#type
         .and_then(|t| call::Type::try_from(t).ok())
         .unwrap_or(call::Type::Unknown)

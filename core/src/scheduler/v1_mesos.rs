@@ -33,7 +33,9 @@ use crate::codec::ContentType;
 use crate::detector::{Endpoint, MasterDetector};
 use crate::http::{self as client, HttpClient};
 
-use super::connection::{open_subscription, stream_sender, Subscription, SCHEDULER_PATH};
+use super::connection::{
+    call_name, open_subscription, stream_sender, Subscription, SCHEDULER_PATH,
+};
 
 /// What the library tells the framework.
 pub trait V1Callbacks: Send + 'static {
@@ -221,7 +223,7 @@ impl Io {
         loop {
             match self.commands.try_recv() {
                 Ok(Command::Send(call)) => tracing::warn!(
-                    call = ?call.r#type.and_then(|t| call::Type::try_from(t).ok()),
+                    call = call_name(&call),
                     "dropping a call sent while disconnected from the master"
                 ),
                 Ok(Command::Reconnect) => {}

@@ -25,20 +25,48 @@ pub struct VolumeMount {
     pub read_only: bool,
 }
 
-/// The volumes in a resource list: (role, persistence ID, container path).
-fn volumes(resources: &[v1::Resource]) -> Vec<(&str, &str, &str)> {
+/// A volume named in a resource list.
+struct Volume<'a> {
+    role: &'a str,
+    id: &'a str,
+    container_path: &'a str,
+    read_only: bool,
+}
+
+/// The volumes in a resource list.
+fn volumes(resources: &[v1::Resource]) -> Vec<Volume<'_>> {
     resources
         .iter()
         .filter_map(|r| {
             let disk = r.disk.as_deref()?;
-            let id = disk.persistence.as_ref()?.id.as_str();
-            let path = disk
-                .volume
-                .as_ref()
-                .map_or("", |v| v.container_path.as_str());
-            Some((reserved_role(r).unwrap_or("*"), id, path))
+            let volume = disk.volume.as_ref();
+            Some(Volume {
+                role: reserved_role(r).unwrap_or("*"),
+                id: disk.persistence.as_ref()?.id.as_str(),
+                container_path: volume.map_or("", |v| v.container_path.as_str()),
+                read_only: volume.is_some_and(|v| v.mode == v1::volume::Mode::Ro as i32),
+            })
         })
         .collect()
+}
+
+/// The directory of a volume a task uses, checked: it exists on this
+/// agent and its container path stays inside the sandbox.
+fn checked_dir(work_dir: &Path, v: &Volume<'_>) -> Result<PathBuf, AgentError> {
+    let dir = volume_dir(work_dir, v.role, v.id);
+    if !dir.is_dir() {
+        return Err(AgentError::Volume(format!(
+            "'{}' of role '{}' does not exist on this agent",
+            v.id, v.role
+        )));
+    }
+    if !meseta_proto::resources::container_path_is_inside(v.container_path) {
+        return Err(AgentError::Volume(format!(
+            "'{}': container_path '{}' must be relative, inside the sandbox",
+            v.id, v.container_path
+        )));
+    }
+    Ok(dir)
 }
 
 /// Where the volume `id` of `role` keeps its data.
@@ -50,17 +78,17 @@ pub fn volume_dir(work_dir: &Path, role: &str, id: &str) -> PathBuf {
 /// volumes that were in `before` and are not any more (destroyed).
 pub fn follow(work_dir: &Path, before: &[v1::Resource], now: &[v1::Resource]) {
     let kept = volumes(now);
-    for (role, id, _) in &kept {
-        let dir = volume_dir(work_dir, role, id);
+    for v in &kept {
+        let dir = volume_dir(work_dir, v.role, v.id);
         if let Err(e) = std::fs::create_dir_all(&dir) {
             tracing::error!(path = %dir.display(), error = %e, "cannot create a persistent volume");
         }
     }
-    for (role, id, _) in volumes(before) {
-        if kept.iter().any(|(r, i, _)| *r == role && *i == id) {
+    for v in volumes(before) {
+        if kept.iter().any(|k| k.role == v.role && k.id == v.id) {
             continue;
         }
-        let dir = volume_dir(work_dir, role, id);
+        let dir = volume_dir(work_dir, v.role, v.id);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => tracing::info!(path = %dir.display(), "persistent volume destroyed"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -80,31 +108,17 @@ pub fn mount_points(
     resources: &[v1::Resource],
 ) -> Result<Vec<VolumeMount>, AgentError> {
     let mut mounts = Vec::new();
-    for resource in resources {
-        let Some(disk) = resource.disk.as_deref() else {
-            continue;
-        };
-        let (Some(persistence), Some(volume)) = (&disk.persistence, &disk.volume) else {
-            continue;
-        };
-        let role = reserved_role(resource).unwrap_or("*");
-        let path = volume.container_path.as_str();
-        let source = volume_dir(work_dir, role, &persistence.id);
-        if !source.is_dir() || !meseta_proto::resources::container_path_is_inside(path) {
-            return Err(AgentError::Volume(format!(
-                "'{}' of role '{role}' cannot be mounted at '{path}'",
-                persistence.id
-            )));
-        }
-        let at = sandbox.join(path);
+    for v in volumes(resources) {
+        let source = checked_dir(work_dir, &v)?;
+        let at = sandbox.join(v.container_path);
         if at.is_symlink() {
             std::fs::remove_file(&at).map_err(|e| AgentError::io("cannot replace", &at, e))?;
         }
         std::fs::create_dir_all(&at).map_err(|e| AgentError::io("cannot create", &at, e))?;
         mounts.push(VolumeMount {
             source,
-            container_path: PathBuf::from(path),
-            read_only: volume.mode == v1::volume::Mode::Ro as i32,
+            container_path: PathBuf::from(v.container_path),
+            read_only: v.read_only,
         });
     }
     Ok(mounts)
@@ -113,19 +127,9 @@ pub fn mount_points(
 /// Links each volume a task uses into its sandbox at the volume's
 /// container path.
 pub fn link(work_dir: &Path, sandbox: &Path, resources: &[v1::Resource]) -> Result<(), AgentError> {
-    for (role, id, path) in volumes(resources) {
-        let target = volume_dir(work_dir, role, id);
-        if !target.is_dir() {
-            return Err(AgentError::Volume(format!(
-                "'{id}' of role '{role}' does not exist on this agent"
-            )));
-        }
-        if !meseta_proto::resources::container_path_is_inside(path) {
-            return Err(AgentError::Volume(format!(
-                "'{id}': container_path '{path}' must be relative, inside the sandbox"
-            )));
-        }
-        let at = sandbox.join(path);
+    for v in volumes(resources) {
+        let target = checked_dir(work_dir, &v)?;
+        let at = sandbox.join(v.container_path);
         if let Some(parent) = at.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| AgentError::io("cannot create", parent, e))?;

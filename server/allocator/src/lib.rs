@@ -40,6 +40,12 @@ mod table;
 pub mod testkit;
 
 pub use allocator::Allocator;
+pub use constraints::{AgentProfile, OfferConstraints};
+pub use quota::Quota;
+pub use resources::{Reservation, Resources};
+
+/// Parse errors of [`Resources::parse`] (the operator flag syntax).
+pub use meseta_proto::resources::ParseError;
 
 /// What a framework declared that changes what it may be offered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,12 +58,6 @@ pub struct Capabilities {
     /// cannot read them, so they are never offered such resources.
     pub reservation_refinement: bool,
 }
-pub use constraints::{AgentProfile, OfferConstraints};
-pub use quota::Quota;
-pub use resources::{Reservation, Resources};
-
-/// Parse errors of [`Resources::parse`] (the operator flag syntax).
-pub use meseta_proto::resources::ParseError;
 
 /// Tunables of the allocator.
 #[derive(Clone, Debug, PartialEq)]

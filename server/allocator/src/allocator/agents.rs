@@ -36,15 +36,8 @@ impl Allocator {
             allocations: Vec::new(),
             profile: None,
         };
+        self.count_idle_reserved(&agent.free, true);
         let idx = self.agents.insert(agent_id, agent);
-        let reserved = self
-            .agents
-            .get(idx)
-            .filter(|a| !a.total.reserved_parts().is_empty())
-            .map(|a| a.total.clone());
-        if let Some(reserved) = reserved {
-            self.count_idle_reserved(&reserved, true);
-        }
         for (framework_id, role, resources) in used {
             let fw = self.client_slot(framework_id, role);
             if let Some(agent) = self.agents.get_mut(idx) {
